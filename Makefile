@@ -1,0 +1,59 @@
+# CryptoViz: `make up` runs the whole platform locally, `make test` runs the full suite.
+# Both install what is missing first (idempotently): Debian packages, a .venv, pinned Python packages.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := redis-server openjdk-17-jre-headless chromium
+PYTEST_ARGS ?=
+
+.PHONY: install system-packages up down status test lint format bench clean
+
+install: system-packages $(STAMP)
+
+# Debian packages the stack needs, installed only when missing.
+system-packages:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	(command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -q -E 'version "(1[7-9]|2[0-9])') || missing="$$missing openjdk-17-jre-headless"; \
+	(command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1) || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements.lock -e '.[all]'
+	@touch $(STAMP)
+
+up: install
+	$(BIN)/cryptoviz up
+
+down:
+	@if [ -x $(BIN)/cryptoviz ]; then $(BIN)/cryptoviz down; else echo "nothing installed, nothing running"; fi
+
+status: install
+	$(BIN)/cryptoviz status
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

@@ -1,0 +1,149 @@
+"""Kafka clients from settings, topic creation, and the end-of-partition read.
+
+The broker used here (Tansu) answers ListOffsets(latest) wrongly, so `high_watermarks` takes the end
+of each partition from a fetch response instead (assign, seek to end, poll once, read highwater).
+That is right on Redpanda and Kafka too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import orjson
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.serializer import Serializer
+
+from cryptoviz import logs, names
+
+log = logs.get("bus")
+
+
+class _KeySerializer(Serializer):
+    def serialize(self, topic: str, value: str | bytes | None) -> bytes | None:
+        return value.encode() if isinstance(value, str) else value
+
+
+def producer(bootstrap: str, client_id: str = "cryptoviz", **overrides: object) -> KafkaProducer:
+    """A producer that keeps per-key order: acks=all, retries on, one request in flight."""
+    config: dict = {
+        "bootstrap_servers": bootstrap,
+        "client_id": client_id,
+        "acks": "all",
+        "retries": 10,
+        "max_in_flight_requests_per_connection": 1,
+        "linger_ms": 5,
+        "batch_size": 256 * 1024,
+        "retry_backoff_ms": 200,
+        "request_timeout_ms": 15000,
+        "key_serializer": _KeySerializer(),
+    }
+    config.update(overrides)
+    return KafkaProducer(**config)
+
+
+def consumer(bootstrap: str, *topics: str, group_id: str | None = None, **overrides: object) -> KafkaConsumer:
+    """A consumer that commits by hand (only after the result is stored)."""
+    config: dict = {
+        "bootstrap_servers": bootstrap,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": 10000,
+        "heartbeat_interval_ms": 2000,
+        "max_poll_interval_ms": 120000,
+    }
+    config.update(overrides)
+    return KafkaConsumer(*topics, **config)
+
+
+def ensure_topics(bootstrap: str, topics: tuple[str, ...] = names.ALL_TOPICS, partitions: int = 4) -> None:
+    """Create the topics that do not exist yet (idempotent)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cryptoviz-admin")
+            break
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        existing = set(admin.list_topics())
+        missing = [
+            NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                admin.create_topics(missing)
+            log.info("topics_created", topics=",".join(t.name for t in missing), partitions=partitions)
+    finally:
+        admin.close()
+
+
+def high_watermarks(bootstrap: str, topic: str, client: KafkaConsumer | None = None) -> dict[int, int]:
+    """The end offset (next offset to be written) of every partition of `topic`, read from fetches."""
+    own = client is None
+    cons = client or KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        parts = cons.partitions_for_topic(topic)
+        deadline = time.monotonic() + 10
+        while not parts and time.monotonic() < deadline:
+            time.sleep(0.1)
+            parts = cons.partitions_for_topic(topic)
+        if not parts:
+            return {}
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        cons.assign(tps)
+        cons.seek_to_end(*tps)
+        for tp in tps:  # force the position lookup, then one fetch to learn the highwater
+            cons.position(tp)
+        result: dict[int, int | None] = {tp.partition: None for tp in tps}
+        deadline = time.monotonic() + 5
+        while any(v is None for v in result.values()) and time.monotonic() < deadline:
+            cons.poll(timeout_ms=200, max_records=1)
+            for tp in tps:
+                hw = cons.highwater(tp)
+                if hw is not None:
+                    result[tp.partition] = hw
+        begins = cons.beginning_offsets(tps)
+        return {p: (hw if hw is not None else begins[TopicPartition(topic, p)]) for p, hw in result.items()}
+    finally:
+        if own:
+            cons.close()
+
+
+def topic_message_counts(bootstrap: str, topics: tuple[str, ...] = names.ALL_TOPICS) -> dict[str, int]:
+    """Messages held per topic (sum over partitions of high watermark minus log start)."""
+    out: dict[str, int] = {}
+    cons = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        for topic in topics:
+            ends = high_watermarks(bootstrap, topic, cons)
+            begins = cons.beginning_offsets([TopicPartition(topic, p) for p in ends])
+            out[topic] = sum(end - begins[TopicPartition(topic, p)] for p, end in ends.items())
+    finally:
+        cons.close()
+    return out
+
+
+def dead_letter(
+    prod: KafkaProducer,
+    raw: bytes | None,
+    reason: str,
+    *,
+    origin: str,
+    key: bytes | None = None,
+    **context: object,
+) -> None:
+    """Send a message a consumer could not use to the dead-letter topic, with why and where from."""
+    body = {
+        "reason": reason,
+        "origin": origin,
+        "raw": (raw or b"").decode("utf-8", "replace")[:10000],
+        "ts": time.time(),
+        **context,
+    }
+    prod.send(names.TOPIC_DEAD_LETTER, key=key, value=orjson.dumps(body, default=str))

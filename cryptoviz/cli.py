@@ -1,0 +1,117 @@
+"""The `cryptoviz` command: the local stack, backfill, backtest and lake maintenance."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from cryptoviz import logs
+from cryptoviz.servers import ServerError
+from cryptoviz.settings import SettingsError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def register(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+@command("up")
+def _up(args: argparse.Namespace) -> int:
+    from cryptoviz.stack import Stack
+
+    stack = Stack()
+    t0 = time.monotonic()
+    print(f"starting the CryptoViz stack in {stack.dir} ...", flush=True)
+    state = stack.up(services=tuple(args.only) if args.only else None, wait_s=args.wait)
+    print(f"healthy after {time.monotonic() - t0:.1f}s")
+    _print_status(stack.status())
+    dash = stack.urls(state).get("dashboard")
+    if dash:
+        print(f"\n  Dashboard: {dash}\n")
+    return 0
+
+
+@command("down")
+def _down(args: argparse.Namespace) -> int:
+    from cryptoviz.stack import Stack
+
+    stopped = Stack().down()
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+@command("status")
+def _status(args: argparse.Namespace) -> int:
+    from cryptoviz.stack import Stack
+
+    status = Stack().status()
+    if args.json:
+        import json
+
+        print(json.dumps(status, indent=2))
+    else:
+        _print_status(status)
+    everything = list(status["servers"].values()) + list(status["services"].values())
+    return 0 if everything and all(p["state"] == "up" for p in everything) else 1
+
+
+def _print_status(status: dict) -> None:
+    if not status["servers"]:
+        print(f"no stack running in {status['data_dir']}")
+        return
+    print(f"{'name':<16} {'state':<9} {'where':<24} detail")
+    for name, info in status["servers"].items():
+        print(f"{name:<16} {info['state']:<9} {info['address']:<24} pid {info['pid']}")
+    for name, info in status["services"].items():
+        print(f"{name:<16} {info['state']:<9} {'pid ' + str(info['pid']):<24} {info['detail']}")
+    if status["topics"]:
+        print("topics: " + ", ".join(f"{t}={n}" for t, n in status["topics"].items()))
+    for what, url in status["urls"].items():
+        print(f"  {what:<18} {url}")
+
+
+@command("logs")
+def _logs(args: argparse.Namespace) -> int:
+    from cryptoviz.stack import Stack
+
+    Stack().tail(args.name, args.lines, args.follow)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cryptoviz", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("up", help="start the servers and every service locally, print the URLs")
+    p.add_argument("--only", nargs="*", help="start only these services (default: all)")
+    p.add_argument("--wait", type=float, default=180, help="seconds to wait for health")
+    sub.add_parser("down", help="stop everything `up` started (by PID)")
+    p = sub.add_parser("status", help="health of every server and service, topic message counts")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("logs", help="show a process's log")
+    p.add_argument("name", nargs="?")
+    p.add_argument("-n", "--lines", type=int, default=50)
+    p.add_argument("-f", "--follow", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logs.setup()
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.cmd](args)
+    except (SettingsError, ServerError) as exc:
+        print(f"cryptoviz {args.cmd}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

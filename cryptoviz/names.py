@@ -1,0 +1,41 @@
+"""Topic names, Redis key builders and the lake layout: the only home of these literals."""
+
+from __future__ import annotations
+
+# Kafka topics
+TOPIC_RAW = "crypto-raw-data"  # every quote, for the lake
+TOPIC_STREAMING = "crypto-streaming"  # every quote, for the ML processor
+TOPIC_DEAD_LETTER = "crypto-dead-letter"  # messages a consumer could not use, with the reason
+ALL_TOPICS = (TOPIC_RAW, TOPIC_STREAMING, TOPIC_DEAD_LETTER)
+
+ML_CONSUMER_GROUP = "cryptoviz-ml"
+
+# Redis keys
+QUOTES_LATEST = "quotes:latest"  # hash: symbol -> latest quote JSON
+STATUS_INDEX = "status:index"  # set of status keys
+ML_INDEX = "ml:symbols"  # zset: symbol -> event time (epoch s) of its latest prediction
+BACKTEST_SUMMARY = "backtest:summary"  # JSON written by `cryptoviz backtest`
+
+
+def status_key(service: str, instance: str) -> str:
+    """Heartbeat, state and counters of one service instance (JSON)."""
+    return f"status:{service}:{instance}"
+
+
+def ml_view_key(symbol: str) -> str:
+    """What the dashboard shows for one symbol: predictions, signal, stats, accuracy (JSON, TTL)."""
+    return f"ml:view:{symbol}"
+
+
+ML_VIEW_PREFIX = ml_view_key("")
+
+
+def ml_state_key(symbol: str) -> str:
+    """The processor's snapshot of one symbol's state, with the last offset it includes."""
+    return f"ml:state:{symbol}"
+
+
+# Lake layout: <lake>/quotes/symbol=<SYM>/date=<YYYY-MM-DD>/batch-<id>-<i>.parquet
+LAKE_QUOTES = "quotes"
+LAKE_QUARANTINE = "_quarantine"
+LAKE_PARTITIONS = ("symbol", "date")

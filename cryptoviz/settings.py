@@ -1,0 +1,185 @@
+"""Settings from environment variables: one frozen class per concern, validated at start.
+
+Every variable is documented in `.env.example`. `load(cls)` turns a validation failure into one
+readable line naming the variable, which every entry point prints before exiting with status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from cryptoviz.coins import COINS, DEFAULT_COINS
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DEFAULT_REPLAY_FILES = (
+    str(SHARED_DATA / "binance_1h_2017_2021.csv.gz"),
+    str(SHARED_DATA / "binance_1h_2024_2026.csv.gz"),
+)
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+class _Base(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+
+
+def _empty_is_none(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class KafkaSettings(_Base):
+    kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_topic_partitions: int = Field(4, ge=1, le=256)
+    kafka_client_id: str = "cryptoviz"
+
+
+class RedisSettings(_Base):
+    redis_host: str = "localhost"
+    redis_port: int = Field(6379, ge=1, le=65535)
+    redis_db: int = Field(0, ge=0)
+    redis_password: SecretStr | None = None
+
+    _no_empty = field_validator("redis_password", mode="before")(_empty_is_none)
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.redis_password.get_secret_value()}@" if self.redis_password else ""
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+
+class S3Settings(_Base):
+    s3_endpoint_url: str | None = None
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+
+    _no_empty = field_validator("s3_endpoint_url", "s3_access_key", "s3_secret_key", mode="before")(
+        _empty_is_none
+    )
+
+
+class StackSettings(_Base):
+    cryptoviz_data_dir: Path = Path(".cryptoviz")
+    stack_broker_port: int = Field(19092, ge=1, le=65535)
+    stack_redis_port: int = Field(16379, ge=1, le=65535)
+    stack_s3_port: int = Field(18333, ge=1, le=65535)
+    heartbeat_interval_s: float = Field(5.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class LakeSettings(_Base):
+    lake_url: str = ""  # s3://bucket/prefix or a local path; empty: <data dir>/lake
+    lake_checkpoint_dir: str = ""  # empty: beside a local lake, or <data dir>/checkpoints for S3
+    lake_trigger_s: float = Field(30.0, gt=0)
+    lake_max_offsets_per_trigger: int = Field(100_000, ge=1)
+    lake_dedup_watermark: str = "1 hour"
+    spark_master: str = "local[2]"
+    spark_ui_port: int = Field(4040, ge=1, le=65535)
+    spark_driver_memory: str = "1g"
+
+
+class ScraperSettings(_Base):
+    coins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_COINS))
+    scrape_interval_s: float = Field(60.0, gt=0)
+    scraper_source: Literal["auto", "live", "replay"] = "auto"
+    scraper_primary: Literal["coingecko", "coinmarketcap"] = "coingecko"
+    coingecko_base_url: str = "https://api.coingecko.com/api/v3"
+    coingecko_api_key: SecretStr | None = None
+    coingecko_api_plan: Literal["demo", "pro"] = "demo"
+    coinmarketcap_base_url: str = "https://pro-api.coinmarketcap.com"
+    coinmarketcap_api_key: SecretStr | None = None
+    http_timeout_s: float = Field(10.0, gt=0)
+    source_down_after: int = Field(3, ge=1)  # consecutive failed cycles before a source is "down"
+    replay_files: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_REPLAY_FILES))
+    replay_speed: float = Field(60.0, gt=0)  # 60: one historical hour per minute; see also replay_max_rate
+    replay_max_rate: float = Field(0.0, ge=0)  # quotes/s cap; 0: no cap beyond replay_speed
+    replay_loop: bool = False
+
+    _no_empty = field_validator("coingecko_api_key", "coinmarketcap_api_key", mode="before")(_empty_is_none)
+    _split_coins = field_validator("coins", "replay_files", mode="before")(_split_csv)
+
+    @field_validator("replay_files")
+    @classmethod
+    def _default_files(cls, value: list[str]) -> list[str]:
+        return value or list(DEFAULT_REPLAY_FILES)
+
+    @field_validator("coins")
+    @classmethod
+    def _known_symbols(cls, value: list[str]) -> list[str]:
+        symbols = [s.upper() for s in value]
+        unknown = [s for s in symbols if s not in COINS]
+        if unknown:
+            raise ValueError(f"unknown symbol(s) {', '.join(unknown)}; known: {', '.join(COINS)}")
+        if not symbols:
+            raise ValueError("the coin list is empty")
+        return symbols
+
+
+class MLSettings(_Base):
+    ml_confidence_threshold: float = Field(0.7, ge=0, le=1)
+    ml_prediction_ttl_s: int = Field(300, ge=1)
+    ml_weights: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.4, 0.4, 0.2])
+    ml_ma_window_s: float = Field(6 * 3600, gt=0)
+    ml_trend_window_s: float = Field(12 * 3600, gt=0)
+    ml_momentum_window_s: float = Field(3 * 3600, gt=0)
+    ml_volatility_window_s: float = Field(24 * 3600, gt=0)
+    ml_max_poll_records: int = Field(2000, ge=1)
+
+    _split_weights = field_validator("ml_weights", mode="before")(_split_csv)
+
+    @field_validator("ml_weights")
+    @classmethod
+    def _check_weights(cls, value: list[float]) -> list[float]:
+        if len(value) != 3 or any(w < 0 for w in value) or sum(value) <= 0:
+            raise ValueError("three non-negative weights (MA, trend, momentum) with a positive sum")
+        return value
+
+
+class DashboardSettings(_Base):
+    dashboard_port: int = Field(8501, ge=1, le=65535)
+    dashboard_password: SecretStr | None = None
+    dashboard_refresh_s: float = Field(10.0, gt=0)
+
+    _no_empty = field_validator("dashboard_password", mode="before")(_empty_is_none)
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(cls: type[S], **overrides: object) -> S:
+    """Build settings from the environment; raise SettingsError naming the variable on failure."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            var = str(err["loc"][0]).upper() if err["loc"] else cls.__name__
+            bad = err.get("input")
+            shown = (
+                ""
+                if isinstance(bad, dict) or "secret" in var.lower() or "password" in var.lower()
+                else f"={bad!r}"
+            )
+            parts.append(f"{var}{shown}: {err['msg']}")
+        raise SettingsError("invalid setting " + "; ".join(parts)) from None
+
+
+def data_dir() -> Path:
+    return load(StackSettings).cryptoviz_data_dir.resolve()
+
+
+def lake_url(settings: LakeSettings | None = None) -> str:
+    lake = (settings or load(LakeSettings)).lake_url
+    return lake or str(data_dir() / "lake")

@@ -1,0 +1,327 @@
+"""The local stack manager behind `cryptoviz up | down | status | logs`: no Docker, real servers.
+
+State lives under one data folder (default `.cryptoviz/`): `stack.json` names every process we
+started (by PID), `logs/` holds their output, `secrets.env` the generated credentials (mode 0600).
+`down` stops only those PIDs: services first (SIGTERM: they flush and commit), then the servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+import redis
+
+from cryptoviz import bus, logs, names, servers
+from cryptoviz.settings import DashboardSettings, KafkaSettings, LakeSettings, StackSettings, load
+
+log = logs.get("stack")
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    entry: str  # path of the entry point, relative to the repo
+
+    def command(self, dashboard_port: int) -> list[str]:
+        if self.name == "dashboard":
+            return [
+                sys.executable, "-m", "streamlit", "run", str(REPO / self.entry),
+                "--server.headless", "true", "--server.address", "127.0.0.1",
+                "--server.port", str(dashboard_port), "--browser.gatherUsageStats", "false",
+            ]  # fmt: skip
+        return [sys.executable, str(REPO / self.entry)]
+
+
+SERVICES = (
+    ServiceSpec("scraper", "scraper/main.py"),
+    ServiceSpec("ml-processor", "ml-processor/main.py"),
+    ServiceSpec("spark-streaming", "spark-streaming/main.py"),
+    ServiceSpec("dashboard", "dashboard/app.py"),
+)
+
+
+class Stack:
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.settings = load(StackSettings)
+        self.dir = (data_dir or self.settings.cryptoviz_data_dir).resolve()
+        self.state_file = self.dir / "stack.json"
+        self.logs = self.dir / "logs"
+
+    # --- state ------------------------------------------------------------------------------
+    def read_state(self) -> dict:
+        if self.state_file.exists():
+            return json.loads(self.state_file.read_text())
+        return {"servers": {}, "services": {}}
+
+    def write_state(self, state: dict) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps(state, indent=2))
+
+    def secrets(self) -> dict[str, str]:
+        """Credentials generated once per data folder; never in the repo."""
+        path = self.dir / "secrets.env"
+        if not path.exists():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            values = {
+                "S3_ACCESS_KEY": "cv" + secrets.token_hex(8),
+                "S3_SECRET_KEY": secrets.token_hex(20),
+                "REDIS_PASSWORD": secrets.token_hex(16),
+            }
+            path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+            path.chmod(0o600)
+        return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+    def running(self) -> dict[str, dict]:
+        state = self.read_state()
+        both = {**state["servers"], **state["services"]}
+        return {name: p for name, p in both.items() if servers.pid_alive(p["pid"])}
+
+    # --- up ----------------------------------------------------------------------------------
+    def service_env(self, state: dict, creds: dict[str, str]) -> dict[str, str]:
+        s3 = state["servers"]["s3"]
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": state["servers"]["broker"]["address"],
+            "REDIS_HOST": "127.0.0.1",
+            "REDIS_PORT": str(state["servers"]["redis"]["port"]),
+            "REDIS_PASSWORD": creds["REDIS_PASSWORD"],
+            "S3_ENDPOINT_URL": s3["extra"]["endpoint"],
+            "S3_ACCESS_KEY": creds["S3_ACCESS_KEY"],
+            "S3_SECRET_KEY": creds["S3_SECRET_KEY"],
+            "CRYPTOVIZ_DATA_DIR": str(self.dir),
+            "PYTHONUNBUFFERED": "1",
+            "PYSPARK_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        }
+
+    def up(self, services: tuple[str, ...] | None = None, wait_s: float = 120) -> dict:
+        alive = self.running()
+        if alive:
+            raise servers.ServerError(
+                f"the stack in {self.dir} is already running ({', '.join(alive)}); `cryptoviz down` first"
+            )
+        creds = self.secrets()
+        st = self.settings
+        wanted = {"STACK_BROKER_PORT": st.stack_broker_port, "STACK_REDIS_PORT": st.stack_redis_port}
+        wanted["STACK_S3_PORT"] = st.stack_s3_port
+        for what, port in wanted.items():
+            if servers.port_open("127.0.0.1", port):
+                raise servers.ServerError(f"port {port} ({what}) is taken by another program: set {what}")
+        state: dict = {"servers": {}, "services": {}, "started": time.time()}
+        t0 = time.monotonic()
+        try:
+            s3 = servers.start_s3(
+                self.dir / "s3",
+                st.stack_s3_port,
+                creds["S3_ACCESS_KEY"],
+                creds["S3_SECRET_KEY"],
+                ["lake", "tansu"],
+                other_ports=self._stable_ports("s3", len(servers.WEED_PORT_FLAGS)),
+            )
+            state["servers"]["s3"] = s3.to_json() | {"address": s3.address}
+            self.write_state(state)
+            s3_creds = {"endpoint": s3.extra["endpoint"], "access_key": creds["S3_ACCESS_KEY"]}
+            s3_creds["secret_key"] = creds["S3_SECRET_KEY"]
+            broker = servers.start_broker(self.dir / "broker", st.stack_broker_port, "s3://tansu/", s3_creds)
+            state["servers"]["broker"] = broker.to_json() | {"address": broker.address}
+            self.write_state(state)
+            rds = servers.start_redis(
+                self.dir / "redis", st.stack_redis_port, creds["REDIS_PASSWORD"], persist=True
+            )
+            state["servers"]["redis"] = rds.to_json() | {"address": rds.address}
+            self.write_state(state)
+            bus.ensure_topics(broker.address, partitions=load(KafkaSettings).kafka_topic_partitions)
+            log.info("servers_ready", seconds=round(time.monotonic() - t0, 1))
+
+            env = self.service_env(state, creds)
+            dash_port = load(DashboardSettings).dashboard_port
+            for spec in SERVICES:
+                if services is not None and spec.name not in services:
+                    continue
+                if not (REPO / spec.entry).exists():
+                    continue
+                proc = servers.spawn(
+                    spec.command(dash_port), self.logs / f"{spec.name}.log", env=env, cwd=REPO
+                )
+                state["services"][spec.name] = {
+                    "pid": proc.pid,
+                    "log_path": str(self.logs / f"{spec.name}.log"),
+                }
+                if spec.name == "dashboard":
+                    state["services"][spec.name]["port"] = dash_port
+                self.write_state(state)
+            self.wait_healthy(state, creds, wait_s)
+        except BaseException:
+            log.error("up_failed_stopping_what_started")
+            self.down()
+            raise
+        state["healthy_after_s"] = round(time.monotonic() - t0, 1)
+        self.write_state(state)
+        return state
+
+    def _stable_ports(self, name: str, n: int) -> list[int]:
+        """Ports for a server's side listeners, chosen once and kept, so consoles keep their URLs."""
+        path = self.dir / f"{name}.ports"
+        if path.exists():
+            ports = [int(p) for p in path.read_text().split()]
+            if len(ports) == n and not any(servers.port_open("127.0.0.1", p) for p in ports):
+                return ports
+        ports = servers.free_ports(n)
+        path.write_text(" ".join(map(str, ports)))
+        return ports
+
+    def wait_healthy(self, state: dict, creds: dict[str, str], wait_s: float) -> None:
+        deadline = time.monotonic() + wait_s
+        pending = set(state["services"])
+        client = self.redis_client(state, creds)
+        while pending and time.monotonic() < deadline:
+            for name in list(pending):
+                info = state["services"][name]
+                if not servers.pid_alive(info["pid"]):
+                    raise servers.ServerError(f"{name} exited during start-up; see {info['log_path']}")
+                if self.service_health(name, info, client)[0] == "up":
+                    pending.discard(name)
+            time.sleep(0.3)
+        if pending:
+            raise servers.ServerError(f"not healthy after {wait_s:.0f}s: {', '.join(sorted(pending))}")
+
+    def redis_client(self, state: dict, creds: dict[str, str]) -> redis.Redis:
+        port = state["servers"]["redis"]["port"]
+        return redis.Redis(host="127.0.0.1", port=port, password=creds["REDIS_PASSWORD"], socket_timeout=2)
+
+    def service_health(self, name: str, info: dict, client: redis.Redis) -> tuple[str, str]:
+        """(up | starting | down, detail) for one service process."""
+        if not servers.pid_alive(info["pid"]):
+            return "down", "process not running"
+        if name == "dashboard":
+            try:
+                url = f"http://127.0.0.1:{info['port']}/_stcore/health"
+                with urllib.request.urlopen(url, timeout=1) as resp:
+                    return ("up", "health ok") if resp.read().strip() == b"ok" else ("starting", "")
+            except OSError:
+                return "starting", "http not answering yet"
+        raw = None
+        try:
+            raw = client.get(names.status_key(name, f"{socket.gethostname()}-{info['pid']}"))
+        except redis.RedisError as exc:
+            return "starting", f"redis: {exc}"
+        if raw is None:
+            return "starting", "no heartbeat yet"
+        doc = orjson.loads(raw)
+        age = time.time() - doc["heartbeat_ts"]
+        state = doc.get("state", "?")
+        if age > 3 * doc.get("interval_s", 5) + 5:
+            return "starting", f"heartbeat {age:.0f}s old"
+        return ("up" if state not in ("starting",) else "starting"), f"state={state} heartbeat {age:.1f}s ago"
+
+    # --- down / status ------------------------------------------------------------------------
+    def down(self) -> list[str]:
+        state = self.read_state()
+        stopped = []
+        for name, info in state.get("services", {}).items():
+            if servers.stop_pid(info["pid"], grace_s=20):
+                stopped.append(name)
+        order = ("broker", "redis", "s3")  # the broker writes to S3: stop it first
+        for name in order:
+            info = state.get("servers", {}).get(name)
+            if info is None:
+                continue
+            grace = 1.0 if name == "broker" else 10.0  # Tansu ignores SIGTERM; its data is already in S3
+            if name == "redis":
+                self._redis_save(info)
+            if servers.stop_pid(info["pid"], grace_s=grace):
+                stopped.append(name)
+        if self.state_file.exists():
+            self.state_file.unlink()
+        return stopped
+
+    def _redis_save(self, info: dict) -> None:
+        try:
+            creds = self.secrets()
+            client = redis.Redis(port=info["port"], password=creds["REDIS_PASSWORD"], socket_timeout=5)
+            client.bgrewriteaof()
+        except redis.RedisError:
+            pass
+
+    def status(self) -> dict:
+        state = self.read_state()
+        out: dict = {
+            "data_dir": str(self.dir),
+            "servers": {},
+            "services": {},
+            "topics": {},
+            "urls": self.urls(state),
+        }
+        if not state["servers"]:
+            return out
+        creds = self.secrets()
+        for name, info in state["servers"].items():
+            ok = servers.pid_alive(info["pid"]) and servers.port_open("127.0.0.1", info["port"])
+            out["servers"][name] = {
+                "state": "up" if ok else "down",
+                "address": info["address"],
+                "pid": info["pid"],
+            }
+        client = self.redis_client(state, creds)
+        for name, info in state["services"].items():
+            health, detail = self.service_health(name, info, client)
+            out["services"][name] = {"state": health, "detail": detail, "pid": info["pid"]}
+        if out["servers"].get("broker", {}).get("state") == "up":
+            try:
+                out["topics"] = bus.topic_message_counts(state["servers"]["broker"]["address"])
+            except Exception as exc:
+                out["topics"] = {"error": str(exc)}
+        return out
+
+    def urls(self, state: dict) -> dict[str, str]:
+        urls: dict[str, str] = {}
+        dash = state.get("services", {}).get("dashboard")
+        if dash:
+            urls["dashboard"] = f"http://127.0.0.1:{dash['port']}"
+        if "spark-streaming" in state.get("services", {}):
+            urls["spark_ui"] = f"http://127.0.0.1:{load(LakeSettings).spark_ui_port}"
+        if "s3" in state.get("servers", {}):
+            urls["s3"] = state["servers"]["s3"]["extra"]["endpoint"]
+            urls["s3_filer_console"] = state["servers"]["s3"]["extra"]["console"]
+        if "broker" in state.get("servers", {}):
+            urls["kafka_bootstrap"] = state["servers"]["broker"]["address"]
+        if "redis" in state.get("servers", {}):
+            urls["redis"] = f"redis://127.0.0.1:{state['servers']['redis']['port']}"
+        return urls
+
+    def log_paths(self) -> dict[str, Path]:
+        state = self.read_state()
+        both = {**state.get("servers", {}), **state.get("services", {})}
+        return {name: Path(info["log_path"]) for name, info in both.items()}
+
+    def tail(self, name: str | None, lines: int, follow: bool) -> None:
+        paths = self.log_paths() or {p.stem: p for p in sorted(self.logs.glob("*.log"))}
+        chosen = [p for n, p in paths.items() if name in (None, n)]
+        if not chosen:
+            raise servers.ServerError(f"no log for {name!r}; known: {', '.join(paths) or 'none'}")
+        cmd = ["tail", "-n", str(lines)] + (["-F"] if follow else []) + [str(p) for p in chosen]
+        subprocess.run(cmd, check=False)
+
+
+def env_for_local_clients(data_dir: Path | None = None) -> dict[str, str]:
+    """The variables that point a command (backfill, backtest) at the running local stack."""
+    stack = Stack(data_dir)
+    state = stack.read_state()
+    if not state["servers"]:
+        return {}
+    return stack.service_env(state, stack.secrets())
+
+
+def apply_local_stack_env(data_dir: Path | None = None) -> None:
+    for key, value in env_for_local_clients(data_dir).items():
+        os.environ.setdefault(key, value)

@@ -1,0 +1,160 @@
+"""The engine behind the test fixtures and the benchmarks: real servers on free ports, sample data.
+
+No mock stands in for Kafka, Redis or S3: `RealServers` starts the real binaries (see
+../shared/infra.md) in a temporary folder and stops them by PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import secrets
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import redis
+
+from cryptoviz import servers
+from cryptoviz.schema import Quote, make_quote
+from cryptoviz.settings import DEFAULT_REPLAY_FILES
+
+
+class RealServers:
+    """Start each server on first use; stop all of them (by PID) on close."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._tmp = None if root else tempfile.TemporaryDirectory(prefix="cryptoviz-test-")
+        self.root = Path(root or self._tmp.name)  # type: ignore[union-attr]
+        self.started: list[servers.Server] = []
+        self._redis: servers.Server | None = None
+        self._broker: servers.Server | None = None
+        self._s3: servers.Server | None = None
+        self.s3_access_key = "test" + secrets.token_hex(6)
+        self.s3_secret_key = secrets.token_hex(16)
+        self.s3_buckets = ["lake", "tansu"]
+
+    def redis(self) -> servers.Server:
+        if self._redis is None:
+            self._redis = servers.start_redis(self.root / "redis", servers.free_port())
+            self.started.append(self._redis)
+        return self._redis
+
+    def redis_client(self, **kw: object) -> redis.Redis:
+        server = self.redis()
+        return redis.Redis(host=server.host, port=server.port, **kw)
+
+    def broker(self) -> servers.Server:
+        if self._broker is None:
+            self._broker = servers.start_broker(self.root / "broker", servers.free_port())
+            self.started.append(self._broker)
+        return self._broker
+
+    def start_durable_broker(self, port: int | None = None) -> servers.Server:
+        """A broker whose messages live in the S3 server, so they survive a broker restart."""
+        s3 = self.s3()
+        server = servers.start_broker(
+            self.root / "broker-durable",
+            port or servers.free_port(),
+            storage="s3://tansu/",
+            s3={
+                "endpoint": s3.extra["endpoint"],
+                "access_key": self.s3_access_key,
+                "secret_key": self.s3_secret_key,
+            },
+        )
+        self.started.append(server)
+        return server
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker().address
+
+    def s3(self) -> servers.Server:
+        if self._s3 is None:
+            self._s3 = servers.start_s3(
+                self.root / "s3", servers.free_port(), self.s3_access_key, self.s3_secret_key, self.s3_buckets
+            )
+            self.started.append(self._s3)
+        return self._s3
+
+    def s3_env(self) -> dict[str, str]:
+        return {
+            "S3_ENDPOINT_URL": self.s3().extra["endpoint"],
+            "S3_ACCESS_KEY": self.s3_access_key,
+            "S3_SECRET_KEY": self.s3_secret_key,
+        }
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point a service at these servers."""
+        r = self.redis()
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "REDIS_HOST": r.host,
+            "REDIS_PORT": str(r.port),
+            "CRYPTOVIZ_DATA_DIR": str(self.root / "data"),
+        }
+
+    def close(self) -> None:
+        for server in reversed(self.started):
+            servers.stop_pid(server.pid, grace_s=2)
+        self.started.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> RealServers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def real_servers() -> Iterator[RealServers]:
+    with RealServers() as s:
+        yield s
+
+
+def sample_quotes(
+    symbols: tuple[str, ...] = ("BTC", "ETH"),
+    n: int = 10,
+    start: datetime | None = None,
+    step: timedelta = timedelta(hours=1),
+    base: float = 100.0,
+) -> list[Quote]:
+    """Deterministic quotes: per symbol a gently rising price, event times `step` apart."""
+    t0 = start or datetime(2024, 1, 1, tzinfo=UTC)
+    out = []
+    for i in range(n):
+        for j, sym in enumerate(symbols):
+            price = base * (j + 1) * (1 + 0.001 * i)
+            out.append(make_quote(sym, price, t0 + i * step, source="test", ingest_ts=t0 + i * step))
+    return out
+
+
+def shared_history_rows(limit: int | None = None, path: str = DEFAULT_REPLAY_FILES[1]) -> list[str]:
+    """The first lines (after the header) of a shared history file, for small real-data tests."""
+    out: list[str] = []
+    with gzip.open(path, "rt") as f:
+        next(f)
+        for line in f:
+            out.append(line.rstrip("\n"))
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+class FakeClock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds

@@ -1,0 +1,69 @@
+"""The harness starts real servers: produce/consume with a group, Redis round trip, S3 put/list."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pytest
+from kafka import TopicPartition
+
+from cryptoviz import bus
+
+pytestmark = pytest.mark.integration
+
+
+def test_consumer_group_of_two_shares_partitions(bootstrap, topic_factory):
+    topic = topic_factory("group", partitions=4)
+    prod = bus.producer(bootstrap)
+    for i in range(200):
+        prod.send(topic, key=f"k{i % 8}", value=f"v{i}".encode())
+    prod.flush()
+    prod.close()
+
+    members = [bus.consumer(bootstrap, topic, group_id=f"g-{topic}") for _ in range(2)]
+    seen: dict[int, set[str]] = {0: set(), 1: set()}
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and len(seen[0] | seen[1]) < 200:
+        for idx, member in enumerate(members):
+            for records in member.poll(timeout_ms=200).values():
+                seen[idx].update(r.value.decode() for r in records)
+    assignments = [m.assignment() for m in members]
+    for m in members:
+        m.close()
+    assert len(seen[0] | seen[1]) == 200
+    assert all(assignments), "both members of the group hold partitions"
+    assert not (assignments[0] & assignments[1]), "no partition is held twice"
+    assert {tp.partition for tp in assignments[0] | assignments[1]} == {0, 1, 2, 3}
+
+
+def test_high_watermarks_count_every_message(bootstrap, topic_factory):
+    topic = topic_factory("hw", partitions=2)
+    prod = bus.producer(bootstrap)
+    for i in range(57):
+        prod.send(topic, key=f"k{i % 5}", value=b"x")
+    prod.flush()
+    ends = bus.high_watermarks(bootstrap, topic)
+    assert sum(ends.values()) == 57
+    assert bus.topic_message_counts(bootstrap, (topic,)) == {topic: 57}
+    assert set(ends) == {0, 1} and isinstance(TopicPartition(topic, 0), TopicPartition)
+
+
+def test_redis_round_trip(redis_client):
+    redis_client.hset("h", mapping={"a": "1"})
+    assert redis_client.hget("h", "a") == b"1"
+
+
+def test_s3_put_and_list(real):
+    env = real.s3_env()
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["S3_ENDPOINT_URL"],
+        aws_access_key_id=env["S3_ACCESS_KEY"],
+        aws_secret_access_key=env["S3_SECRET_KEY"],
+        region_name="us-east-1",
+    )
+    s3.put_object(Bucket="lake", Key="probe/one.txt", Body=b"hello")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake", Prefix="probe/")["Contents"]]
+    assert keys == ["probe/one.txt"]
+    assert s3.get_object(Bucket="lake", Key="probe/one.txt")["Body"].read() == b"hello"

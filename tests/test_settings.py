@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cryptoviz.settings import (
+    DashboardSettings,
+    KafkaSettings,
+    MLSettings,
+    RedisSettings,
+    ScraperSettings,
+    SettingsError,
+    load,
+)
+
+
+def test_defaults_are_valid():
+    assert load(ScraperSettings).coins == ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
+    assert load(MLSettings).ml_weights == [0.4, 0.4, 0.2]
+    assert load(KafkaSettings).kafka_topic_partitions == 4
+
+
+def test_non_numeric_port_names_the_variable(monkeypatch):
+    monkeypatch.setenv("REDIS_PORT", "six-three-seven-nine")
+    with pytest.raises(SettingsError, match=r"^invalid setting REDIS_PORT='six-three-seven-nine': .*integer"):
+        load(RedisSettings)
+
+
+def test_unknown_symbol_names_the_variable_and_symbol(monkeypatch):
+    monkeypatch.setenv("COINS", "btc, eth,NOPE")
+    with pytest.raises(SettingsError, match=r"COINS=.*unknown symbol\(s\) NOPE"):
+        load(ScraperSettings)
+
+
+def test_coin_list_is_upper_cased(monkeypatch):
+    monkeypatch.setenv("COINS", "btc,sol")
+    assert load(ScraperSettings).coins == ["BTC", "SOL"]
+
+
+def test_weights_must_be_three(monkeypatch):
+    monkeypatch.setenv("ML_WEIGHTS", "1,2")
+    with pytest.raises(SettingsError, match="ML_WEIGHTS"):
+        load(MLSettings)
+
+
+def test_secrets_are_masked_and_never_echoed(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_PASSWORD", "hunter2")
+    settings = load(DashboardSettings)
+    assert "hunter2" not in repr(settings)
+    assert settings.dashboard_password.get_secret_value() == "hunter2"
+    monkeypatch.setenv("REDIS_PASSWORD", "")
+    assert load(RedisSettings).redis_password is None
+
+
+def test_redis_url_carries_the_password(monkeypatch):
+    monkeypatch.setenv("REDIS_PASSWORD", "pw")
+    monkeypatch.setenv("REDIS_PORT", "1234")
+    assert load(RedisSettings).url == "redis://:pw@localhost:1234/0"
+
+
+def test_a_service_stops_at_start_with_one_clear_line():
+    env = {"REDIS_PORT": "abc", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cryptoviz.health", "scraper"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], "one line"
+    assert "invalid setting REDIS_PORT=" in proc.stderr
