@@ -22,8 +22,8 @@ log = logs.get("bus")
 
 
 class _KeySerializer(Serializer):
-    def serialize(self, topic: str, value: str | bytes | None) -> bytes | None:
-        return value.encode() if isinstance(value, str) else value
+    def serialize(self, topic: str, headers: object, data: str | bytes | None) -> bytes | None:
+        return data.encode() if isinstance(data, str) else data
 
 
 def producer(bootstrap: str, client_id: str = "cryptoviz", **overrides: object) -> KafkaProducer:

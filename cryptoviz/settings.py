@@ -105,7 +105,8 @@ class ScraperSettings(_Base):
     replay_files: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_REPLAY_FILES))
     replay_speed: float = Field(60.0, gt=0)  # 60: one historical hour per minute; see also replay_max_rate
     replay_max_rate: float = Field(0.0, ge=0)  # quotes/s cap; 0: no cap beyond replay_speed
-    replay_loop: bool = False
+    replay_start: str = ""  # ISO date; empty: 30 days before the end of the history
+    replay_warmup_hours: float = Field(72.0, ge=0)  # published at once, so models and charts start warm
 
     _no_empty = field_validator("coingecko_api_key", "coinmarketcap_api_key", mode="before")(_empty_is_none)
     _split_coins = field_validator("coins", "replay_files", mode="before")(_split_csv)

@@ -36,10 +36,20 @@ class ServiceSpec:
     def command(self, dashboard_port: int) -> list[str]:
         if self.name == "dashboard":
             return [
-                sys.executable, "-m", "streamlit", "run", str(REPO / self.entry),
-                "--server.headless", "true", "--server.address", "127.0.0.1",
-                "--server.port", str(dashboard_port), "--browser.gatherUsageStats", "false",
-            ]  # fmt: skip
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(REPO / self.entry),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(dashboard_port),
+                "--browser.gatherUsageStats",
+                "false",
+            ]
         return [sys.executable, str(REPO / self.entry)]
 
 

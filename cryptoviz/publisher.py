@@ -1,0 +1,83 @@
+"""Publish quotes: both topics keyed by symbol (acks=all, per-key order), then the latest-quote hash."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import redis
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from cryptoviz import logs, names
+from cryptoviz.schema import Quote, encode
+from cryptoviz.telemetry import Telemetry
+
+log = logs.get("publisher")
+
+
+class PublishError(RuntimeError):
+    """The broker did not take a batch after every retry: the caller must not move on."""
+
+
+class Publisher:
+    def __init__(
+        self,
+        producer: KafkaProducer,
+        client: redis.Redis | None,
+        telemetry: Telemetry,
+        attempts: int = 5,
+        topics: tuple[str, ...] = (names.TOPIC_RAW, names.TOPIC_STREAMING),
+    ) -> None:
+        self.producer = producer
+        self.client = client
+        self.telemetry = telemetry
+        self.attempts = attempts
+        self.topics = topics
+
+    def publish(self, quotes: Sequence[Quote]) -> int:
+        """Send every quote to every topic and wait for the broker's acks; then update Redis."""
+        if not quotes:
+            return 0
+        payloads = [(q.symbol, encode(q)) for q in quotes]
+        t0 = time.perf_counter()
+        pending = [(topic, key, value) for topic in self.topics for key, value in payloads]
+        for attempt in range(1, self.attempts + 1):
+            futures = [(item, self.producer.send(item[0], key=item[1], value=item[2])) for item in pending]
+            self.producer.flush()
+            failed = []
+            for item, fut in futures:
+                try:
+                    fut.get(timeout=0)
+                except KafkaError as exc:
+                    failed.append(item)
+                    last = exc
+            if not failed:
+                break
+            self.telemetry.incr("errors.publish", len(failed))
+            log.warning("publish_retry", failed=len(failed), attempt=attempt, error=last)
+            pending = failed
+            time.sleep(min(10.0, 0.5 * 2**attempt))
+        else:
+            raise PublishError(f"{len(pending)} messages not acknowledged after {self.attempts} attempts")
+        latency_ms = (time.perf_counter() - t0) * 1000
+        self.telemetry.incr("quotes_published", len(quotes))
+        self.telemetry.gauge("publish_latency_ms", round(latency_ms, 2))
+        for q in quotes:
+            self.telemetry.incr(f"quotes_out.{q.source}")
+        self._store_latest(payloads)
+        return len(quotes)
+
+    def _store_latest(self, payloads: list[tuple[str, bytes]]) -> None:
+        if self.client is None:
+            return
+        latest = dict(payloads)  # the last quote of each symbol in this batch
+        try:
+            self.client.hset(names.QUOTES_LATEST, mapping=latest)
+        except redis.RedisError as exc:
+            self.telemetry.incr("errors.redis")
+            log.warning("latest_quotes_not_stored", error=exc)
+
+    def close(self) -> None:
+        self.producer.flush()
+        self.producer.close(timeout=10)

@@ -1,0 +1,186 @@
+"""The scraper's loops: live polling with a primary and a fill-in source, or a paced replay."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptoviz import logs
+from cryptoviz.publisher import Publisher, PublishError
+from cryptoviz.schema import Quote
+from cryptoviz.service import Stop
+from cryptoviz.sources.base import Backoff, Source, SourceError
+from cryptoviz.telemetry import Telemetry
+
+log = logs.get("scraper")
+
+
+@dataclass
+class SourceHealth:
+    """A source's failure streak and when it may be asked again."""
+
+    failures: int = 0
+    not_before: float = 0.0
+    last_success: float | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class LiveScraper:
+    sources: list[Source]  # the primary first
+    symbols: list[str]
+    publisher: Publisher
+    telemetry: Telemetry
+    interval_s: float
+    down_after: int = 3
+    clock: Callable[[], float] = time.monotonic
+    backoff: Backoff = field(default_factory=Backoff)
+    health: dict[str, SourceHealth] = field(default_factory=dict)
+    last_source_ts: dict[str, datetime] = field(default_factory=dict)
+    unsent: list[Quote] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for src in self.sources:
+            self.health.setdefault(src.name, SourceHealth())
+
+    def _ask(self, source: Source, symbols: list[str]) -> list[Quote]:
+        h = self.health[source.name]
+        now = self.clock()
+        if now < h.not_before:
+            self.telemetry.incr(f"skipped_backoff.{source.name}")
+            return []
+        try:
+            result = source.fetch(symbols)
+        except SourceError as exc:
+            h.failures += 1
+            h.last_error = exc.kind
+            wait = self.backoff.delay(h.failures, exc.retry_after)
+            h.not_before = now + wait
+            self.telemetry.incr(f"errors.{source.name}.{exc.kind}")
+            log.warning(
+                "source_failed",
+                source=source.name,
+                kind=exc.kind,
+                detail=exc.detail,
+                failures=h.failures,
+                retry_in_s=round(wait, 1),
+            )
+            return []
+        for reason, n in result.rejects.items():
+            self.telemetry.incr(f"rejected.{source.name}.{reason}", n)
+            log.warning("quotes_rejected", source=source.name, reason=reason, count=n)
+        h.failures, h.not_before, h.last_success = 0, 0.0, time.time()
+        return result.quotes
+
+    def cycle(self) -> int:
+        """One poll of the primary, fill-ins from the others, publish what moved. Returns quotes sent."""
+        self.telemetry.incr("cycles")
+        got: dict[str, Quote] = {}
+        for source in self.sources:
+            missing = [s for s in self.symbols if s not in got]
+            if not missing:
+                break
+            for q in self._ask(source, missing):
+                got.setdefault(q.symbol, q)
+        fresh = []
+        for sym in self.symbols:
+            q = got.get(sym)
+            if q is None:
+                self.telemetry.incr("missing_symbol")
+                continue
+            if self.last_source_ts.get(sym) is not None and q.source_ts <= self.last_source_ts[sym]:
+                self.telemetry.incr(f"stale.{q.source}")  # upstream has not moved: not republished
+                continue
+            fresh.append(q)
+        self.publish(fresh)
+        self._report()
+        return len(fresh)
+
+    def publish(self, quotes: list[Quote]) -> None:
+        batch = self.unsent + quotes
+        if not batch:
+            return
+        try:
+            self.publisher.publish(batch)
+        except PublishError as exc:
+            self.unsent = batch[-1000:]  # kept for the next cycle, never dropped silently
+            self.telemetry.incr("errors.publish_batches")
+            log.error("publish_failed_will_retry", quotes=len(batch), error=exc)
+            return
+        self.unsent = []
+        for q in batch:
+            self.last_source_ts[q.symbol] = max(q.source_ts, self.last_source_ts.get(q.symbol, q.source_ts))
+
+    def _report(self) -> None:
+        states = {}
+        for name, h in self.health.items():
+            state = "down" if h.failures >= self.down_after else ("degraded" if h.failures else "up")
+            states[name] = state
+            self.telemetry.gauge(f"source.{name}.state", state)
+            self.telemetry.gauge(f"source.{name}.last_success_ts", h.last_success)
+            self.telemetry.gauge(f"source.{name}.last_error", h.last_error)
+        self.telemetry.state = "running" if "up" in states.values() else "degraded"
+        self.telemetry.publish()
+
+    def run(self, stop: Stop) -> None:
+        log.info(
+            "live_started", sources=",".join(s.name for s in self.sources), symbols=",".join(self.symbols)
+        )
+        while not stop:
+            started = self.clock()
+            self.cycle()
+            if stop.wait(self.interval_s - (self.clock() - started)):
+                break
+
+
+@dataclass
+class ReplayScraper:
+    """Plays hourly batches of history through the publisher, paced by event time / speed."""
+
+    batches: Iterator[list[Quote]]
+    publisher: Publisher
+    telemetry: Telemetry
+    speed: float
+    warmup_until: datetime | None = None  # batches before this event time are sent at once
+    max_rate: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], bool] | None = None  # returns True when asked to stop
+
+    def run(self, stop: Stop) -> int:
+        sleep = self.sleep or stop.wait
+        sent = 0
+        anchor: tuple[float, float] | None = None  # (wall, event) at the first paced batch
+        self.telemetry.gauge("mode", "replay")
+        self.telemetry.publish("running")
+        for batch in self.batches:
+            if stop:
+                break
+            event = batch[0].event_time
+            if self.warmup_until is None or batch[0].source_ts >= self.warmup_until:
+                if anchor is None:
+                    anchor = (self.clock(), event)
+                    log.info("replay_paced_from", event_time=batch[0].source_ts.isoformat(), speed=self.speed)
+                due = anchor[0] + (event - anchor[1]) / self.speed
+                if self.max_rate:
+                    due = max(due, self._last_due + len(batch) / self.max_rate) if sent else due
+                if sleep(due - self.clock()):
+                    break
+                self._last_due = due
+            while True:
+                try:
+                    self.publisher.publish(batch)
+                    break
+                except PublishError as exc:
+                    self.telemetry.incr("errors.publish_batches")
+                    log.error("publish_failed_will_retry", quotes=len(batch), error=exc)
+                    if sleep(2.0):
+                        return sent
+            sent += len(batch)
+            self.telemetry.gauge("replay_event_time", batch[0].source_ts.isoformat())
+            self.telemetry.maybe_publish()
+        self.telemetry.publish()
+        return sent
+
+    _last_due: float = 0.0

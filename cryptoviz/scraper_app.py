@@ -1,0 +1,107 @@
+"""The scraper service: settings -> sources -> publisher, live or replay (the entry point calls `main`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cryptoviz import bus, clients, logs
+from cryptoviz.publisher import Publisher
+from cryptoviz.scrape import LiveScraper, ReplayScraper
+from cryptoviz.service import Stop
+from cryptoviz.settings import KafkaSettings, RedisSettings, ScraperSettings, StackSettings, load
+from cryptoviz.sources.base import Source
+from cryptoviz.sources.coingecko import CoinGecko
+from cryptoviz.sources.coinmarketcap import CoinMarketCap
+from cryptoviz.sources.replay import default_start, history_to_quotes, read_history
+from cryptoviz.telemetry import Telemetry
+
+log = logs.get("scraper")
+
+
+def live_sources(settings: ScraperSettings) -> list[Source]:
+    sources: list[Source] = [CoinGecko(settings)]
+    if settings.coinmarketcap_api_key is not None:
+        cmc = CoinMarketCap(settings)
+        sources = [cmc, *sources] if settings.scraper_primary == "coinmarketcap" else [*sources, cmc]
+    return sources
+
+
+def choose_mode(settings: ScraperSettings, sources: list[Source]) -> str:
+    if settings.scraper_source != "auto":
+        return settings.scraper_source
+    for src in sources:
+        try:
+            if src.fetch(settings.coins[:1]).quotes:
+                return "live"
+        except Exception as exc:
+            log.warning("live_source_unreachable", source=src.name, error=exc)
+    return "replay"
+
+
+def main(stop: Stop) -> int:
+    scraper = load(ScraperSettings)
+    kafka = load(KafkaSettings)
+    stack = load(StackSettings)
+    rds = clients.redis_client(load(RedisSettings))
+    telemetry = Telemetry("scraper", rds, stack.heartbeat_interval_s)
+    telemetry.publish("starting")
+    bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
+    producer = bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-scraper")
+    publisher = Publisher(producer, rds, telemetry)
+    sources = live_sources(scraper)
+    mode = choose_mode(scraper, sources)
+    telemetry.gauge("mode", mode)
+    try:
+        if mode == "live":
+            LiveScraper(
+                sources,
+                scraper.coins,
+                publisher,
+                telemetry,
+                scraper.scrape_interval_s,
+                scraper.source_down_after,
+            ).run(stop)
+        else:
+            if scraper.scraper_source == "auto":
+                log.warning(
+                    "NO LIVE SOURCE ANSWERED: REPLAYING REAL HISTORY INSTEAD", files=len(scraper.replay_files)
+                )
+                telemetry.gauge("mode", "replay (no live source answered)")
+            run_replay(scraper, publisher, telemetry, stop)
+    finally:
+        publisher.close()
+        telemetry.publish("stopped")
+        log.info("stopped", signal=stop.signal, published=telemetry.counters["quotes_published"])
+    return 0
+
+
+def run_replay(settings: ScraperSettings, publisher: Publisher, telemetry: Telemetry, stop: Stop) -> int:
+    rows = read_history(settings.replay_files, settings.coins)
+    if not rows:
+        log.error("replay_has_no_rows", files=",".join(settings.replay_files), coins=",".join(settings.coins))
+        return 0
+    start = datetime.fromisoformat(settings.replay_start) if settings.replay_start else default_start(rows)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    playing = [r for r in rows if r.ts >= start]
+    log.info(
+        "replay_started",
+        rows=len(playing),
+        start=start.isoformat(),
+        speed=settings.replay_speed,
+        symbols=",".join(sorted({r.symbol for r in playing})),
+    )
+    warmup = start + timedelta(hours=settings.replay_warmup_hours)
+    sent = ReplayScraper(
+        history_to_quotes(playing),
+        publisher,
+        telemetry,
+        settings.replay_speed,
+        warmup,
+        settings.replay_max_rate,
+    ).run(stop)
+    log.info("replay_finished", quotes=sent)
+    while not stop:  # stay up (heartbeat) so the stack shows the replay as done, not crashed
+        telemetry.publish("idle")
+        stop.wait(telemetry.interval_s)
+    return sent

@@ -1,0 +1,1 @@
+"""Quote sources: each yields validated quotes; none publishes."""

@@ -1,0 +1,46 @@
+"""What every polling source returns, and how it says "not now"."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptoviz.schema import Quote
+
+
+@dataclass
+class FetchResult:
+    quotes: list[Quote] = field(default_factory=list)
+    rejects: Counter[str] = field(default_factory=Counter)  # reason -> how many items were dropped
+
+
+class SourceError(Exception):
+    """A fetch failed as a whole. `kind` feeds the error counters; `retry_after` (s) is the server's word."""
+
+    def __init__(self, kind: str, detail: str = "", retry_after: float | None = None) -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class Source(Protocol):
+    name: str
+
+    def fetch(self, symbols: list[str]) -> FetchResult: ...
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter; a server's Retry-After wins when it is longer."""
+
+    base_s: float = 2.0
+    cap_s: float = 300.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay(self, failures: int, retry_after: float | None = None) -> float:
+        exp = min(self.cap_s, self.base_s * 2 ** max(0, failures - 1))
+        jittered = self.rng.uniform(exp / 2, exp)
+        return max(jittered, retry_after or 0.0)

@@ -1,0 +1,130 @@
+"""CoinGecko: /coins/markets (one request for every coin) and /coins/{id}/market_chart (backfill)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from cryptoviz.coins import BY_COINGECKO_ID, COINS
+from cryptoviz.schema import InvalidQuote, make_quote, parse_ts, utcnow
+from cryptoviz.settings import ScraperSettings
+from cryptoviz.sources.base import FetchResult, SourceError
+from cryptoviz.sources.http import get_json
+
+PRO_URL = "https://pro-api.coingecko.com/api/v3"
+
+
+def parse_markets(payload: Any, symbols: list[str], ingest_ts: datetime | None = None) -> FetchResult:
+    """Turn a /coins/markets body into quotes; every item that does not make one is counted by reason."""
+    result = FetchResult()
+    if not isinstance(payload, list):
+        raise SourceError("malformed_body", f"expected a list, got {type(payload).__name__}")
+    if not payload:
+        raise SourceError("empty_body", "no coins in the answer")
+    wanted = set(symbols)
+    now = ingest_ts or utcnow()
+    for item in payload:
+        if not isinstance(item, dict):
+            result.rejects["malformed_item"] += 1
+            continue
+        coin = BY_COINGECKO_ID.get(item.get("id"))  # type: ignore[arg-type]
+        if coin is None or coin.symbol not in wanted:
+            result.rejects["unexpected_coin"] += 1
+            continue
+        try:
+            if "current_price" not in item or item["current_price"] is None:
+                raise InvalidQuote("missing_price")
+            source_ts = parse_ts(item.get("last_updated"), "last_updated")
+            result.quotes.append(
+                make_quote(
+                    coin.symbol,
+                    item["current_price"],
+                    source_ts,
+                    source="coingecko",
+                    market_cap_usd=item.get("market_cap"),
+                    volume_24h_usd=item.get("total_volume"),
+                    change_24h_pct=item.get("price_change_percentage_24h"),
+                    ingest_ts=now,
+                )
+            )
+        except InvalidQuote as exc:
+            result.rejects[exc.reason] += 1
+    return result
+
+
+def parse_market_chart(payload: Any, symbol: str, ingest_ts: datetime | None = None) -> FetchResult:
+    """A /market_chart body (prices, market_caps, total_volumes as [ms, value]) as hourly quotes."""
+    result = FetchResult()
+    if not isinstance(payload, dict) or not isinstance(payload.get("prices"), list):
+        raise SourceError("malformed_body", "no prices list")
+    caps = {int(p[0]): p[1] for p in payload.get("market_caps") or [] if isinstance(p, list) and len(p) == 2}
+    vols = {
+        int(p[0]): p[1] for p in payload.get("total_volumes") or [] if isinstance(p, list) and len(p) == 2
+    }
+    now = ingest_ts or utcnow()
+    for point in payload["prices"]:
+        try:
+            if not isinstance(point, list) or len(point) != 2 or not isinstance(point[0], int | float):
+                raise InvalidQuote("malformed_item")
+            ms = int(point[0])
+            ts = datetime.fromtimestamp(ms / 1000, UTC)
+            result.quotes.append(
+                make_quote(
+                    symbol,
+                    point[1],
+                    ts,
+                    source="backfill",
+                    market_cap_usd=caps.get(ms),
+                    volume_24h_usd=vols.get(ms),
+                    ingest_ts=now,
+                )
+            )
+        except InvalidQuote as exc:
+            result.rejects[exc.reason] += 1
+    return result
+
+
+class CoinGecko:
+    name = "coingecko"
+
+    def __init__(self, settings: ScraperSettings, session: requests.Session | None = None) -> None:
+        self.settings = settings
+        self.session = session or requests.Session()
+        key = settings.coingecko_api_key
+        self.headers = {"accept": "application/json"}
+        self.base_url = settings.coingecko_base_url.rstrip("/")
+        if key is not None:
+            header = "x-cg-pro-api-key" if settings.coingecko_api_plan == "pro" else "x-cg-demo-api-key"
+            self.headers[header] = key.get_secret_value()
+            if settings.coingecko_api_plan == "pro" and "api.coingecko.com" in self.base_url:
+                self.base_url = PRO_URL
+
+    def fetch(self, symbols: list[str]) -> FetchResult:
+        ids = ",".join(COINS[s].coingecko_id for s in symbols)
+        params = {
+            "vs_currency": "usd",
+            "ids": ids,
+            "per_page": 250,
+            "page": 1,
+            "price_change_percentage": "24h",
+        }
+        body = get_json(self.session, f"{self.base_url}/coins/markets", params, self.headers, self._timeout)
+        return parse_markets(body, symbols)
+
+    def market_chart(self, symbol: str, days: int) -> FetchResult:
+        url = f"{self.base_url}/coins/{COINS[symbol].coingecko_id}/market_chart"
+        params = {"vs_currency": "usd", "days": days}
+        return parse_market_chart(get_json(self.session, url, params, self.headers, self._timeout), symbol)
+
+    @property
+    def _timeout(self) -> float:
+        return self.settings.http_timeout_s
+
+    def ping(self) -> bool:
+        try:
+            get_json(self.session, f"{self.base_url}/ping", {}, self.headers, min(5.0, self._timeout))
+            return True
+        except SourceError:
+            return False

@@ -1,0 +1,75 @@
+"""CoinMarketCap: /v1/cryptocurrency/quotes/latest for every coin in one request (needs a key)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from cryptoviz.schema import InvalidQuote, make_quote, parse_ts, utcnow
+from cryptoviz.settings import ScraperSettings
+from cryptoviz.sources.base import FetchResult, SourceError
+from cryptoviz.sources.http import get_json
+
+
+def parse_quotes_latest(payload: Any, symbols: list[str], ingest_ts: datetime | None = None) -> FetchResult:
+    if not isinstance(payload, dict) or not isinstance(payload.get("status"), dict):
+        raise SourceError("malformed_body", "no status object")
+    code = payload["status"].get("error_code", 0)
+    if code not in (0, "0", None):
+        raise SourceError("api_error", f"{code}: {payload['status'].get('error_message')}")
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise SourceError("malformed_body", "no data object")
+    if not data:
+        raise SourceError("empty_body", "no coins in the answer")
+    result = FetchResult()
+    now = ingest_ts or utcnow()
+    for symbol in symbols:
+        item = data.get(symbol)
+        if isinstance(item, list):  # v2-style answers list every coin sharing the symbol; take the top one
+            item = item[0] if item else None
+        if item is None:
+            result.rejects["missing_coin"] += 1
+            continue
+        try:
+            usd = (item.get("quote") or {}).get("USD") if isinstance(item, dict) else None
+            if not isinstance(usd, dict) or usd.get("price") is None:
+                raise InvalidQuote("missing_price")
+            result.quotes.append(
+                make_quote(
+                    symbol,
+                    usd["price"],
+                    parse_ts(usd.get("last_updated"), "last_updated"),
+                    source="coinmarketcap",
+                    market_cap_usd=usd.get("market_cap"),
+                    volume_24h_usd=usd.get("volume_24h"),
+                    change_24h_pct=usd.get("percent_change_24h"),
+                    ingest_ts=now,
+                )
+            )
+        except InvalidQuote as exc:
+            result.rejects[exc.reason] += 1
+    return result
+
+
+class CoinMarketCap:
+    name = "coinmarketcap"
+
+    def __init__(self, settings: ScraperSettings, session: requests.Session | None = None) -> None:
+        if settings.coinmarketcap_api_key is None:
+            raise ValueError("CoinMarketCap needs COINMARKETCAP_API_KEY")
+        self.settings = settings
+        self.session = session or requests.Session()
+        self.base_url = settings.coinmarketcap_base_url.rstrip("/")
+        self.headers = {
+            "accept": "application/json",
+            "X-CMC_PRO_API_KEY": settings.coinmarketcap_api_key.get_secret_value(),
+        }
+
+    def fetch(self, symbols: list[str]) -> FetchResult:
+        params = {"symbol": ",".join(symbols), "convert": "USD"}
+        url = f"{self.base_url}/v1/cryptocurrency/quotes/latest"
+        body = get_json(self.session, url, params, self.headers, self.settings.http_timeout_s)
+        return parse_quotes_latest(body, symbols)

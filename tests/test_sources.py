@@ -1,0 +1,169 @@
+"""Parsing recorded-shape CoinGecko and CoinMarketCap answers, and the scraper's cycle logic."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cryptoviz.coins import DEFAULT_COINS
+from cryptoviz.scrape import LiveScraper
+from cryptoviz.sources.base import Backoff, FetchResult, SourceError
+from cryptoviz.sources.coingecko import parse_market_chart, parse_markets
+from cryptoviz.sources.coinmarketcap import parse_quotes_latest
+from cryptoviz.sources.http import retry_after_seconds
+from cryptoviz.telemetry import Telemetry
+from cryptoviz.testing import FakeClock, ListPublisher
+
+FIX = Path(__file__).parent / "fixtures"
+SYMBOLS = list(DEFAULT_COINS)
+
+
+def fixture(name: str):
+    return json.loads((FIX / name).read_text())
+
+
+def test_coingecko_markets_gives_every_coin():
+    result = parse_markets(fixture("coingecko_markets.json"), SYMBOLS)
+    assert [q.symbol for q in result.quotes] == SYMBOLS
+    btc = result.quotes[0]
+    assert (btc.price_usd, btc.market_cap_usd, btc.volume_24h_usd, btc.change_24h_pct) == (
+        64123.5,
+        1.263e12,
+        2.85e10,
+        1.28,
+    )
+    assert btc.source == "coingecko" and btc.source_ts == datetime(2024, 5, 1, 12, 0, 5, 123000, tzinfo=UTC)
+    assert not result.rejects
+
+
+def test_coingecko_bad_items_are_counted_by_reason():
+    body = fixture("coingecko_markets.json")
+    body[0]["current_price"] = None
+    body[1]["current_price"] = "3101.2"
+    body[2]["last_updated"] = "not a date"
+    body[3]["current_price"] = -1
+    del body[4]["current_price"]
+    result = parse_markets(body, SYMBOLS)
+    assert [q.symbol for q in result.quotes] == ["SOL", "DOGE"]
+    assert result.rejects == {"missing_price": 2, "bad_type": 1, "bad_timestamp": 1, "price_not_positive": 1}
+
+
+@pytest.mark.parametrize(("body", "kind"), [([], "empty_body"), ({"error": "x"}, "malformed_body")])
+def test_coingecko_empty_or_malformed_body_fails_the_fetch(body, kind):
+    with pytest.raises(SourceError) as info:
+        parse_markets(body, SYMBOLS)
+    assert info.value.kind == kind
+
+
+def test_coinmarketcap_quotes_latest():
+    result = parse_quotes_latest(fixture("coinmarketcap_quotes_latest.json"), SYMBOLS)
+    assert [q.symbol for q in result.quotes] == SYMBOLS
+    assert result.quotes[0].price_usd == 64110.25 and result.quotes[0].source == "coinmarketcap"
+
+
+def test_coinmarketcap_partial_and_error_bodies():
+    body = fixture("coinmarketcap_quotes_latest.json")
+    del body["data"]["DOGE"]
+    body["data"]["SOL"]["quote"]["USD"]["price"] = None
+    result = parse_quotes_latest(body, SYMBOLS)
+    assert len(result.quotes) == 5 and result.rejects == {"missing_coin": 1, "missing_price": 1}
+    with pytest.raises(SourceError, match="api_error"):
+        parse_quotes_latest({"status": {"error_code": 1002, "error_message": "API key missing."}}, SYMBOLS)
+
+
+def test_market_chart_for_backfill():
+    result = parse_market_chart(fixture("coingecko_market_chart.json"), "BTC")
+    assert len(result.quotes) == 4 and result.rejects == {"bad_type": 1}
+    assert result.quotes[0].market_cap_usd == 1.24e12 and result.quotes[0].source == "backfill"
+
+
+def test_retry_after_in_seconds_or_http_date():
+    assert retry_after_seconds("30") == 30
+    now = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    assert retry_after_seconds("Wed, 01 May 2024 12:01:00 GMT", now) == 60
+    assert retry_after_seconds(None) is None and retry_after_seconds("soon") is None
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after():
+    b = Backoff(base_s=2, cap_s=60)
+    delays = [b.delay(n) for n in range(1, 8)]
+    assert 1 <= delays[0] <= 2 and 32 <= delays[5] <= 60 and max(delays) <= 60
+    assert b.delay(1, retry_after=120) == 120
+
+
+class ScriptedSource:
+    """A source that answers from a script: FetchResult or SourceError, one per call."""
+
+    def __init__(self, name: str, script: list) -> None:
+        self.name = name
+        self.script = script
+        self.calls: list[list[str]] = []
+
+    def fetch(self, symbols):
+        self.calls.append(list(symbols))
+        step = self.script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return FetchResult([q for q in step if q.symbol in symbols])
+
+
+def make_scraper(primary, secondary=None, publisher=None):
+    clock = FakeClock(1000.0)
+    sources = [primary] + ([secondary] if secondary else [])
+    telemetry = Telemetry("scraper", None)
+    scraper = LiveScraper(sources, SYMBOLS, publisher or ListPublisher(), telemetry, 60, clock=clock)
+    return scraper, clock, telemetry
+
+
+def test_fill_in_source_covers_what_the_primary_lacks_and_replaces_it_when_it_fails():
+    cg = parse_markets(fixture("coingecko_markets.json"), SYMBOLS).quotes
+    cmc = parse_quotes_latest(fixture("coinmarketcap_quotes_latest.json"), SYMBOLS).quotes
+    primary = ScriptedSource("coingecko", [cg[:5], SourceError("server_error", "HTTP 500")])
+    secondary = ScriptedSource("coinmarketcap", [cmc, cmc])
+    scraper, clock, telemetry = make_scraper(primary, secondary)
+    assert scraper.cycle() == 7
+    assert secondary.calls == [["SOL", "DOGE"]]
+    sent = scraper.publisher.sent
+    assert {q.symbol: q.source for q in sent}["SOL"] == "coinmarketcap"
+    assert {q.symbol: q.source for q in sent}["BTC"] == "coingecko"
+    clock.now += 60
+    # CMC stands in for the failing primary; only XRP's upstream timestamp moved past what was sent
+    assert scraper.cycle() == 1
+    assert scraper.publisher.sent[-1].symbol == "XRP" and scraper.publisher.sent[-1].source == "coinmarketcap"
+    assert telemetry.counters["errors.coingecko.server_error"] == 1
+    assert telemetry.counters["stale.coinmarketcap"] == 6
+
+
+def test_rate_limit_backs_off_for_retry_after_and_source_goes_down():
+    cg = parse_markets(fixture("coingecko_markets.json"), SYMBOLS).quotes
+    errors = [SourceError("rate_limited", "HTTP 429", retry_after=120)] + [SourceError("timeout")] * 3
+    primary = ScriptedSource("coingecko", [*errors, cg])
+    scraper, clock, telemetry = make_scraper(primary)
+    scraper.cycle()
+    clock.now += 60
+    scraper.cycle()  # still inside Retry-After: not asked
+    assert len(primary.calls) == 1 and telemetry.counters["skipped_backoff.coingecko"] == 1
+    for _ in range(3):
+        clock.now = scraper.health["coingecko"].not_before
+        scraper.cycle()
+    assert telemetry.gauges["source.coingecko.state"] == "down" and telemetry.state == "degraded"
+    clock.now = scraper.health["coingecko"].not_before
+    assert scraper.cycle() == 7
+    assert telemetry.gauges["source.coingecko.state"] == "up"
+
+
+def test_publish_failure_keeps_the_quotes_for_the_next_cycle():
+    cg = parse_markets(fixture("coingecko_markets.json"), SYMBOLS).quotes
+    later = [dataclasses.replace(q, source_ts=q.source_ts.replace(minute=5)) for q in cg]
+    publisher = ListPublisher(fail_times=1)
+    primary = ScriptedSource("coingecko", [cg, later])
+    scraper, _, telemetry = make_scraper(primary, publisher=publisher)
+    scraper.cycle()
+    assert publisher.sent == [] and len(scraper.unsent) == 7
+    scraper.cycle()
+    assert len(publisher.sent) == 14 and scraper.unsent == []
+    assert telemetry.counters["errors.publish_batches"] == 1
