@@ -1,0 +1,181 @@
+"""The ML processor loop: consume a batch, update the models, write Redis, then commit offsets.
+
+Exactly-once scoring across restarts: each symbol's snapshot in Redis carries the offset of the
+last message it includes, written in the same transaction as the predictions. A message at or below
+that offset (replayed after a crash between the Redis write and the commit) is skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+
+import redis
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+
+from cryptoviz import bus, logs
+from cryptoviz.ml import store
+from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
+from cryptoviz.schema import InvalidQuote, decode
+from cryptoviz.service import Stop
+from cryptoviz.sources.base import Backoff
+from cryptoviz.telemetry import Telemetry
+
+log = logs.get("ml-processor")
+
+
+class _DropOnRevoke(ConsumerRebalanceListener):
+    def __init__(self, processor: Processor) -> None:
+        self.processor = processor
+
+    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # everything for these partitions is already in Redis and committed: forget it, the new
+        # owner loads the snapshot
+        self.processor.models.clear()
+        self.processor.telemetry.incr("rebalances")
+
+    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.processor.telemetry.gauge("partitions", ",".join(str(tp.partition) for tp in sorted(assigned)))
+
+
+class Processor:
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        dlq: KafkaProducer,
+        client: redis.Redis,
+        telemetry: Telemetry,
+        config: ModelConfig,
+        ttl_s: int,
+        symbols: Collection[str] | None = None,
+        max_records: int = 2000,
+    ) -> None:
+        self.consumer = consumer
+        self.dlq = dlq
+        self.client = client
+        self.telemetry = telemetry
+        self.config = config
+        self.ttl_s = ttl_s
+        self.symbols = symbols
+        self.max_records = max_records
+        self.models: dict[
+            str, tuple[SymbolModel, tuple[int, int]]
+        ] = {}  # symbol -> (model, (partition, offset))
+        self.backoff = Backoff(base_s=0.5, cap_s=30)
+
+    def _model(self, symbol: str) -> tuple[SymbolModel, tuple[int, int]]:
+        entry = self.models.get(symbol)
+        if entry is None:
+            saved = self._with_retry(lambda: store.load_state(self.client, symbol), "load_state")
+            if saved:
+                model = SymbolModel.from_state(saved["model"], self.config)
+                entry = (model, (saved["partition"], saved["offset"]))
+                self.telemetry.incr("states_restored")
+            else:
+                entry = (SymbolModel(self.config), (-1, -1))
+            self.models[symbol] = entry
+        return entry
+
+    def process(self, records: list, topic_partition: TopicPartition, changed: dict) -> int:
+        applied = 0
+        for rec in records:
+            try:
+                quote = decode(rec.value, self.symbols)
+                if rec.key is not None and rec.key.decode("utf-8", "replace") != quote.symbol:
+                    raise InvalidQuote("key_mismatch", f"key {rec.key!r} for {quote.symbol}")
+            except InvalidQuote as exc:
+                self.telemetry.incr(f"dead_letter.{exc.reason}")
+                log.warning(
+                    "dead_letter",
+                    reason=exc.reason,
+                    detail=exc.detail,
+                    partition=rec.partition,
+                    offset=rec.offset,
+                )
+                bus.dead_letter(
+                    self.dlq,
+                    rec.value,
+                    exc.reason,
+                    origin="ml-processor",
+                    key=rec.key,
+                    topic=rec.topic,
+                    partition=rec.partition,
+                    offset=rec.offset,
+                )
+                continue
+            model, (part, offset) = self._model(quote.symbol)
+            if part == rec.partition and rec.offset <= offset:
+                self.telemetry.incr("skipped_already_applied")
+                continue
+            out = model.update(quote.event_time, quote.price_usd)
+            self.models[quote.symbol] = (model, (rec.partition, rec.offset))
+            if out is None:
+                self.telemetry.incr("skipped_not_newer")
+                continue
+            applied += 1
+            self.telemetry.incr("scored", out.scored)
+            changed[quote.symbol] = (out, model, (rec.partition, rec.offset))
+        return applied
+
+    def step(self, timeout_ms: int = 500) -> int:
+        """One poll -> models -> Redis -> commit. Returns the number of records consumed."""
+        batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
+        if not batch:
+            return 0
+        t0 = time.perf_counter()
+        changed: dict[str, tuple[Output, SymbolModel, tuple[int, int]]] = {}
+        n = 0
+        offsets = {}
+        for tp, records in batch.items():
+            n += len(records)
+            self.process(records, tp, changed)
+            offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+        self.dlq.flush()
+        if changed:
+            self._with_retry(lambda: store.write_batch(self.client, changed, self.ttl_s), "write_batch")
+        self.consumer.commit(offsets)
+        elapsed_ms = (time.perf_counter() - t0) * 1000
+        self.telemetry.incr("ticks_in", n)
+        self.telemetry.incr("predictions_out", len(changed))
+        self.telemetry.gauge("batch_latency_ms", round(elapsed_ms, 2))
+        self.telemetry.gauge("symbols", len(self.models))
+        return n
+
+    def _with_retry(self, fn, what: str):
+        failures = 0
+        while True:
+            try:
+                return fn()
+            except redis.RedisError as exc:
+                failures += 1
+                self.telemetry.incr("errors.redis")
+                delay = self.backoff.delay(failures)
+                log.warning(
+                    "redis_unavailable_retrying",
+                    op=what,
+                    failures=failures,
+                    retry_in_s=round(delay, 2),
+                    error=exc,
+                )
+                time.sleep(delay)
+
+    def lag(self) -> int:
+        total = 0
+        for tp in self.consumer.assignment():
+            hw = self.consumer.highwater(tp)
+            if hw is not None:
+                total += max(0, hw - self.consumer.position(tp))
+        return total
+
+    def run(self, stop: Stop) -> None:
+        self.telemetry.publish("running")
+        while not stop:
+            self.step()
+            if self.telemetry.counters:
+                self.telemetry.gauge("lag", self.lag())
+            self.telemetry.maybe_publish()
+        log.info("stopping_after_last_batch", signal=stop.signal)
+
+
+def subscribe(processor: Processor, topic: str) -> None:
+    processor.consumer.subscribe([topic], listener=_DropOnRevoke(processor))

@@ -1,0 +1,49 @@
+"""The ML processor service: settings -> consumer group -> models -> Redis (the entry point calls `main`)."""
+
+from __future__ import annotations
+
+from cryptoviz import bus, clients, logs, names
+from cryptoviz.ml.processor import Processor, subscribe
+from cryptoviz.models.engine import ModelConfig
+from cryptoviz.service import Stop
+from cryptoviz.settings import KafkaSettings, MLSettings, RedisSettings, ScraperSettings, StackSettings, load
+from cryptoviz.telemetry import Telemetry
+
+log = logs.get("ml-processor")
+
+
+def main(stop: Stop) -> int:
+    ml = load(MLSettings)
+    kafka = load(KafkaSettings)
+    coins = load(ScraperSettings).coins
+    rds = clients.redis_client(load(RedisSettings))
+    telemetry = Telemetry("ml-processor", rds, load(StackSettings).heartbeat_interval_s)
+    telemetry.publish("starting")
+    bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
+    consumer = bus.consumer(
+        kafka.kafka_bootstrap_servers,
+        group_id=names.ML_CONSUMER_GROUP,
+        client_id=f"{kafka.kafka_client_id}-ml",
+    )
+    dlq = bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-ml-dlq")
+    processor = Processor(
+        consumer,
+        dlq,
+        rds,
+        telemetry,
+        ModelConfig.from_settings(ml),
+        ml.ml_prediction_ttl_s,
+        symbols=set(coins),
+        max_records=ml.ml_max_poll_records,
+    )
+    subscribe(processor, names.TOPIC_STREAMING)
+    log.info("started", group=names.ML_CONSUMER_GROUP, symbols=",".join(coins))
+    try:
+        processor.run(stop)
+    finally:
+        dlq.flush()
+        dlq.close(timeout=10)
+        consumer.close()  # leaves the group at once, so the others take over without waiting
+        telemetry.publish("stopped")
+        log.info("stopped", ticks=telemetry.counters["ticks_in"], scored=telemetry.counters["scored"])
+    return 0

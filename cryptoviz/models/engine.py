@@ -1,0 +1,145 @@
+"""One symbol's models, signals and scoreboard, fed tick by tick in event time (no I/O).
+
+The live processor and the backtest both drive this class, so they predict and score alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cryptoviz.models import HORIZONS
+from cryptoviz.models.consensus import consensus
+from cryptoviz.models.linear_trend import LinearTrend
+from cryptoviz.models.momentum import Momentum
+from cryptoviz.models.moving_average import MovingAverage
+from cryptoviz.models.signals import Signal, decide
+from cryptoviz.models.volatility import Volatility
+from cryptoviz.models.window import TimeWindow
+from cryptoviz.scoring import Scoreboard
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    ma_window_s: float = 6 * 3600
+    trend_window_s: float = 12 * 3600
+    momentum_window_s: float = 3 * 3600
+    volatility_window_s: float = 24 * 3600
+    weights: tuple[float, float, float] = (0.4, 0.4, 0.2)
+    threshold: float = 0.7
+    signal_horizon: str = "1h"
+
+    @classmethod
+    def from_settings(cls, s) -> ModelConfig:  # s: cryptoviz.settings.MLSettings
+        return cls(
+            s.ml_ma_window_s,
+            s.ml_trend_window_s,
+            s.ml_momentum_window_s,
+            s.ml_volatility_window_s,
+            tuple(s.ml_weights),
+            s.ml_confidence_threshold,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    t: float
+    price: float
+    predictions: dict[str, dict[str, float]]  # horizon -> model (and baselines) -> price
+    signal: Signal
+    scored: int  # predictions scored by this tick
+
+
+class SymbolModel:
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self.ma = MovingAverage(config.ma_window_s)
+        self.trend = LinearTrend(config.trend_window_s)
+        self.momentum = Momentum(config.momentum_window_s)
+        self.vol = Volatility(config.volatility_window_s)
+        self.board = Scoreboard(HORIZONS)
+        self.first: tuple[float, float] | None = None  # (t, price): the drift baseline's start
+        self.last_t = -math.inf
+        self.ticks = 0
+
+    def update(self, t: float, price: float) -> Output | None:
+        """Apply one tick; None if it is not newer than the last one (duplicate or out of order)."""
+        if t <= self.last_t:
+            return None
+        self.last_t = t
+        self.ticks += 1
+        scored = self.board.on_tick(t, price)
+        self.ma.update(t, price)
+        self.trend.update(t, price)
+        self.momentum.update(t, price)
+        self.vol.update(t, price)
+        if self.first is None:
+            self.first = (t, price)
+        cfg = self.config
+        elapsed = t - self.first[0]
+        drift_rate = math.log(price / self.first[1]) / elapsed if elapsed > 0 else 0.0
+        predictions: dict[str, dict[str, float]] = {}
+        signals: dict[str, Signal] = {}
+        hourly_vol = self.vol.hourly()
+        for h, horizon_s in HORIZONS.items():
+            ma = self.ma.predict(t, horizon_s)
+            lt = self.trend.predict(t, horizon_s)
+            mo = self.momentum.predict(t, horizon_s)
+            cons = consensus((ma, lt, mo), cfg.weights)
+            predictions[h] = {
+                "moving_average": ma,
+                "linear_trend": lt,
+                "momentum": mo,
+                "consensus": cons,
+                "persistence": price,
+                "drift": price * math.exp(drift_rate * horizon_s),
+            }
+            signals[h] = decide(
+                price, (ma, lt, mo), cfg.weights, cons, hourly_vol, horizon_s, cfg.threshold, h
+            )
+        self.board.record(t, price, predictions, signals)
+        return Output(t, price, predictions, signals[cfg.signal_horizon], scored)
+
+    def stats(self) -> dict:
+        vol = self.vol.hourly()
+        return {
+            "ticks": self.ticks,
+            "moving_average": self.ma.window.mean if self.ma.window.n else None,
+            "trend_slope_per_h": self.trend.slope_per_hour(),
+            "momentum_per_h": self.momentum.rate_per_second() * 3600 if self.momentum.points else None,
+            "volatility_1h_pct": vol * 100 if vol is not None else None,
+            "window_points": self.trend.window.n,
+        }
+
+    # --- snapshot ------------------------------------------------------------------------------
+    def to_state(self) -> dict:
+        return {
+            "v": STATE_VERSION,
+            "ma": self.ma.window.to_state(),
+            "trend": self.trend.window.to_state(),
+            "momentum": [self.momentum.span_s, [list(p) for p in self.momentum.points]],
+            "vol": self.vol.to_state(),
+            "board": self.board.to_state(),
+            "first": list(self.first) if self.first else None,
+            "last_t": self.last_t if math.isfinite(self.last_t) else None,
+            "ticks": self.ticks,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, config: ModelConfig) -> SymbolModel:
+        model = cls(config)
+        if state.get("v") != STATE_VERSION:
+            return model
+        model.ma.window = TimeWindow.from_state(state["ma"])
+        model.trend.window = TimeWindow.from_state(state["trend"])
+        if model.trend.window.points:
+            model.trend.last = model.trend.window.points[-1][1]
+        model.momentum.points.extend(tuple(p) for p in state["momentum"][1])
+        model.vol = Volatility.from_state(state["vol"])
+        model.board = Scoreboard.from_state(state["board"], HORIZONS)
+        model.first = tuple(state["first"]) if state["first"] else None  # type: ignore[assignment]
+        model.last_t = state["last_t"] if state["last_t"] is not None else -math.inf
+        model.ticks = state["ticks"]
+        return model

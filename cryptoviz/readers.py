@@ -1,0 +1,72 @@
+"""Everything the dashboard reads from Redis, each in one round trip for all symbols."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import orjson
+import redis
+
+from cryptoviz import names
+
+# index key -> every member's document, in one round trip (the index holds symbols or full keys)
+_INDEX_MGET = """
+local members
+if redis.call('TYPE', KEYS[1]).ok == 'zset' then
+  members = redis.call('ZRANGE', KEYS[1], 0, -1)
+else
+  members = redis.call('SMEMBERS', KEYS[1])
+end
+if #members == 0 then return {{}, {}} end
+local keys = {}
+for i, m in ipairs(members) do keys[i] = ARGV[1] .. m end
+return {members, redis.call('MGET', unpack(keys))}
+"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One refresh's worth of live data."""
+
+    quotes: dict[str, dict]
+    ml: dict[str, dict]
+    status: list[dict]
+    backtest: dict | None
+    read_ms: float
+
+
+class LiveReader:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._script = client.register_script(_INDEX_MGET)
+
+    def snapshot(self) -> Snapshot:
+        """Latest quotes, ML views, service statuses and the backtest summary: one pipeline."""
+        t0 = time.perf_counter()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(names.QUOTES_LATEST)
+        self._script(keys=[names.ML_INDEX], args=[names.ML_VIEW_PREFIX], client=pipe)
+        self._script(keys=[names.STATUS_INDEX], args=[""], client=pipe)
+        pipe.get(names.BACKTEST_SUMMARY)
+        quotes_raw, (ml_syms, ml_docs), (_, status_docs), backtest = pipe.execute()
+        read_ms = (time.perf_counter() - t0) * 1000
+        quotes = {k.decode(): orjson.loads(v) for k, v in quotes_raw.items()}
+        ml = {s.decode(): orjson.loads(d) for s, d in zip(ml_syms, ml_docs, strict=True) if d}
+        status = [orjson.loads(d) for d in status_docs if d]
+        return Snapshot(quotes, ml, status, orjson.loads(backtest) if backtest else None, read_ms)
+
+    def ml_views(self) -> dict[str, dict]:
+        syms, docs = self._script(keys=[names.ML_INDEX], args=[names.ML_VIEW_PREFIX])
+        return {s.decode(): orjson.loads(d) for s, d in zip(syms, docs, strict=True) if d}
+
+
+def service_state(doc: dict, now: float | None = None) -> str:
+    """up, stale (missed heartbeats), down (stopped or long silent)."""
+    age = (now or time.time()) - doc["heartbeat_ts"]
+    interval = doc.get("interval_s", 5)
+    if doc.get("state") == "stopped" or age > 12 * interval + 30:
+        return "down"
+    if age > 3 * interval + 5:
+        return "stale"
+    return "up"

@@ -1,0 +1,7 @@
+"""ML processor entry point: a consumer group on crypto-streaming writing predictions to Redis."""
+
+from cryptoviz import ml_app
+from cryptoviz.service import run
+
+if __name__ == "__main__":
+    run("ml-processor", ml_app.main)
