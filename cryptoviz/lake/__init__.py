@@ -1,0 +1,1 @@
+"""The Parquet lake: the Spark Kafka source, the job, the writer, the reader and compaction."""

@@ -1,0 +1,87 @@
+"""The spark-streaming service: the lake job with heartbeat, SIGTERM handling and `--once`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cryptoviz import bus, clients, logs, names
+from cryptoviz.lake.storage import filesystem
+from cryptoviz.service import Stop
+from cryptoviz.settings import KafkaSettings, LakeSettings, RedisSettings, StackSettings, lake_url, load
+from cryptoviz.telemetry import Telemetry
+
+log = logs.get("spark-streaming")
+
+
+def checkpoint_dir(settings: LakeSettings, url: str) -> str:
+    if settings.lake_checkpoint_dir:
+        return settings.lake_checkpoint_dir
+    if url.startswith("s3://"):
+        return str(load(StackSettings).cryptoviz_data_dir.resolve() / "checkpoints" / "lake")
+    return str(Path(url).resolve() / "_checkpoint")
+
+
+def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
+    from cryptoviz.lake.job import BatchWriter, quotes_stream, session
+
+    lake = load(LakeSettings)
+    kafka = load(KafkaSettings)
+    url = lake_url(lake)
+    telemetry = Telemetry(
+        "spark-streaming", clients.redis_client(load(RedisSettings)), load(StackSettings).heartbeat_interval_s
+    )
+    telemetry.publish("starting")
+    fs, base = filesystem(url)
+    bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
+    spark = session(lake.spark_master, lake.spark_ui_port, lake.spark_driver_memory)
+    telemetry.gauge("spark_ui", f"http://127.0.0.1:{lake.spark_ui_port}")
+    telemetry.gauge("lake_url", url)
+    stream = quotes_stream(
+        spark,
+        kafka.kafka_bootstrap_servers,
+        names.TOPIC_RAW,
+        lake.lake_max_offsets_per_trigger,
+        lake.lake_dedup_watermark,
+    )
+    writer = stream.writeStream.foreachBatch(BatchWriter(fs, base, telemetry))
+    writer = writer.option("checkpointLocation", checkpoint_dir(lake, url))
+    writer = (
+        writer.trigger(availableNow=True)
+        if once
+        else writer.trigger(processingTime=f"{lake.lake_trigger_s} seconds")
+    )
+    query = writer.queryName("lake").start()
+    log.info("started", lake=url, once=once, spark_ui_port=lake.spark_ui_port)
+    telemetry.publish("running")
+    try:
+        while query.isActive and not stop:
+            query.awaitTermination(timeout=telemetry.interval_s)
+            progress = query.lastProgress
+            if progress:
+                telemetry.gauge("input_rows_per_s", round(progress.get("processedRowsPerSecond") or 0, 1))
+                ends = (progress.get("sources") or [{}])[0].get("endOffset")
+                if isinstance(ends, str):
+                    import json
+
+                    ends = json.loads(ends)
+                if ends:
+                    high = bus.high_watermarks(kafka.kafka_bootstrap_servers, names.TOPIC_RAW)
+                    telemetry.gauge(
+                        "offsets_behind", sum(high.get(int(p), 0) - int(o) for p, o in ends.items())
+                    )
+            telemetry.publish()
+        if query.exception():
+            log.error("query_failed", error=query.exception())
+            return 1
+    finally:
+        if query.isActive:
+            query.stop()  # graceful: the running batch finishes or is replayed on restart
+        spark.stop()
+        telemetry.publish("stopped")
+        log.info(
+            "stopped",
+            rows=telemetry.counters["rows_written"],
+            quarantined=telemetry.counters["rows_quarantined"],
+        )
+    return 0
