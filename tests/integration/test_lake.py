@@ -16,8 +16,8 @@ import pytest
 
 from cryptoviz import bus, names
 from cryptoviz.lake.reader import LakeReader
-from cryptoviz.servers import free_port
 from cryptoviz.schema import encode
+from cryptoviz.servers import free_port
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
 from cryptoviz.sources.replay import history_to_quotes, read_history
 

@@ -1,0 +1,63 @@
+"""Cached access to Redis and the lake for the pages (data logic lives in cryptoviz.dashboard_data)."""
+
+from __future__ import annotations
+
+import hmac
+
+import redis
+import streamlit as st
+
+from cryptoviz import clients
+from cryptoviz.lake.reader import LakeReader
+from cryptoviz.readers import LiveReader, Snapshot
+from cryptoviz.settings import DashboardSettings, LakeSettings, lake_url, load
+
+
+@st.cache_resource
+def settings() -> DashboardSettings:
+    return load(DashboardSettings)
+
+
+@st.cache_resource
+def live_reader() -> LiveReader:
+    return LiveReader(clients.redis_client(socket_timeout=2))
+
+
+@st.cache_resource
+def lake_reader() -> LakeReader:
+    return LakeReader(lake_url(load(LakeSettings)))
+
+
+def snapshot() -> Snapshot | None:
+    """The live data for this rerun, or None after showing why there is none."""
+    try:
+        return live_reader().snapshot()
+    except redis.RedisError as exc:
+        st.error(f"Redis is unreachable ({type(exc).__name__}). Start the stack with `make up`.")
+        return None
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def lake_history(symbol: str, days: float | None):
+    import pandas as pd
+
+    reader = lake_reader()
+    last = reader.latest_ts([symbol])
+    if last is None:
+        return pd.DataFrame()
+    start = None if days is None else last - pd.Timedelta(days=days)
+    return reader.history([symbol], start, None)
+
+
+def require_login() -> bool:
+    password = settings().dashboard_password
+    if password is None or st.session_state.get("authenticated"):
+        return True
+    st.title("CryptoViz")
+    given = st.text_input("Password", type="password", key="password")
+    if given:
+        if hmac.compare_digest(given, password.get_secret_value()):
+            st.session_state["authenticated"] = True
+            st.rerun()
+        st.error("Wrong password.")
+    return False

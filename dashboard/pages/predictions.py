@@ -1,0 +1,36 @@
+import streamlit as st
+from common import lake_history, settings, snapshot
+
+from cryptoviz.dashboard_data import predictions_table, price_figure
+
+st.title("ML predictions")
+
+
+@st.fragment(run_every=settings().dashboard_refresh_s)
+def live() -> None:
+    snap = snapshot()
+    if snap is None:
+        return
+    if not snap.ml:
+        st.info("No predictions yet. The ML processor writes them as quotes arrive (`make up`).")
+        return
+    symbols = sorted(snap.ml)
+    symbol = st.session_state.get("ml_symbol")
+    symbol = symbol if symbol in snap.ml else symbols[0]
+    view = snap.ml[symbol]
+    sig = view["signal"]
+    c = st.columns(4)
+    c[0].metric("Signal", sig["action"])
+    c[1].metric("Confidence", f"{sig['confidence']:.2f}")
+    c[2].metric("Price", f"{view['price']:,.4f}")
+    c[3].metric("Consensus 1 h", f"{view['predictions']['1h']['consensus']:,.4f}", f"{sig['move_pct']:+.3f}%")
+    history = lake_history(symbol, 3.0)
+    st.plotly_chart(price_figure(history, snap.quotes.get(symbol), symbol, view), use_container_width=True)
+    st.subheader("Predictions and measured accuracy (against persistence)")
+    st.dataframe(predictions_table(view), hide_index=True, use_container_width=True)
+    if snap.backtest:
+        st.caption(f"Latest backtest: {snap.backtest.get('summary', '')}")
+
+
+st.selectbox("Coin", ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"], key="ml_symbol")
+live()
