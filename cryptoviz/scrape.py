@@ -165,7 +165,7 @@ class ReplayScraper:
                 due = anchor[0] + (event - anchor[1]) / self.speed
                 if self.max_rate:
                     due = max(due, self._last_due + len(batch) / self.max_rate) if sent else due
-                if sleep(due - self.clock()):
+                if self._wait_until(due, sleep):
                     break
                 self._last_due = due
             while True:
@@ -184,3 +184,11 @@ class ReplayScraper:
         return sent
 
     _last_due: float = 0.0
+
+    def _wait_until(self, due: float, sleep: Callable[[float], bool]) -> bool:
+        """Sleep until `due` in heartbeat-sized steps, so a slow replay never looks dead. True: stop."""
+        while (left := due - self.clock()) > 0:
+            if sleep(min(left, self.telemetry.interval_s)):
+                return True
+            self.telemetry.maybe_publish()
+        return False
