@@ -81,7 +81,8 @@ def test_scraper_service_survives_429_and_500_then_publishes_each_coin_once(real
         _, err = proc.communicate(timeout=30)
         http.close()
     assert proc.returncode == 0, err
-    for records in (raw[before[names.TOPIC_RAW] :], streaming[before[names.TOPIC_STREAMING] :]):
+    for everything in (raw, streaming):  # the topics are shared with other tests: keep this source's quotes
+        records = [r for r in everything if r.value and b'"source":"coingecko"' in r.value]
         assert sorted(r.key.decode() for r in records) == sorted(
             ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
         )
