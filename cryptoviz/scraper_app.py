@@ -9,7 +9,7 @@ from cryptoviz.publisher import Publisher
 from cryptoviz.scrape import LiveScraper, ReplayScraper
 from cryptoviz.service import Stop
 from cryptoviz.settings import KafkaSettings, RedisSettings, ScraperSettings, StackSettings, load
-from cryptoviz.sources.base import Source
+from cryptoviz.sources.base import Source, SourceError
 from cryptoviz.sources.coingecko import CoinGecko
 from cryptoviz.sources.coinmarketcap import CoinMarketCap
 from cryptoviz.sources.replay import default_start, history_to_quotes, read_history
@@ -33,7 +33,7 @@ def choose_mode(settings: ScraperSettings, sources: list[Source]) -> str:
         try:
             if src.fetch(settings.coins[:1]).quotes:
                 return "live"
-        except Exception as exc:
+        except SourceError as exc:
             log.warning("live_source_unreachable", source=src.name, error=exc)
     return "replay"
 

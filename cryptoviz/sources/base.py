@@ -5,15 +5,48 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-from cryptoviz.schema import Quote
+from cryptoviz.schema import InvalidQuote, Quote, make_quote, parse_ts
 
 
 @dataclass
 class FetchResult:
     quotes: list[Quote] = field(default_factory=list)
     rejects: Counter[str] = field(default_factory=Counter)  # reason -> how many items were dropped
+
+
+def add_item(
+    result: FetchResult,
+    symbol: str,
+    price: object,
+    last_updated: object,
+    *,
+    source: str,
+    market_cap: object,
+    volume: object,
+    change: object,
+    ingest_ts: datetime,
+) -> None:
+    """Validate one upstream item into `result.quotes`, or count the reason it was dropped."""
+    try:
+        if price is None:
+            raise InvalidQuote("missing_price")
+        result.quotes.append(
+            make_quote(
+                symbol,
+                price,  # type: ignore[arg-type]  # the validator rejects what is not a number
+                parse_ts(last_updated, "last_updated"),
+                source=source,
+                market_cap_usd=market_cap,  # type: ignore[arg-type]
+                volume_24h_usd=volume,  # type: ignore[arg-type]
+                change_24h_pct=change,  # type: ignore[arg-type]
+                ingest_ts=ingest_ts,
+            )
+        )
+    except InvalidQuote as exc:
+        result.rejects[exc.reason] += 1
 
 
 class SourceError(Exception):

@@ -8,9 +8,9 @@ from typing import Any
 import requests
 
 from cryptoviz.coins import BY_COINGECKO_ID, COINS
-from cryptoviz.schema import InvalidQuote, make_quote, parse_ts, utcnow
+from cryptoviz.schema import InvalidQuote, make_quote, utcnow
 from cryptoviz.settings import ScraperSettings
-from cryptoviz.sources.base import FetchResult, SourceError
+from cryptoviz.sources.base import FetchResult, SourceError, add_item
 from cryptoviz.sources.http import get_json
 
 PRO_URL = "https://pro-api.coingecko.com/api/v3"
@@ -33,24 +33,17 @@ def parse_markets(payload: Any, symbols: list[str], ingest_ts: datetime | None =
         if coin is None or coin.symbol not in wanted:
             result.rejects["unexpected_coin"] += 1
             continue
-        try:
-            if "current_price" not in item or item["current_price"] is None:
-                raise InvalidQuote("missing_price")
-            source_ts = parse_ts(item.get("last_updated"), "last_updated")
-            result.quotes.append(
-                make_quote(
-                    coin.symbol,
-                    item["current_price"],
-                    source_ts,
-                    source="coingecko",
-                    market_cap_usd=item.get("market_cap"),
-                    volume_24h_usd=item.get("total_volume"),
-                    change_24h_pct=item.get("price_change_percentage_24h"),
-                    ingest_ts=now,
-                )
-            )
-        except InvalidQuote as exc:
-            result.rejects[exc.reason] += 1
+        add_item(
+            result,
+            coin.symbol,
+            item.get("current_price"),
+            item.get("last_updated"),
+            source="coingecko",
+            market_cap=item.get("market_cap"),
+            volume=item.get("total_volume"),
+            change=item.get("price_change_percentage_24h"),
+            ingest_ts=now,
+        )
     return result
 
 

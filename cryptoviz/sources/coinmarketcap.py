@@ -7,9 +7,9 @@ from typing import Any
 
 import requests
 
-from cryptoviz.schema import InvalidQuote, make_quote, parse_ts, utcnow
+from cryptoviz.schema import utcnow
 from cryptoviz.settings import ScraperSettings
-from cryptoviz.sources.base import FetchResult, SourceError
+from cryptoviz.sources.base import FetchResult, SourceError, add_item
 from cryptoviz.sources.http import get_json
 
 
@@ -33,24 +33,21 @@ def parse_quotes_latest(payload: Any, symbols: list[str], ingest_ts: datetime | 
         if item is None:
             result.rejects["missing_coin"] += 1
             continue
-        try:
-            usd = (item.get("quote") or {}).get("USD") if isinstance(item, dict) else None
-            if not isinstance(usd, dict) or usd.get("price") is None:
-                raise InvalidQuote("missing_price")
-            result.quotes.append(
-                make_quote(
-                    symbol,
-                    usd["price"],
-                    parse_ts(usd.get("last_updated"), "last_updated"),
-                    source="coinmarketcap",
-                    market_cap_usd=usd.get("market_cap"),
-                    volume_24h_usd=usd.get("volume_24h"),
-                    change_24h_pct=usd.get("percent_change_24h"),
-                    ingest_ts=now,
-                )
-            )
-        except InvalidQuote as exc:
-            result.rejects[exc.reason] += 1
+        usd = (item.get("quote") or {}).get("USD") if isinstance(item, dict) else None
+        if not isinstance(usd, dict):
+            result.rejects["missing_price"] += 1
+            continue
+        add_item(
+            result,
+            symbol,
+            usd.get("price"),
+            usd.get("last_updated"),
+            source="coinmarketcap",
+            market_cap=usd.get("market_cap"),
+            volume=usd.get("volume_24h"),
+            change=usd.get("percent_change_24h"),
+            ingest_ts=now,
+        )
     return result
 
 
