@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 
 import redis
 import streamlit as st
@@ -10,12 +11,17 @@ import streamlit as st
 from cryptoviz import clients
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.readers import LiveReader, Snapshot
-from cryptoviz.settings import DashboardSettings, LakeSettings, lake_url, load
+from cryptoviz.settings import DashboardSettings, LakeSettings, ScraperSettings, lake_url, load
 
 
 @st.cache_resource
 def settings() -> DashboardSettings:
     return load(DashboardSettings)
+
+
+@st.cache_resource
+def coins() -> list[str]:
+    return load(ScraperSettings).coins
 
 
 @st.cache_resource
@@ -35,6 +41,18 @@ def snapshot() -> Snapshot | None:
     except redis.RedisError as exc:
         st.error(f"Redis is unreachable ({type(exc).__name__}). Start the stack with `make up`.")
         return None
+
+
+def live_fragment(render: Callable[[Snapshot], None]) -> Callable[[], None]:
+    """A page's live part: re-run every DASHBOARD_REFRESH_S with one snapshot, or the Redis error."""
+
+    @st.fragment(run_every=settings().dashboard_refresh_s)
+    def fragment() -> None:
+        snap = snapshot()
+        if snap is not None:
+            render(snap)
+
+    return fragment
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -1,16 +1,14 @@
 import streamlit as st
-from common import settings, snapshot
+from common import live_fragment
 
 from cryptoviz.dashboard_data import status_table
+from cryptoviz.readers import Snapshot
 
 st.title("CryptoViz: system status")
 
 
-@st.fragment(run_every=settings().dashboard_refresh_s)
-def live() -> None:
-    snap = snapshot()
-    if snap is None:
-        return
+@live_fragment
+def live(snap: Snapshot) -> None:
     table = status_table(snap)
     if table.empty:
         st.info("No service has reported yet. Start the platform with `make up`.")

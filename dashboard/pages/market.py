@@ -1,17 +1,15 @@
 import streamlit as st
-from common import lake_history, settings, snapshot
+from common import coins, lake_history, live_fragment
 
 from cryptoviz.dashboard_data import market_table, price_figure, volume_figure
+from cryptoviz.readers import Snapshot
 
 st.title("Live market")
 RANGES = {"1 h": 1 / 24, "24 h": 1.0, "7 d": 7.0, "30 d": 30.0, "all": None}
 
 
-@st.fragment(run_every=settings().dashboard_refresh_s)
-def live() -> None:
-    snap = snapshot()
-    if snap is None:
-        return
+@live_fragment
+def live(snap: Snapshot) -> None:
     table = market_table(snap)
     if table.empty:
         st.info("No quotes yet. Start the scraper (`make up`); it replays real history when offline.")
@@ -25,6 +23,6 @@ def live() -> None:
     st.plotly_chart(volume_figure(history, symbol), use_container_width=True)
 
 
-st.selectbox("Coin", ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"], key="market_symbol")
+st.selectbox("Coin", coins(), key="market_symbol")
 st.radio("Range", list(RANGES), index=2, horizontal=True, key="market_range")
 live()

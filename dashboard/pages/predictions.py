@@ -1,16 +1,14 @@
 import streamlit as st
-from common import lake_history, settings, snapshot
+from common import coins, lake_history, live_fragment
 
 from cryptoviz.dashboard_data import predictions_table, price_figure
+from cryptoviz.readers import Snapshot
 
 st.title("ML predictions")
 
 
-@st.fragment(run_every=settings().dashboard_refresh_s)
-def live() -> None:
-    snap = snapshot()
-    if snap is None:
-        return
+@live_fragment
+def live(snap: Snapshot) -> None:
     if not snap.ml:
         st.info("No predictions yet. The ML processor writes them as quotes arrive (`make up`).")
         return
@@ -32,5 +30,5 @@ def live() -> None:
         st.caption(f"Latest backtest: {snap.backtest.get('summary', '')}")
 
 
-st.selectbox("Coin", ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"], key="ml_symbol")
+st.selectbox("Coin", coins(), key="ml_symbol")
 live()
