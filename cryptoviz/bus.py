@@ -83,8 +83,10 @@ def ensure_topics(bootstrap: str, topics: tuple[str, ...] = names.ALL_TOPICS, pa
         admin.close()
 
 
-def high_watermarks(bootstrap: str, topic: str, client: KafkaConsumer | None = None) -> dict[int, int]:
-    """The end offset (next offset to be written) of every partition of `topic`, read from fetches."""
+def offset_bounds(
+    bootstrap: str, topic: str, client: KafkaConsumer | None = None
+) -> dict[int, tuple[int, int]]:
+    """(log start, end) of every partition of `topic`; the end (next offset to be written) from fetches."""
     own = client is None
     cons = client or KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     try:
@@ -109,10 +111,19 @@ def high_watermarks(bootstrap: str, topic: str, client: KafkaConsumer | None = N
                 if hw is not None:
                     result[tp.partition] = hw
         begins = cons.beginning_offsets(tps)
-        return {p: (hw if hw is not None else begins[TopicPartition(topic, p)]) for p, hw in result.items()}
+        bounds = {}
+        for p, hw in result.items():
+            begin = begins[TopicPartition(topic, p)]
+            bounds[p] = (begin, hw if hw is not None else begin)
+        return bounds
     finally:
         if own:
             cons.close()
+
+
+def high_watermarks(bootstrap: str, topic: str, client: KafkaConsumer | None = None) -> dict[int, int]:
+    """The end offset (next offset to be written) of every partition of `topic`, read from fetches."""
+    return {p: end for p, (_, end) in offset_bounds(bootstrap, topic, client).items()}
 
 
 def topic_message_counts(bootstrap: str, topics: tuple[str, ...] = names.ALL_TOPICS) -> dict[str, int]:
@@ -121,9 +132,7 @@ def topic_message_counts(bootstrap: str, topics: tuple[str, ...] = names.ALL_TOP
     cons = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     try:
         for topic in topics:
-            ends = high_watermarks(bootstrap, topic, cons)
-            begins = cons.beginning_offsets([TopicPartition(topic, p) for p in ends])
-            out[topic] = sum(end - begins[TopicPartition(topic, p)] for p, end in ends.items())
+            out[topic] = sum(end - begin for begin, end in offset_bounds(bootstrap, topic, cons).values())
     finally:
         cons.close()
     return out

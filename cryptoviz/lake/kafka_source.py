@@ -62,15 +62,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return {str(p): end for p, end in bus.high_watermarks(self.bootstrap, self.topic).items()}
 
     def _begins(self) -> dict[str, int]:
-        from kafka import KafkaConsumer, TopicPartition
+        from cryptoviz import bus
 
-        ends = self._ends()
-        cons = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
-        try:
-            begins = cons.beginning_offsets([TopicPartition(self.topic, int(p)) for p in ends])
-        finally:
-            cons.close()
-        return {str(tp.partition): off for tp, off in begins.items()}
+        return {str(p): begin for p, (begin, _) in bus.offset_bounds(self.bootstrap, self.topic).items()}
 
     def initialOffset(self) -> dict:
         return self._ends() if self.starting == "latest" else self._begins()
