@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import boto3
@@ -14,27 +15,52 @@ pytestmark = pytest.mark.integration
 
 
 def test_consumer_group_of_two_shares_partitions(bootstrap, topic_factory):
+    """Two members, each polling in its own thread as two processes would, split four partitions."""
     topic = topic_factory("group", partitions=4)
-    prod = bus.producer(bootstrap)
-    for i in range(200):
-        prod.send(topic, key=f"k{i % 8}", value=f"v{i}".encode())
-    prod.flush()
-    prod.close()
+    stop = threading.Event()
+    seen: list[set[str]] = [set(), set()]
+    held: list[set[int]] = [set(), set()]
 
-    members = [bus.consumer(bootstrap, topic, group_id=f"g-{topic}") for _ in range(2)]
-    seen: dict[int, set[str]] = {0: set(), 1: set()}
+    def member(idx: int) -> None:
+        consumer = bus.consumer(bootstrap, topic, group_id=f"g-{topic}")
+        try:
+            while not stop.is_set():
+                for records in consumer.poll(timeout_ms=200).values():
+                    seen[idx].update(r.value.decode() for r in records)
+                held[idx] = {tp.partition for tp in consumer.assignment()}
+        finally:
+            consumer.close()
+
+    threads = [threading.Thread(target=member, args=(i,), daemon=True) for i in range(2)]
+    for t in threads:
+        t.start()
+
+    def settled() -> bool:
+        return all(held) and held[0] | held[1] == {0, 1, 2, 3}
+
     deadline = time.monotonic() + 40
-    while time.monotonic() < deadline and len(seen[0] | seen[1]) < 200:
-        for idx, member in enumerate(members):
-            for records in member.poll(timeout_ms=200).values():
-                seen[idx].update(r.value.decode() for r in records)
-    assignments = [m.assignment() for m in members]
-    for m in members:
-        m.close()
+    while time.monotonic() < deadline and not settled():
+        time.sleep(0.1)
+    try:
+        assert settled(), f"the group did not settle: {held}"
+        prod = bus.producer(bootstrap)
+        for i in range(200):  # every partition gets a share, whatever the keys hash to
+            prod.send(topic, key=f"k{i % 8}", value=f"v{i}".encode(), partition=i % 4)
+        prod.flush()
+        prod.close()
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and len(seen[0] | seen[1]) < 200:
+            time.sleep(0.1)
+        final = [set(h) for h in held]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
     assert len(seen[0] | seen[1]) == 200
-    assert all(assignments), "both members of the group hold partitions"
-    assert not (assignments[0] & assignments[1]), "no partition is held twice"
-    assert {tp.partition for tp in assignments[0] | assignments[1]} == {0, 1, 2, 3}
+    assert seen[0] and seen[1], "both members consumed a share"
+    assert not (seen[0] & seen[1]), "no message is consumed twice"
+    assert all(final) and not (final[0] & final[1]), "each holds partitions, none held twice"
+    assert final[0] | final[1] == {0, 1, 2, 3}
 
 
 def test_high_watermarks_count_every_message(bootstrap, topic_factory):
