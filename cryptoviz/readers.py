@@ -52,17 +52,21 @@ class LiveReader:
         quotes_raw, (ml_syms, ml_docs), (_, status_docs), backtest = pipe.execute()
         read_ms = (time.perf_counter() - t0) * 1000
         quotes = {k.decode(): orjson.loads(v) for k, v in quotes_raw.items()}
-        ml = {s.decode(): orjson.loads(d) for s, d in zip(ml_syms, ml_docs, strict=True) if d}
+        ml = _by_member(ml_syms, ml_docs)
         status = [orjson.loads(d) for d in status_docs if d]
         return Snapshot(quotes, ml, status, orjson.loads(backtest) if backtest else None, read_ms)
 
     def ml_views(self) -> dict[str, dict]:
-        syms, docs = self._script(keys=[names.ML_INDEX], args=[names.ML_VIEW_PREFIX])
-        return {s.decode(): orjson.loads(d) for s, d in zip(syms, docs, strict=True) if d}
+        return _by_member(*self._script(keys=[names.ML_INDEX], args=[names.ML_VIEW_PREFIX]))
+
+
+def _by_member(members: list[bytes], docs: list[bytes | None]) -> dict[str, dict]:
+    """Index members with their decoded documents; a member whose document expired is left out."""
+    return {m.decode(): orjson.loads(d) for m, d in zip(members, docs, strict=True) if d}
 
 
 def service_state(doc: dict, now: float | None = None) -> str:
-    """up, stale (missed heartbeats), down (stopped or long silent)."""
+    """up, stale (missed heartbeats), down (stopped or long silent): the one staleness rule."""
     age = (now or time.time()) - doc["heartbeat_ts"]
     interval = doc.get("interval_s", 5)
     if doc.get("state") == "stopped" or age > 12 * interval + 30:

@@ -22,6 +22,7 @@ import orjson
 import redis
 
 from cryptoviz import bus, logs, names, servers
+from cryptoviz.readers import service_state
 from cryptoviz.settings import DashboardSettings, KafkaSettings, LakeSettings, StackSettings, load
 
 log = logs.get("stack")
@@ -220,7 +221,6 @@ class Stack:
                     return ("up", "health ok") if resp.read().strip() == b"ok" else ("starting", "")
             except OSError:
                 return "starting", "http not answering yet"
-        raw = None
         try:
             raw = client.get(names.status_key(name, f"{socket.gethostname()}-{info['pid']}"))
         except redis.RedisError as exc:
@@ -228,11 +228,9 @@ class Stack:
         if raw is None:
             return "starting", "no heartbeat yet"
         doc = orjson.loads(raw)
-        age = time.time() - doc["heartbeat_ts"]
-        state = doc.get("state", "?")
-        if age > 3 * doc.get("interval_s", 5) + 5:
-            return "starting", f"heartbeat {age:.0f}s old"
-        return ("up" if state not in ("starting",) else "starting"), f"state={state} heartbeat {age:.1f}s ago"
+        detail = f"state={doc.get('state')} heartbeat {time.time() - doc['heartbeat_ts']:.1f}s ago"
+        fresh = service_state(doc) == "up"
+        return ("up" if fresh and doc.get("state") != "starting" else "starting"), detail
 
     # --- down / status ------------------------------------------------------------------------
     def down(self) -> list[str]:
