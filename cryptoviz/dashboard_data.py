@@ -60,7 +60,7 @@ def status_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
 def predictions_table(view: dict) -> pd.DataFrame:
     rows = []
     for h in HORIZONS:
-        for model in (*SCORED,):
+        for model in SCORED:
             acc = view["accuracy"].get(h, {}).get(model)
             rows.append(
                 {

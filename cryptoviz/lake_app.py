@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -62,8 +63,6 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
                 telemetry.gauge("input_rows_per_s", round(progress.get("processedRowsPerSecond") or 0, 1))
                 ends = (progress.get("sources") or [{}])[0].get("endOffset")
                 if isinstance(ends, str):
-                    import json
-
                     ends = json.loads(ends)
                 if ends:
                     high = bus.high_watermarks(kafka.kafka_bootstrap_servers, names.TOPIC_RAW)

@@ -147,6 +147,7 @@ class ReplayScraper:
     max_rate: float = 0.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], bool] | None = None  # returns True when asked to stop
+    _last_due: float = field(default=0.0, init=False)  # when the previous paced batch was due
 
     def run(self, stop: Stop) -> int:
         sleep = self.sleep or stop.wait
@@ -182,8 +183,6 @@ class ReplayScraper:
             self.telemetry.maybe_publish()
         self.telemetry.publish()
         return sent
-
-    _last_due: float = 0.0
 
     def _wait_until(self, due: float, sleep: Callable[[float], bool]) -> bool:
         """Sleep until `due` in heartbeat-sized steps, so a slow replay never looks dead. True: stop."""

@@ -244,22 +244,13 @@ class Stack:
             info = state.get("servers", {}).get(name)
             if info is None:
                 continue
-            grace = 1.0 if name == "broker" else 10.0  # Tansu ignores SIGTERM; its data is already in S3
-            if name == "redis":
-                self._redis_save(info)
+            # Tansu ignores SIGTERM and its data is already in S3; Redis fsyncs its AOF on SIGTERM
+            grace = 1.0 if name == "broker" else 10.0
             if servers.stop_pid(info["pid"], grace_s=grace):
                 stopped.append(name)
         if self.state_file.exists():
             self.state_file.unlink()
         return stopped
-
-    def _redis_save(self, info: dict) -> None:
-        try:
-            creds = self.secrets()
-            client = redis.Redis(port=info["port"], password=creds["REDIS_PASSWORD"], socket_timeout=5)
-            client.bgrewriteaof()
-        except redis.RedisError:
-            pass
 
     def status(self) -> dict:
         state = self.read_state()

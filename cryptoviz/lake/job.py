@@ -11,6 +11,7 @@ its own files: exactly once.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import datetime
 
 import pyarrow as pa
@@ -152,13 +153,6 @@ class BatchWriter:
         t.gauge("last_batch_rows", good.num_rows)
         t.gauge("last_batch_duration_s", round(elapsed, 3))
         t.gauge("last_batch_ts", time.time())
-        for reason, n in _count(bad.column("reason").to_pylist()).items():
+        for reason, n in Counter(bad.column("reason").to_pylist()).items():
             t.incr(f"quarantined.{reason}", n)
         t.maybe_publish()
-
-
-def _count(values: list) -> dict:
-    out: dict = {}
-    for v in values:
-        out[v] = out.get(v, 0) + 1
-    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
@@ -61,6 +62,4 @@ class LakeReader:
         table = data.to_table(columns=["source_ts"], filter=ds.field("symbol").isin(symbols))
         if not table.num_rows:
             return None
-        import pyarrow.compute as pc
-
         return pc.max(table.column("source_ts")).as_py()

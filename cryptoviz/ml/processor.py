@@ -76,8 +76,8 @@ class Processor:
             self.models[symbol] = entry
         return entry
 
-    def process(self, records: list, topic_partition: TopicPartition, changed: dict) -> int:
-        applied = 0
+    def process(self, records: list, changed: dict) -> None:
+        """Apply a partition's records; what changed (symbol -> output, model, position) goes to `changed`."""
         for rec in records:
             try:
                 quote = decode(rec.value, self.symbols)
@@ -112,10 +112,8 @@ class Processor:
             if out is None:
                 self.telemetry.incr("skipped_not_newer")
                 continue
-            applied += 1
             self.telemetry.incr("scored", out.scored)
             changed[quote.symbol] = (out, model, (rec.partition, rec.offset))
-        return applied
 
     def step(self, timeout_ms: int = 500) -> int:
         """One poll -> models -> Redis -> commit. Returns the number of records consumed."""
@@ -128,7 +126,7 @@ class Processor:
         offsets = {}
         for tp, records in batch.items():
             n += len(records)
-            self.process(records, tp, changed)
+            self.process(records, changed)
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
         self.dlq.flush()
         if changed:
