@@ -85,6 +85,15 @@ def _logs(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("backtest")
+def _backtest(args: argparse.Namespace) -> int:
+    from cryptoviz import backtest_report
+    from cryptoviz.stack import apply_local_stack_env
+
+    apply_local_stack_env()  # a running local stack gets the summary in its Redis
+    return backtest_report.main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cryptoviz", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -98,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("-n", "--lines", type=int, default=50)
     p.add_argument("-f", "--follow", action="store_true")
+    from cryptoviz.backtest_report import add_parser as add_backtest
+
+    add_backtest(sub)
     return parser
 
 

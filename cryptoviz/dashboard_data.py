@@ -76,6 +76,20 @@ def predictions_table(view: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def backtest_table(summary: dict, symbol: str) -> pd.DataFrame:
+    """The latest `cryptoviz backtest` figures for one symbol, in the live table's columns."""
+    per = summary.get("symbols", {}).get(symbol)
+    if not per:
+        return pd.DataFrame()
+    rows = [
+        {"horizon": h, "model": model, "n_scored": m["n"], "mape_pct": m["mape"], "hit_rate": m["hit_rate"]}
+        for h in HORIZONS
+        for model, m in per[h].items()
+        if model != "signals"
+    ]
+    return pd.DataFrame(rows)
+
+
 def price_figure(
     history: pd.DataFrame, live: dict | None, symbol: str, view: dict | None = None
 ) -> go.Figure:

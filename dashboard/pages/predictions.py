@@ -1,7 +1,7 @@
 import streamlit as st
 from common import coins, lake_history, live_fragment
 
-from cryptoviz.dashboard_data import predictions_table, price_figure
+from cryptoviz.dashboard_data import backtest_table, predictions_table, price_figure
 from cryptoviz.readers import Snapshot
 
 st.title("ML predictions")
@@ -27,7 +27,11 @@ def live(snap: Snapshot) -> None:
     st.subheader("Predictions and measured accuracy (against persistence)")
     st.dataframe(predictions_table(view), hide_index=True, use_container_width=True)
     if snap.backtest:
-        st.caption(f"Latest backtest: {snap.backtest.get('summary', '')}")
+        st.subheader("Latest backtest on history (`cryptoviz backtest`)")
+        st.caption(snap.backtest.get("summary", ""))
+        st.dataframe(backtest_table(snap.backtest, symbol), hide_index=True, use_container_width=True)
+    else:
+        st.caption("No backtest summary yet: run `cryptoviz backtest` to see these models on history.")
 
 
 st.selectbox("Coin", coins(), key="ml_symbol")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -72,7 +73,13 @@ def test_market_lists_the_latest_quotes(filled):
     assert sorted(table["symbol"]) == ["BTC", "ETH"]
 
 
-def test_predictions_show_signal_and_accuracy(filled):
+def test_predictions_show_signal_and_accuracy(filled, redis_client):
+    from cryptoviz.backtest import run_symbol, to_json
+
+    model = filled["BTC"][1]
+    trace = [(t, p) for t, p in model.trend.window.points]
+    summary = to_json([run_symbol("BTC", trace, ModelConfig())]) | {"summary": "backtest verdict line"}
+    redis_client.set(names.BACKTEST_SUMMARY, orjson.dumps(summary))
     at = run_page("predictions")
     assert not at.exception
     view = filled["BTC"][0]
@@ -80,6 +87,12 @@ def test_predictions_show_signal_and_accuracy(filled):
     table = at.dataframe[0].value
     assert set(table["model"]) >= {"moving_average", "linear_trend", "momentum", "consensus", "persistence"}
     assert (table["n_scored"] > 0).all()
+    assert "backtest verdict line" in " ".join(c.value for c in at.caption)
+    backtest = at.dataframe[1].value
+    assert (
+        backtest[backtest["model"] == "persistence"]["n_scored"].iloc[0]
+        == summary["symbols"]["BTC"]["1h"]["persistence"]["n"]
+    )
 
 
 def test_empty_and_unreachable_states(real, redis_client, monkeypatch, tmp_path):

@@ -1,0 +1,94 @@
+"""The backtest feeds the live engine: a hand-computed case, no look-ahead, the CLI's JSON line."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+
+import pytest
+
+from cryptoviz.backtest import Strategy, run_symbol, to_json
+from cryptoviz.models import HOUR
+from cryptoviz.models.engine import ModelConfig, SymbolModel
+from cryptoviz.servers import free_port
+from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.sources.replay import read_history
+
+
+def test_hand_computed_persistence_drift_and_holding():
+    series = [(0.0, 100.0), (HOUR, 102.0), (2 * HOUR, 104.0), (3 * HOUR, 103.0)]
+    r = run_symbol("BTC", series, ModelConfig())
+    one = r.summary["1h"]
+    assert one["persistence"]["n"] == 3
+    assert one["persistence"]["mae"] == pytest.approx(5 / 3)
+    assert one["persistence"]["mape"] == pytest.approx((2 / 102 + 2 / 104 + 1 / 103) / 3 * 100)
+    drift_preds = [100.0, 102 * 1.02, 104 * math.sqrt(1.04)]
+    drift_err = [abs(p - a) for p, a in zip(drift_preds, (102, 104, 103), strict=True)]
+    assert one["drift"]["mae"] == pytest.approx(sum(drift_err) / 3)
+    assert one["drift"]["hit_rate"] == pytest.approx(
+        1 / 2
+    )  # t=1h right (up), t=2h wrong; t=0 had no direction
+    assert r.hold_return == pytest.approx(0.03)
+    assert r.trades == 0 and r.strategy_return == 0, "fewer than 3 returns: no volatility, HOLD throughout"
+    assert "6h" in to_json([r])["symbols"]["BTC"]
+
+
+def test_strategy_follows_signals_before_fees():
+    s = Strategy()
+    for price, action in [
+        (100, "BUY"),
+        (110, "HOLD"),
+        (121, "SELL"),
+        (60, "HOLD"),
+        (60, "BUY"),
+        (66, "HOLD"),
+    ]:
+        s.step(price, action)
+    assert s.value == pytest.approx(1.21 * 1.1) and s.trades == 3
+
+
+def test_no_look_ahead_shuffling_the_future_changes_nothing_before_it():
+    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["ETH"])[:1500]
+    series = [(r.ts.timestamp(), r.price) for r in rows]
+    cut = 1000
+    prices_after = [p for _, p in series[cut:]]
+    random.Random(3).shuffle(prices_after)
+    shuffled = series[:cut] + [(t, p) for (t, _), p in zip(series[cut:], prices_after, strict=True)]
+    a, b = SymbolModel(ModelConfig()), SymbolModel(ModelConfig())
+    for (t, p), (t2, p2) in zip(series[:cut], shuffled[:cut], strict=True):
+        out_a, out_b = a.update(t, p), b.update(t2, p2)
+        assert out_a.predictions == out_b.predictions and out_a.signal == out_b.signal
+    assert shuffled[cut:] != series[cut:]
+
+
+def test_cli_prints_the_table_and_ends_with_one_json_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "CRYPTOVIZ_DATA_DIR": str(tmp_path), "REDIS_PORT": str(free_port())}
+    cmd = [
+        sys.executable,
+        "-m",
+        "cryptoviz.cli",
+        "backtest",
+        "--symbols",
+        "BTC",
+        "SOL",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-03-01",
+        "--json",
+        "--plot",
+        str(tmp_path / "btc.html"),
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    btc = summary["symbols"]["BTC"]
+    for h in ("1h", "6h"):
+        for model in ("persistence", "drift", "moving_average", "linear_trend", "momentum", "consensus"):
+            assert set(btc[h][model]) == {"n", "mae", "mape", "hit_rate"}
+        assert btc[h]["consensus"]["n"] > 1300  # ~59 days of hours, all scored after the first hour or six
+    assert "Walk-forward backtest" in proc.stdout and (tmp_path / "btc.html").stat().st_size > 10000
+    assert json.loads((tmp_path / "backtest.json").read_text())["symbols"].keys() == {"BTC", "SOL"}
