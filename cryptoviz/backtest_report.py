@@ -106,7 +106,7 @@ def plot(result: SymbolResult, path: str) -> None:
     if path.endswith(".html"):
         fig.write_html(path)
     else:
-        fig.write_image(path)  # PNG and friends need the optional kaleido package
+        fig.write_image(path)  # PNG: kaleido (the `report` extra) renders with the system Chromium
 
 
 def save(summary: dict) -> str:

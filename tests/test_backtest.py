@@ -80,7 +80,7 @@ def test_cli_prints_the_table_and_ends_with_one_json_line(tmp_path):
         "2025-03-01",
         "--json",
         "--plot",
-        str(tmp_path / "btc.html"),
+        str(tmp_path / "btc.png"),
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -90,5 +90,6 @@ def test_cli_prints_the_table_and_ends_with_one_json_line(tmp_path):
         for model in ("persistence", "drift", "moving_average", "linear_trend", "momentum", "consensus"):
             assert set(btc[h][model]) == {"n", "mae", "mape", "hit_rate"}
         assert btc[h]["consensus"]["n"] > 1300  # ~59 days of hours, all scored after the first hour or six
-    assert "Walk-forward backtest" in proc.stdout and (tmp_path / "btc.html").stat().st_size > 10000
+    assert "Walk-forward backtest" in proc.stdout
+    assert (tmp_path / "btc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "backtest.json").read_text())["symbols"].keys() == {"BTC", "SOL"}
