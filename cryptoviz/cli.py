@@ -94,6 +94,22 @@ def _backtest(args: argparse.Namespace) -> int:
     return backtest_report.main(args)
 
 
+@command("lake")
+def _lake(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from cryptoviz.lake.compact import compact
+    from cryptoviz.lake.storage import filesystem
+    from cryptoviz.settings import lake_url
+    from cryptoviz.stack import apply_local_stack_env
+
+    apply_local_stack_env()
+    url = lake_url()
+    report = compact(*filesystem(url), date.fromisoformat(args.before) if args.before else None)
+    print(f"{url}: {report.partitions} partitions compacted from {report.files_in} files")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cryptoviz", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -107,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("-n", "--lines", type=int, default=50)
     p.add_argument("-f", "--follow", action="store_true")
+    lake = sub.add_parser("lake", help="lake maintenance").add_subparsers(dest="lake_cmd", required=True)
+    p = lake.add_parser("compact", help="rewrite each closed day's partition as one file per symbol")
+    p.add_argument("--before", help="compact days before this ISO date (default: today, UTC)")
     from cryptoviz.backtest_report import add_parser as add_backtest
 
     add_backtest(sub)

@@ -14,8 +14,6 @@ import time
 from collections import Counter
 from datetime import datetime
 
-import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -23,6 +21,7 @@ from pyspark.sql import types as T
 
 from cryptoviz import names
 from cryptoviz.lake.kafka_source import NAME, KafkaDataSource
+from cryptoviz.lake.writer import LAKE_SCHEMA, write_batch
 from cryptoviz.schema import FIELDS
 from cryptoviz.telemetry import Telemetry
 
@@ -120,18 +119,6 @@ class BatchWriter:
         self.base = base
         self.telemetry = telemetry
 
-    def write(self, table: pa.Table, subdir: str, batch_id: int) -> None:
-        ds.write_dataset(
-            table,
-            f"{self.base}/{subdir}",
-            filesystem=self.fs,
-            format="parquet",
-            partitioning=list(names.LAKE_PARTITIONS) if subdir == names.LAKE_QUOTES else ["date"],
-            partitioning_flavor="hive",
-            basename_template=f"batch-{batch_id:08d}-{{i}}.parquet",
-            existing_data_behavior="overwrite_or_ignore",
-        )
-
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         t0 = time.perf_counter()
         df = df.persist()
@@ -141,9 +128,9 @@ class BatchWriter:
         finally:
             df.unpersist()
         if good.num_rows:
-            self.write(good, names.LAKE_QUOTES, batch_id)
+            write_batch(self.fs, self.base, good.cast(LAKE_SCHEMA), names.LAKE_QUOTES, batch_id)
         if bad.num_rows:
-            self.write(bad, names.LAKE_QUARANTINE, batch_id)
+            write_batch(self.fs, self.base, bad, names.LAKE_QUARANTINE, batch_id)
         elapsed = time.perf_counter() - t0
         t = self.telemetry
         t.incr("batches")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -106,3 +107,42 @@ def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path
     frame = reader.history(["BTC"], start, end)
     assert len(frame) == len({q.source_ts for q in quotes[100:400] if q.symbol == "BTC"})
     assert frame["source_ts"].is_monotonic_increasing
+
+
+def test_lake_job_writes_to_s3(real, tmp_path):
+    """The same job against the real S3 server: quotes land once, readable through the lake reader."""
+    bootstrap = real.bootstrap
+    bus.ensure_topics(bootstrap, partitions=4)
+    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["SOL", "XRP"])
+    rows = [r for r in rows if r.ts.year == 2025 and r.ts.month == 7]
+    quotes = [q for batch in history_to_quotes(rows) for q in batch]
+    prod = bus.producer(bootstrap)
+    for q in quotes:
+        prod.send(names.TOPIC_RAW, key=q.symbol, value=encode(q))
+    prod.flush()
+    prod.close()
+    env = (
+        os.environ
+        | real.env()
+        | real.s3_env()
+        | {
+            "LAKE_URL": "s3://lake/job-test",
+            "LAKE_CHECKPOINT_DIR": str(tmp_path / "checkpoint"),
+            "SPARK_UI_PORT": str(free_port()),
+            "PYSPARK_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+        }
+    )
+    job = run_job(env)
+    _, err = job.communicate(timeout=400)
+    assert job.returncode == 0, err[-3000:]
+    from cryptoviz.lake.storage import filesystem
+    from cryptoviz.settings import S3Settings
+
+    fs, base = filesystem(
+        "s3://lake/job-test", S3Settings(**{k.lower(): v for k, v in real.s3_env().items()})
+    )
+    frame = LakeReader(base, fs).history(["SOL", "XRP"], rows[0].ts, rows[-1].ts + timedelta(hours=1))
+    got = list(zip(frame["symbol"], frame["source_ts"], strict=True))
+    expected = {(q.symbol, q.source_ts) for q in quotes}
+    assert len(got) == len(expected) and {(s, ts.to_pydatetime()) for s, ts in got} == expected
