@@ -42,6 +42,7 @@ def write_batch(fs: pafs.FileSystem, base: str, table: pa.Table, subdir: str, ba
         partitioning_flavor="hive",
         basename_template=f"batch-{batch_id:08d}-{{i}}.parquet",
         existing_data_behavior="overwrite_or_ignore",
+        max_partitions=1_000_000,  # a replayed or backfilled batch spans years of (symbol, date) folders
     )
 
 
