@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from cryptoviz import bus, clients, logs, names
@@ -53,6 +54,7 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
         else writer.trigger(processingTime=f"{lake.lake_trigger_s} seconds")
     )
     query = writer.queryName("lake").start()
+    started = time.monotonic()
     log.info("started", lake=url, once=once, spark_ui_port=lake.spark_ui_port)
     telemetry.publish("running")
     try:
@@ -76,6 +78,7 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     finally:
         if query.isActive:
             query.stop()  # graceful: the running batch finishes or is replayed on restart
+        telemetry.gauge("query_seconds", round(time.monotonic() - started, 2))
         spark.stop()
         telemetry.publish("stopped")
         log.info(

@@ -139,6 +139,7 @@ class BatchWriter:
         t.gauge("last_batch_id", batch_id)
         t.gauge("last_batch_rows", good.num_rows)
         t.gauge("last_batch_duration_s", round(elapsed, 3))
+        t.gauge("batch_seconds_total", round(float(t.gauges.get("batch_seconds_total") or 0) + elapsed, 3))
         t.gauge("last_batch_ts", time.time())
         for reason, n in Counter(bad.column("reason").to_pylist()).items():
             t.incr(f"quarantined.{reason}", n)

@@ -1,0 +1,138 @@
+"""Records per second from crypto-raw-data into the Parquet lake: the real job, local[2], 200,000 quotes.
+
+Starts a broker and Redis through the harness, publishes 200,000 real quotes (the whole shared
+history, plus 3,354 of its rows moved 20 years back so that no (symbol, time) repeats), runs the
+job with `--once` into a temporary folder, then times the parts alone to say where the time goes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import pyarrow.dataset as ds
+
+from cryptoviz import bus, names
+from cryptoviz.lake.writer import quotes_table, write_batch
+from cryptoviz.schema import decode, encode
+from cryptoviz.servers import free_port
+from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.sources.replay import history_to_quotes, read_history
+from cryptoviz.testing import RealServers
+
+N = 200_000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    quotes = [q for b in history_to_quotes(read_history(DEFAULT_REPLAY_FILES)) for q in b]
+    back = timedelta(days=365 * 20)
+    quotes += [dataclasses.replace(q, source_ts=q.source_ts - back) for q in quotes[: N - len(quotes)]]
+    values = [(q.symbol, encode(q)) for q in quotes]
+    with RealServers() as real, tempfile.TemporaryDirectory() as tmp:
+        bus.ensure_topics(real.bootstrap, partitions=4)
+        prod = bus.producer(real.bootstrap, linger_ms=20)
+        for key, value in values:
+            prod.send(names.TOPIC_RAW, key=key, value=value)
+        prod.flush()
+        prod.close()
+        env = (
+            os.environ
+            | real.env()
+            | {
+                "LAKE_URL": f"{tmp}/lake",
+                "LAKE_MAX_OFFSETS_PER_TRIGGER": str(N),
+                "SPARK_UI_PORT": str(free_port()),
+                "PYSPARK_PYTHON": sys.executable,
+                "SPARK_LOCAL_IP": "127.0.0.1",
+            }
+        )
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, str(ROOT / "spark-streaming" / "main.py"), "--once"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wall = time.perf_counter() - t0
+        status = next(
+            orjson.loads(real.redis_client().get(k))
+            for k in real.redis_client().smembers(names.STATUS_INDEX)
+            if b"spark-streaming" in k
+        )
+        rows = ds.dataset(
+            f"{tmp}/lake/{names.LAKE_QUOTES}", format="parquet", partitioning="hive"
+        ).count_rows()
+        query_s = status["gauges"]["query_seconds"]
+        batch_s = status["gauges"]["batch_seconds_total"]
+
+        # where the time goes: each part alone, in this process
+        from cryptoviz.lake.kafka_source import KafkaRange, KafkaStreamReader
+
+        reader = KafkaStreamReader({"bootstrap": real.bootstrap, "topic": names.TOPIC_RAW})
+        ends = reader._ends()
+        t = time.perf_counter()
+        read_rows = sum(
+            b.num_rows for p, end in ends.items() for b in reader.read(KafkaRange(int(p), 0, end))
+        )
+        read_s = time.perf_counter() - t
+        t = time.perf_counter()
+        for _, value in values:
+            decode(value)
+        validate_s = time.perf_counter() - t
+        table = quotes_table(quotes)
+        t = time.perf_counter()
+        write_batch(*_local(f"{tmp}/lake2"), table, names.LAKE_QUOTES, 0)
+        write_s = time.perf_counter() - t
+    rate = rows / query_s
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}, local[2]"
+    )
+    print(f"{rows} rows in the lake (of {len(quotes)} published); query {query_s:.1f}s, wall {wall:.1f}s")
+    print(
+        f"records/s (query start to end): {rate:,.0f} (target 20,000); with JVM start-up: {rows / wall:,.0f}"
+    )
+    print(
+        f"  of which inside foreachBatch (Spark plan run + Arrow out + Parquet write): {batch_s:.1f}s "
+        f"in {status['counters'].get('batches')} batch(es)"
+    )
+    print("where the time goes, each part alone in one Python process:")
+    print(f"  Kafka read into Arrow ({read_rows} rows): {read_s:.1f}s = {read_rows / read_s:,.0f}/s")
+    print(f"  JSON decode + contract validation: {validate_s:.1f}s = {len(values) / validate_s:,.0f}/s")
+    print(f"  Parquet write by pyarrow, partitioned: {write_s:.1f}s = {len(quotes) / write_s:,.0f}/s")
+    print(
+        json.dumps(
+            {
+                "bench": "lake_throughput",
+                "records_per_s": round(rate),
+                "rows": rows,
+                "query_s": query_s,
+                "batch_s": batch_s,
+                "wall_s": round(wall, 1),
+                "kafka_read_per_s": round(read_rows / read_s),
+                "validate_per_s": round(len(values) / validate_s),
+                "write_per_s": round(len(quotes) / write_s),
+                "target_records_per_s": 20000,
+            }
+        )
+    )
+
+
+def _local(path: str):
+    from cryptoviz.lake.storage import filesystem
+
+    return filesystem(path)
+
+
+if __name__ == "__main__":
+    main()
