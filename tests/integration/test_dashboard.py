@@ -9,12 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cryptoviz import names
-from cryptoviz.ml import store
-from cryptoviz.models.engine import ModelConfig, SymbolModel
-from cryptoviz.schema import encode
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.sources.replay import history_to_quotes, read_history
-from cryptoviz.telemetry import Telemetry
+from cryptoviz.models.engine import ModelConfig
+from cryptoviz.testing import fill_dashboard_data
 
 pytestmark = pytest.mark.integration
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -25,19 +21,7 @@ def filled(real, redis_client, monkeypatch, tmp_path):
     for k, v in real.env().items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("LAKE_URL", str(tmp_path / "lake"))
-    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["BTC", "ETH"])[:400]
-    quotes = [q for b in history_to_quotes(rows) for q in b]
-    models = {s: SymbolModel(ModelConfig()) for s in ("BTC", "ETH")}
-    changed = {}
-    for i, q in enumerate(quotes):
-        out = models[q.symbol].update(q.event_time, q.price_usd)
-        changed[q.symbol] = (out, models[q.symbol], (0, i))
-    store.write_batch(redis_client, changed, 300)
-    redis_client.hset(names.QUOTES_LATEST, mapping={q.symbol: encode(q) for q in quotes[-2:]})
-    tele = Telemetry("scraper", redis_client, instance="test-1")
-    tele.incr("quotes_published", 400)
-    tele.publish("running")
-    return changed
+    return fill_dashboard_data(redis_client, str(tmp_path / "lake"))
 
 
 def run_page(path: str) -> AppTest:
