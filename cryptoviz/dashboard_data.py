@@ -57,6 +57,23 @@ def status_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def signals_table(snap: Snapshot) -> pd.DataFrame:
+    """Every symbol's latest signal, from the small summaries the refresh reads for all symbols."""
+    rows = [
+        {
+            "symbol": sym,
+            "action": m["action"],
+            "confidence": m["confidence"],
+            "price": m["price"],
+            "consensus_1h": m["consensus"].get("1h"),
+            "move_1h_pct": m["move_pct"],
+            "event_time": pd.to_datetime(m["event_ts"], unit="s", utc=True),
+        }
+        for sym, m in sorted(snap.ml.items())
+    ]
+    return pd.DataFrame(rows)
+
+
 def predictions_table(view: dict) -> pd.DataFrame:
     rows = []
     for h in HORIZONS:

@@ -30,6 +30,14 @@ def ml_view_key(symbol: str) -> str:
 ML_VIEW_PREFIX = ml_view_key("")
 
 
+def ml_summary_key(symbol: str) -> str:
+    """The few fields every symbol shows at once: signal, confidence, price, consensus (JSON, TTL)."""
+    return f"ml:summary:{symbol}"
+
+
+ML_SUMMARY_PREFIX = ml_summary_key("")
+
+
 def ml_state_key(symbol: str) -> str:
     """The processor's snapshot of one symbol's state, with the last offset it includes."""
     return f"ml:state:{symbol}"

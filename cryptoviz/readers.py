@@ -30,10 +30,11 @@ class Snapshot:
     """One refresh's worth of live data."""
 
     quotes: dict[str, dict]
-    ml: dict[str, dict]
+    ml: dict[str, dict]  # symbol -> summary (signal, confidence, price, consensus)
     status: list[dict]
     backtest: dict | None
     read_ms: float
+    detail: dict | None = None  # the full ML view of the symbol asked for, if any
 
 
 class LiveReader:
@@ -41,20 +42,23 @@ class LiveReader:
         self.client = client
         self._script = client.register_script(_INDEX_MGET)
 
-    def snapshot(self) -> Snapshot:
-        """Latest quotes, ML views, service statuses and the backtest summary: one pipeline."""
+    def snapshot(self, detail: str | None = None) -> Snapshot:
+        """Latest quotes, ML summaries, statuses, the backtest summary and one symbol's full ML view
+        (`detail`): one round trip."""
         t0 = time.perf_counter()
         pipe = self.client.pipeline(transaction=False)
         pipe.hgetall(names.QUOTES_LATEST)
-        self._script(keys=[names.ML_INDEX], args=[names.ML_VIEW_PREFIX], client=pipe)
+        self._script(keys=[names.ML_INDEX], args=[names.ML_SUMMARY_PREFIX], client=pipe)
         self._script(keys=[names.STATUS_INDEX], args=[""], client=pipe)
         pipe.get(names.BACKTEST_SUMMARY)
-        quotes_raw, (ml_syms, ml_docs), (_, status_docs), backtest = pipe.execute()
+        pipe.get(names.ml_view_key(detail or ""))
+        quotes_raw, (ml_syms, ml_docs), (_, status_docs), backtest, view = pipe.execute()
         read_ms = (time.perf_counter() - t0) * 1000
         quotes = {k.decode(): orjson.loads(v) for k, v in quotes_raw.items()}
         ml = _by_member(ml_syms, ml_docs)
         status = [orjson.loads(d) for d in status_docs if d]
-        return Snapshot(quotes, ml, status, orjson.loads(backtest) if backtest else None, read_ms)
+        backtest_doc = orjson.loads(backtest) if backtest else None
+        return Snapshot(quotes, ml, status, backtest_doc, read_ms, orjson.loads(view) if view else None)
 
     def ml_views(self) -> dict[str, dict]:
         return _by_member(*self._script(keys=[names.ML_INDEX], args=[names.ML_VIEW_PREFIX]))

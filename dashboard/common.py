@@ -34,21 +34,22 @@ def lake_reader() -> LakeReader:
     return LakeReader(lake_url(load(LakeSettings)))
 
 
-def snapshot() -> Snapshot | None:
+def snapshot(detail: str | None = None) -> Snapshot | None:
     """The live data for this rerun, or None after showing why there is none."""
     try:
-        return live_reader().snapshot()
+        return live_reader().snapshot(detail)
     except redis.RedisError as exc:
         st.error(f"Redis is unreachable ({type(exc).__name__}). Start the stack with `make up`.")
         return None
 
 
-def live_fragment(render: Callable[[Snapshot], None]) -> Callable[[], None]:
-    """A page's live part: re-run every DASHBOARD_REFRESH_S with one snapshot, or the Redis error."""
+def live_fragment(render: Callable[[Snapshot], None], detail_key: str | None = None) -> Callable[[], None]:
+    """A page's live part: re-run every DASHBOARD_REFRESH_S with one snapshot, or the Redis error.
+    `detail_key`: the session key naming the symbol whose full ML view the snapshot brings along."""
 
     @st.fragment(run_every=settings().dashboard_refresh_s)
     def fragment() -> None:
-        snap = snapshot()
+        snap = snapshot(st.session_state.get(detail_key) if detail_key else None)
         if snap is not None:
             render(snap)
 

@@ -27,6 +27,20 @@ def view(symbol: str, out: Output, model: SymbolModel) -> dict:
     }
 
 
+def summary(view: dict) -> dict:
+    """What an all-symbols list needs of a view: small, so a refresh of 1,000 symbols stays cheap."""
+    return {
+        "symbol": view["symbol"],
+        "event_ts": view["event_ts"],
+        "price": view["price"],
+        "action": view["signal"]["action"],
+        "confidence": view["signal"]["confidence"],
+        "move_pct": view["signal"]["move_pct"],
+        "consensus": {h: p["consensus"] for h, p in view["predictions"].items()},
+        "updated_ts": view["updated_ts"],
+    }
+
+
 def load_state(client: redis.Redis, symbol: str) -> dict | None:
     raw = client.get(names.ml_state_key(symbol))
     return orjson.loads(raw) if raw else None
@@ -41,7 +55,9 @@ def write_batch(
     pipe = client.pipeline(transaction=True)
     index: dict[str, float] = {}
     for symbol, (out, model, (partition, offset)) in changed.items():
-        pipe.set(names.ml_view_key(symbol), orjson.dumps(view(symbol, out, model)), ex=ttl_s)
+        doc = view(symbol, out, model)
+        pipe.set(names.ml_view_key(symbol), orjson.dumps(doc), ex=ttl_s)
+        pipe.set(names.ml_summary_key(symbol), orjson.dumps(summary(doc)), ex=ttl_s)
         state = {"model": model.to_state(), "partition": partition, "offset": offset}
         pipe.set(names.ml_state_key(symbol), orjson.dumps(state), ex=STATE_TTL_S)
         index[symbol] = out.t

@@ -1,21 +1,22 @@
 import streamlit as st
 from common import coins, lake_history, live_fragment
 
-from cryptoviz.dashboard_data import backtest_table, predictions_table, price_figure
+from cryptoviz.dashboard_data import backtest_table, predictions_table, price_figure, signals_table
 from cryptoviz.readers import Snapshot
 
 st.title("ML predictions")
 
 
-@live_fragment
 def live(snap: Snapshot) -> None:
     if not snap.ml:
         st.info("No predictions yet. The ML processor writes them as quotes arrive (`make up`).")
         return
-    symbols = sorted(snap.ml)
     symbol = st.session_state.get("ml_symbol")
-    symbol = symbol if symbol in snap.ml else symbols[0]
-    view = snap.ml[symbol]
+    view = snap.detail
+    if view is None:
+        st.info(f"No prediction for {symbol} yet; these coins have one: {', '.join(sorted(snap.ml))}.")
+        st.dataframe(signals_table(snap), hide_index=True, use_container_width=True)
+        return
     sig = view["signal"]
     c = st.columns(4)
     c[0].metric("Signal", sig["action"])
@@ -32,7 +33,9 @@ def live(snap: Snapshot) -> None:
         st.dataframe(backtest_table(snap.backtest, symbol), hide_index=True, use_container_width=True)
     else:
         st.caption("No backtest summary yet: run `cryptoviz backtest` to see these models on history.")
+    st.subheader("Signals for every coin")
+    st.dataframe(signals_table(snap), hide_index=True, use_container_width=True)
 
 
 st.selectbox("Coin", coins(), key="ml_symbol")
-live()
+live_fragment(live, detail_key="ml_symbol")()
