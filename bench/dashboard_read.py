@@ -81,9 +81,7 @@ def main() -> None:
             reruns.append((time.perf_counter() - t) * 1000)
     redis_p50, redis_p99 = statistics.median(reads), pct(reads, 0.99)
     page_p50 = statistics.median(reruns)
-    print(
-        f"machine: {platform.machine()} python {platform.python_version()}; {len(SYMBOLS) + 2} symbols"
-    )
+    print(f"machine: {platform.machine()} python {platform.python_version()}; {len(SYMBOLS) + 2} symbols")
     print(
         f"all-symbols Redis read, decoded: p50 {redis_p50:.2f} ms, p99 {redis_p99:.2f} ms over {READS} "
         "(target p99 < 2 ms)"

@@ -1,0 +1,87 @@
+"""Ticks per second from the real broker through the ML processor into Redis, offsets committed.
+
+100,000 quotes (200 symbols x 500 hourly ticks, as a replay produces them) are published to
+crypto-streaming first; then the processor's own loop (Processor.step: poll, decode, models,
+one Redis transaction per batch, commit) runs in this process until the group has committed all.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+from kafka import TopicPartition
+
+from cryptoviz import bus, names
+from cryptoviz.ml.processor import Processor, subscribe
+from cryptoviz.models.engine import ModelConfig
+from cryptoviz.schema import encode, make_quote
+from cryptoviz.telemetry import Telemetry
+from cryptoviz.testing import RealServers
+
+SYMBOLS = [f"S{i:03d}" for i in range(200)]
+TICKS = 500
+
+
+def main() -> None:
+    rng = random.Random(2)
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    prices = {s: rng.uniform(1, 1000) for s in SYMBOLS}
+    with RealServers() as real:
+        bootstrap = real.bootstrap
+        bus.ensure_topics(bootstrap, partitions=4)
+        prod = bus.producer(bootstrap, linger_ms=20)
+        for i in range(TICKS):
+            ts = t0 + timedelta(hours=i)
+            for s in SYMBOLS:
+                prices[s] *= 1 + rng.gauss(0, 0.01)
+                prod.send(
+                    names.TOPIC_STREAMING, key=s, value=encode(make_quote(s, prices[s], ts, ingest_ts=ts))
+                )
+        prod.flush()
+        prod.close()
+        total = len(SYMBOLS) * TICKS
+        client = real.redis_client()
+        telemetry = Telemetry("ml-processor", client, instance="bench")
+        consumer = bus.consumer(bootstrap, group_id=names.ML_CONSUMER_GROUP)
+        dlq = bus.producer(bootstrap)
+        proc = Processor(consumer, dlq, client, telemetry, ModelConfig(), 300, symbols=set(SYMBOLS))
+        subscribe(proc, names.TOPIC_STREAMING)
+        while not consumer.assignment():
+            proc.step(timeout_ms=100)  # join the group (nothing is consumed before the assignment)
+        start = time.perf_counter()
+        consumed = telemetry.counters["ticks_in"]
+        while consumed < total:
+            proc.step()
+            consumed = telemetry.counters["ticks_in"]
+        elapsed = time.perf_counter() - start
+        tps = [TopicPartition(names.TOPIC_STREAMING, p) for p in range(4)]
+        committed = sum(consumer.committed(tp) or 0 for tp in tps)
+        consumer.close()
+        dlq.close()
+        views = client.zcard(names.ML_INDEX)
+    rate = total / elapsed
+    print(f"machine: {platform.machine()} python {platform.python_version()}, one processor process")
+    print(
+        f"{total} ticks, {len(SYMBOLS)} symbols: {elapsed:.2f}s; committed offsets {committed}; "
+        f"symbols with predictions {views}"
+    )
+    print(f"ticks/s broker -> processor -> Redis -> commit: {rate:,.0f} (target 20,000)")
+    print(
+        json.dumps(
+            {
+                "bench": "ml_pipeline",
+                "ticks_per_s": round(rate),
+                "ticks": total,
+                "committed": committed,
+                "target_ticks_per_s": 20000,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
