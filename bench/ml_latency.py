@@ -4,7 +4,7 @@ The real broker and Redis, the real ml-processor service as its own process (COI
 coins), a producer sending 1,000 quotes/s for DURATION seconds (hourly event-time steps, as a
 replay), and a reader polling the symbols' ML summaries: a tick's latency is from its send to the
 first read that shows its event time. A tick overtaken by the next one of its symbol before any
-read saw it is not counted (reported as `unseen`).
+read saw it is not counted (reported as `missed`).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def main() -> None:
     p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
     print(f"machine: {platform.machine()} python {platform.python_version()}; processor in its own process")
     print(
-        f"{n} ticks at {n / send_s:,.0f}/s over {len(SYMBOLS)} symbols; measured {len(lat)}, unseen {n - len(lat)}"
+        f"{n} ticks at {n / send_s:,.0f}/s, {len(SYMBOLS)} coins: {len(lat)} measured, {n - len(lat)} missed"
     )
     print(f"publish -> prediction readable in Redis: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 < 50 ms)")
     print(
