@@ -94,6 +94,53 @@ def _backtest(args: argparse.Namespace) -> int:
     return backtest_report.main(args)
 
 
+@command("backfill")
+def _backfill(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from cryptoviz import bus
+    from cryptoviz.backfill import backfill
+    from cryptoviz.clients import redis_client
+    from cryptoviz.lake.reader import LakeReader
+    from cryptoviz.publisher import Publisher
+    from cryptoviz.settings import KafkaSettings, ScraperSettings, lake_url, load
+    from cryptoviz.sources.coingecko import CoinGecko
+    from cryptoviz.stack import apply_local_stack_env
+    from cryptoviz.telemetry import Telemetry
+
+    apply_local_stack_env()
+    scraper = load(ScraperSettings)
+    kafka = load(KafkaSettings)
+    symbols = [s.upper() for s in args.symbols] if args.symbols else scraper.coins
+    client = redis_client()
+    telemetry = Telemetry("backfill", client)
+    bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
+    publisher = Publisher(bus.producer(kafka.kafka_bootstrap_servers), client, telemetry)
+    try:
+        with Progress(transient=True) as progress:
+            task = progress.add_task("backfill", total=len(symbols))
+            report = backfill(
+                CoinGecko(scraper),
+                publisher,
+                symbols,
+                args.days,
+                LakeReader(lake_url()),
+                on_symbol=lambda s: progress.advance(task),
+            )
+    finally:
+        publisher.close()
+        telemetry.publish("stopped")
+    for sym in symbols:
+        if sym in report.failed:
+            print(f"{sym}: FAILED ({report.failed[sym]})")
+        else:
+            print(
+                f"{sym}: {report.published[sym]} published, {report.skipped[sym]} already in the lake, "
+                f"{report.rejected[sym]} rejected"
+            )
+    return 1 if report.failed else 0
+
+
 @command("lake")
 def _lake(args: argparse.Namespace) -> int:
     from datetime import date
@@ -123,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?")
     p.add_argument("-n", "--lines", type=int, default=50)
     p.add_argument("-f", "--follow", action="store_true")
+    p = sub.add_parser("backfill", help="publish each coin's hourly CoinGecko history (resumable)")
+    p.add_argument("--days", type=int, default=90, help="days of hourly points (CoinGecko: 90 without a key)")
+    p.add_argument("--symbols", nargs="*", help="default: COINS")
     lake = sub.add_parser("lake", help="lake maintenance").add_subparsers(dest="lake_cmd", required=True)
     p = lake.add_parser("compact", help="rewrite each closed day's partition as one file per symbol")
     p.add_argument("--before", help="compact days before this ISO date (default: today, UTC)")

@@ -1,0 +1,105 @@
+"""`cryptoviz backfill`: each coin's hourly CoinGecko market chart, published through the same path.
+
+One request per coin (CoinGecko gives hourly points for up to 90 days without a key). Hours the
+lake already holds for a coin are skipped, so a backfill that stopped half way resumes where it
+was. A 429 waits for Retry-After, a 5xx or timeout backs off with jitter, a coin that keeps failing
+is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptoviz import logs
+from cryptoviz.lake.reader import LakeReader
+from cryptoviz.publisher import Publisher
+from cryptoviz.schema import Quote
+from cryptoviz.sources.base import Backoff, SourceError
+from cryptoviz.sources.coingecko import CoinGecko
+
+log = logs.get("backfill")
+CHUNK = 500
+
+
+@dataclass
+class BackfillReport:
+    published: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)  # hours the lake already had
+    rejected: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)  # symbol -> last error kind
+
+
+def hour(ts: datetime) -> datetime:
+    return ts.replace(minute=0, second=0, microsecond=0)
+
+
+def hours_in_lake(reader: LakeReader | None, symbol: str, since: datetime) -> set[datetime]:
+    if reader is None:
+        return set()
+    frame = reader.history([symbol], since, None)
+    return {hour(ts.to_pydatetime()) for ts in frame["source_ts"]}
+
+
+def backfill(
+    source: CoinGecko,
+    publisher: Publisher,
+    symbols: list[str],
+    days: int,
+    lake: LakeReader | None,
+    attempts: int = 5,
+    backoff: Backoff | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    on_symbol: Callable[[str], None] | None = None,
+) -> BackfillReport:
+    report = BackfillReport()
+    backoff = backoff or Backoff()
+    for symbol in symbols:
+        for attempt in range(1, attempts + 1):
+            try:
+                result = source.market_chart(symbol, days)
+                break
+            except SourceError as exc:
+                wait = backoff.delay(attempt, exc.retry_after)
+                log.warning(
+                    "backfill_fetch_failed",
+                    symbol=symbol,
+                    kind=exc.kind,
+                    attempt=attempt,
+                    retry_in_s=round(wait, 1),
+                )
+                report.failed[symbol] = exc.kind
+                if attempt < attempts:
+                    sleep(wait)
+        else:
+            if on_symbol:
+                on_symbol(symbol)
+            continue
+        report.failed.pop(symbol, None)
+        earliest = min((hour(q.source_ts) for q in result.quotes), default=None)
+        have = hours_in_lake(lake, symbol, earliest) if earliest else set()
+        seen: set[datetime] = set()
+        fresh: list[Quote] = []
+        for q in result.quotes:
+            h = hour(q.source_ts)
+            if h in have or h in seen:
+                continue
+            seen.add(h)
+            fresh.append(q)
+        for start in range(0, len(fresh), CHUNK):
+            publisher.publish(fresh[start : start + CHUNK])
+        report.published[symbol] = len(fresh)
+        report.skipped[symbol] = len(result.quotes) - len(fresh)
+        report.rejected[symbol] = sum(result.rejects.values())
+        log.info(
+            "backfilled",
+            symbol=symbol,
+            published=len(fresh),
+            skipped=report.skipped[symbol],
+            rejected=report.rejected[symbol],
+        )
+        if on_symbol:
+            on_symbol(symbol)
+    return report
