@@ -7,6 +7,9 @@ import sys
 import time
 from collections.abc import Callable
 
+from kafka.errors import KafkaError
+from redis import RedisError
+
 from cryptoviz import logs
 from cryptoviz.servers import ServerError
 from cryptoviz.settings import SettingsError
@@ -189,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.cmd](args)
     except (SettingsError, ServerError) as exc:
         print(f"cryptoviz {args.cmd}: {exc}", file=sys.stderr)
+        return 2
+    except (KafkaError, RedisError) as exc:
+        print(
+            f"cryptoviz {args.cmd}: a server is not reachable ({exc}); is the stack up (`make up`)?",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         return 130
