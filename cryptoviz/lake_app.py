@@ -7,10 +7,13 @@ import sys
 import time
 from pathlib import Path
 
+from kafka.errors import KafkaError
+
 from cryptoviz import bus, clients, logs, names
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.service import Stop
 from cryptoviz.settings import KafkaSettings, LakeSettings, RedisSettings, StackSettings, lake_url, load
+from cryptoviz.sources.base import Backoff
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("spark-streaming")
@@ -39,45 +42,47 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     spark = session(lake.spark_master, lake.spark_ui_port, lake.spark_driver_memory)
     telemetry.gauge("spark_ui", f"http://127.0.0.1:{lake.spark_ui_port}")
     telemetry.gauge("lake_url", url)
-    stream = quotes_stream(
-        spark,
-        kafka.kafka_bootstrap_servers,
-        names.TOPIC_RAW,
-        lake.lake_max_offsets_per_trigger,
-        lake.lake_dedup_watermark,
-    )
-    writer = stream.writeStream.foreachBatch(BatchWriter(fs, base, telemetry))
-    writer = writer.option("checkpointLocation", checkpoint_dir(lake, url))
-    writer = (
-        writer.trigger(availableNow=True)
-        if once
-        else writer.trigger(processingTime=f"{lake.lake_trigger_s} seconds")
-    )
-    query = writer.queryName("lake").start()
+    writer = BatchWriter(fs, base, telemetry)
+
+    def start():
+        stream = quotes_stream(
+            spark,
+            kafka.kafka_bootstrap_servers,
+            names.TOPIC_RAW,
+            lake.lake_max_offsets_per_trigger,
+            lake.lake_dedup_watermark,
+        )
+        out = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint_dir(lake, url))
+        trigger = {"availableNow": True} if once else {"processingTime": f"{lake.lake_trigger_s} seconds"}
+        return out.trigger(**trigger).queryName("lake").start()
+
     started = time.monotonic()
+    backoff = Backoff(base_s=2, cap_s=60)
+    failures = 0
+    code = 0
     log.info("started", lake=url, once=once, spark_ui_port=lake.spark_ui_port)
-    telemetry.publish("running")
     try:
-        while query.isActive and not stop:
-            query.awaitTermination(timeout=telemetry.interval_s)
-            progress = query.lastProgress
-            if progress:
-                telemetry.gauge("input_rows_per_s", round(progress.get("processedRowsPerSecond") or 0, 1))
-                ends = (progress.get("sources") or [{}])[0].get("endOffset")
-                if isinstance(ends, str):
-                    ends = json.loads(ends)
-                if ends:
-                    high = bus.high_watermarks(kafka.kafka_bootstrap_servers, names.TOPIC_RAW)
-                    telemetry.gauge(
-                        "offsets_behind", sum(high.get(int(p), 0) - int(o) for p, o in ends.items())
-                    )
-            telemetry.publish()
-        if query.exception():
-            log.error("query_failed", error=query.exception())
-            return 1
+        while not stop:
+            query = start()
+            telemetry.publish("running")
+            try:
+                watch(query, stop, telemetry, kafka.kafka_bootstrap_servers)
+            finally:
+                if query.isActive:
+                    query.stop()  # graceful: the running batch finishes or is replayed on restart
+            error = query.exception()
+            if error is None:
+                break  # stopped, or --once reached the end
+            # e.g. the broker went away mid-batch: the checkpoint replays that batch on restart
+            failures += 1
+            telemetry.incr("errors.query_failed")
+            log.error("query_failed_restarting", failures=failures, error=str(error).splitlines()[0][:300])
+            if once:
+                code = 1
+                break
+            telemetry.publish("degraded")
+            stop.wait(backoff.delay(failures))
     finally:
-        if query.isActive:
-            query.stop()  # graceful: the running batch finishes or is replayed on restart
         telemetry.gauge("query_seconds", round(time.monotonic() - started, 2))
         spark.stop()
         telemetry.publish("stopped")
@@ -86,4 +91,25 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
             rows=telemetry.counters["rows_written"],
             quarantined=telemetry.counters["rows_quarantined"],
         )
-    return 0
+    return code
+
+
+def watch(query, stop: Stop, telemetry: Telemetry, bootstrap: str) -> None:
+    """Heartbeat with the query's progress and how far it is behind the topic, while it runs."""
+    while query.isActive and not stop:
+        query.awaitTermination(timeout=telemetry.interval_s)
+        progress = query.lastProgress
+        if progress:
+            telemetry.gauge("input_rows_per_s", round(progress.get("processedRowsPerSecond") or 0, 1))
+            ends = (progress.get("sources") or [{}])[0].get("endOffset")
+            if isinstance(ends, str):
+                ends = json.loads(ends)
+            if ends:
+                try:
+                    high = bus.high_watermarks(bootstrap, names.TOPIC_RAW)
+                    telemetry.gauge(
+                        "offsets_behind", sum(high.get(int(p), 0) - int(o) for p, o in ends.items())
+                    )
+                except KafkaError:
+                    telemetry.gauge("offsets_behind", None)
+        telemetry.publish()

@@ -12,6 +12,7 @@ from collections.abc import Collection
 
 import redis
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
 
 from cryptoviz import bus, logs
 from cryptoviz.ml import store
@@ -131,13 +132,22 @@ class Processor:
         self.dlq.flush()
         if changed:
             self._with_retry(lambda: store.write_batch(self.client, changed, self.ttl_s), "write_batch")
-        self.consumer.commit(offsets)
+        self._commit(offsets)
         elapsed_ms = (time.perf_counter() - t0) * 1000
         self.telemetry.incr("ticks_in", n)
         self.telemetry.incr("predictions_out", len(changed))
         self.telemetry.gauge("batch_latency_ms", round(elapsed_ms, 2))
         self.telemetry.gauge("symbols", len(self.models))
         return n
+
+    def _commit(self, offsets: dict) -> None:
+        """Commit after the write. A failure is counted, never fatal: the Redis snapshots carry the
+        offsets they include, so whatever is read again after an uncommitted batch is skipped."""
+        try:
+            self.consumer.commit(offsets)
+        except KafkaError as exc:
+            self.telemetry.incr("errors.commit")
+            log.warning("commit_failed_offsets_kept_in_redis", error=exc)
 
     def _with_retry(self, fn, what: str):
         failures = 0
@@ -157,12 +167,15 @@ class Processor:
                 )
                 time.sleep(delay)
 
-    def lag(self) -> int:
+    def lag(self) -> int | None:
         total = 0
-        for tp in self.consumer.assignment():
-            hw = self.consumer.highwater(tp)
-            if hw is not None:
-                total += max(0, hw - self.consumer.position(tp))
+        try:
+            for tp in self.consumer.assignment():
+                hw = self.consumer.highwater(tp)
+                if hw is not None:
+                    total += max(0, hw - self.consumer.position(tp, timeout_ms=1000))
+        except KafkaError:
+            return None
         return total
 
     def run(self, stop: Stop) -> None:
