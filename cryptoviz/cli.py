@@ -80,6 +80,15 @@ def _print_status(status: dict) -> None:
         print(f"  {what:<18} {url}")
 
 
+@command("restart")
+def _restart(args: argparse.Namespace) -> int:
+    from cryptoviz.stack import Stack
+
+    info = Stack().restart(args.name, kill=args.kill)
+    print(f"{args.name} restarted as pid {info['pid']}")
+    return 0
+
+
 @command("logs")
 def _logs(args: argparse.Namespace) -> int:
     from cryptoviz.stack import Stack
@@ -169,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("down", help="stop everything `up` started (by PID)")
     p = sub.add_parser("status", help="health of every server and service, topic message counts")
     p.add_argument("--json", action="store_true")
+    p = sub.add_parser("restart", help="stop one server or service and start it again")
+    p.add_argument("name")
+    p.add_argument("--kill", action="store_true", help="SIGKILL instead of a clean stop (fault drills)")
     p = sub.add_parser("logs", help="show a process's log")
     p.add_argument("name", nargs="?")
     p.add_argument("-n", "--lines", type=int, default=50)

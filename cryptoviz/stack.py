@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -54,6 +55,7 @@ class ServiceSpec:
         return [sys.executable, str(REPO / self.entry)]
 
 
+SERVER_ORDER = ("s3", "broker", "redis")  # the broker keeps its log in S3
 SERVICES = (
     ServiceSpec("scraper", "scraper/main.py"),
     ServiceSpec("ml-processor", "ml-processor/main.py"),
@@ -131,46 +133,15 @@ class Stack:
         state: dict = {"servers": {}, "services": {}, "started": time.time()}
         t0 = time.monotonic()
         try:
-            s3 = servers.start_s3(
-                self.dir / "s3",
-                st.stack_s3_port,
-                creds["S3_ACCESS_KEY"],
-                creds["S3_SECRET_KEY"],
-                ["lake", "tansu"],
-                other_ports=self._stable_ports("s3", len(servers.WEED_PORT_FLAGS)),
+            for name in SERVER_ORDER:
+                self._start_server(name, state, creds)
+            bus.ensure_topics(
+                state["servers"]["broker"]["address"], partitions=load(KafkaSettings).kafka_topic_partitions
             )
-            state["servers"]["s3"] = s3.to_json() | {"address": s3.address}
-            self.write_state(state)
-            s3_creds = {"endpoint": s3.extra["endpoint"], "access_key": creds["S3_ACCESS_KEY"]}
-            s3_creds["secret_key"] = creds["S3_SECRET_KEY"]
-            broker = servers.start_broker(self.dir / "broker", st.stack_broker_port, "s3://tansu/", s3_creds)
-            state["servers"]["broker"] = broker.to_json() | {"address": broker.address}
-            self.write_state(state)
-            rds = servers.start_redis(
-                self.dir / "redis", st.stack_redis_port, creds["REDIS_PASSWORD"], persist=True
-            )
-            state["servers"]["redis"] = rds.to_json() | {"address": rds.address}
-            self.write_state(state)
-            bus.ensure_topics(broker.address, partitions=load(KafkaSettings).kafka_topic_partitions)
             log.info("servers_ready", seconds=round(time.monotonic() - t0, 1))
-
-            env = self.service_env(state, creds)
-            dash_port = load(DashboardSettings).dashboard_port
             for spec in SERVICES:
-                if services is not None and spec.name not in services:
-                    continue
-                if not (REPO / spec.entry).exists():
-                    continue
-                proc = servers.spawn(
-                    spec.command(dash_port), self.logs / f"{spec.name}.log", env=env, cwd=REPO
-                )
-                state["services"][spec.name] = {
-                    "pid": proc.pid,
-                    "log_path": str(self.logs / f"{spec.name}.log"),
-                }
-                if spec.name == "dashboard":
-                    state["services"][spec.name]["port"] = dash_port
-                self.write_state(state)
+                if (services is None or spec.name in services) and (REPO / spec.entry).exists():
+                    self._start_service(spec, state, creds)
             self.wait_healthy(state, creds, wait_s)
         except BaseException:
             log.error("up_failed_stopping_what_started")
@@ -179,6 +150,58 @@ class Stack:
         state["healthy_after_s"] = round(time.monotonic() - t0, 1)
         self.write_state(state)
         return state
+
+    def _start_server(self, name: str, state: dict, creds: dict[str, str]) -> None:
+        """Start one server on its configured port (also what a restart does) and record its PID."""
+        st = self.settings
+        if name == "s3":
+            other = self._stable_ports("s3", len(servers.WEED_PORT_FLAGS))
+            server = servers.start_s3(
+                self.dir / "s3",
+                st.stack_s3_port,
+                creds["S3_ACCESS_KEY"],
+                creds["S3_SECRET_KEY"],
+                ["lake", "tansu"],
+                other_ports=other,
+            )
+        elif name == "broker":
+            s3 = {
+                "endpoint": state["servers"]["s3"]["extra"]["endpoint"],
+                "access_key": creds["S3_ACCESS_KEY"],
+                "secret_key": creds["S3_SECRET_KEY"],
+            }
+            server = servers.start_broker(self.dir / "broker", st.stack_broker_port, "s3://tansu/", s3)
+        else:
+            server = servers.start_redis(
+                self.dir / "redis", st.stack_redis_port, creds["REDIS_PASSWORD"], persist=True
+            )
+        state["servers"][name] = server.to_json() | {"address": server.address}
+        self.write_state(state)
+
+    def _start_service(self, spec: ServiceSpec, state: dict, creds: dict[str, str]) -> None:
+        dash_port = load(DashboardSettings).dashboard_port
+        log_path = self.logs / f"{spec.name}.log"
+        proc = servers.spawn(spec.command(dash_port), log_path, env=self.service_env(state, creds), cwd=REPO)
+        info: dict = {"pid": proc.pid, "log_path": str(log_path)}
+        if spec.name == "dashboard":
+            info["port"] = dash_port
+        state["services"][spec.name] = info
+        self.write_state(state)
+
+    def restart(self, name: str, kill: bool = False) -> dict:
+        """Stop one server or service (SIGKILL with `kill`) and start it again as `up` did."""
+        state = self.read_state()
+        creds = self.secrets()
+        info = state["servers"].get(name) or state["services"].get(name)
+        if info is None:
+            raise servers.ServerError(f"{name} is not part of the running stack")
+        grace = 0.0 if kill else (1.0 if name == "broker" else 20.0)
+        servers.stop_pid(info["pid"], grace_s=grace, sig=signal.SIGKILL if kill else signal.SIGTERM)
+        if name in state["servers"]:
+            self._start_server(name, state, creds)
+        else:
+            self._start_service(next(s for s in SERVICES if s.name == name), state, creds)
+        return state["servers"].get(name) or state["services"][name]
 
     def _stable_ports(self, name: str, n: int) -> list[int]:
         """Ports for a server's side listeners, chosen once and kept, so consoles keep their URLs."""
