@@ -1,0 +1,132 @@
+"""A whole local stack (`cryptoviz up`) in a temporary data folder, on free ports, replaying history."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pyarrow.dataset as ds
+import pytest
+import redis
+
+from cryptoviz import names, servers
+from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.sources.replay import read_history
+
+SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]
+REPLAY_START = "2026-01-08T00:00:00+00:00"
+
+
+class LocalStack:
+    def __init__(self, root: Path, **overrides: str) -> None:
+        self.root = root
+        broker, rds, s3, dash, ui = servers.free_ports(5)
+        self.env = (
+            os.environ
+            | {
+                "CRYPTOVIZ_DATA_DIR": str(root),
+                "STACK_BROKER_PORT": str(broker),
+                "STACK_REDIS_PORT": str(rds),
+                "STACK_S3_PORT": str(s3),
+                "DASHBOARD_PORT": str(dash),
+                "SPARK_UI_PORT": str(ui),
+                "SCRAPER_SOURCE": "replay",
+                "REPLAY_START": REPLAY_START,
+                "REPLAY_WARMUP_HOURS": "48",
+                "REPLAY_SPEED": "14400",
+                "COINS": ",".join(SYMBOLS),
+                "LAKE_TRIGGER_S": "3",
+                "DASHBOARD_REFRESH_S": "2",
+                "HEARTBEAT_INTERVAL_S": "1",
+                "ML_PREDICTION_TTL_S": "3600",
+            }
+            | overrides
+        )
+        self.dashboard = f"http://127.0.0.1:{dash}"
+
+    def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "cryptoviz.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def state(self) -> dict:
+        return json.loads((self.root / "stack.json").read_text())
+
+    def pids(self) -> list[int]:
+        state = self.state()
+        return [p["pid"] for group in ("servers", "services") for p in state[group].values()]
+
+    def redis(self) -> redis.Redis:
+        secrets = dict(line.split("=", 1) for line in (self.root / "secrets.env").read_text().splitlines())
+        return redis.Redis(port=int(self.env["STACK_REDIS_PORT"]), password=secrets["REDIS_PASSWORD"])
+
+    def statuses(self) -> dict[str, dict]:
+        """Latest status document per service (the newest instance of each)."""
+        client = self.redis()
+        out: dict[str, dict] = {}
+        for key in client.smembers(names.STATUS_INDEX):
+            raw = client.get(key)
+            if raw:
+                doc = orjson.loads(raw)
+                if doc["service"] not in out or doc["heartbeat_ts"] > out[doc["service"]]["heartbeat_ts"]:
+                    out[doc["service"]] = doc
+        return out
+
+    def all_statuses(self, service: str) -> list[dict]:
+        client = self.redis()
+        docs = [orjson.loads(client.get(k) or b"{}") for k in client.smembers(names.STATUS_INDEX)]
+        return [d for d in docs if d.get("service") == service]
+
+    def lake_rows(self) -> list[tuple[str, object]]:
+        path = self.root / "lake" / names.LAKE_QUOTES
+        if not path.exists():
+            return []
+        table = ds.dataset(path, format="parquet", partitioning="hive").to_table(
+            columns=["symbol", "source_ts"]
+        )
+        return list(
+            zip(table.column("symbol").to_pylist(), table.column("source_ts").to_pylist(), strict=True)
+        )
+
+
+def replayed_rows():
+    from datetime import datetime
+
+    start = datetime.fromisoformat(REPLAY_START)
+    return [r for r in read_history([DEFAULT_REPLAY_FILES[1]], SYMBOLS) if r.ts >= start]
+
+
+def wait_for(cond, timeout: float, what: str, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = cond()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="module")
+def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
+    stack = LocalStack(tmp_path_factory.mktemp("stack"))
+    up = stack.cli("up", "--wait", "180")
+    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-3000:]
+    try:
+        yield stack
+    finally:
+        pids = stack.pids()
+        down = stack.cli("down")
+        assert down.returncode == 0, down.stderr
+        alive = [p for p in pids if servers.pid_alive(p)]
+        assert not alive, f"processes of ours still running after down: {alive}"
