@@ -84,7 +84,7 @@ def _print_status(status: dict) -> None:
 def _restart(args: argparse.Namespace) -> int:
     from cryptoviz.stack import Stack
 
-    info = Stack().restart(args.name, kill=args.kill)
+    info = Stack().restart(args.name, kill=args.kill, down_for_s=args.down_for)
     print(f"{args.name} restarted as pid {info['pid']}")
     return 0
 
@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restart", help="stop one server or service and start it again")
     p.add_argument("name")
     p.add_argument("--kill", action="store_true", help="SIGKILL instead of a clean stop (fault drills)")
+    p.add_argument("--down-for", type=float, default=0.0, help="seconds to leave it stopped")
     p = sub.add_parser("logs", help="show a process's log")
     p.add_argument("name", nargs="?")
     p.add_argument("-n", "--lines", type=int, default=50)

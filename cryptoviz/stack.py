@@ -188,8 +188,8 @@ class Stack:
         state["services"][spec.name] = info
         self.write_state(state)
 
-    def restart(self, name: str, kill: bool = False) -> dict:
-        """Stop one server or service (SIGKILL with `kill`) and start it again as `up` did."""
+    def restart(self, name: str, kill: bool = False, down_for_s: float = 0.0) -> dict:
+        """Stop one server or service (SIGKILL with `kill`), wait `down_for_s`, start it as `up` did."""
         state = self.read_state()
         creds = self.secrets()
         info = state["servers"].get(name) or state["services"].get(name)
@@ -197,6 +197,7 @@ class Stack:
             raise servers.ServerError(f"{name} is not part of the running stack")
         grace = 0.0 if kill else (1.0 if name == "broker" else 20.0)
         servers.stop_pid(info["pid"], grace_s=grace, sig=signal.SIGKILL if kill else signal.SIGTERM)
+        time.sleep(down_for_s)
         if name in state["servers"]:
             self._start_server(name, state, creds)
         else:

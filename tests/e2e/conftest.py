@@ -99,10 +99,10 @@ class LocalStack:
         )
 
 
-def replayed_rows():
+def replayed_rows(start_iso: str = REPLAY_START):
     from datetime import datetime
 
-    start = datetime.fromisoformat(REPLAY_START)
+    start = datetime.fromisoformat(start_iso)
     return [r for r in read_history([DEFAULT_REPLAY_FILES[1]], SYMBOLS) if r.ts >= start]
 
 
