@@ -51,8 +51,8 @@ def consumer(bootstrap: str, *topics: str, group_id: str | None = None, **overri
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
-        "session_timeout_ms": 10000,
-        "heartbeat_interval_ms": 2000,
+        "session_timeout_ms": 6000,
+        "heartbeat_interval_ms": 1000,
         "max_poll_interval_ms": 120000,
     }
     config.update(overrides)

@@ -24,6 +24,8 @@ def main(stop: Stop) -> int:
         kafka.kafka_bootstrap_servers,
         group_id=names.ML_CONSUMER_GROUP,
         client_id=f"{kafka.kafka_client_id}-ml",
+        session_timeout_ms=kafka.kafka_session_timeout_ms,
+        heartbeat_interval_ms=max(500, kafka.kafka_session_timeout_ms // 6),
     )
     dlq = bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-ml-dlq")
     processor = Processor(

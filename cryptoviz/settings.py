@@ -43,6 +43,8 @@ class KafkaSettings(_Base):
     kafka_bootstrap_servers: str = "localhost:9092"
     kafka_topic_partitions: int = Field(4, ge=1, le=256)
     kafka_client_id: str = "cryptoviz"
+    # a consumer-group member that stops heartbeating is expired after this; its partitions move on
+    kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300000)
 
 
 class RedisSettings(_Base):

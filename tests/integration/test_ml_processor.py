@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -152,3 +154,48 @@ def test_processor_end_to_end(real, redis_client, history):
     ]
     dead = sum(v for c in counters for k, v in c.items() if k.startswith("dead_letter."))
     assert dead == 4
+
+
+def test_scale_out_two_processors_split_symbols_and_the_survivor_takes_over(real, redis_client, history):
+    """Two processors share the four partitions; one is SIGKILLed; the other owns all of them soon
+    after the group's session timeout (KAFKA_SESSION_TIMEOUT_MS, 6 s) and predictions go on."""
+    bootstrap = real.bootstrap
+    a, b = start(real), start(real)
+    host = os.uname().nodename
+
+    def partitions(p) -> set[str]:
+        raw = redis_client.get(names.status_key("ml-processor", f"{host}-{p.pid}"))
+        held = orjson.loads(raw)["gauges"].get("partitions") if raw else None
+        return set(held.split(",")) if held else set()
+
+    try:
+        wait_for(
+            lambda: partitions(a) and partitions(b) and len(partitions(a) | partitions(b)) == 4,
+            60,
+            "the pair to split the partitions",
+        )
+        assert not (partitions(a) & partitions(b))
+        a.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        wait_for(lambda: partitions(b) == {"0", "1", "2", "3"}, 30, "the survivor to own every partition")
+        takeover_s = time.monotonic() - killed
+        late = [q for q in history[-4 * 20 :]]
+        shifted = [
+            dataclasses.replace(q, source_ts=q.source_ts + timedelta(days=30)) for q in late
+        ]  # newer than anything the models saw
+        publish(bootstrap, shifted)
+        newest = max(q.event_time for q in shifted)
+        wait_for(
+            lambda: all(
+                (v := redis_client.get(names.ml_summary_key(s))) and orjson.loads(v)["event_ts"] == newest
+                for s in SYMBOLS
+            ),
+            60,
+            "predictions for every symbol from the survivor",
+        )
+    finally:
+        a.kill()
+        code, err = stop(b)
+    assert code == 0, err
+    print(f"takeover {takeover_s:.1f}s")
+    assert takeover_s <= 6 + 6, f"takeover took {takeover_s:.1f}s: more than the timeout and one rebalance"
