@@ -1,0 +1,29 @@
+"""Latency from a quote published to its prediction visible to the dashboard's reader, at 1,000 ticks/s.
+
+The same run as bench/ml_latency.py (real broker, Redis and ml-processor process), but each poll is
+the dashboard's own refresh read, LiveReader.snapshot(): quotes, ML summaries and statuses in one
+round trip, decoded.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cryptoviz.readers import LiveReader
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ml_latency
+
+_readers: dict[int, LiveReader] = {}
+
+
+def dashboard_view(client) -> list[dict]:
+    reader = _readers.setdefault(id(client), LiveReader(client))
+    return list(reader.snapshot().ml.values())
+
+
+if __name__ == "__main__":
+    ml_latency.main(
+        read=dashboard_view, bench="e2e_latency", what="prediction visible to the dashboard reader"
+    )
