@@ -46,7 +46,7 @@ def main() -> None:
         total = len(SYMBOLS) * TICKS
         client = real.redis_client()
         telemetry = Telemetry("ml-processor", client, instance="bench")
-        consumer = bus.consumer(bootstrap, group_id=names.ML_CONSUMER_GROUP)
+        consumer = bus.consumer(bootstrap, group_id="cryptoviz-ml-bench")
         dlq = bus.producer(bootstrap)
         proc = Processor(consumer, dlq, client, telemetry, ModelConfig(), 300, symbols=set(SYMBOLS))
         subscribe(proc, names.TOPIC_STREAMING)

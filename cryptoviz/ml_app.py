@@ -22,7 +22,7 @@ def main(stop: Stop) -> int:
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
     consumer = bus.consumer(
         kafka.kafka_bootstrap_servers,
-        group_id=names.ML_CONSUMER_GROUP,
+        group_id=ml.ml_consumer_group,
         client_id=f"{kafka.kafka_client_id}-ml",
         session_timeout_ms=kafka.kafka_session_timeout_ms,
         heartbeat_interval_ms=max(500, kafka.kafka_session_timeout_ms // 6),
@@ -39,7 +39,7 @@ def main(stop: Stop) -> int:
         max_records=ml.ml_max_poll_records,
     )
     subscribe(processor, names.TOPIC_STREAMING)
-    log.info("started", group=names.ML_CONSUMER_GROUP, symbols=",".join(coins))
+    log.info("started", group=ml.ml_consumer_group, symbols=",".join(coins))
     try:
         processor.run(stop)
     finally:

@@ -8,7 +8,6 @@ TOPIC_STREAMING = "crypto-streaming"  # every quote, for the ML processor
 TOPIC_DEAD_LETTER = "crypto-dead-letter"  # messages a consumer could not use, with the reason
 ALL_TOPICS = (TOPIC_RAW, TOPIC_STREAMING, TOPIC_DEAD_LETTER)
 
-ML_CONSUMER_GROUP = "cryptoviz-ml"
 
 # Redis keys
 QUOTES_LATEST = "quotes:latest"  # hash: symbol -> latest quote JSON

@@ -20,6 +20,26 @@ from cryptoviz import servers
 from cryptoviz.schema import Quote, make_quote
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
 
+# Debian's chromium, headless, with nothing that reaches for the network (see infra.md)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str:
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        raise RuntimeError("Debian's chromium is missing: `make install` installs it")
+    return found
+
 
 class RealServers:
     """Start each server on first use; stop all of them (by PID) on close."""

@@ -117,6 +117,17 @@ def wait_for(cond, timeout: float, what: str, every: float = 0.5):
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
+def wait_for_predictions_at(stack: LocalStack, event_ts: float, timeout: float) -> None:
+    """Until every symbol's latest prediction is for the tick at `event_ts`."""
+    client = stack.redis()
+
+    def at_last() -> bool:
+        docs = client.mget([names.ml_summary_key(s) for s in SYMBOLS])
+        return all(d and orjson.loads(d)["event_ts"] == event_ts for d in docs)
+
+    wait_for(at_last, timeout, "every symbol's prediction at the last replayed hour")
+
+
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
     stack = LocalStack(tmp_path_factory.mktemp("stack"))

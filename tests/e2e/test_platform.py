@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 
 import orjson
 import pytest
 
 from cryptoviz import names
+from cryptoviz.testing import CHROMIUM_ARGS, chromium_path
 
-from .conftest import SYMBOLS, replayed_rows, wait_for
+from .conftest import SYMBOLS, replayed_rows, wait_for, wait_for_predictions_at
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def test_status_shows_every_server_and_service_up(local_stack):
@@ -40,7 +31,7 @@ def test_pages_show_live_values_that_change_between_refreshes(local_stack):
         lambda: all(client.get(names.ml_summary_key(s)) for s in SYMBOLS), 120, "a prediction per symbol"
     )
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for path, title in (("", "CryptoViz: system status"), ("market", "Live market")):
             page.goto(f"{local_stack.dashboard}/{path}")
@@ -69,12 +60,6 @@ def test_replay_lands_in_the_lake_once_and_every_symbol_has_predictions(local_st
     assert got == expected, "each replayed quote exactly once, in its symbol and date"
     dates = {p.name for p in (local_stack.root / "lake" / names.LAKE_QUOTES).glob("symbol=*/date=*")}
     assert dates == {f"date={d}" for d in {r.ts.date().isoformat() for r in rows}}
-    client = local_stack.redis()
-    last = max(r.ts for r in rows).timestamp()
-    wait_for(
-        lambda: all(orjson.loads(client.get(names.ml_summary_key(s)))["event_ts"] == last for s in SYMBOLS),
-        60,
-        "every symbol's prediction at the last replayed hour",
-    )
+    wait_for_predictions_at(local_stack, max(r.ts for r in rows).timestamp(), 60)
     ml = local_stack.statuses()["ml-processor"]
     assert ml["counters"]["ticks_in"] == len(rows) and ml["counters"]["scored"] > 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -13,26 +12,11 @@ from pathlib import Path
 import pytest
 
 from cryptoviz.servers import free_port
-from cryptoviz.testing import fill_dashboard_data
+from cryptoviz.testing import CHROMIUM_ARGS, chromium_path, fill_dashboard_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "Debian's chromium is missing: `make install` installs it"
-    return found
 
 
 @pytest.fixture
@@ -86,7 +70,7 @@ def test_every_page_renders_with_charts_and_no_exception(dashboard):
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         for path, title, texts, chart in PAGES:
             page.goto(f"{dashboard}/{path}")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,19 +43,20 @@ def publish(bootstrap, quotes, extra: list[tuple[bytes | None, bytes]] = ()):
 
 
 def start(real, **env):
+    """An ml-processor process; `env` overrides settings (e.g. a group of its own)."""
     full = os.environ | real.env() | {"HEARTBEAT_INTERVAL_S": "0.5", "COINS": ",".join(SYMBOLS)} | env
     return subprocess.Popen(
         [sys.executable, str(ROOT / "ml-processor" / "main.py")], env=full, stderr=subprocess.PIPE, text=True
     )
 
 
-def wait_for(cond, timeout=60.0, what="condition"):
+def wait_for(cond, timeout=60.0, what="condition", show=lambda: ""):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
             return
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what} {show()}")
 
 
 def scored_total(client) -> int:
@@ -160,7 +162,10 @@ def test_scale_out_two_processors_split_symbols_and_the_survivor_takes_over(real
     """Two processors share the four partitions; one is SIGKILLed; the other owns all of them soon
     after the group's session timeout (KAFKA_SESSION_TIMEOUT_MS, 6 s) and predictions go on."""
     bootstrap = real.bootstrap
-    a, b = start(real), start(real)
+    # a group of its own: on the local broker (Tansu) a group whose members left one after the other
+    # mid-rebalance can stall new joiners for over a minute (seen here; see the README)
+    group = {"ML_CONSUMER_GROUP": f"scale-{uuid.uuid4().hex[:8]}"}
+    a, b = start(real, **group), start(real, **group)
     host = os.uname().nodename
 
     def partitions(p) -> set[str]:
@@ -173,6 +178,7 @@ def test_scale_out_two_processors_split_symbols_and_the_survivor_takes_over(real
             lambda: partitions(a) and partitions(b) and len(partitions(a) | partitions(b)) == 4,
             60,
             "the pair to split the partitions",
+            lambda: f"{partitions(a)} / {partitions(b)}; b alive: {b.poll() is None}",
         )
         assert not (partitions(a) & partitions(b))
         a.send_signal(signal.SIGKILL)
