@@ -29,9 +29,11 @@ class LakeReader:
             info = self.fs.get_file_info(self.path)
             if info.type == pafs.FileType.NotFound:
                 return None
-            return ds.dataset(self.path, filesystem=self.fs, format="parquet", partitioning="hive")
+            data = ds.dataset(self.path, filesystem=self.fs, format="parquet", partitioning="hive")
         except (FileNotFoundError, OSError):
             return None
+        # a folder whose first batch is still being written holds no Parquet file yet: no columns
+        return data if "symbol" in data.schema.names else None
 
     def history(
         self, symbols: list[str], start: datetime | None = None, end: datetime | None = None
