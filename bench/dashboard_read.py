@@ -71,7 +71,7 @@ def main() -> None:
         at = AppTest.from_file(APP, default_timeout=60)
         at.run()
         at.session_state["ml_symbol"] = "BTC"
-        at.switch_page("pages/predictions.py")
+        at.switch_page("views/predictions.py")
         at.run()
         assert not at.exception, at.exception
         reruns = []

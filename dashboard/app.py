@@ -1,4 +1,9 @@
-"""CryptoViz dashboard: one registry of pages, `st.navigation`; reads Redis and the lake, never Kafka."""
+"""CryptoViz dashboard: one registry of pages, `st.navigation`; reads Redis and the lake, never Kafka.
+
+The pages live in views/, not pages/: Streamlit auto-discovers a pages/ folder, and a run that did
+not reach st.navigation (a login form) then served those instead of the registry. Navigation is
+resolved on every run, the login run included, so a deep link lands on its page after the login.
+"""
 
 import sys
 from pathlib import Path
@@ -6,13 +11,14 @@ from pathlib import Path
 import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import require_login
+from common import logged_in, require_login
 
 st.set_page_config(page_title="CryptoViz", layout="wide")
 PAGES = [
-    st.Page("pages/home.py", title="Home and system status", default=True, url_path="home"),
-    st.Page("pages/market.py", title="Live market", url_path="market"),
-    st.Page("pages/predictions.py", title="ML predictions", url_path="predictions"),
+    st.Page("views/home.py", title="Home and system status", default=True, url_path="home"),
+    st.Page("views/market.py", title="Live market", url_path="market"),
+    st.Page("views/predictions.py", title="ML predictions", url_path="predictions"),
 ]
+page = st.navigation(PAGES, position="sidebar" if logged_in() else "hidden")
 if require_login():
-    st.navigation(PAGES).run()
+    page.run()

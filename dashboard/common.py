@@ -68,10 +68,16 @@ def lake_history(symbol: str, days: float | None):
     return reader.history([symbol], start, None)
 
 
+def logged_in() -> bool:
+    return settings().dashboard_password is None or bool(st.session_state.get("authenticated"))
+
+
 def require_login() -> bool:
-    password = settings().dashboard_password
-    if password is None or st.session_state.get("authenticated"):
+    """True when the page may render; otherwise shows the login form."""
+    if logged_in():
         return True
+    password = settings().dashboard_password
+    assert password is not None
     st.title("CryptoViz")
     given = st.text_input("Password", type="password", key="password")
     if given:

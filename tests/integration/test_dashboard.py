@@ -32,7 +32,7 @@ def run_page(path: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     if path != "home":
-        at.switch_page(f"pages/{path}.py")
+        at.switch_page(f"views/{path}.py")
         at.run()
     return at
 
