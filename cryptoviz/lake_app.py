@@ -10,6 +10,7 @@ from pathlib import Path
 from kafka.errors import KafkaError
 
 from cryptoviz import bus, clients, logs, names
+from cryptoviz.lake.master import choose_master
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.service import Stop
 from cryptoviz.settings import KafkaSettings, LakeSettings, RedisSettings, StackSettings, lake_url, load
@@ -39,7 +40,12 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     telemetry.publish("starting")
     fs, base = filesystem(url)
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
-    spark = session(lake.spark_master, lake.spark_ui_port, lake.spark_driver_memory)
+    master = choose_master(lake.spark_master, lake.spark_cluster_master, lake.spark_cluster_wait_s, stop.wait)
+    if stop:
+        telemetry.publish("stopped")
+        return 0
+    spark = session(master, lake.spark_ui_port, lake.spark_driver_memory)
+    telemetry.gauge("spark_master", master)
     telemetry.gauge("spark_ui", f"http://127.0.0.1:{lake.spark_ui_port}")
     telemetry.gauge("lake_url", url)
     writer = BatchWriter(fs, base, telemetry)

@@ -6,6 +6,7 @@ readable line naming the variable, which every entry point prints before exiting
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
 
@@ -26,7 +27,10 @@ class SettingsError(Exception):
 
 
 class _Base(BaseSettings):
-    model_config = SettingsConfigDict(frozen=True, extra="ignore", case_sensitive=False)
+    # env_ignore_empty: `VAR=` (as compose passes a variable that .env leaves empty) means the default
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
 
 def _empty_is_none(value: object) -> object:
@@ -88,6 +92,17 @@ class LakeSettings(_Base):
     lake_max_offsets_per_trigger: int = Field(100_000, ge=1)
     lake_dedup_watermark: str = "1 hour"
     spark_master: str = "local[2]"
+    # a standalone master used when its host exists at start (compose's cluster profile), else spark_master
+    spark_cluster_master: str = ""
+    spark_cluster_wait_s: float = Field(60.0, ge=0)
+
+    @field_validator("spark_cluster_master")
+    @classmethod
+    def _spark_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"spark://[A-Za-z0-9.-]+(:\d+)?", value):
+            raise ValueError("expected spark://host:port, or empty")
+        return value
+
     spark_ui_port: int = Field(4040, ge=1, le=65535)
     spark_driver_memory: str = "1g"
 

@@ -8,6 +8,7 @@ import pytest
 from cryptoviz.settings import (
     DashboardSettings,
     KafkaSettings,
+    LakeSettings,
     MLSettings,
     RedisSettings,
     ScraperSettings,
@@ -72,3 +73,19 @@ def test_a_service_stops_at_start_with_one_clear_line():
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], "one line"
     assert "invalid setting REDIS_PORT=" in proc.stderr
+
+
+def test_spark_cluster_master_must_be_a_spark_url(monkeypatch):
+    monkeypatch.setenv("SPARK_CLUSTER_MASTER", "spark-master:7077")
+    with pytest.raises(SettingsError, match="SPARK_CLUSTER_MASTER"):
+        load(LakeSettings)
+    monkeypatch.setenv("SPARK_CLUSTER_MASTER", "spark://spark-master:7077")
+    assert load(LakeSettings).spark_cluster_master == "spark://spark-master:7077"
+
+
+def test_an_empty_variable_means_the_default(monkeypatch):
+    # compose passes a variable that .env leaves empty as an empty string
+    monkeypatch.setenv("COINS", "")
+    monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "")
+    assert load(ScraperSettings).coins == ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
+    assert load(KafkaSettings).kafka_topic_partitions == 4
