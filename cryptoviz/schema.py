@@ -1,8 +1,13 @@
 """The quote message: one schema, its JSON encoding and its validator.
 
 Every producer encodes with `encode`, every consumer decodes with `decode`; the Spark job derives its
-schema from `FIELDS`. A message that does not pass raises `InvalidQuote` with a short reason code,
-which is what the dead-letter topic, the quarantine and the counters record.
+schema from `FIELDS`. A message that does not pass raises `InvalidQuote` with a short reason code
+from `REASONS`, which is what the dead-letter topic, the quarantine and the counters record.
+
+`decode` is total: for any bytes it returns a Quote or raises InvalidQuote. Every field's type is
+checked before it is used, and every value is bounded: the message size, string lengths and
+characters, numbers finite and within range, timestamps between the first Bitcoin block and the
+consumer's own clock plus `max_future_s` (never the message's own fields).
 """
 
 from __future__ import annotations
@@ -20,7 +25,36 @@ SCHEMA_VERSION = 1
 SOURCES = frozenset({"coingecko", "coinmarketcap", "replay", "backfill", "test"})
 MAX_PRICE_USD = 1e7  # no listed coin trades near this; larger values are corrupt
 MAX_AMOUNT_USD = 1e14  # market cap or volume
-MAX_FUTURE = timedelta(minutes=5)
+MAX_FUTURE_S = 300.0  # a quote may be dated this far past the consumer's clock (clock skew)
+MAX_MESSAGE_BYTES = 16 * 1024  # a quote is about 300 bytes
+MAX_NAME_CHARS = 64
+MAX_TS_CHARS = 40
+EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)  # the first Bitcoin block: no crypto quote is older
+
+# Why a message was refused: the closed set every counter, DLQ record and quarantine row uses.
+REASONS = frozenset(
+    {
+        "empty_message",
+        "too_large",
+        "bad_json",
+        "not_an_object",
+        "missing_field",
+        "bad_schema_version",
+        "unknown_symbol",
+        "bad_type",
+        "bad_string",
+        "unknown_source",
+        "not_finite",
+        "price_not_positive",
+        "out_of_range",
+        "bad_timestamp",
+        "too_old",
+        "future_timestamp",
+        "key_mismatch",
+    }
+)
+# A consumer that hits an unexpected exception on one message records "internal_error:<Type>".
+INTERNAL_ERROR = "internal_error"
 
 # name -> (python type, nullable); the order is the wire order and the lake's column order
 FIELDS: dict[str, tuple[type, bool]] = {
@@ -73,16 +107,43 @@ def format_ts(ts: datetime) -> str:
     return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def internal_error(exc: BaseException) -> str:
+    """The reason recorded for an unexpected exception while handling one message."""
+    return f"{INTERNAL_ERROR}:{type(exc).__name__}"
+
+
 def parse_ts(value: object, field: str) -> datetime:
     if not isinstance(value, str):
         raise InvalidQuote("bad_type", f"{field} must be an ISO 8601 string")
+    if len(value) > MAX_TS_CHARS:
+        raise InvalidQuote("bad_timestamp", f"{field} is {len(value)} characters")
     try:
         ts = datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidQuote("bad_timestamp", f"{field}={value[:40]!r}") from None
-    if ts.tzinfo is None:
-        raise InvalidQuote("bad_timestamp", f"{field} has no time zone")
-    return ts.astimezone(UTC)
+        if ts.tzinfo is None:
+            raise InvalidQuote("bad_timestamp", f"{field} has no time zone")
+        # a valid ISO string can still overflow in UTC (0001-01-01T00:00:00+01:00)
+        return ts.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidQuote("bad_timestamp", f"{field}={value!r}") from None
+
+
+def _in_time(ts: datetime, field: str, latest: datetime) -> datetime:
+    if ts < EARLIEST:
+        raise InvalidQuote("too_old", f"{field}={format_ts(ts)}")
+    if ts > latest:
+        raise InvalidQuote("future_timestamp", f"{field}={format_ts(ts)}")
+    return ts
+
+
+def _string(data: dict, field: str, max_chars: int) -> str:
+    value = data[field]
+    if not isinstance(value, str):
+        raise InvalidQuote("bad_type", f"{field} must be a string, got {type(value).__name__}")
+    if not 0 < len(value) <= max_chars or not value.isprintable():
+        raise InvalidQuote(
+            "bad_string", f"{field}: {len(value)} characters, printable: {value.isprintable()}"
+        )
+    return value
 
 
 def _number(data: dict, field: str, nullable: bool) -> float | None:
@@ -99,25 +160,31 @@ def _number(data: dict, field: str, nullable: bool) -> float | None:
     return value
 
 
-def validate(data: object, symbols: Collection[str] | None = None, now: datetime | None = None) -> Quote:
+def validate(
+    data: object,
+    symbols: Collection[str] | None = None,
+    now: datetime | None = None,
+    max_future_s: float = MAX_FUTURE_S,
+) -> Quote:
     """Check a decoded message and build the Quote, or raise InvalidQuote with the reason.
 
-    `symbols` is the accepted symbol set (default: every coin the registry knows).
+    `symbols` is the accepted symbol set (default: every coin the registry knows); `now` the
+    consumer's clock (default: the wall clock), which no timestamp may pass by `max_future_s`.
     """
     if not isinstance(data, dict):
         raise InvalidQuote("not_an_object")
     missing = [f for f in FIELDS if f not in data]
     if missing:
         raise InvalidQuote("missing_field", ", ".join(missing))
-    if data["schema_version"] != SCHEMA_VERSION:
-        raise InvalidQuote("bad_schema_version", repr(data["schema_version"])[:20])
-    symbol = data["symbol"]
-    if not isinstance(symbol, str) or symbol not in (COINS if symbols is None else symbols):
-        raise InvalidQuote("unknown_symbol", repr(symbol)[:40])
-    name, source = data["name"], data["source"]
-    if not isinstance(name, str) or not name:
-        raise InvalidQuote("bad_type", "name must be a non-empty string")
-    if source not in SOURCES:
+    version = data["schema_version"]
+    if type(version) is not int or version != SCHEMA_VERSION:  # True == 1, but is no version
+        raise InvalidQuote("bad_schema_version", repr(version)[:20])
+    symbol = _string(data, "symbol", 16)
+    if symbol not in (COINS if symbols is None else symbols):
+        raise InvalidQuote("unknown_symbol", repr(symbol))
+    name = _string(data, "name", MAX_NAME_CHARS)
+    source = data["source"]
+    if not isinstance(source, str) or source not in SOURCES:
         raise InvalidQuote("unknown_source", repr(source)[:40])
     price = _number(data, "price_usd", nullable=False)
     assert price is not None
@@ -133,10 +200,9 @@ def validate(data: object, symbols: Collection[str] | None = None, now: datetime
     change = _number(data, "change_24h_pct", nullable=True)
     if change is not None and not -100 <= change <= 1e6:
         raise InvalidQuote("out_of_range", f"change_24h_pct={change}")
-    source_ts = parse_ts(data["source_ts"], "source_ts")
-    ingest_ts = parse_ts(data["ingest_ts"], "ingest_ts")
-    if source_ts > (now or ingest_ts) + MAX_FUTURE:
-        raise InvalidQuote("future_timestamp", format_ts(source_ts))
+    latest = (now or utcnow()) + timedelta(seconds=max_future_s)
+    source_ts = _in_time(parse_ts(data["source_ts"], "source_ts"), "source_ts", latest)
+    ingest_ts = _in_time(parse_ts(data["ingest_ts"], "ingest_ts"), "ingest_ts", latest)
     return Quote(symbol, name, price, market_cap, volume, change, source, source_ts, ingest_ts)
 
 
@@ -152,15 +218,28 @@ def encode(quote: Quote) -> bytes:
     return orjson.dumps(to_dict(quote))
 
 
-def decode(raw: bytes | str | None, symbols: Collection[str] | None = None) -> Quote:
-    """Parse and validate one message value."""
+def decode(
+    raw: bytes | str | None,
+    symbols: Collection[str] | None = None,
+    now: datetime | None = None,
+    max_future_s: float = MAX_FUTURE_S,
+) -> Quote:
+    """Parse and validate one message value: a Quote, or InvalidQuote with a reason from REASONS."""
     if not raw:
         raise InvalidQuote("empty_message")
+    if not isinstance(raw, bytes | str):
+        raise InvalidQuote("bad_type", f"message of type {type(raw).__name__}")
+    if len(raw) > MAX_MESSAGE_BYTES:  # str: characters, at most 4 bytes each; checked again below
+        raise InvalidQuote("too_large", f"{len(raw)} > {MAX_MESSAGE_BYTES}")
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogatepass")
+        if len(raw) > MAX_MESSAGE_BYTES:
+            raise InvalidQuote("too_large", f"{len(raw)} bytes > {MAX_MESSAGE_BYTES}")
     try:
         data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError:  # also invalid UTF-8 and nesting past orjson's limit
         raise InvalidQuote("bad_json") from None
-    return validate(data, symbols)
+    return validate(data, symbols, now, max_future_s)
 
 
 def make_quote(

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from cryptoviz import bus, clients, logs
 from cryptoviz.publisher import Publisher
 from cryptoviz.scrape import LiveScraper, ReplayScraper
 from cryptoviz.service import Stop
-from cryptoviz.settings import KafkaSettings, RedisSettings, ScraperSettings, StackSettings, load
+from cryptoviz.settings import (
+    KafkaSettings,
+    RedisSettings,
+    ScraperSettings,
+    SettingsError,
+    StackSettings,
+    load,
+)
 from cryptoviz.sources.base import Source, SourceError
 from cryptoviz.sources.coingecko import CoinGecko
 from cryptoviz.sources.coinmarketcap import CoinMarketCap
-from cryptoviz.sources.replay import default_start, history_to_quotes, read_history
+from cryptoviz.sources.replay import ReplayFileError, default_start, history_to_quotes, read_history
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("scraper")
@@ -76,7 +84,14 @@ def main(stop: Stop) -> int:
 
 
 def run_replay(settings: ScraperSettings, publisher: Publisher, telemetry: Telemetry, stop: Stop) -> int:
-    rows = read_history(settings.replay_files, settings.coins)
+    rejects: Counter[str] = Counter()
+    try:
+        rows = read_history(settings.replay_files, settings.coins, rejects)
+    except ReplayFileError as exc:
+        raise SettingsError(f"REPLAY_FILES: {exc}") from None
+    for reason, n in rejects.items():
+        telemetry.incr(f"replay_rejects.{reason}", n)
+        log.warning("replay_rows_skipped", reason=reason, rows=n)
     if not rows:
         log.error("replay_has_no_rows", files=",".join(settings.replay_files), coins=",".join(settings.coins))
         return 0

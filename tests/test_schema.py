@@ -5,7 +5,19 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from cryptoviz.schema import FIELDS, InvalidQuote, decode, encode, make_quote, to_dict, validate
+from cryptoviz.malformed import malformed
+from cryptoviz.schema import (
+    FIELDS,
+    MAX_MESSAGE_BYTES,
+    REASONS,
+    InvalidQuote,
+    decode,
+    encode,
+    format_ts,
+    make_quote,
+    to_dict,
+    validate,
+)
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
@@ -32,7 +44,7 @@ def test_round_trip_keeps_every_field():
         ({"price_usd": True}, "bad_type"),
         ({"price_usd": 1e30}, "out_of_range"),
         ({"symbol": "NOPE"}, "unknown_symbol"),
-        ({"symbol": ""}, "unknown_symbol"),
+        ({"symbol": ""}, "bad_string"),
         ({"source": "mystery"}, "unknown_source"),
         ({"source_ts": "yesterday"}, "bad_timestamp"),
         ({"source_ts": "2024-05-01T12:00:00"}, "bad_timestamp"),
@@ -77,3 +89,31 @@ def test_timestamps_are_utc_aware():
     assert quote.source_ts == T0 and quote.source_ts.tzinfo is not None
     assert quote.event_time == T0.timestamp()
     assert validate(good() | {"source_ts": (T0 + timedelta(minutes=4)).isoformat()}).source_ts > T0
+
+
+@pytest.mark.parametrize(("key", "raw", "reason"), malformed(), ids=lambda v: str(v)[:30])
+def test_every_kind_of_malformed_message_is_refused_with_its_reason(key, raw, reason):
+    assert reason in REASONS
+    with pytest.raises(InvalidQuote) as info:
+        decode(raw)
+    assert info.value.reason == reason
+
+
+def test_a_future_date_is_judged_by_the_consumers_clock_not_the_message():
+    data = good() | {"source_ts": "2099-01-01T00:00:00Z", "ingest_ts": "2099-01-01T00:00:00Z"}
+    with pytest.raises(InvalidQuote, match="future_timestamp"):
+        validate(data)
+    now = datetime(2099, 1, 1, tzinfo=UTC)
+    assert validate(data, now=now).source_ts == now
+    ahead = good() | {"source_ts": format_ts(T0 + timedelta(seconds=90))}
+    with pytest.raises(InvalidQuote, match="future_timestamp"):
+        validate(ahead, now=T0, max_future_s=60)
+    assert validate(ahead, now=T0, max_future_s=120).source_ts == T0 + timedelta(seconds=90)
+
+
+def test_a_str_message_is_bounded_by_its_utf8_size():
+    quote = orjson.loads(encode(make_quote("BTC", 1.0, T0, ingest_ts=T0)))
+    text = orjson.dumps(quote | {"name": "€" * 6000}).decode()  # 6,000 characters, 18,000 bytes
+    assert len(text) < MAX_MESSAGE_BYTES
+    with pytest.raises(InvalidQuote, match="too_large"):
+        decode(text)

@@ -29,7 +29,8 @@ def parse_markets(payload: Any, symbols: list[str], ingest_ts: datetime | None =
         if not isinstance(item, dict):
             result.rejects["malformed_item"] += 1
             continue
-        coin = BY_COINGECKO_ID.get(item.get("id"))  # type: ignore[arg-type]
+        ident = item.get("id")
+        coin = BY_COINGECKO_ID.get(ident) if isinstance(ident, str) else None
         if coin is None or coin.symbol not in wanted:
             result.rejects["unexpected_coin"] += 1
             continue
@@ -52,16 +53,13 @@ def parse_market_chart(payload: Any, symbol: str, ingest_ts: datetime | None = N
     result = FetchResult()
     if not isinstance(payload, dict) or not isinstance(payload.get("prices"), list):
         raise SourceError("malformed_body", "no prices list")
-    caps = {int(p[0]): p[1] for p in payload.get("market_caps") or [] if isinstance(p, list) and len(p) == 2}
-    vols = {
-        int(p[0]): p[1] for p in payload.get("total_volumes") or [] if isinstance(p, list) and len(p) == 2
-    }
+    caps, vols = _series(payload.get("market_caps")), _series(payload.get("total_volumes"))
     now = ingest_ts or utcnow()
     for point in payload["prices"]:
         try:
-            if not isinstance(point, list) or len(point) != 2 or not isinstance(point[0], int | float):
+            ms = _point_ms(point)
+            if ms is None:
                 raise InvalidQuote("malformed_item")
-            ms = int(point[0])
             ts = datetime.fromtimestamp(ms / 1000, UTC)
             result.quotes.append(
                 make_quote(
@@ -77,6 +75,29 @@ def parse_market_chart(payload: Any, symbol: str, ingest_ts: datetime | None = N
         except InvalidQuote as exc:
             result.rejects[exc.reason] += 1
     return result
+
+
+MAX_MS = 10**13  # the year 2286: a point past it is no timestamp in milliseconds
+
+
+def _point_ms(point: object) -> int | None:
+    """The time of a [ms, value] point, or None when it is not one."""
+    if not isinstance(point, list) or len(point) != 2:
+        return None
+    ms = point[0]
+    if isinstance(ms, bool) or not isinstance(ms, int | float) or not 0 <= ms <= MAX_MS:
+        return None  # NaN fails the comparison too
+    return int(ms)
+
+
+def _series(points: object) -> dict[int, object]:
+    """A market_caps / total_volumes list as {ms: value}; what is not a [ms, value] point is left out."""
+    out: dict[int, object] = {}
+    for p in points if isinstance(points, list) else []:
+        ms = _point_ms(p)
+        if ms is not None and isinstance(p, list):
+            out[ms] = p[1]
+    return out
 
 
 class CoinGecko:

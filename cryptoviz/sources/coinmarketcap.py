@@ -33,7 +33,8 @@ def parse_quotes_latest(payload: Any, symbols: list[str], ingest_ts: datetime | 
         if item is None:
             result.rejects["missing_coin"] += 1
             continue
-        usd = (item.get("quote") or {}).get("USD") if isinstance(item, dict) else None
+        quote = item.get("quote") if isinstance(item, dict) else None
+        usd = quote.get("USD") if isinstance(quote, dict) else None
         if not isinstance(usd, dict):
             result.rejects["missing_price"] += 1
             continue

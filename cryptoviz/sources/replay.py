@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,21 +33,46 @@ def _open(path: Path) -> io.TextIOBase:
     return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path, newline="")
 
 
-def read_history(paths: Iterable[str | Path], symbols: Iterable[str] | None = None) -> list[HistoryRow]:
-    """Every row of the files for `symbols`, deduplicated by (symbol, ts), sorted by (ts, symbol)."""
+class ReplayFileError(Exception):
+    """A history file is missing or unreadable as a whole; the message names it."""
+
+
+def _row(rec: dict, wanted: set[str] | None) -> HistoryRow | None:
+    """One CSV record as a row, None when its symbol is not wanted; ValueError when it is bad."""
+    sym = rec.get("symbol")
+    if wanted is not None and sym not in wanted:
+        return None
+    if not isinstance(sym, str) or not sym:
+        raise ValueError("no symbol")
+    ts = datetime.fromisoformat(rec["timestamp"])
+    ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    return HistoryRow(ts, sym, float(rec["price"]), float(rec["quote_volume"] or 0))
+
+
+def read_history(
+    paths: Iterable[str | Path], symbols: Iterable[str] | None = None, rejects: Counter[str] | None = None
+) -> list[HistoryRow]:
+    """Every row of the files for `symbols`, deduplicated by (symbol, ts), sorted by (ts, symbol).
+
+    A row that cannot be read is skipped and counted in `rejects["bad_row"]`; a file that is missing
+    or not readable as text raises ReplayFileError naming it.
+    """
     wanted = set(symbols) if symbols is not None else None
     seen: dict[tuple[str, datetime], HistoryRow] = {}
     for path in paths:
-        with _open(Path(path)) as f:
-            for rec in csv.DictReader(f):
-                sym = rec["symbol"]
-                if wanted is not None and sym not in wanted:
-                    continue
-                ts = datetime.fromisoformat(rec["timestamp"])
-                ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-                key = (sym, ts)
-                if key not in seen:
-                    seen[key] = HistoryRow(ts, sym, float(rec["price"]), float(rec["quote_volume"] or 0))
+        try:
+            with _open(Path(path)) as f:
+                for rec in csv.DictReader(f):
+                    try:
+                        row = _row(rec, wanted)
+                    except (KeyError, TypeError, ValueError, OverflowError):
+                        if rejects is not None:
+                            rejects["bad_row"] += 1
+                        continue
+                    if row is not None and (row.symbol, row.ts) not in seen:
+                        seen[(row.symbol, row.ts)] = row
+        except (OSError, UnicodeDecodeError, EOFError, csv.Error) as exc:
+            raise ReplayFileError(f"replay file {path}: {exc}") from None
     return sorted(seen.values(), key=lambda r: (r.ts, r.symbol))
 
 

@@ -1,0 +1,221 @@
+"""Property-based tests: for any input, the contract and every parser give only documented outcomes.
+
+- `schema.decode`: a Quote, or InvalidQuote with a reason from REASONS; nothing else escapes.
+- the source parsers (CoinGecko markets and market chart, CoinMarketCap quotes): a FetchResult
+  whose quotes are valid and whose rejects are counted by reason, or SourceError for a body that is
+  unusable as a whole.
+- replay rows (the CSV history): bad rows are counted and skipped.
+
+`FUZZ_EXAMPLES` raises the example budget (the fuzz run in the README: FUZZ_EXAMPLES=200000).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+from collections import Counter
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cryptoviz.malformed import good_quote
+from cryptoviz.schema import FIELDS, MAX_PRICE_USD, REASONS, InvalidQuote, Quote, decode, encode
+from cryptoviz.sources.base import FetchResult, SourceError
+from cryptoviz.sources.coingecko import parse_market_chart, parse_markets
+from cryptoviz.sources.coinmarketcap import parse_quotes_latest
+from cryptoviz.sources.replay import read_history
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+COINS = ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30)
+    | st.sampled_from(
+        ["BTC", "bitcoin", "coingecko", "replay", "2025-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00"]
+    )
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+def to_bytes(value: object) -> bytes:
+    # the stdlib writes what orjson refuses to (big integers, NaN): the decoder must cope with both
+    return json.dumps(value).encode()
+
+
+def assert_documented(raw: bytes | str) -> Quote | None:
+    try:
+        quote = decode(raw, now=NOW)
+    except InvalidQuote as exc:
+        assert exc.reason in REASONS, exc.reason
+        return None
+    assert isinstance(quote, Quote)
+    assert 0 < quote.price_usd <= MAX_PRICE_USD
+    assert quote.source_ts.tzinfo is not None and quote.ingest_ts.tzinfo is not None
+    return quote
+
+
+@FUZZ
+@given(st.binary(max_size=600))
+def test_decode_any_bytes(raw):
+    assert_documented(raw)
+
+
+@FUZZ
+@given(json_values)
+def test_decode_any_json(value):
+    assert_documented(to_bytes(value))
+
+
+@FUZZ
+@given(
+    st.dictionaries(st.sampled_from(list(FIELDS)), json_values, max_size=len(FIELDS)),
+    st.sets(st.sampled_from(list(FIELDS)), max_size=3),
+)
+def test_decode_a_valid_quote_with_fields_replaced_or_removed(replaced, removed):
+    data = good_quote() | replaced
+    for name in removed:
+        data.pop(name, None)
+    quote = assert_documented(to_bytes(data))
+    if quote is not None:  # whatever passed is the quote the fields say
+        assert quote.symbol == data["symbol"] and quote.price_usd == float(data["price_usd"])
+
+
+@FUZZ
+@given(st.text(max_size=300))
+def test_decode_any_text(text):
+    assert_documented(text)
+
+
+def assert_result(result: FetchResult) -> None:
+    assert isinstance(result, FetchResult)
+    for quote in result.quotes:  # every quote a parser returns is one the contract accepts
+        assert decode(encode(quote), now=NOW) == quote
+    assert all(isinstance(reason, str) and n > 0 for reason, n in result.rejects.items())
+
+
+def parse_or_source_error(parse, *args) -> None:
+    try:
+        result = parse(*args)
+    except SourceError as exc:
+        assert exc.kind in {"malformed_body", "empty_body", "api_error"}, exc.kind
+        return
+    assert_result(result)
+
+
+coingecko_item = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.sampled_from(["bitcoin", "ethereum", "ripple", "nope"]) | json_values,
+        "current_price": json_values,
+        "last_updated": st.sampled_from(["2025-05-31T23:59:00.000Z", "yesterday"]) | json_values,
+        "market_cap": json_values,
+        "total_volume": json_values,
+        "price_change_percentage_24h": json_values,
+    },
+)
+
+
+@FUZZ
+@given(st.lists(coingecko_item | json_values, max_size=6) | json_values)
+def test_coingecko_markets_any_body(body):
+    parse_or_source_error(parse_markets, body, COINS, NOW)
+
+
+point = st.lists(
+    st.integers(min_value=-(2**66), max_value=2**66) | st.floats() | json_values, min_size=0, max_size=3
+)
+
+
+@FUZZ
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "prices": st.lists(point, max_size=5) | json_values,
+            "market_caps": st.lists(point, max_size=5) | json_values,
+            "total_volumes": st.lists(point, max_size=5) | json_values,
+        },
+    )
+    | json_values
+)
+def test_coingecko_market_chart_any_body(body):
+    parse_or_source_error(parse_market_chart, body, "BTC", NOW)
+
+
+cmc_usd = st.fixed_dictionaries(
+    {},
+    optional={
+        "price": json_values,
+        "last_updated": st.sampled_from(["2025-05-31T23:59:00.000Z"]) | json_values,
+        "market_cap": json_values,
+        "volume_24h": json_values,
+        "percent_change_24h": json_values,
+    },
+)
+cmc_item = st.fixed_dictionaries(
+    {}, optional={"quote": st.fixed_dictionaries({}, optional={"USD": cmc_usd | json_values}) | json_values}
+)
+
+
+@FUZZ
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "status": st.fixed_dictionaries({}, optional={"error_code": json_values}) | json_values,
+            "data": st.dictionaries(
+                st.sampled_from([*COINS, "X"]),
+                cmc_item | st.lists(cmc_item, max_size=2) | json_values,
+                max_size=4,
+            )
+            | json_values,
+        },
+    )
+    | json_values
+)
+def test_coinmarketcap_quotes_any_body(body):
+    parse_or_source_error(parse_quotes_latest, body, COINS, NOW)
+
+
+csv_cell = st.sampled_from(
+    ["", "nan", "inf", "-1", "0", "abc", "2025-01-01", "2025-01-01T00:00:00", "1e400"]
+) | st.text(st.characters(blacklist_categories=["Cs"]), max_size=12)
+
+
+@FUZZ
+@given(
+    rows=st.lists(
+        st.tuples(
+            csv_cell | st.just("2025-01-01T00:00:00+00:00"),
+            st.sampled_from([*COINS, "", "ZZZ"]),
+            csv_cell,
+            csv_cell,
+        ),
+        max_size=8,
+    )
+)
+def test_replay_rows_any_content(rows, tmp_path_factory):
+    path = tmp_path_factory.mktemp("replay") / "h.csv.gz"
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["timestamp", "symbol", "price", "quote_volume"])
+    writer.writerows(rows)
+    path.write_bytes(gzip.compress(buf.getvalue().encode()))
+    rejects: Counter[str] = Counter()
+    got = read_history([path], COINS, rejects)
+    assert all(r.symbol in COINS and r.ts.tzinfo is not None for r in got)
+    assert len(got) + sum(rejects.values()) <= len(rows)
