@@ -13,7 +13,15 @@ from cryptoviz import bus, clients, logs, names
 from cryptoviz.lake.master import choose_master
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.service import Stop
-from cryptoviz.settings import KafkaSettings, LakeSettings, RedisSettings, StackSettings, lake_url, load
+from cryptoviz.settings import (
+    ContractSettings,
+    KafkaSettings,
+    LakeSettings,
+    RedisSettings,
+    StackSettings,
+    lake_url,
+    load,
+)
 from cryptoviz.sources.base import Backoff
 from cryptoviz.telemetry import Telemetry
 
@@ -57,6 +65,7 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
             names.TOPIC_RAW,
             lake.lake_max_offsets_per_trigger,
             lake.lake_dedup_watermark,
+            load(ContractSettings).max_future_s,
         )
         out = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint_dir(lake, url))
         trigger = {"availableNow": True} if once else {"processingTime": f"{lake.lake_trigger_s} seconds"}

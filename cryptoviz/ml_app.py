@@ -6,7 +6,15 @@ from cryptoviz import bus, clients, logs, names
 from cryptoviz.ml.processor import Processor, subscribe
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.service import Stop
-from cryptoviz.settings import KafkaSettings, MLSettings, RedisSettings, ScraperSettings, StackSettings, load
+from cryptoviz.settings import (
+    ContractSettings,
+    KafkaSettings,
+    MLSettings,
+    RedisSettings,
+    ScraperSettings,
+    StackSettings,
+    load,
+)
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("ml-processor")
@@ -37,6 +45,7 @@ def main(stop: Stop) -> int:
         ml.ml_prediction_ttl_s,
         symbols=set(coins),
         max_records=ml.ml_max_poll_records,
+        max_future_s=load(ContractSettings).max_future_s,
     )
     subscribe(processor, names.TOPIC_STREAMING)
     log.info("started", group=ml.ml_consumer_group, symbols=",".join(coins))

@@ -51,6 +51,11 @@ class KafkaSettings(_Base):
     kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300000)
 
 
+class ContractSettings(_Base):
+    # consumers refuse a quote dated more than this past their own clock (the producer's may be off)
+    max_future_s: float = Field(300.0, ge=0, le=86400)
+
+
 class RedisSettings(_Base):
     redis_host: str = "localhost"
     redis_port: int = Field(6379, ge=1, le=65535)

@@ -62,6 +62,7 @@ def test_every_setting_is_documented_in_env_example():
     from cryptoviz import settings
 
     classes = [settings.KafkaSettings, settings.RedisSettings, settings.S3Settings, settings.StackSettings]
+    classes += [settings.ContractSettings]
     classes += [
         settings.LakeSettings,
         settings.ScraperSettings,

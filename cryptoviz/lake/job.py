@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 from cryptoviz import names
 from cryptoviz.lake.kafka_source import NAME, KafkaDataSource
 from cryptoviz.lake.writer import LAKE_SCHEMA, write_batch
-from cryptoviz.schema import FIELDS
+from cryptoviz.schema import FIELDS, MAX_FUTURE_S
 from cryptoviz.telemetry import Telemetry
 
 _SPARK_TYPES = {int: T.IntegerType(), str: T.StringType(), float: T.DoubleType(), datetime: T.StringType()}
@@ -35,15 +35,23 @@ def spark_schema() -> T.StructType:
     )
 
 
-@F.udf(returnType=T.StringType(), useArrow=True)
-def rejection_reason(value: str | None) -> str | None:
-    from cryptoviz.schema import InvalidQuote, decode
+def rejection_reason(max_future_s: float):
+    """The validator as a Spark UDF: the contract's reason for a bad value, None for a good one.
+    Whatever goes wrong with one value is that value's reason, never the batch's failure."""
 
-    try:
-        decode(value)
-    except InvalidQuote as exc:
-        return exc.reason
-    return None
+    @F.udf(returnType=T.StringType(), useArrow=True)
+    def reason(value: str | None) -> str | None:
+        from cryptoviz.schema import InvalidQuote, decode, internal_error
+
+        try:
+            decode(value, max_future_s=max_future_s)
+        except InvalidQuote as exc:
+            return exc.reason
+        except Exception as exc:
+            return internal_error(exc)
+        return None
+
+    return reason
 
 
 def session(master: str, ui_port: int, driver_memory: str, app: str = "cryptoviz-lake") -> SparkSession:
@@ -63,7 +71,12 @@ def session(master: str, ui_port: int, driver_memory: str, app: str = "cryptoviz
 
 
 def quotes_stream(
-    spark: SparkSession, bootstrap: str, topic: str, max_offsets: int, watermark: str
+    spark: SparkSession,
+    bootstrap: str,
+    topic: str,
+    max_offsets: int,
+    watermark: str,
+    max_future_s: float = MAX_FUTURE_S,
 ) -> DataFrame:
     raw = (
         spark.readStream.format(NAME)
@@ -72,9 +85,10 @@ def quotes_stream(
         .option("maxOffsetsPerTrigger", str(max_offsets))
         .load()
     )
-    parsed = raw.withColumn("reason", rejection_reason("value")).withColumn(
-        "q", F.from_json("value", spark_schema())
+    reason = F.when(~F.col("value_utf8"), F.lit("bad_json")).otherwise(
+        rejection_reason(max_future_s)("value")
     )
+    parsed = raw.withColumn("reason", reason).withColumn("q", F.from_json("value", spark_schema()))
     dedup_key = F.when(
         F.col("reason").isNull(), F.concat_ws("|", F.col("q.symbol"), F.col("q.source_ts"))
     ).otherwise(

@@ -24,11 +24,17 @@ from pyspark.sql.streaming.datasource import (
 )
 
 NAME = "cryptoviz-kafka"
-SCHEMA = "key string, value string, topic string, partition int, offset bigint, timestamp timestamp"
+# value_utf8: False when the value was not UTF-8 (it then holds the bytes with U+FFFD for each bad
+# sequence, which could otherwise read as a valid quote)
+SCHEMA = (
+    "key string, value string, value_utf8 boolean, topic string, partition int, offset bigint, "
+    "timestamp timestamp"
+)
 ARROW_SCHEMA = pa.schema(
     [
         ("key", pa.string()),
         ("value", pa.string()),
+        ("value_utf8", pa.bool_()),
         ("topic", pa.string()),
         ("partition", pa.int32()),
         ("offset", pa.int64()),
@@ -124,9 +130,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                         position = partition.end
                         break
                     cols["key"].append(rec.key.decode("utf-8", "replace") if rec.key is not None else None)
-                    cols["value"].append(
-                        rec.value.decode("utf-8", "replace") if rec.value is not None else None
-                    )
+                    value, utf8 = _text(rec.value)
+                    cols["value"].append(value)
+                    cols["value_utf8"].append(utf8)
                     cols["topic"].append(self.topic)
                     cols["partition"].append(partition.partition)
                     cols["offset"].append(rec.offset)
@@ -137,6 +143,15 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                     cols = {name: [] for name in ARROW_SCHEMA.names}
         finally:
             cons.close()
+
+
+def _text(raw: bytes | None) -> tuple[str | None, bool]:
+    if raw is None:
+        return None, True
+    try:
+        return raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), False
 
 
 class KafkaDataSource(DataSource):

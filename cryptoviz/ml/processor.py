@@ -17,12 +17,16 @@ from kafka.errors import KafkaError
 from cryptoviz import bus, logs
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
-from cryptoviz.schema import InvalidQuote, decode
+from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, decode, internal_error
 from cryptoviz.service import Stop
 from cryptoviz.sources.base import Backoff
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("ml-processor")
+
+
+class Stopping(Exception):
+    """Raised out of a Redis retry when the service is asked to stop."""
 
 
 class _DropOnRevoke(ConsumerRebalanceListener):
@@ -50,6 +54,7 @@ class Processor:
         ttl_s: int,
         symbols: Collection[str] | None = None,
         max_records: int = 2000,
+        max_future_s: float = MAX_FUTURE_S,
     ) -> None:
         self.consumer = consumer
         self.dlq = dlq
@@ -59,6 +64,8 @@ class Processor:
         self.ttl_s = ttl_s
         self.symbols = symbols
         self.max_records = max_records
+        self.max_future_s = max_future_s
+        self.stop = Stop()  # run() replaces it with the service's
         self.models: dict[
             str, tuple[SymbolModel, tuple[int, int]]
         ] = {}  # symbol -> (model, (partition, offset))
@@ -78,43 +85,50 @@ class Processor:
         return entry
 
     def process(self, records: list, changed: dict) -> None:
-        """Apply a partition's records; what changed (symbol -> output, model, position) goes to `changed`."""
+        """Apply a partition's records; what changed (symbol -> output, model, position) goes to `changed`.
+
+        A record that fails, by the contract or by an unexpected exception while handling it alone,
+        goes to the dead-letter topic with its reason and is passed: it never stops the batch."""
         for rec in records:
             try:
-                quote = decode(rec.value, self.symbols)
-                if rec.key is not None and rec.key.decode("utf-8", "replace") != quote.symbol:
-                    raise InvalidQuote("key_mismatch", f"key {rec.key!r} for {quote.symbol}")
+                self._apply(rec, changed)
             except InvalidQuote as exc:
-                self.telemetry.incr(f"dead_letter.{exc.reason}")
-                log.warning(
-                    "dead_letter",
-                    reason=exc.reason,
-                    detail=exc.detail,
-                    partition=rec.partition,
-                    offset=rec.offset,
-                )
-                bus.dead_letter(
-                    self.dlq,
-                    rec.value,
-                    exc.reason,
-                    origin="ml-processor",
-                    key=rec.key,
-                    topic=rec.topic,
-                    partition=rec.partition,
-                    offset=rec.offset,
-                )
-                continue
-            model, (part, offset) = self._model(quote.symbol)
-            if part == rec.partition and rec.offset <= offset:
-                self.telemetry.incr("skipped_already_applied")
-                continue
-            out = model.update(quote.event_time, quote.price_usd)
-            self.models[quote.symbol] = (model, (rec.partition, rec.offset))
-            if out is None:
-                self.telemetry.incr("skipped_not_newer")
-                continue
-            self.telemetry.incr("scored", out.scored)
-            changed[quote.symbol] = (out, model, (rec.partition, rec.offset))
+                self._dead_letter(rec, exc.reason, exc.detail)
+            except (redis.RedisError, Stopping):
+                raise  # the store is down or we are stopping: the batch is not done, nothing is passed
+            except Exception as exc:
+                self._dead_letter(rec, internal_error(exc), repr(exc)[:300])
+
+    def _apply(self, rec, changed: dict) -> None:
+        quote = decode(rec.value, self.symbols, max_future_s=self.max_future_s)
+        if rec.key is not None and rec.key.decode("utf-8", "replace") != quote.symbol:
+            raise InvalidQuote("key_mismatch", f"key {rec.key!r} for {quote.symbol}")
+        model, (part, offset) = self._model(quote.symbol)
+        if part == rec.partition and rec.offset <= offset:
+            self.telemetry.incr("skipped_already_applied")
+            return
+        out = model.update(quote.event_time, quote.price_usd)
+        self.models[quote.symbol] = (model, (rec.partition, rec.offset))
+        if out is None:
+            self.telemetry.incr("skipped_not_newer")
+            return
+        self.telemetry.incr("scored", out.scored)
+        changed[quote.symbol] = (out, model, (rec.partition, rec.offset))
+
+    def _dead_letter(self, rec, reason: str, detail: str) -> None:
+        self.telemetry.incr(f"dead_letter.{reason}")
+        log.warning("dead_letter", reason=reason, detail=detail, partition=rec.partition, offset=rec.offset)
+        bus.dead_letter(
+            self.dlq,
+            rec.value,
+            reason,
+            origin="ml-processor",
+            key=rec.key,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            detail=detail,
+        )
 
     def step(self, timeout_ms: int = 500) -> int:
         """One poll -> models -> Redis -> commit. Returns the number of records consumed."""
@@ -150,6 +164,8 @@ class Processor:
             log.warning("commit_failed_offsets_kept_in_redis", error=exc)
 
     def _with_retry(self, fn, what: str):
+        """fn() until Redis answers; Stopping when asked to stop meanwhile (the batch is then not
+        committed, and is read again by whoever owns the partition next)."""
         failures = 0
         while True:
             try:
@@ -165,7 +181,8 @@ class Processor:
                     retry_in_s=round(delay, 2),
                     error=exc,
                 )
-                time.sleep(delay)
+                if self.stop.wait(delay):
+                    raise Stopping(what) from None
 
     def lag(self) -> int | None:
         total = 0
@@ -179,12 +196,16 @@ class Processor:
         return total
 
     def run(self, stop: Stop) -> None:
+        self.stop = stop
         self.telemetry.publish("running")
-        while not stop:
-            self.step()
-            if self.telemetry.counters:
-                self.telemetry.gauge("lag", self.lag())
-            self.telemetry.maybe_publish()
+        try:
+            while not stop:
+                self.step()
+                if self.telemetry.counters:
+                    self.telemetry.gauge("lag", self.lag())
+                self.telemetry.maybe_publish()
+        except Stopping as exc:
+            log.warning("stopped_while_redis_down_batch_not_committed", op=str(exc))
         log.info("stopping_after_last_batch", signal=stop.signal)
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import UTC, datetime
 
 import orjson
 import pyarrow.dataset as ds
 import pytest
 
 from cryptoviz import bus, names, servers
+from cryptoviz.malformed import malformed
 from cryptoviz.models.engine import ModelConfig, SymbolModel
-from cryptoviz.schema import encode, make_quote
 
 from .conftest import SYMBOLS, LocalStack, replayed_rows, wait_for, wait_for_predictions_at
 
@@ -32,21 +31,11 @@ def stack(tmp_path_factory):
     assert not [p for p in pids if servers.pid_alive(p)]
 
 
-def malformed() -> list[tuple[bytes, bytes, str]]:
-    good = orjson.loads(encode(make_quote("BTC", 100.0, datetime(2025, 12, 25, tzinfo=UTC))))
-    return [
-        (b"BTC", b"{oops", "bad_json"),
-        (b"BTC", orjson.dumps(good | {"price_usd": "100"}), "bad_type"),
-        (b"ZZZ", orjson.dumps(good | {"symbol": "ZZZ"}), "unknown_symbol"),
-        (b"BTC", orjson.dumps(good | {"price_usd": 1e30}), "out_of_range"),
-        (b"", b"", "empty_message"),
-    ]
-
-
 def test_faults_lose_nothing_and_count_nothing_twice(stack):
     rows = replayed_rows(START)
     bootstrap = stack.state()["servers"]["broker"]["address"]
     bad = malformed()
+    pids = {name: svc["pid"] for name, svc in stack.state()["services"].items()}
     prod = bus.producer(bootstrap)
     for key, value, _ in bad:
         for topic in (names.TOPIC_STREAMING, names.TOPIC_RAW):
@@ -55,7 +44,19 @@ def test_faults_lose_nothing_and_count_nothing_twice(stack):
     prod.close()
     dlq = lambda: bus.topic_message_counts(bootstrap, (names.TOPIC_DEAD_LETTER,))[names.TOPIC_DEAD_LETTER]  # noqa: E731
     wait_for(lambda: dlq() == len(bad), 60, "the malformed messages in the dead-letter topic")
-    time.sleep(2)  # their offsets committed
+
+    def dead_lettered_and_published() -> bool:  # published after the batch that committed them
+        counters = stack.statuses()["ml-processor"]["counters"]
+        return sum(v for k, v in counters.items() if k.startswith("dead_letter.")) == len(bad)
+
+    def quarantined() -> int:
+        counters = stack.statuses()["spark-streaming"]["counters"]
+        return sum(v for k, v in counters.items() if k.startswith("quarantined."))
+
+    wait_for(dead_lettered_and_published, 60, "the dead letters counted by the processor")
+    wait_for(lambda: quarantined() == len(bad), 120, "the malformed messages in the quarantine")
+    assert {name: svc["pid"] for name, svc in stack.state()["services"].items()} == pids
+    assert all(servers.pid_alive(p) for p in pids.values()), "no message stopped a service"
 
     # redis-py retries a refused connection 10 times, each backoff capped at 1 s (about 5 s at
     # most): a 3 s outage was sometimes absorbed whole and then showed in no counter. 10 s outlasts
@@ -80,9 +81,21 @@ def test_faults_lose_nothing_and_count_nothing_twice(stack):
     published = scraper["counters"]["quotes_published"]
     assert published >= len(rows)  # a publish retried across the broker restart may send a quote twice
     expected = Counter((r.symbol, r.ts) for r in rows)
-    wait_for(
-        lambda: Counter(stack.lake_rows()) == expected, 300, "every replayed quote once in the lake", every=2
-    )
+    try:
+        wait_for(
+            lambda: Counter(stack.lake_rows()) == expected,
+            300,
+            "every replayed quote once in the lake",
+            every=2,
+        )
+    except AssertionError:
+        got = Counter(stack.lake_rows())
+        missing, extra = expected - got, got - expected
+        lake_log = stack.cli("logs", "spark-streaming", "-n", "60").stdout
+        raise AssertionError(
+            f"lake: {len(missing)} missing {sorted(missing)[:3]}, {len(extra)} extra {sorted(extra)[:3]}; "
+            f"lake job log:\n{lake_log}"
+        ) from None
 
     quarantine = ds.dataset(
         stack.root / "lake" / names.LAKE_QUARANTINE, format="parquet", partitioning="hive"

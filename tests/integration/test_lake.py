@@ -11,12 +11,12 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
-import orjson
 import pyarrow.dataset as ds
 import pytest
 
 from cryptoviz import bus, names
 from cryptoviz.lake.reader import LakeReader
+from cryptoviz.malformed import malformed
 from cryptoviz.schema import encode
 from cryptoviz.servers import free_port
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
@@ -47,14 +47,9 @@ def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path
         prod.send(names.TOPIC_RAW, key=q.symbol, value=encode(q))
     for q in quotes[:50]:  # a retried send: exact duplicates
         prod.send(names.TOPIC_RAW, key=q.symbol, value=encode(q))
-    bad = [
-        b"{broken",
-        orjson.dumps({"symbol": "BTC"}),
-        b"",
-        orjson.dumps(orjson.loads(encode(quotes[0])) | {"price_usd": -1}),
-    ]
-    for value in bad:
-        prod.send(names.TOPIC_RAW, key=b"BTC", value=value)
+    bad = malformed()  # every kind of bad message: each must land once in the quarantine
+    for key, value, _ in bad:
+        prod.send(names.TOPIC_RAW, key=key, value=value)
     prod.flush()
     prod.close()
 
@@ -98,9 +93,7 @@ def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path
     one = next((lake / names.LAKE_QUOTES).glob("symbol=BTC/date=*/*.parquet"))
     assert one.name.startswith("batch-")
     quarantine = ds.dataset(lake / names.LAKE_QUARANTINE, format="parquet", partitioning="hive").to_table()
-    assert Counter(quarantine.column("reason").to_pylist()) == Counter(
-        {"bad_json": 1, "missing_field": 1, "empty_message": 1, "price_not_positive": 1}
-    )
+    assert Counter(quarantine.column("reason").to_pylist()) == Counter(reason for _, _, reason in bad)
 
     reader = LakeReader(str(lake))
     start, end = quotes[100].source_ts, quotes[400].source_ts

@@ -1,0 +1,110 @@
+"""No message stops the ML processor: every kind of malformed message, and an unexpected error while
+handling one (a corrupt snapshot in Redis), goes to the dead-letter topic once with its reason; the
+process keeps its PID, its heartbeat, and predicts the good quotes around them. Own broker and Redis."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from kafka import KafkaConsumer
+
+from cryptoviz import bus, names
+from cryptoviz.malformed import malformed
+from cryptoviz.schema import encode, make_quote
+from cryptoviz.testing import RealServers
+
+from .test_ml_processor import start, wait_for
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def own() -> Iterator[RealServers]:
+    with RealServers() as servers:
+        yield servers
+
+
+def dead_letters(bootstrap: str) -> list[dict]:
+    cons = KafkaConsumer(
+        names.TOPIC_DEAD_LETTER,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        consumer_timeout_ms=3000,
+    )
+    out = [orjson.loads(rec.value) for rec in cons]
+    cons.close()
+    return out
+
+
+def test_malformed_messages_and_an_internal_error_are_dead_lettered_once_and_nothing_stops(own):
+    bootstrap = own.bootstrap
+    bus.ensure_topics(bootstrap, partitions=4)
+    client = own.redis_client()
+    client.set(names.ml_state_key("ETH"), b"{corrupt snapshot")  # loading it raises: an internal error
+    bad = malformed()
+    prod = bus.producer(bootstrap)
+    good = 0
+    for hour in range(48):
+        ts = T0 + timedelta(hours=hour)
+        for sym, price in (("BTC", 40000 + 10 * hour), ("SOL", 100 + hour)):
+            prod.send(names.TOPIC_STREAMING, key=sym, value=encode(make_quote(sym, price, ts)))
+            good += 1
+        if hour < len(bad):  # the bad ones among the good ones
+            key, value, _ = bad[hour]
+            prod.send(names.TOPIC_STREAMING, key=key, value=value)
+    for key, value, _ in bad[48:]:
+        prod.send(names.TOPIC_STREAMING, key=key, value=value)
+    eth = [make_quote("ETH", 2000.0 + i, T0 + timedelta(hours=i)) for i in range(3)]
+    for q in eth:
+        prod.send(names.TOPIC_STREAMING, key=b"ETH", value=encode(q))
+    prod.flush()
+    prod.close()
+
+    proc = start(own, COINS="BTC,ETH,SOL", ML_CONSUMER_GROUP="malformed")
+    try:
+        expected = Counter(reason for _, _, reason in bad) + Counter(
+            {"internal_error:JSONDecodeError": len(eth)}
+        )
+        wait_for(
+            lambda: len(dead_letters(bootstrap)) >= expected.total(), 90, "every bad message dead-lettered"
+        )
+        letters = dead_letters(bootstrap)
+        assert Counter(d["reason"] for d in letters) == expected, "each once, with its reason"
+        assert {d["origin"] for d in letters} == {"ml-processor"}
+        assert len({(d["partition"], d["offset"]) for d in letters}) == len(letters)
+
+        def ticks() -> int:
+            total = 0
+            for sym in ("BTC", "SOL"):
+                raw = client.get(names.ml_state_key(sym))
+                total += orjson.loads(raw)["model"]["ticks"] if raw else 0
+            return total
+
+        wait_for(lambda: ticks() == good, 60, "every good quote applied")
+        assert client.exists(names.ml_summary_key("BTC")) and client.exists(names.ml_summary_key("SOL"))
+        assert proc.poll() is None, "the processor is still the same process"
+
+        def status() -> dict:
+            docs = [orjson.loads(client.get(k) or b"{}") for k in client.smembers(names.STATUS_INDEX)]
+            return max(
+                (d for d in docs if d.get("service") == "ml-processor"), key=lambda d: d["heartbeat_ts"]
+            )
+
+        internal = "dead_letter.internal_error:JSONDecodeError"
+        wait_for(lambda: status()["counters"].get(internal) == len(eth), 30, "the internal errors counted")
+        assert time.time() - status()["heartbeat_ts"] < 5, "a fresh heartbeat"
+    finally:
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert time.monotonic() - started < 10, "SIGTERM ends the processor within 10 s"
