@@ -16,22 +16,16 @@ from rich.table import Table
 
 from cryptoviz import names
 from cryptoviz.backtest import SymbolResult, run_symbol, to_json, verdict
+from cryptoviz.cli_args import iso_datetime, symbol
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.settings import DEFAULT_REPLAY_FILES, MLSettings, lake_url, load
 from cryptoviz.sources.replay import read_history
 
 
-def _date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    ts = datetime.fromisoformat(value)
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
 def load_series(args: argparse.Namespace) -> dict[str, list[tuple[float, float]]]:
     """symbol -> [(event time, price)] in time order, deduplicated, within --from/--to."""
-    start, end = _date(args.start), _date(args.end)
+    start, end = args.start, args.end
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     if args.lake:
         from cryptoviz.lake.reader import LakeReader
@@ -180,9 +174,9 @@ def main(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("backtest", help="walk-forward evaluation of every model on real history")
-    p.add_argument("--symbols", nargs="*", help="default: every symbol in the data")
-    p.add_argument("--from", dest="start", help="ISO date, inclusive")
-    p.add_argument("--to", dest="end", help="ISO date, exclusive")
+    p.add_argument("--symbols", nargs="*", type=symbol, help="default: every symbol in the data")
+    p.add_argument("--from", dest="start", type=iso_datetime, help="ISO date, inclusive")
+    p.add_argument("--to", dest="end", type=iso_datetime, help="ISO date, exclusive")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", nargs="*", help="CSV(.gz) files (default: the shared hourly history)")
     src.add_argument("--lake", action="store_true", help="read the Parquet lake instead")

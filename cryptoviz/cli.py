@@ -11,6 +11,7 @@ from kafka.errors import KafkaError
 from redis import RedisError
 
 from cryptoviz import logs
+from cryptoviz.cli_args import Parser, iso_date, positive_int, symbol
 from cryptoviz.servers import ServerError
 from cryptoviz.settings import SettingsError
 
@@ -123,7 +124,7 @@ def _backfill(args: argparse.Namespace) -> int:
     apply_local_stack_env()
     scraper = load(ScraperSettings)
     kafka = load(KafkaSettings)
-    symbols = [s.upper() for s in args.symbols] if args.symbols else scraper.coins
+    symbols = args.symbols or scraper.coins
     client = redis_client()
     telemetry = Telemetry("backfill", client)
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
@@ -155,8 +156,6 @@ def _backfill(args: argparse.Namespace) -> int:
 
 @command("lake")
 def _lake(args: argparse.Namespace) -> int:
-    from datetime import date
-
     from cryptoviz.lake.compact import compact
     from cryptoviz.lake.storage import filesystem
     from cryptoviz.settings import lake_url
@@ -164,13 +163,13 @@ def _lake(args: argparse.Namespace) -> int:
 
     apply_local_stack_env()
     url = lake_url()
-    report = compact(*filesystem(url), date.fromisoformat(args.before) if args.before else None)
+    report = compact(*filesystem(url), args.before)
     print(f"{url}: {report.partitions} partitions compacted from {report.files_in} files")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cryptoviz", description=__doc__)
+    parser = Parser(prog="cryptoviz", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("up", help="start the servers and every service locally, print the URLs")
     p.add_argument("--only", nargs="*", help="start only these services (default: all)")
@@ -184,14 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--down-for", type=float, default=0.0, help="seconds to leave it stopped")
     p = sub.add_parser("logs", help="show a process's log")
     p.add_argument("name", nargs="?")
-    p.add_argument("-n", "--lines", type=int, default=50)
+    p.add_argument("-n", "--lines", type=positive_int, default=50)
     p.add_argument("-f", "--follow", action="store_true")
     p = sub.add_parser("backfill", help="publish each coin's hourly CoinGecko history (resumable)")
-    p.add_argument("--days", type=int, default=90, help="days of hourly points (CoinGecko: 90 without a key)")
-    p.add_argument("--symbols", nargs="*", help="default: COINS")
+    p.add_argument(
+        "--days", type=positive_int, default=90, help="days of hourly points (CoinGecko: 90 without a key)"
+    )
+    p.add_argument("--symbols", nargs="*", type=symbol, help="default: COINS")
     lake = sub.add_parser("lake", help="lake maintenance").add_subparsers(dest="lake_cmd", required=True)
     p = lake.add_parser("compact", help="rewrite each closed day's partition as one file per symbol")
-    p.add_argument("--before", help="compact days before this ISO date (default: today, UTC)")
+    p.add_argument("--before", type=iso_date, help="compact days before this ISO date (default: today, UTC)")
     from cryptoviz.backtest_report import add_parser as add_backtest
 
     add_backtest(sub)
