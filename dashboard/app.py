@@ -14,6 +14,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import logged_in, require_login
 
 st.set_page_config(page_title="CryptoViz", layout="wide")
+# a visitor never sees a traceback: errors are logged by the server, the page shows a short message
+st.set_option("client.showErrorDetails", "none")
 PAGES = [
     st.Page("views/home.py", title="Home and system status", default=True, url_path="home"),
     st.Page("views/market.py", title="Live market", url_path="market"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
 
 import redis
@@ -72,17 +73,33 @@ def logged_in() -> bool:
     return settings().dashboard_password is None or bool(st.session_state.get("authenticated"))
 
 
+def login_delay_s(failures: int) -> float:
+    """How long a session waits after its n-th failed login in a row: 0.5 s, doubling, at most 8 s."""
+    return min(0.5 * 2 ** (failures - 1), 8.0) if failures > 0 else 0.0
+
+
 def require_login() -> bool:
-    """True when the page may render; otherwise shows the login form."""
-    if logged_in():
-        return True
+    """True when the page may render; otherwise shows the login form. Logged in: a logout button."""
     password = settings().dashboard_password
-    assert password is not None
-    st.title("CryptoViz")
-    given = st.text_input("Password", type="password", key="password")
-    if given:
-        if hmac.compare_digest(given, password.get_secret_value()):
-            st.session_state["authenticated"] = True
+    if password is None:
+        return True
+    if st.session_state.get("authenticated"):
+        if st.sidebar.button("Log out"):
+            st.session_state.clear()
             st.rerun()
+        return True
+    st.title("CryptoViz")
+    with st.form("login", clear_on_submit=True):
+        given = st.text_input("Password", type="password", key="password")
+        submitted = st.form_submit_button("Log in")
+    if submitted:
+        # bytes: compare_digest refuses a str with non-ASCII characters, and any input must do
+        if hmac.compare_digest(given.encode(), password.get_secret_value().encode()):
+            st.session_state["authenticated"] = True
+            st.session_state.pop("failures", None)
+            st.rerun()
+        failures = st.session_state.get("failures", 0) + 1
+        st.session_state["failures"] = failures
+        time.sleep(login_delay_s(failures))  # this session only: guessing gets slower
         st.error("Wrong password.")
     return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import orjson
@@ -94,7 +95,22 @@ def test_password_gate(filled, monkeypatch):
     monkeypatch.setenv("DASHBOARD_PASSWORD", "s3cret-pass")
     at = run_page("home")
     assert "Services up" not in texts(at)
-    at.text_input(key="password").input("wrong").run()
-    assert "Wrong password" in texts(at)
-    at.text_input(key="password").input("s3cret-pass").run()
+    for attempt in ("wrong", "ünïcødé ✓", "x" * 10_000):  # any input: a refusal, never an exception
+        at.text_input(key="password").input(attempt)
+        at.button[0].click().run()
+        assert not at.exception
+        assert "Wrong password" in texts(at) and "Services up" not in texts(at)
+    assert at.session_state["failures"] == 3
+    at.text_input(key="password").input("s3cret-pass")
+    at.button[0].click().run()
     assert "Services up" in texts(at)
+    assert "failures" not in at.session_state
+    at.sidebar.button[0].click().run()  # log out
+    assert "Services up" not in texts(at)
+
+
+def test_failed_logins_slow_down_per_session():
+    sys.path.insert(0, str(Path(APP).parent))
+    from common import login_delay_s
+
+    assert [login_delay_s(n) for n in range(7)] == [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
