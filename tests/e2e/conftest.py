@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import redis
 from cryptoviz import names, servers
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
 from cryptoviz.sources.replay import read_history
+from cryptoviz.testing import wait_for
 
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]
 REPLAY_START = "2026-01-08T00:00:00+00:00"
@@ -104,17 +104,6 @@ def replayed_rows(start_iso: str = REPLAY_START):
 
     start = datetime.fromisoformat(start_iso)
     return [r for r in read_history([DEFAULT_REPLAY_FILES[1]], SYMBOLS) if r.ts >= start]
-
-
-def wait_for(cond, timeout: float, what: str, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = cond()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def wait_for_predictions_at(stack: LocalStack, event_ts: float, timeout: float) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cryptoviz.servers import free_port
-from cryptoviz.testing import CHROMIUM_ARGS, chromium_path, fill_dashboard_data
+from cryptoviz.testing import fill_dashboard_data, render_pages
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,22 +66,4 @@ PAGES = [
 
 
 def test_every_page_renders_with_charts_and_no_exception(dashboard):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        for path, title, texts, chart in PAGES:
-            page.goto(f"{dashboard}/{path}")
-            page.get_by_text(title, exact=True).first.wait_for(timeout=30000)
-            if chart:
-                page.locator(".js-plotly-plot").first.wait_for(timeout=30000)
-            page.wait_for_timeout(1500)  # let the data frames paint before the screenshot
-            body = page.inner_text("body")
-            for text in texts:
-                assert text in body, f"{path or 'home'}: {text!r} not shown"
-            assert page.locator('[data-testid="stException"]').count() == 0, f"{path}: an exception box"
-            assert "Traceback" not in body
-            page.screenshot(path=str(ARTIFACTS / f"page-{path or 'home'}.png"), full_page=True)
-        browser.close()
+    render_pages(dashboard, PAGES, ARTIFACTS)
