@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from cryptoviz.lake.master import choose_master
 
 CLUSTER = "spark://spark-master:7077"
@@ -49,8 +47,3 @@ def test_a_stop_while_waiting_returns_at_once():
 
     assert choose_master("local[2]", CLUSTER, 60, stopping, lambda h: True, lambda h, p: False) == "local[2]"
     assert waits == [1.0]
-
-
-def test_a_master_url_that_is_not_spark_is_refused():
-    with pytest.raises(ValueError, match="SPARK_CLUSTER_MASTER"):
-        choose_master("local[2]", "http://spark-master:8080", 60, no_wait)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from cryptoviz import logs
+from cryptoviz.servers import port_open
 
 log = logs.get("spark-streaming")
 
@@ -26,11 +27,7 @@ def _resolves(host: str) -> bool:
 
 
 def _accepts(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return True
-    except OSError:
-        return False
+    return port_open(host, port, timeout=2)
 
 
 def choose_master(
@@ -43,14 +40,13 @@ def choose_master(
 ) -> str:
     """`cluster` (spark://host:port) if its host resolves and its port answers within `wait_s`, else `local`.
 
-    `wait(seconds)` sleeps and returns True when the service is asked to stop meanwhile.
+    `wait(seconds)` sleeps and returns True when the service is asked to stop meanwhile. The URL's
+    form was checked with the settings (LakeSettings.spark_cluster_master).
     """
     if not cluster:
         return local
     parts = urlsplit(cluster)
-    if parts.scheme != "spark" or not parts.hostname:
-        raise ValueError(f"SPARK_CLUSTER_MASTER={cluster!r}: expected spark://host:port")
-    host, port = parts.hostname, parts.port or 7077
+    host, port = parts.hostname or "", parts.port or 7077
     if not resolves(host):
         log.info("spark_master", master=local, reason=f"no cluster: {host} does not resolve")
         return local
