@@ -74,7 +74,15 @@ def _print_status(status: dict) -> None:
     for name, info in status["servers"].items():
         print(f"{name:<16} {info['state']:<9} {info['address']:<24} pid {info['pid']}")
     for name, info in status["services"].items():
-        print(f"{name:<16} {info['state']:<9} {'pid ' + str(info['pid']):<24} {info['detail']}")
+        detail = info["detail"] + (f"; restarts {info['restarts']}" if info.get("restarts") else "")
+        if info.get("crash_loop"):
+            detail += f"; CRASH LOOP, last error: {info.get('last_error')}"
+        print(f"{name:<16} {info['state']:<9} {'pid ' + str(info['pid']):<24} {detail}")
+    if "supervisor" in status:
+        sup = status["supervisor"]
+        print(
+            f"{'supervisor':<16} {sup['state']:<9} {'pid ' + str(sup['pid']):<24} restarts services that exit"
+        )
     if status["topics"]:
         print("topics: " + ", ".join(f"{t}={n}" for t, n in status["topics"].items()))
     for what, url in status["urls"].items():

@@ -2,11 +2,15 @@
 
 State lives under one data folder (default `.cryptoviz/`): `stack.json` names every process we
 started (by PID), `logs/` holds their output, `secrets.env` the generated credentials (mode 0600).
-`down` stops only those PIDs: services first (SIGTERM: they flush and commit), then the servers.
+`up` ends by starting the supervisor (cryptoviz.supervisor), which restarts a service that exits.
+`down` stops only those PIDs: the supervisor, the services (SIGTERM: they flush and commit), then
+the servers. Whoever changes `stack.json` holds its lock (`Stack.edit`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -16,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +84,20 @@ class Stack:
 
     def write_state(self, state: dict) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.state_file.write_text(json.dumps(state, indent=2))
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.state_file)  # readers never see half a file
+
+    @contextlib.contextmanager
+    def edit(self) -> Iterator[dict]:
+        """The state, read and written back under the folder's lock (the CLI and the supervisor)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "stack.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = self.read_state()
+            yield state
+            if state.get("servers") or state.get("services"):
+                self.write_state(state)
 
     def secrets(self) -> dict[str, str]:
         """Credentials generated once per data folder; never in the repo."""
@@ -143,6 +161,7 @@ class Stack:
                 if (services is None or spec.name in services) and (REPO / spec.entry).exists():
                     self._start_service(spec, state, creds)
             self.wait_healthy(state, creds, wait_s)
+            self._start_supervisor(state, creds)
         except BaseException:
             log.error("up_failed_stopping_what_started")
             self.down()
@@ -182,27 +201,42 @@ class Stack:
         dash_port = load(DashboardSettings).dashboard_port
         log_path = self.logs / f"{spec.name}.log"
         proc = servers.spawn(spec.command(dash_port), log_path, env=self.service_env(state, creds), cwd=REPO)
-        info: dict = {"pid": proc.pid, "log_path": str(log_path)}
+        info = state["services"].setdefault(spec.name, {})  # keeps the supervisor's restart record
+        info |= {"pid": proc.pid, "log_path": str(log_path), "started_ts": time.time()}
         if spec.name == "dashboard":
             info["port"] = dash_port
-        state["services"][spec.name] = info
+        self.write_state(state)
+
+    def start_service(self, name: str, state: dict) -> None:
+        """Start one service again as `up` did (the supervisor's and `restart`'s way)."""
+        self._start_service(next(s for s in SERVICES if s.name == name), state, self.secrets())
+
+    def _start_supervisor(self, state: dict, creds: dict[str, str]) -> None:
+        log_path = self.logs / "supervisor.log"
+        cmd = [sys.executable, "-m", "cryptoviz.supervisor", str(self.dir)]
+        proc = servers.spawn(cmd, log_path, env=self.service_env(state, creds), cwd=REPO)
+        state["supervisor"] = {"pid": proc.pid, "log_path": str(log_path)}
         self.write_state(state)
 
     def restart(self, name: str, kill: bool = False, down_for_s: float = 0.0) -> dict:
-        """Stop one server or service (SIGKILL with `kill`), wait `down_for_s`, start it as `up` did."""
-        state = self.read_state()
-        creds = self.secrets()
-        info = state["servers"].get(name) or state["services"].get(name)
-        if info is None:
-            raise servers.ServerError(f"{name} is not part of the running stack")
+        """Stop one server or service (SIGKILL with `kill`), wait `down_for_s`, start it as `up` did.
+        A service is held meanwhile, so the supervisor leaves it to us."""
+        with self.edit() as state:
+            info = state["servers"].get(name) or state["services"].get(name)
+            if info is None:
+                raise servers.ServerError(f"{name} is not part of the running stack")
+            info["held"] = True
         grace = 0.0 if kill else (1.0 if name == "broker" else 20.0)
         servers.stop_pid(info["pid"], grace_s=grace, sig=signal.SIGKILL if kill else signal.SIGTERM)
         time.sleep(down_for_s)
-        if name in state["servers"]:
-            self._start_server(name, state, creds)
-        else:
-            self._start_service(next(s for s in SERVICES if s.name == name), state, creds)
-        return state["servers"].get(name) or state["services"][name]
+        with self.edit() as state:
+            if name in state["servers"]:
+                self._start_server(name, state, self.secrets())
+            else:
+                self.start_service(name, state)
+            started = state["servers"].get(name) or state["services"][name]
+            started.pop("held", None)
+        return started
 
     def _stable_ports(self, name: str, n: int) -> list[int]:
         """Ports for a server's side listeners, chosen once and kept, so consoles keep their URLs."""
@@ -260,6 +294,9 @@ class Stack:
     def down(self) -> list[str]:
         state = self.read_state()
         stopped = []
+        supervisor = state.get("supervisor")
+        if supervisor and servers.stop_pid(supervisor["pid"], grace_s=10):  # first: it would restart them
+            stopped.append("supervisor")
         for name, info in state.get("services", {}).items():
             if servers.stop_pid(info["pid"], grace_s=20):
                 stopped.append(name)
@@ -299,6 +336,11 @@ class Stack:
         for name, info in state["services"].items():
             health, detail = self.service_health(name, info, client)
             out["services"][name] = {"state": health, "detail": detail, "pid": info["pid"]}
+            out["services"][name] |= restart_record(info)
+        supervisor = state.get("supervisor")
+        if supervisor:
+            alive = servers.pid_alive(supervisor["pid"])
+            out["supervisor"] = {"state": "up" if alive else "down", "pid": supervisor["pid"]}
         if out["servers"].get("broker", {}).get("state") == "up":
             try:
                 out["topics"] = bus.topic_message_counts(state["servers"]["broker"]["address"])
@@ -334,6 +376,18 @@ class Stack:
             raise servers.ServerError(f"no log for {name!r}; known: {', '.join(paths) or 'none'}")
         cmd = ["tail", "-n", str(lines)] + (["-F"] if follow else []) + [str(p) for p in chosen]
         subprocess.run(cmd, check=False)
+
+
+def restart_record(info: dict) -> dict:
+    """What the supervisor recorded of one service: restarts, whether it is in a crash loop, and
+    the last error line it logged before it exited."""
+    from cryptoviz.supervisor import in_crash_loop
+
+    return {
+        "restarts": info.get("restarts", 0),
+        "crash_loop": in_crash_loop(info.get("restart_times", []), time.time()),
+        "last_error": info.get("last_error"),
+    }
 
 
 def env_for_local_clients(data_dir: Path | None = None) -> dict[str, str]:

@@ -64,7 +64,8 @@ class LocalStack:
 
     def pids(self) -> list[int]:
         state = self.state()
-        return [p["pid"] for group in ("servers", "services") for p in state[group].values()]
+        pids = [p["pid"] for group in ("servers", "services") for p in state[group].values()]
+        return pids + ([state["supervisor"]["pid"]] if "supervisor" in state else [])
 
     def redis(self) -> redis.Redis:
         secrets = dict(line.split("=", 1) for line in (self.root / "secrets.env").read_text().splitlines())

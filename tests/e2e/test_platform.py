@@ -63,3 +63,30 @@ def test_replay_lands_in_the_lake_once_and_every_symbol_has_predictions(local_st
     wait_for_predictions_at(local_stack, max(r.ts for r in rows).timestamp(), 60)
     ml = local_stack.statuses()["ml-processor"]
     assert ml["counters"]["ticks_in"] == len(rows) and ml["counters"]["scored"] > 0
+
+
+def test_a_service_that_dies_is_started_again_by_the_supervisor(local_stack):
+    import os
+    import signal
+
+    from cryptoviz import servers
+
+    before = local_stack.state()["services"]["ml-processor"]["pid"]
+    os.kill(before, signal.SIGKILL)
+
+    def restarted():
+        doc = orjson.loads(local_stack.cli("status", "--json").stdout)
+        ml = doc["services"]["ml-processor"]
+        return doc if ml["pid"] != before and ml["state"] == "up" and ml["restarts"] == 1 else None
+
+    doc = wait_for(restarted, 120, "the ML processor started again and healthy")
+    assert doc["supervisor"]["state"] == "up"
+    assert not servers.pid_alive(before)
+    assert not doc["services"]["ml-processor"]["crash_loop"]
+    sup = wait_for(lambda: local_stack.statuses().get("supervisor"), 30, "the supervisor's heartbeat")
+    wait_for(
+        lambda: local_stack.statuses()["supervisor"]["counters"].get("restarts.ml-processor") == 1,
+        30,
+        "the restart counted on the status page",
+    )
+    assert sup["state"] == "supervising"
