@@ -38,6 +38,9 @@ def producer(bootstrap: str, client_id: str = "cryptoviz", **overrides: object) 
         "batch_size": 256 * 1024,
         "retry_backoff_ms": 200,
         "request_timeout_ms": 15000,
+        # send() waits this long at most for metadata or buffer space: with the broker down it
+        # fails instead of blocking, and the publisher's retry (which honours a stop) takes over
+        "max_block_ms": 5000,
         "key_serializer": _KeySerializer(),
     }
     config.update(overrides)

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 
 import redis
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from cryptoviz import logs, names
 from cryptoviz.schema import Quote, encode
+from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("publisher")
 
 
 class PublishError(RuntimeError):
-    """The broker did not take a batch after every retry: the caller must not move on."""
+    """The broker did not take a batch after every retry (or the service is stopping): the caller
+    must not move on."""
+
+
+FLUSH_STEP_S = 0.5  # how often a publish waiting for the broker looks at the stop signal
+CLOSE_TIMEOUT_S = 3.0
 
 
 class Publisher:
@@ -28,12 +35,14 @@ class Publisher:
         telemetry: Telemetry,
         attempts: int = 5,
         topics: tuple[str, ...] = (names.TOPIC_RAW, names.TOPIC_STREAMING),
+        stop: Stop | None = None,
     ) -> None:
         self.producer = producer
         self.client = client
         self.telemetry = telemetry
         self.attempts = attempts
         self.topics = topics
+        self.stop = stop if stop is not None else Stop()  # set: a publish waiting for the broker gives up
 
     def publish(self, quotes: Sequence[Quote]) -> int:
         """Send every quote to every topic and wait for the broker's acks; then update Redis."""
@@ -43,21 +52,14 @@ class Publisher:
         t0 = time.perf_counter()
         pending = [(topic, key, value) for topic in self.topics for key, value in payloads]
         for attempt in range(1, self.attempts + 1):
-            futures = [(item, self.producer.send(item[0], key=item[1], value=item[2])) for item in pending]
-            self.producer.flush()
-            failed = []
-            for item, fut in futures:
-                try:
-                    fut.get(timeout=0)
-                except KafkaError as exc:
-                    failed.append(item)
-                    last = exc
+            failed, last = self._send(pending)
             if not failed:
                 break
             self.telemetry.incr("errors.publish", len(failed))
             log.warning("publish_retry", failed=len(failed), attempt=attempt, error=last)
             pending = failed
-            time.sleep(min(10.0, 0.5 * 2**attempt))
+            if self.stop.wait(min(10.0, 0.5 * 2**attempt)):
+                raise PublishError(f"stopping with {len(pending)} messages not acknowledged")
         else:
             raise PublishError(f"{len(pending)} messages not acknowledged after {self.attempts} attempts")
         latency_ms = (time.perf_counter() - t0) * 1000
@@ -67,6 +69,32 @@ class Publisher:
             self.telemetry.incr(f"quotes_out.{q.source}")
         self._store_latest(payloads)
         return len(quotes)
+
+    def _send(self, pending: list[tuple[str, str, bytes]]) -> tuple[list, KafkaError | None]:
+        """Send and wait for the acks; the items the broker did not take, and the last error. The
+        wait is cut in steps, so a stop is seen while the broker is down (send itself blocks at
+        most the producer's max_block_ms)."""
+        failed: list = []
+        last: KafkaError | None = None
+        futures = []
+        for item in pending:
+            try:
+                futures.append((item, self.producer.send(item[0], key=item[1], value=item[2])))
+            except KafkaError as exc:  # no metadata within max_block_ms: the broker is away
+                failed.append(item)
+                last = exc
+        while not all(fut.is_done for _, fut in futures):
+            with contextlib.suppress(KafkaTimeoutError):
+                self.producer.flush(timeout=FLUSH_STEP_S)
+            if self.stop:
+                raise PublishError(f"stopping with {len(pending)} messages not acknowledged")
+        for item, fut in futures:
+            try:
+                fut.get(timeout=0)
+            except KafkaError as exc:
+                failed.append(item)
+                last = exc
+        return failed, last
 
     def _store_latest(self, payloads: list[tuple[str, bytes]]) -> None:
         if self.client is None:
@@ -79,5 +107,5 @@ class Publisher:
             log.warning("latest_quotes_not_stored", error=exc)
 
     def close(self) -> None:
-        self.producer.flush()
-        self.producer.close(timeout=10)
+        """Deliver what is pending within CLOSE_TIMEOUT_S (the broker may be down), then close."""
+        self.producer.close(timeout=CLOSE_TIMEOUT_S)

@@ -55,7 +55,7 @@ def main(stop: Stop) -> int:
     telemetry.publish("starting")
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
     producer = bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-scraper")
-    publisher = Publisher(producer, rds, telemetry)
+    publisher = Publisher(producer, rds, telemetry, stop=stop)
     sources = live_sources(scraper)
     mode = choose_mode(scraper, sources)
     telemetry.gauge("mode", mode)

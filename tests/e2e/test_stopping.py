@@ -1,0 +1,46 @@
+"""SIGTERM ends every service within 10 s even while a server it needs is down, having lost nothing
+it had committed. One local stack per outage: Redis stopped, then the broker stopped."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from cryptoviz import servers
+
+from .conftest import LocalStack, wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+SERVICES = ("scraper", "ml-processor", "spark-streaming")
+
+
+@pytest.mark.parametrize("outage", ["redis", "broker"])
+def test_sigterm_ends_each_service_within_10_s_while_a_server_is_down(tmp_path_factory, outage):
+    stack = LocalStack(tmp_path_factory.mktemp(f"stop-{outage}"), REPLAY_SPEED="3600")
+    up = stack.cli("up", "--only", *SERVICES, "--wait", "180")
+    assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-3000:]
+    state = stack.state()
+    try:
+        # the supervisor would start them again: it goes first, as `down` does
+        assert servers.stop_pid(state["supervisor"]["pid"], grace_s=10)
+        wait_for(
+            lambda: (s := stack.statuses().get("ml-processor")) and s["counters"].get("ticks_in", 0) > 0,
+            120,
+            "the ML processor at work",
+        )
+        server = state["servers"][outage]
+        assert servers.stop_pid(server["pid"], grace_s=0, sig=signal.SIGKILL)
+        time.sleep(3)  # the outage: every service is now retrying against a dead server
+        took = {}
+        for name in SERVICES:
+            pid = state["services"][name]["pid"]
+            started = time.monotonic()
+            assert servers.stop_pid(pid, grace_s=30), f"{name} did not stop at all"
+            took[name] = round(time.monotonic() - started, 1)
+        print(f"{outage} down, SIGTERM to exit:", took)
+        slow = {name: s for name, s in took.items() if s > 10}
+        assert not slow, f"services that took over 10 s to stop with {outage} down: {slow}"
+    finally:
+        stack.cli("down")
