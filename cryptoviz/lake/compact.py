@@ -1,16 +1,20 @@
 """Compaction: each closed day's partition (one symbol, one date) rewritten as one file, same rows.
 
 Steps per partition, each safe to interrupt and rerun:
-1. write every row of the partition's files to `_compacting.parquet.tmp` (hidden from readers);
-2. rename it to `_compacting.parquet`: from here the rows are safe in one file;
-3. delete the files that were read;
-4. rename `_compacting.parquet` to `compacted-<date>.parquet`.
-A rerun that finds `_compacting.parquet` resumes at step 3; a leftover `.tmp` is dropped and redone.
-Only days before `before` (default: today, UTC) are touched; the job writes only to open days.
+1. write every row of the partition's files to `_compacting.parquet.tmp` (hidden from readers),
+   and the names of those files to `_compacting.json`;
+2. rename the staged file to `_compacting.parquet`: from here the rows are safe in one file;
+3. delete the files the manifest names, and no other: a file written into the partition after
+   step 1 (a backfill, a late batch) is not in the staged rows and stays;
+4. rename `_compacting.parquet` to `compacted-<date>.parquet`, then drop the manifest.
+A rerun that finds `_compacting.parquet` resumes at step 3; a manifest without a staged file, or a
+leftover `.tmp`, is dropped and the partition redone. Only days before `before` (default: today,
+UTC) are touched; the job writes only to open days.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -22,6 +26,7 @@ from cryptoviz import logs, names
 
 log = logs.get("lake.compact")
 STAGED = "_compacting.parquet"
+MANIFEST = "_compacting.json"
 
 
 @dataclass
@@ -49,23 +54,35 @@ def compact(fs: pafs.FileSystem, base: str, before: date | None = None) -> Compa
             continue
         by_name = {f.base_name: f for f in files}
         data = [f.path for f in files if not f.base_name.startswith(("_", "."))]
-        staged = f"{folder}/{STAGED}"
+        staged, manifest = f"{folder}/{STAGED}", f"{folder}/{MANIFEST}"
         final = f"{folder}/compacted-{day}.parquet"
         if STAGED not in by_name:
+            for leftover in (STAGED + ".tmp", MANIFEST, MANIFEST + ".tmp"):
+                if leftover in by_name:
+                    fs.delete_file(f"{folder}/{leftover}")
             if len(data) <= 1:
                 continue
-            if STAGED + ".tmp" in by_name:
-                fs.delete_file(staged + ".tmp")
             table = ds.dataset(data, filesystem=fs, format="parquet").to_table()
             pq.write_table(table, staged + ".tmp", filesystem=fs)
+            with fs.open_output_stream(manifest + ".tmp") as out:
+                out.write(json.dumps(sorted(p.rsplit("/", 1)[1] for p in data)).encode())
+            fs.move(manifest + ".tmp", manifest)
             fs.move(staged + ".tmp", staged)
             report.rows += table.num_rows
         else:
             log.info("resuming_compaction", partition=folder)
+            if MANIFEST in by_name:
+                with fs.open_input_stream(manifest) as src:
+                    listed = set(json.loads(src.read()))
+                data = [p for p in data if p.rsplit("/", 1)[1] in listed]
+            else:  # staged by a version that kept no manifest: it staged every file there was
+                log.warning("resuming_without_manifest", partition=folder)
         for path in data:
             if path != final:
                 fs.delete_file(path)
         fs.move(staged, final)
+        if fs.get_file_info(manifest).type == pafs.FileType.File:
+            fs.delete_file(manifest)
         report.partitions += 1
         report.files_in += len(data)
     log.info(
