@@ -178,7 +178,7 @@ class Compose:
         )
 
     def logs(self) -> str:
-        return self.run("logs", "--no-color", "--tail", "200", check=False, timeout=120).stdout
+        return self.run("logs", "--no-color", "--tail", "400", check=False, timeout=120).stdout
 
     def down_everything(self) -> None:
         self.run(
@@ -191,6 +191,24 @@ def image_mb(image: str) -> int:
         ["docker", "image", "inspect", "-f", "{{.Size}}", image], capture_output=True, text=True, check=True
     )
     return round(int(out.stdout.strip()) / 1e6)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
+
+
+@pytest.fixture(autouse=True)
+def logs_on_failure(request):
+    """When a test fails, every container's log goes to test-artifacts/compose/<test>.log."""
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    stack = request.node.funcargs.get("compose")
+    if rep is not None and rep.failed and stack is not None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / f"{request.node.name}.log").write_text(stack.logs())
 
 
 @pytest.fixture(scope="session")
