@@ -77,12 +77,13 @@ class Publisher:
         failed: list = []
         last: KafkaError | None = None
         futures = []
-        for item in pending:
+        for i, item in enumerate(pending):
             try:
                 futures.append((item, self.producer.send(item[0], key=item[1], value=item[2])))
-            except KafkaError as exc:  # no metadata within max_block_ms: the broker is away
-                failed.append(item)
+            except KafkaError as exc:  # no metadata within max_block_ms: the broker is away, and
+                failed.extend(pending[i:])  # each further send would block as long: retry them all
                 last = exc
+                break
         while not all(fut.is_done for _, fut in futures):
             with contextlib.suppress(KafkaTimeoutError):
                 self.producer.flush(timeout=FLUSH_STEP_S)
@@ -107,5 +108,10 @@ class Publisher:
             log.warning("latest_quotes_not_stored", error=exc)
 
     def close(self) -> None:
-        """Deliver what is pending within CLOSE_TIMEOUT_S (the broker may be down), then close."""
-        self.producer.close(timeout=CLOSE_TIMEOUT_S)
+        """Deliver what is pending within CLOSE_TIMEOUT_S, then close; with the broker down what is
+        still unacknowledged is given up (counted and logged), never an exception at shutdown."""
+        try:
+            self.producer.close(timeout=CLOSE_TIMEOUT_S)
+        except KafkaError as exc:
+            self.telemetry.incr("errors.unacknowledged_at_close")
+            log.warning("closed_with_unacknowledged_messages", error=exc)

@@ -116,3 +116,29 @@ def test_replay_publishes_the_shared_history_and_every_row_arrives_once(real, to
         records = read_topic(bootstrap, topic, sent, timeout=120)
         keys = {(r.key.decode(), orjson.loads(r.value)["source_ts"]) for r in records}
         assert len(records) == sent and len(keys) == sent
+
+
+def test_a_publish_to_a_dead_broker_gives_up_when_asked_to_stop():
+    """With the broker gone, publish() raises PublishError once the stop is set (not after the
+    producer's delivery timeout), and close() returns."""
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    from cryptoviz.publisher import PublishError
+    from cryptoviz.schema import make_quote
+    from cryptoviz.servers import stop_pid
+    from cryptoviz.service import Stop
+    from cryptoviz.testing import RealServers
+
+    with RealServers() as own:
+        bus.ensure_topics(own.bootstrap, partitions=2)
+        stop = Stop()
+        publisher = Publisher(bus.producer(own.bootstrap), None, Telemetry("test", None), stop=stop)
+        quote = make_quote("BTC", 100.0, datetime(2025, 1, 1, tzinfo=UTC))
+        assert publisher.publish([quote]) == 1
+        assert stop_pid(own.broker().pid, grace_s=0, sig=signal.SIGKILL)
+        threading.Timer(1.0, stop.set).start()
+        with pytest.raises(PublishError, match="stopping"):
+            publisher.publish([quote] * 50)
+        publisher.close()
