@@ -2,7 +2,8 @@
 
 The same run as bench/ml_latency.py (real broker, Redis and ml-processor process), but each poll is
 the dashboard's own refresh read, LiveReader.snapshot(): quotes, ML summaries and statuses in one
-round trip, decoded. Like it, it ends with one JSON line of its figures (printed by ml_latency.main).
+round trip, decoded. Like it, it ends with one JSON line of its figures (ml_latency.main prints it
+with json.dumps).
 """
 
 from __future__ import annotations
