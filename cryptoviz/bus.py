@@ -14,6 +14,7 @@ import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.producer.future import FutureRecordMetadata
 from kafka.serializer import Serializer
 
 from cryptoviz import logs, names
@@ -40,11 +41,23 @@ def producer(bootstrap: str, client_id: str = "cryptoviz", **overrides: object) 
         "request_timeout_ms": 15000,
         # send() waits this long at most for metadata or buffer space: with the broker down it
         # fails instead of blocking, and the publisher's retry (which honours a stop) takes over
-        "max_block_ms": 5000,
+        "max_block_ms": 3000,
         "key_serializer": _KeySerializer(),
     }
     config.update(overrides)
     return KafkaProducer(**config)
+
+
+def close_producer(producer: KafkaProducer, timeout_s: float) -> KafkaError | None:
+    """Deliver what is pending within `timeout_s`, then close. With the broker down what is still
+    unacknowledged is given up and the error returned (the caller counts it): never an exception,
+    never a wait past the timeout, at shutdown."""
+    try:
+        producer.close(timeout=timeout_s)
+    except KafkaError as exc:
+        log.warning("closed_with_unacknowledged_messages", error=exc)
+        return exc
+    return None
 
 
 def consumer(bootstrap: str, *topics: str, group_id: str | None = None, **overrides: object) -> KafkaConsumer:
@@ -149,8 +162,9 @@ def dead_letter(
     origin: str,
     key: bytes | None = None,
     **context: object,
-) -> None:
-    """Send a message a consumer could not use to the dead-letter topic, with why and where from."""
+) -> FutureRecordMetadata:
+    """Send a message a consumer could not use to the dead-letter topic, with why and where from.
+    The caller waits on the returned future before it commits past the message."""
     body = {
         "reason": reason,
         "origin": origin,
@@ -158,4 +172,4 @@ def dead_letter(
         "ts": time.time(),
         **context,
     }
-    prod.send(names.TOPIC_DEAD_LETTER, key=key, value=orjson.dumps(body, default=str))
+    return prod.send(names.TOPIC_DEAD_LETTER, key=key, value=orjson.dumps(body, default=str))

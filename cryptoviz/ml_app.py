@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from cryptoviz import bus, clients, logs, names
 from cryptoviz.ml.processor import Processor, subscribe
 from cryptoviz.models.engine import ModelConfig
@@ -18,6 +20,9 @@ from cryptoviz.settings import (
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("ml-processor")
+
+DLQ_CLOSE_TIMEOUT_S = 3.0
+LEAVE_GROUP_TIMEOUT_MS = 2000
 
 
 def main(stop: Stop) -> int:
@@ -52,9 +57,17 @@ def main(stop: Stop) -> int:
     try:
         processor.run(stop)
     finally:
-        dlq.flush()
-        dlq.close(timeout=10)
-        consumer.close()  # leaves the group at once, so the others take over without waiting
+        stopping = time.monotonic()
+        if bus.close_producer(dlq, DLQ_CLOSE_TIMEOUT_S) is not None:
+            telemetry.incr("errors.dead_letters_unacknowledged_at_close")
+        # leaves the group at once, so the others take over without waiting; bounded, as the
+        # coordinator may be the server that is down
+        consumer.close(autocommit=False, timeout_ms=LEAVE_GROUP_TIMEOUT_MS)
         telemetry.publish("stopped")
-        log.info("stopped", ticks=telemetry.counters["ticks_in"], scored=telemetry.counters["scored"])
+        log.info(
+            "stopped",
+            ticks=telemetry.counters["ticks_in"],
+            scored=telemetry.counters["scored"],
+            shutdown_s=round(time.monotonic() - stopping, 2),
+        )
     return 0

@@ -10,7 +10,7 @@ import redis
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
 
-from cryptoviz import logs, names
+from cryptoviz import bus, logs, names
 from cryptoviz.schema import Quote, encode
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
@@ -110,8 +110,5 @@ class Publisher:
     def close(self) -> None:
         """Deliver what is pending within CLOSE_TIMEOUT_S, then close; with the broker down what is
         still unacknowledged is given up (counted and logged), never an exception at shutdown."""
-        try:
-            self.producer.close(timeout=CLOSE_TIMEOUT_S)
-        except KafkaError as exc:
+        if bus.close_producer(self.producer, CLOSE_TIMEOUT_S) is not None:
             self.telemetry.incr("errors.unacknowledged_at_close")
-            log.warning("closed_with_unacknowledged_messages", error=exc)

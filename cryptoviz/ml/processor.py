@@ -7,12 +7,14 @@ that offset (replayed after a crash between the Redis write and the commit) is s
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Collection
 
 import redis
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.producer.future import FutureRecordMetadata
 
 from cryptoviz import bus, logs
 from cryptoviz.ml import store
@@ -24,9 +26,18 @@ from cryptoviz.telemetry import Telemetry
 
 log = logs.get("ml-processor")
 
+COMMIT_TIMEOUT_MS = 3000  # a commit that cannot reach the broker gives up (the snapshots keep the offsets)
+DLQ_WAIT_STEP_S = 0.5  # how often a wait for dead-letter acks looks at the stop signal
+LAG_TIMEOUT_MS = 200  # a lag figure is not worth blocking the loop, above all with the broker away
+
 
 class Stopping(Exception):
     """Raised out of a Redis retry when the service is asked to stop."""
+
+
+class BatchNotDone(Exception):
+    """The broker did not take the batch's dead letters: nothing of it is stored or committed, and
+    it is read again."""
 
 
 class _DropOnRevoke(ConsumerRebalanceListener):
@@ -70,6 +81,8 @@ class Processor:
             str, tuple[SymbolModel, tuple[int, int]]
         ] = {}  # symbol -> (model, (partition, offset))
         self.backoff = Backoff(base_s=0.5, cap_s=30)
+        self.dead_letters: list[FutureRecordMetadata] = []  # sent in this batch, not yet acknowledged
+        self.dlq_failures = 0
 
     def _model(self, symbol: str) -> tuple[SymbolModel, tuple[int, int]]:
         entry = self.models.get(symbol)
@@ -94,8 +107,8 @@ class Processor:
                 self._apply(rec, changed)
             except InvalidQuote as exc:
                 self._dead_letter(rec, exc.reason, exc.detail)
-            except (redis.RedisError, Stopping):
-                raise  # the store is down or we are stopping: the batch is not done, nothing is passed
+            except (redis.RedisError, Stopping, BatchNotDone):
+                raise  # a server is down or we are stopping: the batch is not done, nothing is passed
             except Exception as exc:
                 self._dead_letter(rec, internal_error(exc), repr(exc)[:300])
 
@@ -118,17 +131,50 @@ class Processor:
     def _dead_letter(self, rec, reason: str, detail: str) -> None:
         self.telemetry.incr(f"dead_letter.{reason}")
         log.warning("dead_letter", reason=reason, detail=detail, partition=rec.partition, offset=rec.offset)
-        bus.dead_letter(
-            self.dlq,
-            rec.value,
-            reason,
-            origin="ml-processor",
-            key=rec.key,
-            topic=rec.topic,
-            partition=rec.partition,
-            offset=rec.offset,
-            detail=detail,
+        try:
+            future = bus.dead_letter(
+                self.dlq,
+                rec.value,
+                reason,
+                origin="ml-processor",
+                key=rec.key,
+                topic=rec.topic,
+                partition=rec.partition,
+                offset=rec.offset,
+                detail=detail,
+            )
+        except KafkaError as exc:  # no metadata within max_block_ms: the broker is away
+            raise BatchNotDone(repr(exc)) from None
+        self.dead_letters.append(future)
+
+    def _deliver_dead_letters(self) -> None:
+        """Wait for the broker to acknowledge this batch's dead letters, looking at the stop signal
+        every DLQ_WAIT_STEP_S; BatchNotDone if one was refused, Stopping if asked to stop."""
+        pending, self.dead_letters = self.dead_letters, []
+        while not all(f.is_done for f in pending):
+            with contextlib.suppress(KafkaTimeoutError):
+                self.dlq.flush(timeout=DLQ_WAIT_STEP_S)
+            if self.stop:
+                raise Stopping("dead letters")
+        failed = [f.exception for f in pending if f.failed()]
+        if failed:
+            raise BatchNotDone(repr(failed[0]))
+
+    def _rewind(self, batch: dict, exc: BatchNotDone) -> None:
+        """Read the batch again: each partition back to its first record, and the models dropped so
+        they reload from their Redis snapshots (which this batch never reached)."""
+        self.dead_letters = []
+        for tp, records in batch.items():
+            self.consumer.seek(tp, records[0].offset)
+        self.models.clear()
+        self.dlq_failures += 1
+        self.telemetry.incr("errors.dead_letter_not_acknowledged")
+        delay = self.backoff.delay(self.dlq_failures)
+        log.warning(
+            "dead_letters_not_acknowledged_batch_read_again", error=str(exc), retry_in_s=round(delay, 2)
         )
+        if self.stop.wait(delay):
+            raise Stopping("dead letters")
 
     def step(self, timeout_ms: int = 500) -> int:
         """One poll -> models -> Redis -> commit. Returns the number of records consumed."""
@@ -139,11 +185,16 @@ class Processor:
         changed: dict[str, tuple[Output, SymbolModel, tuple[int, int]]] = {}
         n = 0
         offsets = {}
-        for tp, records in batch.items():
-            n += len(records)
-            self.process(records, changed)
-            offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
-        self.dlq.flush()
+        try:
+            for tp, records in batch.items():
+                n += len(records)
+                self.process(records, changed)
+                offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+            self._deliver_dead_letters()
+        except BatchNotDone as exc:
+            self._rewind(batch, exc)
+            return 0
+        self.dlq_failures = 0
         if changed:
             self._with_retry(lambda: store.write_batch(self.client, changed, self.ttl_s), "write_batch")
         self._commit(offsets)
@@ -158,7 +209,7 @@ class Processor:
         """Commit after the write. A failure is counted, never fatal: the Redis snapshots carry the
         offsets they include, so whatever is read again after an uncommitted batch is skipped."""
         try:
-            self.consumer.commit(offsets)
+            self.consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
         except KafkaError as exc:
             self.telemetry.incr("errors.commit")
             log.warning("commit_failed_offsets_kept_in_redis", error=exc)
@@ -185,12 +236,14 @@ class Processor:
                     raise Stopping(what) from None
 
     def lag(self) -> int | None:
+        """Records behind the end of the assigned partitions, from what the last fetches said; None
+        when that is not known without asking a broker that does not answer at once."""
         total = 0
         try:
             for tp in self.consumer.assignment():
                 hw = self.consumer.highwater(tp)
                 if hw is not None:
-                    total += max(0, hw - self.consumer.position(tp, timeout_ms=1000))
+                    total += max(0, hw - self.consumer.position(tp, timeout_ms=LAG_TIMEOUT_MS))
         except KafkaError:
             return None
         return total
@@ -201,7 +254,7 @@ class Processor:
         try:
             while not stop:
                 self.step()
-                if self.telemetry.counters:
+                if self.telemetry.counters and not stop:
                     self.telemetry.gauge("lag", self.lag())
                 self.telemetry.maybe_publish()
         except Stopping as exc:

@@ -42,7 +42,12 @@ def test_sigterm_ends_each_service_within_10_s_while_a_server_is_down(tmp_path_f
             took[name] = round(time.monotonic() - started, 1)
         print(f"{outage} down, SIGTERM to exit:", took)
         slow = {name: s for name, s in took.items() if s > 10}
-        assert not slow, f"services that took over 10 s to stop with {outage} down: {slow}"
+        tails = "\n".join(
+            f"--- {name} log:\n"
+            + Path(state["services"][name]["log_path"]).read_text(errors="replace")[-4000:]
+            for name in slow
+        )
+        assert not slow, f"services that took over 10 s to stop with {outage} down: {slow}\n{tails}"
         for name in SERVICES:  # a clean stop: its last words logged, no exception on the way out
             log = Path(state["services"][name]["log_path"]).read_text(errors="replace")
             assert f"{name} stopped" in log, f"{name}:\n{log[-3000:]}"

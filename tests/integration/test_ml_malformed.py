@@ -12,11 +12,15 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
 
-from cryptoviz import bus, names
+from cryptoviz import bus, names, servers
 from cryptoviz.malformed import malformed
+from cryptoviz.ml.processor import Processor
+from cryptoviz.models.engine import ModelConfig
 from cryptoviz.schema import encode, make_quote
+from cryptoviz.sources.base import Backoff
+from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing import RealServers
 
 from .test_ml_processor import start, wait_for
@@ -108,3 +112,52 @@ def test_malformed_messages_and_an_internal_error_are_dead_lettered_once_and_not
         proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert time.monotonic() - started < 10, "SIGTERM ends the processor within 10 s"
+
+
+def test_a_batch_whose_dead_letters_the_broker_refuses_is_read_again_and_nothing_is_committed(own):
+    """The dead-letter producer's broker is killed: the batch holding a malformed
+    message is neither stored nor committed, it is counted and read again; once the dead-letter
+    topic takes it, the batch goes through whole, its bad message dead-lettered once."""
+    bootstrap = own.bootstrap
+    bus.ensure_topics(bootstrap, partitions=4)
+    topic = "ml-dlq-refused"
+    bus.ensure_topics(bootstrap, (topic,), partitions=1)
+    prod = bus.producer(bootstrap)
+    key, value, reason = malformed()[0]
+    prod.send(topic, key=key, value=value)  # first: every batch read from the start holds it
+    for hour in range(6):
+        prod.send(
+            topic, key="BTC", value=encode(make_quote("BTC", 40000.0 + hour, T0 + timedelta(hours=hour)))
+        )
+    prod.flush()
+    prod.close()
+    client = own.redis_client(db=1)  # not the other test's snapshots
+    consumer = bus.consumer(bootstrap, group_id="dlq-refused", client_id="dlq-refused")
+    doomed = servers.start_broker(own.root / "doomed-broker", servers.free_port())
+    nowhere = bus.producer(doomed.address, max_block_ms=300)
+    assert servers.stop_pid(doomed.pid, grace_s=0, sig=signal.SIGKILL)
+    telemetry = Telemetry("ml-processor", client, instance="dlq-refused")
+    processor = Processor(consumer, nowhere, client, telemetry, ModelConfig(), 3600, symbols={"BTC"})
+    processor.backoff = Backoff(base_s=0.01, cap_s=0.01)
+    consumer.subscribe([topic])
+    try:
+        wait_for(lambda: processor.step() == 0 and processor.dlq_failures > 0, 60, "the refused batch")
+        assert telemetry.counters["errors.dead_letter_not_acknowledged"] >= 1
+        assert client.get(names.ml_state_key("BTC")) is None  # nothing stored
+        assert consumer.committed(TopicPartition(topic, 0)) is None  # nothing committed
+        assert consumer.position(TopicPartition(topic, 0)) == 0  # to be read again
+
+        processor.dlq = bus.producer(bootstrap, client_id="dlq-accepted")
+        wait_for(
+            lambda: processor.step() >= 0 and consumer.committed(TopicPartition(topic, 0)) == 7,
+            60,
+            "the batch read again, whole, and committed",
+        )
+        assert processor.dlq_failures == 0
+        assert client.get(names.ml_state_key("BTC")) is not None
+        letters = [d for d in dead_letters(bootstrap) if d.get("topic") == topic]
+        assert [d["reason"] for d in letters] == [reason]
+    finally:
+        nowhere.close(timeout=0)
+        processor.dlq.close(timeout=1)
+        consumer.close(autocommit=False, timeout_ms=1000)
