@@ -11,6 +11,7 @@ from kafka.errors import KafkaError
 
 from cryptoviz import bus, clients, logs, names
 from cryptoviz.lake.master import choose_master
+from cryptoviz.lake.progress import offsets_not_read
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.service import Stop
 from cryptoviz.settings import (
@@ -64,7 +65,6 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
             kafka.kafka_bootstrap_servers,
             names.TOPIC_RAW,
             lake.lake_max_offsets_per_trigger,
-            lake.lake_dedup_watermark,
             load(ContractSettings).max_future_s,
         )
         out = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint_dir(lake, url))
@@ -110,9 +110,18 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
 
 
 def watch(query, stop: Stop, telemetry: Telemetry, bootstrap: str) -> None:
-    """Heartbeat with the query's progress and how far it is behind the topic, while it runs."""
+    """Heartbeat with the query's progress and how far it is behind the topic, while it runs; counts
+    the offsets a batch covered without reading a record (retention deleted them first)."""
+    counted = -1
     while query.isActive and not stop:
         query.awaitTermination(timeout=telemetry.interval_s)
+        for progress in query.recentProgress:
+            if progress.get("batchId", -1) > counted:
+                counted = progress["batchId"]
+                skipped = offsets_not_read(progress)
+                if skipped:
+                    telemetry.incr("offsets_skipped", skipped)
+                    log.warning("offsets_skipped_below_log_start", batch=counted, offsets=skipped)
         progress = query.lastProgress
         if progress:
             telemetry.gauge("input_rows_per_s", round(progress.get("processedRowsPerSecond") or 0, 1))

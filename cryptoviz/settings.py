@@ -95,7 +95,6 @@ class LakeSettings(_Base):
     lake_checkpoint_dir: str = ""  # empty: beside a local lake, or <data dir>/checkpoints for S3
     lake_trigger_s: float = Field(30.0, gt=0)
     lake_max_offsets_per_trigger: int = Field(100_000, ge=1)
-    lake_dedup_watermark: str = "1 hour"
     spark_master: str = "local[2]"
     # a standalone master used when its host exists at start (compose's cluster profile), else spark_master
     spark_cluster_master: str = ""

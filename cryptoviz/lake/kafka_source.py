@@ -6,6 +6,11 @@ micro-batch's range is split into chunks read by workers with assign + seek (no 
 as Arrow record batches. Spark's checkpoint keeps the offsets, so a batch replayed after a crash
 covers exactly the same range.
 
+A range that starts below the log start (retention deleted it before it was read) is read from
+the log start: the consumer resets to the earliest offset, never to the latest. What was skipped
+shows in the batch's progress (offsets in the range minus rows read, see cryptoviz.lake.progress), which
+the service counts.
+
 Options: bootstrap (required), topic (required), startingOffsets (earliest | latest),
 maxOffsetsPerTrigger, chunkSize.
 """
@@ -112,6 +117,8 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
             group_id=None,
+            # a start below the log start (deleted by retention) is read from the log start
+            auto_offset_reset="earliest",
             max_partition_fetch_bytes=8 * 1024 * 1024,
         )
         try:

@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -35,7 +36,7 @@ def fill(fs, base):
         write_batch(
             fs, base, quotes_table(qs[start : start + 10], first_offset=start), names.LAKE_QUOTES, batch_id
         )
-    write_batch(fs, base, quotes_table(qs[:5]), names.LAKE_QUOTES, 999)  # a replayed batch's rows, twice
+    assert write_batch(fs, base, quotes_table(qs[:5]), names.LAKE_QUOTES, 999).written == 0  # replayed: once
     return qs
 
 
@@ -97,7 +98,10 @@ def test_an_interrupted_compaction_resumes_and_deletes_only_what_it_compacted(tm
     for path in compacted[: len(compacted) // 2]:
         fs.delete_file(path)
     # then a late batch lands in that closed day before the rerun: it is in no manifest
-    late = quotes_table([q for q in qs if q.symbol == "BTC" and q.source_ts.date() == day][:3], -1, 90_000)
+    on_the_day = [q for q in qs if q.symbol == "BTC" and q.source_ts.date() == day][:3]
+    late = quotes_table(
+        [replace(q, source_ts=q.source_ts + timedelta(minutes=30)) for q in on_the_day], -1, 90_000
+    )
     write_batch(fs, base, late, names.LAKE_QUOTES, 7777)
     scratch_fs, scratch = filesystem(str(tmp_path / "scratch"))
     write_batch(scratch_fs, scratch, late, names.LAKE_QUOTES, 7777)

@@ -1,0 +1,104 @@
+"""LakeWriter keeps each key once in a folder lake, whatever repeats: a replayed batch, a writer that
+starts again at batch 0 (a lost checkpoint), repeats inside a batch, rows a compaction staged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+import pytest
+
+from cryptoviz import names
+from cryptoviz.lake import writer as lake_writer
+from cryptoviz.lake.reader import LakeReader
+from cryptoviz.lake.writer import LakeWriter, quotes_table
+from cryptoviz.schema import make_quote
+
+T0 = datetime(2025, 3, 1, 22, tzinfo=UTC)
+
+
+def quotes(n: int, symbols=("BTC", "ETH"), start: int = 0):
+    return [
+        make_quote(sym, 100.0 + i, T0 + timedelta(hours=i))
+        for i in range(start, start + n)
+        for sym in symbols
+    ]
+
+
+def lake_rows(base: str) -> list[tuple[str, datetime]]:
+    frame = LakeReader(base, pafs.LocalFileSystem()).dataset().to_table(columns=["symbol", "source_ts"])
+    return sorted(zip(frame.column("symbol").to_pylist(), frame.column("source_ts").to_pylist(), strict=True))
+
+
+@pytest.fixture
+def lake(tmp_path) -> tuple[pafs.FileSystem, str]:
+    return pafs.LocalFileSystem(), str(tmp_path / "lake")
+
+
+def test_a_batch_written_again_adds_nothing(lake):
+    writer = LakeWriter(*lake, names.LAKE_QUOTES)
+    first = writer.write(quotes_table(quotes(5)), 0)
+    again = writer.write(quotes_table(quotes(5)), 0)
+    assert (first.written, first.dropped) == (10, 0)
+    assert (again.written, again.dropped, again.files) == (0, 10, 0)
+    assert len(lake_rows(lake[1])) == 10
+
+
+def test_a_new_writer_from_batch_0_keeps_the_old_rows_and_adds_only_new_keys(lake):
+    LakeWriter(*lake, names.LAKE_QUOTES).write(quotes_table(quotes(5)), 0)
+    # a lost checkpoint: the topic is read from the start again, the batch ids start at 0 again
+    report = LakeWriter(*lake, names.LAKE_QUOTES).write(quotes_table(quotes(8)), 0)
+    assert (report.written, report.dropped) == (6, 10)
+    rows = lake_rows(lake[1])
+    assert len(rows) == len(set(rows)) == 16
+
+
+def test_repeats_inside_one_batch_land_once(lake):
+    twice = quotes(3) + quotes(3)
+    report = LakeWriter(*lake, names.LAKE_QUOTES).write(quotes_table(twice), 7)
+    assert (report.written, report.dropped) == (6, 6)
+    assert len(lake_rows(lake[1])) == 6
+
+
+def test_rows_a_cut_short_compaction_staged_count_as_present_and_tmp_files_do_not(lake):
+    fs, base = lake
+    LakeWriter(fs, base, names.LAKE_QUOTES).write(quotes_table(quotes(2, ("BTC",))), 0)
+    folder = f"{base}/{names.LAKE_QUOTES}/symbol=BTC/date=2025-03-01"
+    (data,) = [
+        i.path for i in fs.get_file_info(pafs.FileSelector(folder)) if i.base_name.startswith("batch-")
+    ]
+    fs.move(data, f"{folder}/{lake_writer.STAGED}")  # compaction killed after staging, before renaming
+    pq.write_table(  # and a half-written file of some earlier crash
+        quotes_table(quotes(2, ("BTC",), start=10)).drop_columns(["symbol", "date"]), f"{folder}/.x.tmp"
+    )
+    report = LakeWriter(fs, base, names.LAKE_QUOTES).write(quotes_table(quotes(2, ("BTC",))), 1)
+    assert (report.written, report.dropped) == (0, 2)
+    late = LakeWriter(fs, base, names.LAKE_QUOTES).write(quotes_table(quotes(2, ("BTC",), start=10)), 2)
+    assert late.written == 2  # what only a .tmp held is not in the lake
+
+
+def test_the_quarantine_is_keyed_by_partition_and_offset(lake):
+    bad = pa.table(
+        {
+            "key": [b"BTC", b"BTC", b"ETH"],
+            "value": ["x", "x", "y"],
+            "reason": ["bad_json", "bad_json", "bad_json"],
+            "partition": pa.array([0, 0, 1], pa.int32()),
+            "offset": pa.array([5, 6, 5], pa.int64()),
+            "date": ["2025-03-01"] * 3,
+        }
+    )
+    writer = LakeWriter(*lake, names.LAKE_QUARANTINE)
+    assert writer.write(bad, 0).written == 3  # the same bytes at two offsets are two messages
+    assert writer.write(bad, 0).written == 0
+
+
+def test_a_partition_dropped_from_memory_is_read_back_from_the_lake(lake, monkeypatch):
+    monkeypatch.setattr(lake_writer, "MAX_INDEXED_PARTITIONS", 1)
+    writer = LakeWriter(*lake, names.LAKE_QUOTES)
+    writer.write(quotes_table(quotes(5)), 0)  # BTC and ETH over two dates: four partitions
+    assert len(writer.index) == 1
+    assert writer.write(quotes_table(quotes(5)), 1).written == 0
+    assert len(lake_rows(lake[1])) == 10
