@@ -144,6 +144,7 @@ class BatchWriter:
         t.gauge("last_batch_duration_s", round(elapsed, 3))
         t.gauge("batch_seconds_total", round(float(t.gauges.get("batch_seconds_total") or 0) + elapsed, 3))
         t.gauge("last_batch_ts", time.time())
-        for reason, n in Counter(bad.column("reason").to_pylist()).items():  # as read, repeats too
+        reasons = Counter(r for table in held.tables for r in table.column("reason").to_pylist())
+        for reason, n in reasons.items():
             t.incr(f"quarantined.{reason}", n)
         t.maybe_publish()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -97,6 +97,7 @@ class LakeWriter:
             seen |= fresh
             report.written += len(keep)
             report.files += 1
+            report.tables.append(data)
         return report
 
     def _keys_in(self, folder: str) -> set:
@@ -136,6 +137,7 @@ class WriteReport:
     written: int = 0
     dropped: int = 0  # already in the lake, or twice in the batch
     files: int = 0
+    tables: list[pa.Table] = field(default_factory=list)  # the rows written, per file
 
 
 def write_batch(fs: pafs.FileSystem, base: str, table: pa.Table, subdir: str, batch_id: int) -> WriteReport:

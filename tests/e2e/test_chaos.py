@@ -1,16 +1,22 @@
-"""Faults under a running replay: broker, Redis, ML processor and Spark job killed and restarted in turn,
-malformed messages on both topics. Run alone with `pytest -m chaos`."""
+"""Faults under a running replay: the scraper killed three times, broker, Redis, ML processor and Spark job
+killed and restarted in turn, the Spark checkpoint lost, a compaction killed midway and rerun, malformed
+messages on both topics. Run alone with `pytest -m chaos`."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import pyarrow.dataset as ds
 import pytest
 
 from cryptoviz import bus, names, servers
+from cryptoviz.lake.compact import STAGED
 from cryptoviz.malformed import malformed
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 
@@ -29,6 +35,47 @@ def stack(tmp_path_factory):
     pids = s.pids()
     assert s.cli("down").returncode == 0
     assert not [p for p in pids if servers.pid_alive(p)]
+
+
+def lose_the_checkpoint(stack: LocalStack) -> None:
+    """The Spark job SIGKILLed and its checkpoint deleted while it is down: it starts again from the
+    topic's first offset, batch ids from 0. Deleted before the new job starts: the new checkpoint's
+    query id proves it."""
+    checkpoint = stack.root / "lake" / "_checkpoint"
+    before = orjson.loads((checkpoint / "metadata").read_bytes())["id"]
+    old = stack.state()["services"]["spark-streaming"]["pid"]
+    restart = subprocess.Popen(
+        [sys.executable, "-m", "cryptoviz.cli", "restart", "spark-streaming", "--kill", "--down-for", "10"],
+        env=stack.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: not servers.pid_alive(old), 30, "the Spark job killed")
+    shutil.rmtree(checkpoint)
+    _, err = restart.communicate(timeout=120)
+    assert restart.returncode == 0, err[-2000:]
+    wait_for(lambda: (checkpoint / "metadata").exists(), 120, "a new checkpoint")
+    assert orjson.loads((checkpoint / "metadata").read_bytes())["id"] != before
+
+
+def compaction_killed_midway_then_rerun(stack: LocalStack) -> None:
+    """`cryptoviz lake compact` killed at its 5th deletion (step 3 of some partition: its rows staged,
+    some of its files gone), while the job writes into the same days; then run again to the end."""
+    lake = str(stack.root / "lake")
+    killed = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("compact_killed.py")), lake, "5"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    staged = list((stack.root / "lake" / names.LAKE_QUOTES).rglob(STAGED))
+    assert staged, "killed with a partition's rows staged"
+    rerun = stack.cli("lake", "compact")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert not list((stack.root / "lake" / names.LAKE_QUOTES).rglob(STAGED))
 
 
 def test_faults_lose_nothing_and_count_nothing_twice(stack):
@@ -60,12 +107,16 @@ def test_faults_lose_nothing_and_count_nothing_twice(stack):
 
     # a client's own retries can absorb a short outage whole (a 3 s one once showed in no counter):
     # 10 s outlasts them (cryptoviz.clients: 2 retries, backoff under 1 s), so a heartbeat (every
-    # second) issued in the outage fails and is counted.
+    # second) issued in the outage fails and is counted. The scraper is killed three times first:
+    # each new one replays from the start again (its warm-up and all), the lake and the models must
+    # not take any quote twice.
     faults = [
+        ("scraper", True, 0.0),
         ("broker", False, 3.0),
+        ("scraper", True, 0.0),
         ("redis", False, 10.0),
+        ("scraper", True, 0.0),
         ("ml-processor", True, 0.0),
-        ("spark-streaming", True, 0.0),
     ]
     for name, kill, down_for in faults:
         time.sleep(8)
@@ -73,13 +124,18 @@ def test_faults_lose_nothing_and_count_nothing_twice(stack):
         done = stack.cli(*args)
         assert done.returncode == 0, done.stderr[-2000:]
 
+    time.sleep(8)
+    lose_the_checkpoint(stack)
+    time.sleep(8)
+    compaction_killed_midway_then_rerun(stack)
+
     scraper = wait_for(
         lambda: (s := stack.statuses().get("scraper")) and s["state"] == "idle" and s,
         400,
         "the replay to finish",
     )
     published = scraper["counters"]["quotes_published"]
-    assert published >= len(rows)  # a publish retried across the broker restart may send a quote twice
+    assert published >= len(rows)  # the last scraper's replay, from the start
     expected = Counter((r.symbol, r.ts) for r in rows)
     try:
         wait_for(
