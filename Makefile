@@ -41,16 +41,21 @@ down:
 status: install
 	$(BIN)/cryptoviz status
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest --ignore=tests/compose $(PYTEST_ARGS)
 
 # The platform in containers: Docker engine, images (stand-ins where no registry answers), tests/compose.
 test-compose: install
 	tests/compose/run.sh
 
+# ruff, then mypy over the package, the dashboard and tests, the benches, and each service's entry
+# point on its own (they are all called main.py)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy cryptoviz dashboard tests
+	$(BIN)/mypy bench
+	@for svc in scraper ml-processor spark-streaming; do $(BIN)/mypy $$svc/main.py || exit 1; done
 
 format: install
 	$(BIN)/ruff format .

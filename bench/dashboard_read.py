@@ -37,6 +37,7 @@ def fill_symbols(client) -> None:
         model = SymbolModel(ModelConfig())
         for i in range(48):
             out = model.update((t0 + timedelta(hours=i)).timestamp(), 100 + n + (i % 7))
+        assert out is not None  # a newer tick always gives an output
         changed[sym] = (out, model, (0, n))
         q = make_quote(sym, 100.0 + n, t0 + timedelta(hours=47), ingest_ts=t0 + timedelta(hours=47))
         latest[sym] = encode(q)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import orjson
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 
 from cryptoviz import bus, names
 from cryptoviz.lake.writer import quotes_table, write_batch
@@ -66,7 +67,7 @@ def main() -> None:
         )
         wall = time.perf_counter() - t0
         status = next(
-            orjson.loads(real.redis_client().get(k))
+            orjson.loads(real.redis_client().get(k) or b"{}")
             for k in real.redis_client().smembers(names.STATUS_INDEX)
             if b"spark-streaming" in k
         )
@@ -128,7 +129,7 @@ def main() -> None:
     )
 
 
-def _local(path: str):
+def _local(path: str) -> tuple[pafs.FileSystem, str]:
     from cryptoviz.lake.storage import filesystem
 
     return filesystem(path)

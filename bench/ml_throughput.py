@@ -38,7 +38,7 @@ def main() -> None:
     for raw in messages:
         q = decode(raw, allowed)
         out = models[q.symbol].update(q.event_time, q.price_usd)
-        scored += out.scored
+        scored += out.scored if out is not None else 0
     elapsed = time.perf_counter() - start
     n = len(messages)
     decode_start = time.perf_counter()

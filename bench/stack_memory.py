@@ -18,8 +18,8 @@ from pathlib import Path
 
 from cryptoviz import servers
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "e2e"))
-from conftest import LocalStack
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.e2e.conftest import LocalStack
 
 
 def children(pid: int) -> list[int]:

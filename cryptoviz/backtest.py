@@ -91,11 +91,12 @@ def to_json(results: list[SymbolResult]) -> dict:
     """The --json object: symbols -> horizon -> model/baseline -> {n, mae, mape, hit_rate}, signals."""
     out: dict = {"symbols": {}}
     for r in results:
-        per = {}
+        per: dict[str, object] = {}
         for h in HORIZONS:
             s = r.summary[h]
-            per[h] = {m: _metric(s.get(m)) for m in ("persistence", "drift", *SCORED[:4])}
-            per[h]["signals"] = {"by_confidence": s["signals"], "expired": s["expired"]}
+            horizon: dict[str, object] = {m: _metric(s.get(m)) for m in ("persistence", "drift", *SCORED[:4])}
+            horizon["signals"] = {"by_confidence": s["signals"], "expired": s["expired"]}
+            per[h] = horizon
         per["strategy"] = {"return": r.strategy_return, "hold_return": r.hold_return, "trades": r.trades}
         per["rows"] = r.rows
         per["from"] = r.first_ts.isoformat()

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import redis
 from kafka import KafkaProducer
 from kafka.errors import KafkaError, KafkaTimeoutError
+from redis.typing import EncodableT
 
 from cryptoviz import bus, logs, names
 from cryptoviz.schema import Quote, encode
@@ -100,7 +101,7 @@ class Publisher:
     def _store_latest(self, payloads: list[tuple[str, bytes]]) -> None:
         if self.client is None:
             return
-        latest = dict(payloads)  # the last quote of each symbol in this batch
+        latest: dict[EncodableT, EncodableT] = dict(payloads)  # the last quote of each symbol in this batch
         try:
             self.client.hset(names.QUOTES_LATEST, mapping=latest)
         except redis.RedisError as exc:

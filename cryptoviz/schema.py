@@ -244,16 +244,18 @@ def decode(
 
 def make_quote(
     symbol: str,
-    price_usd: float,
+    price_usd: object,
     source_ts: datetime,
     *,
     source: str = "test",
-    market_cap_usd: float | None = None,
-    volume_24h_usd: float | None = None,
-    change_24h_pct: float | None = None,
+    market_cap_usd: object = None,
+    volume_24h_usd: object = None,
+    change_24h_pct: object = None,
     ingest_ts: datetime | None = None,
 ) -> Quote:
-    """Build a quote from parts, through the validator, so that no invalid quote is ever built."""
+    """Build a quote from parts, through the validator, so that no invalid quote is ever built.
+    The numbers are typed `object` on purpose: upstream values arrive unchecked, and whatever is
+    not a number in range is refused here (InvalidQuote), never trusted by type."""
     coin = COINS.get(symbol)
     data = {
         "schema_version": SCHEMA_VERSION,

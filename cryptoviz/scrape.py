@@ -86,14 +86,14 @@ class LiveScraper:
                 got.setdefault(q.symbol, q)
         fresh = []
         for sym in self.symbols:
-            q = got.get(sym)
-            if q is None:
+            found = got.get(sym)
+            if found is None:
                 self.telemetry.incr("missing_symbol")
                 continue
-            if self.last_source_ts.get(sym) is not None and q.source_ts <= self.last_source_ts[sym]:
-                self.telemetry.incr(f"stale.{q.source}")  # upstream has not moved: not republished
+            if self.last_source_ts.get(sym) is not None and found.source_ts <= self.last_source_ts[sym]:
+                self.telemetry.incr(f"stale.{found.source}")  # upstream has not moved: not republished
                 continue
-            fresh.append(q)
+            fresh.append(found)
         self.publish(fresh)
         self._report()
         return len(fresh)

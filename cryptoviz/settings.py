@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -181,7 +181,7 @@ class DashboardSettings(_Base):
 S = TypeVar("S", bound=BaseSettings)
 
 
-def load(cls: type[S], **overrides: object) -> S:
+def load(cls: type[S], **overrides: Any) -> S:
     """Build settings from the environment; raise SettingsError naming the variable on failure."""
     try:
         return cls(**overrides)

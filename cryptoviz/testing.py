@@ -14,8 +14,9 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-import redis
+from redis import Redis
 
 from cryptoviz import servers
 from cryptoviz.schema import Quote, make_quote
@@ -100,8 +101,11 @@ class RealServers:
     """Start each server on first use; stop all of them (by PID) on close."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self._tmp = None if root else tempfile.TemporaryDirectory(prefix="cryptoviz-test-")
-        self.root = Path(root or self._tmp.name)  # type: ignore[union-attr]
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if root is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="cryptoviz-test-")
+            root = Path(self._tmp.name)
+        self.root = Path(root)
         self.started: list[servers.Server] = []
         self._redis: servers.Server | None = None
         self._broker: servers.Server | None = None
@@ -116,9 +120,9 @@ class RealServers:
             self.started.append(self._redis)
         return self._redis
 
-    def redis_client(self, **kw: object) -> redis.Redis:
+    def redis_client(self, **kw: Any) -> Redis:
         server = self.redis()
-        return redis.Redis(host=server.host, port=server.port, **kw)
+        return Redis(host=server.host, port=server.port, **kw)
 
     def broker(self) -> servers.Server:
         if self._broker is None:
@@ -272,7 +276,7 @@ class ScriptedHTTP:
                 outer.requests.append(self.path)
                 script = outer.routes.get(path)
                 if not script:
-                    status, headers, body = 404, {}, b'{"error":"not found"}'
+                    status, headers, body = 404, dict[str, str](), b'{"error":"not found"}'
                 else:
                     status, headers, body = script.pop(0) if len(script) > 1 else script[0]
                 self.send_response(status)
@@ -295,9 +299,7 @@ class ScriptedHTTP:
         self.server.server_close()
 
 
-def fill_dashboard_data(
-    client: redis.Redis, lake: str, symbols: tuple[str, ...] = ("BTC", "ETH"), rows: int = 400
-):
+def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("BTC", "ETH"), rows: int = 400):
     """What the dashboard reads, written by the real writers from real history: ML views and state
     (the processor's engine and store), the latest quotes, a scraper heartbeat, and a small lake.
     Returns {symbol: (last output, model, position)} as the processor's store received it."""
@@ -305,7 +307,7 @@ def fill_dashboard_data(
     from cryptoviz.lake.storage import filesystem
     from cryptoviz.lake.writer import quotes_table, write_batch
     from cryptoviz.ml import store
-    from cryptoviz.models.engine import ModelConfig, SymbolModel
+    from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
     from cryptoviz.schema import encode
     from cryptoviz.sources.replay import history_to_quotes, read_history
     from cryptoviz.telemetry import Telemetry
@@ -313,10 +315,11 @@ def fill_dashboard_data(
     history = read_history([DEFAULT_REPLAY_FILES[1]], symbols)[: rows * len(symbols) // 2]
     quotes = [q for batch in history_to_quotes(history) for q in batch]
     models = {s: SymbolModel(ModelConfig()) for s in symbols}
-    changed = {}
+    changed: dict[str, tuple[Output, SymbolModel, tuple[int, int]]] = {}
     for i, q in enumerate(quotes):
         out = models[q.symbol].update(q.event_time, q.price_usd)
-        changed[q.symbol] = (out, models[q.symbol], (0, i))
+        if out is not None:
+            changed[q.symbol] = (out, models[q.symbol], (0, i))
     store.write_batch(client, changed, 300)
     client.hset(names.QUOTES_LATEST, mapping={q.symbol: encode(q) for q in quotes[-len(symbols) :]})
     telemetry = Telemetry("scraper", client, instance="test-1")

@@ -28,7 +28,9 @@ def quotes(n: int, symbols=("BTC", "ETH"), start: int = 0):
 
 
 def lake_rows(base: str) -> list[tuple[str, datetime]]:
-    frame = LakeReader(base, pafs.LocalFileSystem()).dataset().to_table(columns=["symbol", "source_ts"])
+    data = LakeReader(base, pafs.LocalFileSystem()).dataset()
+    assert data is not None
+    frame = data.to_table(columns=["symbol", "source_ts"])
     return sorted(zip(frame.column("symbol").to_pylist(), frame.column("source_ts").to_pylist(), strict=True))
 
 

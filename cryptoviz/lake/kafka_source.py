@@ -98,7 +98,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return ends
 
     def partitions(self, start: dict, end: dict) -> list[InputPartition]:
-        out = []
+        out: list[InputPartition] = []
         for p, stop in end.items():
             begin = start.get(p, 0)
             for lo in range(begin, stop, self.chunk):
@@ -109,8 +109,10 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         pass
 
     # --- worker side -----------------------------------------------------------------------
-    def read(self, partition: KafkaRange) -> Iterator[pa.RecordBatch]:
+    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
         from kafka import KafkaConsumer, TopicPartition
+
+        assert isinstance(partition, KafkaRange)  # the only kind partitions() makes
 
         tp = TopicPartition(self.topic, partition.partition)
         cons = KafkaConsumer(

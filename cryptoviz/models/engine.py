@@ -139,7 +139,7 @@ class SymbolModel:
         model.momentum.points.extend(tuple(p) for p in state["momentum"][1])
         model.vol = Volatility.from_state(state["vol"])
         model.board = Scoreboard.from_state(state["board"], HORIZONS)
-        model.first = tuple(state["first"]) if state["first"] else None  # type: ignore[assignment]
+        model.first = (float(state["first"][0]), float(state["first"][1])) if state["first"] else None
         model.last_t = state["last_t"] if state["last_t"] is not None else -math.inf
         model.ticks = state["ticks"]
         return model

@@ -43,5 +43,5 @@ class Volatility:
         for t, sq in state[1]:
             vol.points.append((t, sq))
             vol.sum_sq += sq
-        vol.last = tuple(state[2]) if state[2] else None  # type: ignore[assignment]
+        vol.last = (float(state[2][0]), float(state[2][1])) if state[2] else None
         return vol

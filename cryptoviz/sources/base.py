@@ -36,12 +36,12 @@ def add_item(
         result.quotes.append(
             make_quote(
                 symbol,
-                price,  # type: ignore[arg-type]  # the validator rejects what is not a number
+                price,
                 parse_ts(last_updated, "last_updated"),
                 source=source,
-                market_cap_usd=market_cap,  # type: ignore[arg-type]
-                volume_24h_usd=volume,  # type: ignore[arg-type]
-                change_24h_pct=change,  # type: ignore[arg-type]
+                market_cap_usd=market_cap,
+                volume_24h_usd=volume,
+                change_24h_pct=change,
                 ingest_ts=ingest_ts,
             )
         )

@@ -11,7 +11,7 @@ def live(snap: Snapshot) -> None:
     if not snap.ml:
         st.info("No predictions yet. The ML processor writes them as quotes arrive (`make up`).")
         return
-    symbol = st.session_state.get("ml_symbol")
+    symbol = str(st.session_state.get("ml_symbol") or coins()[0])  # the selectbox below sets it
     view = snap.detail
     if view is None:
         st.info(f"No prediction for {symbol} yet; these coins have one: {', '.join(sorted(snap.ml))}.")

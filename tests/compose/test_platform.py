@@ -82,7 +82,7 @@ def scored_stored_by_coin(stack: Compose) -> dict[str, int]:
     client = stack.redis()
     states = {s: client.get(names.ml_state_key(s)) for s in COINS}
     assert all(states.values()), "every coin has an ML state in Redis"
-    return {s: orjson.loads(raw)["model"]["board"]["scored"] for s, raw in states.items()}
+    return {s: orjson.loads(raw or b"")["model"]["board"]["scored"] for s, raw in states.items()}
 
 
 def scored_stored(stack: Compose) -> int:
@@ -149,7 +149,7 @@ def test_predictions_for_every_coin_reach_redis(compose: Compose):
     wait_for(
         lambda: all(client.exists(names.ml_summary_key(s)) for s in COINS), 120, "a prediction for every coin"
     )
-    view = orjson.loads(client.get(names.ml_view_key("BTC")))
+    view = orjson.loads(client.get(names.ml_view_key("BTC")) or b"null")
     assert view, "the BTC view has content"
 
 

@@ -32,7 +32,7 @@ def history():
     return [q for batch in history_to_quotes(rows) for q in batch]
 
 
-def publish(bootstrap, quotes, extra: list[tuple[bytes | None, bytes]] = ()):
+def publish(bootstrap, quotes, extra: tuple[tuple[bytes | None, bytes], ...] = ()):
     prod = bus.producer(bootstrap)
     for q in quotes:
         prod.send(names.TOPIC_STREAMING, key=q.symbol, value=encode(q))
