@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from cryptoviz import logs
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.publisher import Publisher
+from cryptoviz.retry import Backoff, retry
 from cryptoviz.schema import Quote
-from cryptoviz.sources.base import Backoff, SourceError
+from cryptoviz.sources.base import SourceError
 from cryptoviz.sources.coingecko import CoinGecko
 
 log = logs.get("backfill")
@@ -56,28 +58,35 @@ def backfill(
 ) -> BackfillReport:
     report = BackfillReport()
     backoff = backoff or Backoff()
+
+    def wait(seconds: float) -> bool:
+        sleep(seconds)
+        return False
+
     for symbol in symbols:
-        for attempt in range(1, attempts + 1):
-            try:
-                result = source.market_chart(symbol, days)
-                break
-            except SourceError as exc:
-                wait = backoff.delay(attempt, exc.retry_after)
-                log.warning(
-                    "backfill_fetch_failed",
-                    symbol=symbol,
-                    kind=exc.kind,
-                    attempt=attempt,
-                    retry_in_s=round(wait, 1),
-                )
-                report.failed[symbol] = exc.kind
-                if attempt < attempts:
-                    sleep(wait)
-        else:
+
+        def failed(attempt: int, exc: Exception, delay: float, symbol: str = symbol) -> None:
+            kind = exc.kind if isinstance(exc, SourceError) else type(exc).__name__
+            log.warning(
+                "backfill_fetch_failed", symbol=symbol, kind=kind, attempt=attempt, retry_in_s=round(delay, 1)
+            )
+
+        try:
+            result = retry(
+                partial(source.market_chart, symbol, days),
+                retry_on=(SourceError,),
+                backoff=backoff,
+                wait=wait,
+                attempts=attempts,
+                retry_after=lambda exc: exc.retry_after if isinstance(exc, SourceError) else None,
+                on_failure=failed,
+            )
+        except SourceError as exc:
+            log.warning("backfill_gave_up", symbol=symbol, kind=exc.kind, attempts=attempts)
+            report.failed[symbol] = exc.kind
             if on_symbol:
                 on_symbol(symbol)
             continue
-        report.failed.pop(symbol, None)
         earliest = min((hour(q.source_ts) for q in result.quotes), default=None)
         have = hours_in_lake(lake, symbol, earliest) if earliest else set()
         seen: set[datetime] = set()

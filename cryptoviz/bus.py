@@ -18,6 +18,7 @@ from kafka.producer.future import FutureRecordMetadata
 from kafka.serializer import Serializer
 
 from cryptoviz import logs, names
+from cryptoviz.retry import Backoff, retry
 
 log = logs.get("bus")
 
@@ -76,16 +77,14 @@ def consumer(bootstrap: str, *topics: str, group_id: str | None = None, **overri
 
 
 def ensure_topics(bootstrap: str, topics: tuple[str, ...] = names.ALL_TOPICS, partitions: int = 4) -> None:
-    """Create the topics that do not exist yet (idempotent)."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cryptoviz-admin")
-            break
-        except KafkaError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    """Create the topics that do not exist yet (idempotent); waits about 30 s for the broker."""
+    admin = retry(
+        lambda: KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cryptoviz-admin"),
+        retry_on=(KafkaError,),
+        backoff=Backoff(base_s=0.5, cap_s=2.0),
+        attempts=20,
+        on_failure=lambda n, exc, delay: log.warning("broker_not_answering", attempt=n, error=exc),
+    )
     try:
         existing = set(admin.list_topics())
         missing = [

@@ -13,6 +13,7 @@ from cryptoviz import bus, clients, logs, names
 from cryptoviz.lake.master import choose_master
 from cryptoviz.lake.progress import offsets_not_read
 from cryptoviz.lake.storage import filesystem
+from cryptoviz.retry import Backoff
 from cryptoviz.service import Stop
 from cryptoviz.settings import (
     ContractSettings,
@@ -23,7 +24,6 @@ from cryptoviz.settings import (
     lake_url,
     load,
 )
-from cryptoviz.sources.base import Backoff
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("spark-streaming")

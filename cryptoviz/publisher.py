@@ -12,6 +12,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError
 from redis.typing import EncodableT
 
 from cryptoviz import bus, logs, names
+from cryptoviz.retry import Backoff, Stopped, retry
 from cryptoviz.schema import Quote, encode
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
@@ -22,6 +23,10 @@ log = logs.get("publisher")
 class PublishError(RuntimeError):
     """The broker did not take a batch after every retry (or the service is stopping): the caller
     must not move on."""
+
+
+class _Unacknowledged(Exception):
+    """Some messages of an attempt were not acknowledged (they stay pending)."""
 
 
 FLUSH_STEP_S = 0.5  # how often a publish waiting for the broker looks at the stop signal
@@ -44,6 +49,7 @@ class Publisher:
         self.attempts = attempts
         self.topics = topics
         self.stop = stop if stop is not None else Stop()  # set: a publish waiting for the broker gives up
+        self.backoff = Backoff(base_s=1.0, cap_s=10.0)
 
     def publish(self, quotes: Sequence[Quote]) -> int:
         """Send every quote to every topic and wait for the broker's acks; then update Redis."""
@@ -52,17 +58,34 @@ class Publisher:
         payloads = [(q.symbol, encode(q)) for q in quotes]
         t0 = time.perf_counter()
         pending = [(topic, key, value) for topic in self.topics for key, value in payloads]
-        for attempt in range(1, self.attempts + 1):
+
+        def attempt() -> None:  # sends what is pending; what the broker did not take stays pending
+            nonlocal pending
             failed, last = self._send(pending)
-            if not failed:
-                break
-            self.telemetry.incr("errors.publish", len(failed))
-            log.warning("publish_retry", failed=len(failed), attempt=attempt, error=last)
-            pending = failed
-            if self.stop.wait(min(10.0, 0.5 * 2**attempt)):
-                raise PublishError(f"stopping with {len(pending)} messages not acknowledged")
-        else:
-            raise PublishError(f"{len(pending)} messages not acknowledged after {self.attempts} attempts")
+            if failed:
+                pending = failed
+                raise _Unacknowledged(f"{len(failed)} not acknowledged: {last!r}")
+
+        def failed(attempt: int, exc: Exception, delay: float) -> None:
+            self.telemetry.incr("errors.publish", len(pending))
+            log.warning("publish_retry", failed=len(pending), attempt=attempt, error=str(exc))
+
+        try:
+            retry(
+                attempt,
+                retry_on=(_Unacknowledged,),
+                backoff=self.backoff,
+                wait=self.stop.wait,
+                attempts=self.attempts,
+                on_failure=failed,
+            )
+        except Stopped:
+            raise PublishError(f"stopping with {len(pending)} messages not acknowledged") from None
+        except _Unacknowledged:
+            self.telemetry.incr("errors.publish", len(pending))
+            raise PublishError(
+                f"{len(pending)} messages not acknowledged after {self.attempts} attempts"
+            ) from None
         latency_ms = (time.perf_counter() - t0) * 1000
         self.telemetry.incr("quotes_published", len(quotes))
         self.telemetry.gauge("publish_latency_ms", round(latency_ms, 2))

@@ -9,9 +9,10 @@ from datetime import datetime
 
 from cryptoviz import logs
 from cryptoviz.publisher import Publisher, PublishError
+from cryptoviz.retry import Backoff
 from cryptoviz.schema import Quote
 from cryptoviz.service import Stop
-from cryptoviz.sources.base import Backoff, Source, SourceError
+from cryptoviz.sources.base import Source, SourceError
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("scraper")

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from cryptoviz.coins import DEFAULT_COINS
+from cryptoviz.retry import Backoff
 from cryptoviz.scrape import LiveScraper
-from cryptoviz.sources.base import Backoff, FetchResult, SourceError
+from cryptoviz.sources.base import FetchResult, SourceError
 from cryptoviz.sources.coingecko import parse_market_chart, parse_markets
 from cryptoviz.sources.coinmarketcap import parse_quotes_latest
 from cryptoviz.sources.http import retry_after_seconds

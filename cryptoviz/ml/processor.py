@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import TypeVar
 
 import redis
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
@@ -19,20 +20,17 @@ from kafka.producer.future import FutureRecordMetadata
 from cryptoviz import bus, logs
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
+from cryptoviz.retry import Backoff, Stopped, retry
 from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, decode, internal_error
 from cryptoviz.service import Stop
-from cryptoviz.sources.base import Backoff
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("ml-processor")
+T = TypeVar("T")
 
 COMMIT_TIMEOUT_MS = 3000  # a commit that cannot reach the broker gives up (the snapshots keep the offsets)
 DLQ_WAIT_STEP_S = 0.5  # how often a wait for dead-letter acks looks at the stop signal
 LAG_TIMEOUT_MS = 200  # a lag figure is not worth blocking the loop, above all with the broker away
-
-
-class Stopping(Exception):
-    """Raised out of a Redis retry when the service is asked to stop."""
 
 
 class BatchNotDone(Exception):
@@ -107,7 +105,7 @@ class Processor:
                 self._apply(rec, changed)
             except InvalidQuote as exc:
                 self._dead_letter(rec, exc.reason, exc.detail)
-            except (redis.RedisError, Stopping, BatchNotDone):
+            except (redis.RedisError, Stopped, BatchNotDone):
                 raise  # a server is down or we are stopping: the batch is not done, nothing is passed
             except Exception as exc:
                 self._dead_letter(rec, internal_error(exc), repr(exc)[:300])
@@ -149,13 +147,13 @@ class Processor:
 
     def _deliver_dead_letters(self) -> None:
         """Wait for the broker to acknowledge this batch's dead letters, looking at the stop signal
-        every DLQ_WAIT_STEP_S; BatchNotDone if one was refused, Stopping if asked to stop."""
+        every DLQ_WAIT_STEP_S; BatchNotDone if one was refused, Stopped if asked to stop."""
         pending, self.dead_letters = self.dead_letters, []
         while not all(f.is_done for f in pending):
             with contextlib.suppress(KafkaTimeoutError):
                 self.dlq.flush(timeout=DLQ_WAIT_STEP_S)
             if self.stop:
-                raise Stopping("dead letters")
+                raise Stopped("dead letters")
         failed = [f.exception for f in pending if f.failed()]
         if failed:
             raise BatchNotDone(repr(failed[0]))
@@ -174,7 +172,7 @@ class Processor:
             "dead_letters_not_acknowledged_batch_read_again", error=str(exc), retry_in_s=round(delay, 2)
         )
         if self.stop.wait(delay):
-            raise Stopping("dead letters")
+            raise Stopped("dead letters")
 
     def step(self, timeout_ms: int = 500) -> int:
         """One poll -> models -> Redis -> commit. Returns the number of records consumed."""
@@ -214,26 +212,23 @@ class Processor:
             self.telemetry.incr("errors.commit")
             log.warning("commit_failed_offsets_kept_in_redis", error=exc)
 
-    def _with_retry(self, fn, what: str):
-        """fn() until Redis answers; Stopping when asked to stop meanwhile (the batch is then not
+    def _with_retry(self, fn: Callable[[], T], what: str) -> T:
+        """fn() until Redis answers; Stopped when asked to stop meanwhile (the batch is then not
         committed, and is read again by whoever owns the partition next)."""
-        failures = 0
-        while True:
-            try:
-                return fn()
-            except redis.RedisError as exc:
-                failures += 1
-                self.telemetry.incr("errors.redis")
-                delay = self.backoff.delay(failures)
-                log.warning(
-                    "redis_unavailable_retrying",
-                    op=what,
-                    failures=failures,
-                    retry_in_s=round(delay, 2),
-                    error=exc,
-                )
-                if self.stop.wait(delay):
-                    raise Stopping(what) from None
+
+        def failed(failures: int, exc: Exception, delay: float) -> None:
+            self.telemetry.incr("errors.redis")
+            log.warning(
+                "redis_unavailable_retrying",
+                op=what,
+                failures=failures,
+                retry_in_s=round(delay, 2),
+                error=exc,
+            )
+
+        return retry(
+            fn, retry_on=(redis.RedisError,), backoff=self.backoff, wait=self.stop.wait, on_failure=failed
+        )
 
     def lag(self) -> int | None:
         """Records behind the end of the assigned partitions, from what the last fetches said; None
@@ -257,7 +252,7 @@ class Processor:
                 if self.telemetry.counters and not stop:
                     self.telemetry.gauge("lag", self.lag())
                 self.telemetry.maybe_publish()
-        except Stopping as exc:
+        except Stopped as exc:
             log.warning("stopped_while_redis_down_batch_not_committed", op=str(exc))
         log.info("stopping_after_last_batch", signal=stop.signal)
 

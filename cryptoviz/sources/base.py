@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,17 +62,3 @@ class Source(Protocol):
     name: str
 
     def fetch(self, symbols: list[str]) -> FetchResult: ...
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter; a server's Retry-After wins when it is longer."""
-
-    base_s: float = 2.0
-    cap_s: float = 300.0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, failures: int, retry_after: float | None = None) -> float:
-        exp = min(self.cap_s, self.base_s * 2 ** max(0, failures - 1))
-        jittered = self.rng.uniform(exp / 2, exp)
-        return max(jittered, retry_after or 0.0)

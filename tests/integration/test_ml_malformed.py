@@ -18,8 +18,8 @@ from cryptoviz import bus, names, servers
 from cryptoviz.malformed import malformed
 from cryptoviz.ml.processor import Processor
 from cryptoviz.models.engine import ModelConfig
+from cryptoviz.retry import Backoff
 from cryptoviz.schema import encode, make_quote
-from cryptoviz.sources.base import Backoff
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing import RealServers
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,10 +21,19 @@ from cryptoviz.readers import LiveReader
 from cryptoviz.schema import encode
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
 from cryptoviz.sources.replay import history_to_quotes, read_history
+from cryptoviz.testing import RealServers
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]
+
+
+@pytest.fixture(scope="module")
+def real() -> Iterator[RealServers]:
+    """A broker and Redis of this module's own: the tests count every tick on crypto-streaming,
+    which other modules' scrapers and backfills publish to on the session's broker."""
+    with RealServers() as servers:
+        yield servers
 
 
 @pytest.fixture(scope="module")
