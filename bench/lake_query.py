@@ -19,8 +19,8 @@ from cryptoviz import names
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
+from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.sources.replay import history_to_quotes, read_history
 
 RUNS = 100
 

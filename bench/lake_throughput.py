@@ -25,9 +25,9 @@ import pyarrow.fs as pafs
 from cryptoviz import bus, names
 from cryptoviz.lake.writer import quotes_table, write_batch
 from cryptoviz.schema import decode, encode
+from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.sources.replay import history_to_quotes, read_history
 from cryptoviz.testing import RealServers
 
 N = 200_000

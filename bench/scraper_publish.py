@@ -11,9 +11,9 @@ import platform
 import time
 
 from cryptoviz import bus
-from cryptoviz.publisher import Publisher
+from cryptoviz.scraper.publisher import Publisher
+from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.sources.replay import history_to_quotes, read_history
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing import RealServers
 

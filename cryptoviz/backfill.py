@@ -16,11 +16,11 @@ from functools import partial
 
 from cryptoviz import logs
 from cryptoviz.lake.reader import LakeReader
-from cryptoviz.publisher import Publisher
 from cryptoviz.retry import Backoff, retry
 from cryptoviz.schema import Quote
-from cryptoviz.sources.base import SourceError
-from cryptoviz.sources.coingecko import CoinGecko
+from cryptoviz.scraper.publisher import Publisher
+from cryptoviz.scraper.sources.base import SourceError
+from cryptoviz.scraper.sources.coingecko import CoinGecko
 
 log = logs.get("backfill")
 CHUNK = 500

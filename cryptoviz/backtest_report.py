@@ -19,8 +19,8 @@ from cryptoviz.backtest import SymbolResult, run_symbol, to_json, verdict
 from cryptoviz.cli_args import iso_datetime, symbol
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelConfig
+from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES, MLSettings, lake_url, load
-from cryptoviz.sources.replay import read_history
 
 
 def load_series(args: argparse.Namespace) -> dict[str, list[tuple[float, float]]]:

@@ -123,9 +123,9 @@ def _backfill(args: argparse.Namespace) -> int:
     from cryptoviz.backfill import backfill
     from cryptoviz.clients import redis_client
     from cryptoviz.lake.reader import LakeReader
-    from cryptoviz.publisher import Publisher
+    from cryptoviz.scraper.publisher import Publisher
+    from cryptoviz.scraper.sources.coingecko import CoinGecko
     from cryptoviz.settings import KafkaSettings, ScraperSettings, lake_url, load
-    from cryptoviz.sources.coingecko import CoinGecko
     from cryptoviz.stack import apply_local_stack_env
     from cryptoviz.telemetry import Telemetry
 

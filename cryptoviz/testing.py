@@ -247,7 +247,7 @@ class ListPublisher:
         self.fail_times = fail_times
 
     def publish(self, quotes: list[Quote]) -> int:
-        from cryptoviz.publisher import PublishError
+        from cryptoviz.scraper.publisher import PublishError
 
         if self.fail_times:
             self.fail_times -= 1
@@ -309,7 +309,7 @@ def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("B
     from cryptoviz.ml import store
     from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
     from cryptoviz.schema import encode
-    from cryptoviz.sources.replay import history_to_quotes, read_history
+    from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
     from cryptoviz.telemetry import Telemetry
 
     history = read_history([DEFAULT_REPLAY_FILES[1]], symbols)[: rows * len(symbols) // 2]

@@ -1,6 +1,6 @@
 """Scraper service entry point: polls CoinGecko/CoinMarketCap (or replays history) into Kafka."""
 
-from cryptoviz import scraper_app
+from cryptoviz.scraper import app as scraper_app
 from cryptoviz.service import run
 
 if __name__ == "__main__":

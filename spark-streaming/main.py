@@ -3,7 +3,7 @@
 Also runs under spark-submit: `spark-submit --master local[2] spark-streaming/main.py`.
 """
 
-from cryptoviz import lake_app
+from cryptoviz.lake import app as lake_app
 from cryptoviz.service import run
 
 if __name__ == "__main__":

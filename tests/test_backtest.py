@@ -13,9 +13,9 @@ import pytest
 from cryptoviz.backtest import Strategy, run_symbol, to_json
 from cryptoviz.models import HOUR
 from cryptoviz.models.engine import ModelConfig, SymbolModel
+from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.sources.replay import read_history
 
 
 def test_hand_computed_persistence_drift_and_holding():

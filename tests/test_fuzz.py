@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 
 from cryptoviz.malformed import good_quote
 from cryptoviz.schema import FIELDS, MAX_PRICE_USD, REASONS, InvalidQuote, Quote, decode, encode
-from cryptoviz.sources.base import FetchResult, SourceError
-from cryptoviz.sources.coingecko import parse_market_chart, parse_markets
-from cryptoviz.sources.coinmarketcap import parse_quotes_latest
-from cryptoviz.sources.replay import read_history
+from cryptoviz.scraper.sources.base import FetchResult, SourceError
+from cryptoviz.scraper.sources.coingecko import parse_market_chart, parse_markets
+from cryptoviz.scraper.sources.coinmarketcap import parse_quotes_latest
+from cryptoviz.scraper.sources.replay import read_history
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

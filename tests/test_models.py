@@ -16,8 +16,8 @@ from cryptoviz.models.momentum import Momentum
 from cryptoviz.models.moving_average import MovingAverage
 from cryptoviz.models.volatility import Volatility
 from cryptoviz.models.window import TimeWindow
+from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.sources.replay import read_history
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 from cryptoviz import names
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.models.engine import ModelConfig, SymbolModel
-from cryptoviz.sources.replay import read_history
+from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.testing import render_pages
 
 from .conftest import ARTIFACTS, COINS, REPLAY_FILE, REPLAY_START, SHARED_DATA, Compose, wait_for

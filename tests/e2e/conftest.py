@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from cryptoviz import names, servers
+from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.sources.replay import read_history
 from cryptoviz.testing import wait_for
 
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]

@@ -12,9 +12,9 @@ from cryptoviz.backfill import backfill
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
-from cryptoviz.publisher import Publisher
+from cryptoviz.scraper.publisher import Publisher
+from cryptoviz.scraper.sources.coingecko import CoinGecko, parse_market_chart
 from cryptoviz.settings import ScraperSettings
-from cryptoviz.sources.coingecko import CoinGecko, parse_market_chart
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing import ScriptedHTTP
 

@@ -20,9 +20,9 @@ from cryptoviz import bus, names
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.malformed import malformed
 from cryptoviz.schema import encode
+from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.sources.replay import history_to_quotes, read_history
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 ROOT = Path(__file__).resolve().parents[2]

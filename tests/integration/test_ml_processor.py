@@ -19,8 +19,8 @@ import pytest
 from cryptoviz import bus, names
 from cryptoviz.readers import LiveReader
 from cryptoviz.schema import encode
+from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.sources.replay import history_to_quotes, read_history
 from cryptoviz.testing import RealServers
 
 pytestmark = pytest.mark.integration

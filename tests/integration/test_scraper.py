@@ -14,12 +14,12 @@ import orjson
 import pytest
 
 from cryptoviz import bus, names
-from cryptoviz.publisher import Publisher
 from cryptoviz.schema import decode
-from cryptoviz.scrape import ReplayScraper
+from cryptoviz.scraper.loop import ReplayScraper
+from cryptoviz.scraper.publisher import Publisher
+from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.service import Stop
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.sources.replay import history_to_quotes, read_history
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing import ScriptedHTTP
 
@@ -125,8 +125,8 @@ def test_a_publish_to_a_dead_broker_gives_up_when_asked_to_stop():
     import threading
     from datetime import UTC, datetime
 
-    from cryptoviz.publisher import PublishError
     from cryptoviz.schema import make_quote
+    from cryptoviz.scraper.publisher import PublishError
     from cryptoviz.servers import stop_pid
     from cryptoviz.service import Stop
     from cryptoviz.testing import RealServers

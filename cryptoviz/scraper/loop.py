@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptoviz import logs
-from cryptoviz.publisher import Publisher, PublishError
 from cryptoviz.retry import Backoff
 from cryptoviz.schema import Quote
+from cryptoviz.scraper.publisher import Publisher, PublishError
+from cryptoviz.scraper.sources.base import Source, SourceError
 from cryptoviz.service import Stop
-from cryptoviz.sources.base import Source, SourceError
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("scraper")

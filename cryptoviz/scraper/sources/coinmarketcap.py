@@ -8,9 +8,9 @@ from typing import Any
 import requests
 
 from cryptoviz.schema import utcnow
+from cryptoviz.scraper.sources.base import FetchResult, SourceError, add_item
+from cryptoviz.scraper.sources.http import get_json
 from cryptoviz.settings import ScraperSettings
-from cryptoviz.sources.base import FetchResult, SourceError, add_item
-from cryptoviz.sources.http import get_json
 
 
 def parse_quotes_latest(payload: Any, symbols: list[str], ingest_ts: datetime | None = None) -> FetchResult:

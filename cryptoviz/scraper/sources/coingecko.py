@@ -9,9 +9,9 @@ import requests
 
 from cryptoviz.coins import BY_COINGECKO_ID, COINS
 from cryptoviz.schema import InvalidQuote, make_quote, utcnow
+from cryptoviz.scraper.sources.base import FetchResult, SourceError, add_item
+from cryptoviz.scraper.sources.http import get_json
 from cryptoviz.settings import ScraperSettings
-from cryptoviz.sources.base import FetchResult, SourceError, add_item
-from cryptoviz.sources.http import get_json
 
 PRO_URL = "https://pro-api.coingecko.com/api/v3"
 

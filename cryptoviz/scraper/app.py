@@ -6,8 +6,12 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from cryptoviz import bus, clients, logs
-from cryptoviz.publisher import Publisher
-from cryptoviz.scrape import LiveScraper, ReplayScraper
+from cryptoviz.scraper.loop import LiveScraper, ReplayScraper
+from cryptoviz.scraper.publisher import Publisher
+from cryptoviz.scraper.sources.base import Source, SourceError
+from cryptoviz.scraper.sources.coingecko import CoinGecko
+from cryptoviz.scraper.sources.coinmarketcap import CoinMarketCap
+from cryptoviz.scraper.sources.replay import ReplayFileError, default_start, history_to_quotes, read_history
 from cryptoviz.service import Stop
 from cryptoviz.settings import (
     KafkaSettings,
@@ -17,10 +21,6 @@ from cryptoviz.settings import (
     StackSettings,
     load,
 )
-from cryptoviz.sources.base import Source, SourceError
-from cryptoviz.sources.coingecko import CoinGecko
-from cryptoviz.sources.coinmarketcap import CoinMarketCap
-from cryptoviz.sources.replay import ReplayFileError, default_start, history_to_quotes, read_history
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("scraper")

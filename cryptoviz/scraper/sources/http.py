@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from cryptoviz.sources.base import SourceError
+from cryptoviz.scraper.sources.base import SourceError
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

@@ -1,0 +1,1 @@
+"""The scraper service: sources (CoinGecko, CoinMarketCap, replay), the polling loop, the publisher."""
