@@ -41,9 +41,9 @@ def load_series(args: argparse.Namespace) -> dict[str, list[tuple[float, float]]
 
 
 def _lake_symbols() -> list[str]:
-    from cryptoviz.settings import ScraperSettings
+    from cryptoviz.settings import CoinSettings
 
-    return load(ScraperSettings).coins
+    return load(CoinSettings).coins
 
 
 def table(results: list[SymbolResult]) -> Table:

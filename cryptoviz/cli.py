@@ -125,14 +125,14 @@ def _backfill(args: argparse.Namespace) -> int:
     from cryptoviz.lake.reader import LakeReader
     from cryptoviz.scraper.publisher import Publisher
     from cryptoviz.scraper.sources.coingecko import CoinGecko
-    from cryptoviz.settings import KafkaSettings, ScraperSettings, lake_url, load
+    from cryptoviz.settings import CoinSettings, KafkaSettings, ScraperSettings, lake_url, load
     from cryptoviz.stack import apply_local_stack_env
     from cryptoviz.telemetry import Telemetry
 
     apply_local_stack_env()
     scraper = load(ScraperSettings)
     kafka = load(KafkaSettings)
-    symbols = args.symbols or scraper.coins
+    symbols = args.symbols or load(CoinSettings).coins
     client = redis_client()
     telemetry = Telemetry("backfill", client)
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)

@@ -7,8 +7,9 @@ import time
 import pandas as pd
 import plotly.graph_objects as go
 
+from cryptoviz.health import service_state
 from cryptoviz.models import HORIZONS
-from cryptoviz.readers import Snapshot, service_state
+from cryptoviz.readers import Snapshot
 from cryptoviz.scoring import SCORED
 
 

@@ -1,16 +1,34 @@
-"""Container healthcheck: `python -m cryptoviz.health SERVICE` exits 0 when a fresh heartbeat exists."""
+"""When a service counts as up, stale or down, from its heartbeat: the one rule, used by
+`cryptoviz status`, the supervisor's view, the dashboard's status page and the container
+healthcheck (`python -m cryptoviz.health SERVICE` exits 0 when a fresh heartbeat exists)."""
 
 from __future__ import annotations
 
 import sys
+import time
 
 import orjson
 import redis
 
 from cryptoviz import names
 from cryptoviz.clients import redis_client
-from cryptoviz.readers import service_state
 from cryptoviz.settings import RedisSettings, load
+
+STALE_AFTER_BEATS = 3  # heartbeats missed before a service is stale...
+STALE_GRACE_S = 5.0  # ...plus this much, for a slow Redis write or a long batch
+DOWN_AFTER_BEATS = 12  # missed before it is down (gone, not slow)
+DOWN_GRACE_S = 30.0
+
+
+def service_state(doc: dict, now: float | None = None) -> str:
+    """up, stale (missed heartbeats), down (stopped or long silent)."""
+    age = (now or time.time()) - doc["heartbeat_ts"]
+    interval = doc.get("interval_s", 5)
+    if doc.get("state") == "stopped" or age > DOWN_AFTER_BEATS * interval + DOWN_GRACE_S:
+        return "down"
+    if age > STALE_AFTER_BEATS * interval + STALE_GRACE_S:
+        return "stale"
+    return "up"
 
 
 def fresh_instances(client: redis.Redis, service: str) -> list[dict]:

@@ -67,14 +67,3 @@ class LiveReader:
 def _by_member(members: list[bytes], docs: list[bytes | None]) -> dict[str, dict]:
     """Index members with their decoded documents; a member whose document expired is left out."""
     return {m.decode(): orjson.loads(d) for m, d in zip(members, docs, strict=True) if d}
-
-
-def service_state(doc: dict, now: float | None = None) -> str:
-    """up, stale (missed heartbeats), down (stopped or long silent): the one staleness rule."""
-    age = (now or time.time()) - doc["heartbeat_ts"]
-    interval = doc.get("interval_s", 5)
-    if doc.get("state") == "stopped" or age > 12 * interval + 30:
-        return "down"
-    if age > 3 * interval + 5:
-        return "stale"
-    return "up"

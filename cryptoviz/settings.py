@@ -111,8 +111,26 @@ class LakeSettings(_Base):
     spark_driver_memory: str = "1g"
 
 
-class ScraperSettings(_Base):
+class CoinSettings(_Base):
+    """The coin list (COINS): what the scraper polls, the ML processor models, the dashboard shows."""
+
     coins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_COINS))
+
+    _split_coins = field_validator("coins", mode="before")(_split_csv)
+
+    @field_validator("coins")
+    @classmethod
+    def _known_symbols(cls, value: list[str]) -> list[str]:
+        symbols = [s.upper() for s in value]
+        unknown = [s for s in symbols if s not in COINS]
+        if unknown:
+            raise ValueError(f"unknown symbol(s) {', '.join(unknown)}; known: {', '.join(COINS)}")
+        if not symbols:
+            raise ValueError("the coin list is empty")
+        return symbols
+
+
+class ScraperSettings(_Base):
     scrape_interval_s: float = Field(60.0, gt=0)
     scraper_source: Literal["auto", "live", "replay"] = "auto"
     scraper_primary: Literal["coingecko", "coinmarketcap"] = "coingecko"
@@ -130,23 +148,12 @@ class ScraperSettings(_Base):
     replay_warmup_hours: float = Field(72.0, ge=0)  # published at once, so models and charts start warm
 
     _no_empty = field_validator("coingecko_api_key", "coinmarketcap_api_key", mode="before")(_empty_is_none)
-    _split_coins = field_validator("coins", "replay_files", mode="before")(_split_csv)
+    _split_files = field_validator("replay_files", mode="before")(_split_csv)
 
     @field_validator("replay_files")
     @classmethod
     def _default_files(cls, value: list[str]) -> list[str]:
         return value or list(DEFAULT_REPLAY_FILES)
-
-    @field_validator("coins")
-    @classmethod
-    def _known_symbols(cls, value: list[str]) -> list[str]:
-        symbols = [s.upper() for s in value]
-        unknown = [s for s in symbols if s not in COINS]
-        if unknown:
-            raise ValueError(f"unknown symbol(s) {', '.join(unknown)}; known: {', '.join(COINS)}")
-        if not symbols:
-            raise ValueError("the coin list is empty")
-        return symbols
 
 
 class MLSettings(_Base):

@@ -28,7 +28,7 @@ import orjson
 import redis
 
 from cryptoviz import bus, logs, names, servers
-from cryptoviz.readers import service_state
+from cryptoviz.health import service_state
 from cryptoviz.settings import DashboardSettings, KafkaSettings, LakeSettings, StackSettings, load
 
 log = logs.get("stack")

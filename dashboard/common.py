@@ -12,7 +12,7 @@ import streamlit as st
 from cryptoviz import clients
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.readers import LiveReader, Snapshot
-from cryptoviz.settings import DashboardSettings, LakeSettings, ScraperSettings, lake_url, load
+from cryptoviz.settings import CoinSettings, DashboardSettings, LakeSettings, lake_url, load
 
 
 @st.cache_resource
@@ -22,7 +22,7 @@ def settings() -> DashboardSettings:
 
 @st.cache_resource
 def coins() -> list[str]:
-    return load(ScraperSettings).coins
+    return load(CoinSettings).coins
 
 
 @st.cache_resource

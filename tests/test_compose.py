@@ -65,6 +65,7 @@ def test_every_setting_is_documented_in_env_example():
     classes += [settings.ContractSettings]
     classes += [
         settings.LakeSettings,
+        settings.CoinSettings,
         settings.ScraperSettings,
         settings.MLSettings,
         settings.DashboardSettings,

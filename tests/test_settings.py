@@ -6,19 +6,19 @@ import sys
 import pytest
 
 from cryptoviz.settings import (
+    CoinSettings,
     DashboardSettings,
     KafkaSettings,
     LakeSettings,
     MLSettings,
     RedisSettings,
-    ScraperSettings,
     SettingsError,
     load,
 )
 
 
 def test_defaults_are_valid():
-    assert load(ScraperSettings).coins == ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
+    assert load(CoinSettings).coins == ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
     assert load(MLSettings).ml_weights == [0.4, 0.4, 0.2]
     assert load(KafkaSettings).kafka_topic_partitions == 4
 
@@ -32,12 +32,12 @@ def test_non_numeric_port_names_the_variable(monkeypatch):
 def test_unknown_symbol_names_the_variable_and_symbol(monkeypatch):
     monkeypatch.setenv("COINS", "btc, eth,NOPE")
     with pytest.raises(SettingsError, match=r"COINS=.*unknown symbol\(s\) NOPE"):
-        load(ScraperSettings)
+        load(CoinSettings)
 
 
 def test_coin_list_is_upper_cased(monkeypatch):
     monkeypatch.setenv("COINS", "btc,sol")
-    assert load(ScraperSettings).coins == ["BTC", "SOL"]
+    assert load(CoinSettings).coins == ["BTC", "SOL"]
 
 
 def test_weights_must_be_three(monkeypatch):
@@ -87,5 +87,5 @@ def test_an_empty_variable_means_the_default(monkeypatch):
     # compose passes a variable that .env leaves empty as an empty string
     monkeypatch.setenv("COINS", "")
     monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "")
-    assert load(ScraperSettings).coins == ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
+    assert load(CoinSettings).coins == ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
     assert load(KafkaSettings).kafka_topic_partitions == 4

@@ -9,11 +9,11 @@ from cryptoviz.ml.processor import Processor, subscribe
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.service import Stop
 from cryptoviz.settings import (
+    CoinSettings,
     ContractSettings,
     KafkaSettings,
     MLSettings,
     RedisSettings,
-    ScraperSettings,
     StackSettings,
     load,
 )
@@ -28,7 +28,7 @@ LEAVE_GROUP_TIMEOUT_MS = 2000
 def main(stop: Stop) -> int:
     ml = load(MLSettings)
     kafka = load(KafkaSettings)
-    coins = load(ScraperSettings).coins
+    coins = load(CoinSettings).coins
     rds = clients.redis_client(load(RedisSettings))
     telemetry = Telemetry("ml-processor", rds, load(StackSettings).heartbeat_interval_s)
     telemetry.publish("starting")

@@ -14,6 +14,7 @@ from cryptoviz.scraper.sources.coinmarketcap import CoinMarketCap
 from cryptoviz.scraper.sources.replay import ReplayFileError, default_start, history_to_quotes, read_history
 from cryptoviz.service import Stop
 from cryptoviz.settings import (
+    CoinSettings,
     KafkaSettings,
     RedisSettings,
     ScraperSettings,
@@ -34,12 +35,12 @@ def live_sources(settings: ScraperSettings) -> list[Source]:
     return sources
 
 
-def choose_mode(settings: ScraperSettings, sources: list[Source]) -> str:
+def choose_mode(settings: ScraperSettings, coins: list[str], sources: list[Source]) -> str:
     if settings.scraper_source != "auto":
         return settings.scraper_source
     for src in sources:
         try:
-            if src.fetch(settings.coins[:1]).quotes:
+            if src.fetch(coins[:1]).quotes:
                 return "live"
         except SourceError as exc:
             log.warning("live_source_unreachable", source=src.name, error=exc)
@@ -48,6 +49,7 @@ def choose_mode(settings: ScraperSettings, sources: list[Source]) -> str:
 
 def main(stop: Stop) -> int:
     scraper = load(ScraperSettings)
+    coins = load(CoinSettings).coins
     kafka = load(KafkaSettings)
     stack = load(StackSettings)
     rds = clients.redis_client(load(RedisSettings))
@@ -57,13 +59,13 @@ def main(stop: Stop) -> int:
     producer = bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-scraper")
     publisher = Publisher(producer, rds, telemetry, stop=stop)
     sources = live_sources(scraper)
-    mode = choose_mode(scraper, sources)
+    mode = choose_mode(scraper, coins, sources)
     telemetry.gauge("mode", mode)
     try:
         if mode == "live":
             LiveScraper(
                 sources,
-                scraper.coins,
+                coins,
                 publisher,
                 telemetry,
                 scraper.scrape_interval_s,
@@ -75,7 +77,7 @@ def main(stop: Stop) -> int:
                     "NO LIVE SOURCE ANSWERED: REPLAYING REAL HISTORY INSTEAD", files=len(scraper.replay_files)
                 )
                 telemetry.gauge("mode", "replay (no live source answered)")
-            run_replay(scraper, publisher, telemetry, stop)
+            run_replay(scraper, coins, publisher, telemetry, stop)
     finally:
         publisher.close()
         telemetry.publish("stopped")
@@ -83,17 +85,19 @@ def main(stop: Stop) -> int:
     return 0
 
 
-def run_replay(settings: ScraperSettings, publisher: Publisher, telemetry: Telemetry, stop: Stop) -> int:
+def run_replay(
+    settings: ScraperSettings, coins: list[str], publisher: Publisher, telemetry: Telemetry, stop: Stop
+) -> int:
     rejects: Counter[str] = Counter()
     try:
-        rows = read_history(settings.replay_files, settings.coins, rejects)
+        rows = read_history(settings.replay_files, coins, rejects)
     except ReplayFileError as exc:
         raise SettingsError(f"REPLAY_FILES: {exc}") from None
     for reason, n in rejects.items():
         telemetry.incr(f"replay_rejects.{reason}", n)
         log.warning("replay_rows_skipped", reason=reason, rows=n)
     if not rows:
-        log.error("replay_has_no_rows", files=",".join(settings.replay_files), coins=",".join(settings.coins))
+        log.error("replay_has_no_rows", files=",".join(settings.replay_files), coins=",".join(coins))
         return 0
     start = datetime.fromisoformat(settings.replay_start) if settings.replay_start else default_start(rows)
     if start.tzinfo is None:
