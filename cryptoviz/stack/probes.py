@@ -1,0 +1,125 @@
+"""Health probes of a local stack: a service is up when its process lives and its heartbeat is
+fresh (the dashboard: when its HTTP health answers ok); `status` gathers every probe for the CLI."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+
+import orjson
+import redis
+
+from cryptoviz import bus, names, servers
+from cryptoviz.health import service_state
+from cryptoviz.settings import LakeSettings, load
+from cryptoviz.stack.folder import StackFolder
+
+
+def redis_client(state: dict, creds: dict[str, str]) -> redis.Redis:
+    port = state["servers"]["redis"]["port"]
+    return redis.Redis(host="127.0.0.1", port=port, password=creds["REDIS_PASSWORD"], socket_timeout=2)
+
+
+def service_health(name: str, info: dict, client: redis.Redis) -> tuple[str, str]:
+    """(up | starting | down, detail) for one service process."""
+    if not servers.pid_alive(info["pid"]):
+        return "down", "process not running"
+    if name == "dashboard":
+        try:
+            url = f"http://127.0.0.1:{info['port']}/_stcore/health"
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                return ("up", "health ok") if resp.read().strip() == b"ok" else ("starting", "")
+        except OSError:
+            return "starting", "http not answering yet"
+    try:
+        raw = client.get(names.status_key(name, f"{socket.gethostname()}-{info['pid']}"))
+    except redis.RedisError as exc:
+        return "starting", f"redis: {exc}"
+    if raw is None:
+        return "starting", "no heartbeat yet"
+    doc = orjson.loads(raw)
+    detail = f"state={doc.get('state')} heartbeat {time.time() - doc['heartbeat_ts']:.1f}s ago"
+    fresh = service_state(doc) == "up"
+    return ("up" if fresh and doc.get("state") != "starting" else "starting"), detail
+
+
+def wait_healthy(state: dict, creds: dict[str, str], wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    pending = set(state["services"])
+    client = redis_client(state, creds)
+    while pending and time.monotonic() < deadline:
+        for name in list(pending):
+            info = state["services"][name]
+            if not servers.pid_alive(info["pid"]):
+                raise servers.ServerError(f"{name} exited during start-up; see {info['log_path']}")
+            if service_health(name, info, client)[0] == "up":
+                pending.discard(name)
+        time.sleep(0.3)
+    if pending:
+        raise servers.ServerError(f"not healthy after {wait_s:.0f}s: {', '.join(sorted(pending))}")
+
+
+def status(folder: StackFolder) -> dict:
+    state = folder.read_state()
+    out: dict = {
+        "data_dir": str(folder.dir),
+        "servers": {},
+        "services": {},
+        "topics": {},
+        "urls": urls(state),
+    }
+    if not state["servers"]:
+        return out
+    creds = folder.secrets()
+    for name, info in state["servers"].items():
+        ok = servers.pid_alive(info["pid"]) and servers.port_open("127.0.0.1", info["port"])
+        out["servers"][name] = {
+            "state": "up" if ok else "down",
+            "address": info["address"],
+            "pid": info["pid"],
+        }
+    client = redis_client(state, creds)
+    for name, info in state["services"].items():
+        health, detail = service_health(name, info, client)
+        out["services"][name] = {"state": health, "detail": detail, "pid": info["pid"]}
+        out["services"][name] |= restart_record(info)
+    supervisor = state.get("supervisor")
+    if supervisor:
+        alive = servers.pid_alive(supervisor["pid"])
+        out["supervisor"] = {"state": "up" if alive else "down", "pid": supervisor["pid"]}
+    if out["servers"].get("broker", {}).get("state") == "up":
+        try:
+            out["topics"] = bus.topic_message_counts(state["servers"]["broker"]["address"])
+        except Exception as exc:
+            out["topics"] = {"error": str(exc)}
+    return out
+
+
+def urls(state: dict) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    dash = state.get("services", {}).get("dashboard")
+    if dash:
+        urls["dashboard"] = f"http://127.0.0.1:{dash['port']}"
+    if "spark-streaming" in state.get("services", {}):
+        urls["spark_ui"] = f"http://127.0.0.1:{load(LakeSettings).spark_ui_port}"
+    if "s3" in state.get("servers", {}):
+        urls["s3"] = state["servers"]["s3"]["extra"]["endpoint"]
+        urls["s3_filer_console"] = state["servers"]["s3"]["extra"]["console"]
+    if "broker" in state.get("servers", {}):
+        urls["kafka_bootstrap"] = state["servers"]["broker"]["address"]
+    if "redis" in state.get("servers", {}):
+        urls["redis"] = f"redis://127.0.0.1:{state['servers']['redis']['port']}"
+    return urls
+
+
+def restart_record(info: dict) -> dict:
+    """What the supervisor recorded of one service: restarts, whether it is in a crash loop, and
+    the last error line it logged before it exited."""
+    from cryptoviz.supervisor import in_crash_loop
+
+    return {
+        "restarts": info.get("restarts", 0),
+        "crash_loop": in_crash_loop(info.get("restart_times", []), time.time()),
+        "last_error": info.get("last_error"),
+    }

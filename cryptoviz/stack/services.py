@@ -1,0 +1,61 @@
+"""What a local stack runs: the servers in start order, each service's entry point and command
+line, and the environment that points a service (or a command-line tool) at the servers."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    entry: str  # path of the entry point, relative to the repo
+
+    def command(self, dashboard_port: int) -> list[str]:
+        if self.name == "dashboard":
+            return [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(REPO / self.entry),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--server.port",
+                str(dashboard_port),
+                "--browser.gatherUsageStats",
+                "false",
+            ]
+        return [sys.executable, str(REPO / self.entry)]
+
+
+SERVER_ORDER = ("s3", "broker", "redis")  # the broker keeps its log in S3
+SERVICES = (
+    ServiceSpec("scraper", "scraper/main.py"),
+    ServiceSpec("ml-processor", "ml-processor/main.py"),
+    ServiceSpec("spark-streaming", "spark-streaming/main.py"),
+    ServiceSpec("dashboard", "dashboard/app.py"),
+)
+
+
+def service_env(state: dict, creds: dict[str, str], data_dir: Path) -> dict[str, str]:
+    s3 = state["servers"]["s3"]
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": state["servers"]["broker"]["address"],
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(state["servers"]["redis"]["port"]),
+        "REDIS_PASSWORD": creds["REDIS_PASSWORD"],
+        "S3_ENDPOINT_URL": s3["extra"]["endpoint"],
+        "S3_ACCESS_KEY": creds["S3_ACCESS_KEY"],
+        "S3_SECRET_KEY": creds["S3_SECRET_KEY"],
+        "CRYPTOVIZ_DATA_DIR": str(data_dir),
+        "PYTHONUNBUFFERED": "1",
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
