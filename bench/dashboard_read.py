@@ -20,7 +20,8 @@ from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.readers import LiveReader
 from cryptoviz.schema import encode, make_quote
-from cryptoviz.testing import RealServers, fill_dashboard_data
+from cryptoviz.testing.harness import RealServers
+from cryptoviz.testing.seed import fill_dashboard_data
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 SYMBOLS = [f"S{i:04d}" for i in range(1000)]

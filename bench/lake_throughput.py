@@ -28,7 +28,7 @@ from cryptoviz.schema import decode, encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.testing import RealServers
+from cryptoviz.testing.harness import RealServers
 
 N = 200_000
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,7 +25,7 @@ import orjson
 from cryptoviz import bus, names
 from cryptoviz.coins import COINS
 from cryptoviz.schema import encode, make_quote
-from cryptoviz.testing import RealServers
+from cryptoviz.testing.harness import RealServers
 
 RATE = 1000
 DURATION = 15

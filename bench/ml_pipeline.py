@@ -20,7 +20,7 @@ from cryptoviz.ml.processor import Processor, subscribe
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing import RealServers
+from cryptoviz.testing.harness import RealServers
 
 SYMBOLS = [f"S{i:03d}" for i in range(200)]
 TICKS = 500

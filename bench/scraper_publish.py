@@ -15,7 +15,7 @@ from cryptoviz.scraper.publisher import Publisher
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing import RealServers
+from cryptoviz.testing.harness import RealServers
 
 N = 50_000
 BATCH = 500

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from cryptoviz import logs
-from cryptoviz.testing import RealServers
+from cryptoviz.testing.harness import RealServers
 
 logs.setup("INFO")
 

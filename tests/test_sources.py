@@ -17,7 +17,7 @@ from cryptoviz.scraper.sources.coingecko import parse_market_chart, parse_market
 from cryptoviz.scraper.sources.coinmarketcap import parse_quotes_latest
 from cryptoviz.scraper.sources.http import retry_after_seconds
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing import FakeClock, ListPublisher
+from cryptoviz.testing.doubles import FakeClock, ListPublisher
 
 FIX = Path(__file__).parent / "fixtures"
 SYMBOLS = list(DEFAULT_COINS)

@@ -23,7 +23,7 @@ import redis
 
 from cryptoviz import names
 from cryptoviz.servers import free_ports, pid_alive
-from cryptoviz.testing import wait_for
+from cryptoviz.testing.harness import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_DATA = ROOT.parent / "shared" / "data"

@@ -22,7 +22,7 @@ from cryptoviz import names
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.scraper.sources.replay import read_history
-from cryptoviz.testing import render_pages
+from cryptoviz.testing.browser import render_pages
 
 from .conftest import ARTIFACTS, COINS, REPLAY_FILE, REPLAY_START, SHARED_DATA, Compose, wait_for
 

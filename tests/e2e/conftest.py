@@ -17,7 +17,7 @@ import redis
 from cryptoviz import names, servers
 from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.testing import wait_for
+from cryptoviz.testing.harness import wait_for
 
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]
 REPLAY_START = "2026-01-08T00:00:00+00:00"

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from cryptoviz import names
-from cryptoviz.testing import CHROMIUM_ARGS, chromium_path
+from cryptoviz.testing.browser import CHROMIUM_ARGS, chromium_path
 
 from .conftest import SYMBOLS, replayed_rows, wait_for, wait_for_predictions_at
 

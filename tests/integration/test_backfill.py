@@ -16,7 +16,7 @@ from cryptoviz.scraper.publisher import Publisher
 from cryptoviz.scraper.sources.coingecko import CoinGecko, parse_market_chart
 from cryptoviz.settings import ScraperSettings
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing import ScriptedHTTP
+from cryptoviz.testing.doubles import ScriptedHTTP
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from cryptoviz.servers import free_port
-from cryptoviz.testing import fill_dashboard_data, render_pages
+from cryptoviz.testing.browser import render_pages
+from cryptoviz.testing.seed import fill_dashboard_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from cryptoviz import names
 from cryptoviz.models.engine import ModelConfig
-from cryptoviz.testing import fill_dashboard_data
+from cryptoviz.testing.seed import fill_dashboard_data
 
 pytestmark = pytest.mark.integration
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")

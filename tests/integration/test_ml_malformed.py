@@ -21,7 +21,7 @@ from cryptoviz.models.engine import ModelConfig
 from cryptoviz.retry import Backoff
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing import RealServers
+from cryptoviz.testing.harness import RealServers
 
 from .test_ml_processor import start, wait_for
 

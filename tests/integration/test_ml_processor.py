@@ -21,7 +21,7 @@ from cryptoviz.readers import LiveReader
 from cryptoviz.schema import encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.testing import RealServers
+from cryptoviz.testing.harness import RealServers
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

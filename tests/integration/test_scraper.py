@@ -21,7 +21,7 @@ from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.service import Stop
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing import ScriptedHTTP
+from cryptoviz.testing.doubles import ScriptedHTTP
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,7 +129,7 @@ def test_a_publish_to_a_dead_broker_gives_up_when_asked_to_stop():
     from cryptoviz.scraper.publisher import PublishError
     from cryptoviz.servers import stop_pid
     from cryptoviz.service import Stop
-    from cryptoviz.testing import RealServers
+    from cryptoviz.testing.harness import RealServers
 
     with RealServers() as own:
         bus.ensure_topics(own.bootstrap, partitions=2)

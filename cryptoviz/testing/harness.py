@@ -1,0 +1,120 @@
+"""Real servers for tests and benchmarks: `RealServers` starts the real binaries (see
+../shared/infra.md) in a temporary folder on free ports and stops them by PID; `wait_for` polls a
+condition (never a bare sleep)."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+
+from cryptoviz import servers
+
+
+def wait_for(cond, timeout: float, what: str, every: float = 0.5):
+    """Poll `cond` until it returns something truthy, and return that; after `timeout` seconds an
+    AssertionError naming `what` and the last value."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = cond()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+class RealServers:
+    """Start each server on first use; stop all of them (by PID) on close."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if root is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="cryptoviz-test-")
+            root = Path(self._tmp.name)
+        self.root = Path(root)
+        self.started: list[servers.Server] = []
+        self._redis: servers.Server | None = None
+        self._broker: servers.Server | None = None
+        self._s3: servers.Server | None = None
+        self.s3_access_key = "test" + secrets.token_hex(6)
+        self.s3_secret_key = secrets.token_hex(16)
+        self.s3_buckets = ["lake", "tansu"]
+
+    def redis(self) -> servers.Server:
+        if self._redis is None:
+            self._redis = servers.start_redis(self.root / "redis", servers.free_port())
+            self.started.append(self._redis)
+        return self._redis
+
+    def redis_client(self, **kw: Any) -> Redis:
+        server = self.redis()
+        return Redis(host=server.host, port=server.port, **kw)
+
+    def broker(self) -> servers.Server:
+        if self._broker is None:
+            self._broker = servers.start_broker(self.root / "broker", servers.free_port())
+            self.started.append(self._broker)
+        return self._broker
+
+    def start_durable_broker(self, port: int | None = None) -> servers.Server:
+        """A broker whose messages live in the S3 server, so they survive a broker restart."""
+        s3 = self.s3()
+        server = servers.start_broker(
+            self.root / "broker-durable",
+            port or servers.free_port(),
+            storage="s3://tansu/",
+            s3={
+                "endpoint": s3.extra["endpoint"],
+                "access_key": self.s3_access_key,
+                "secret_key": self.s3_secret_key,
+            },
+        )
+        self.started.append(server)
+        return server
+
+    @property
+    def bootstrap(self) -> str:
+        return self.broker().address
+
+    def s3(self) -> servers.Server:
+        if self._s3 is None:
+            self._s3 = servers.start_s3(
+                self.root / "s3", servers.free_port(), self.s3_access_key, self.s3_secret_key, self.s3_buckets
+            )
+            self.started.append(self._s3)
+        return self._s3
+
+    def s3_env(self) -> dict[str, str]:
+        return {
+            "S3_ENDPOINT_URL": self.s3().extra["endpoint"],
+            "S3_ACCESS_KEY": self.s3_access_key,
+            "S3_SECRET_KEY": self.s3_secret_key,
+        }
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point a service at these servers."""
+        r = self.redis()
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "REDIS_HOST": r.host,
+            "REDIS_PORT": str(r.port),
+            "CRYPTOVIZ_DATA_DIR": str(self.root / "data"),
+        }
+
+    def close(self) -> None:
+        for server in reversed(self.started):
+            servers.stop_pid(server.pid, grace_s=2)
+        self.started.clear()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> RealServers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
