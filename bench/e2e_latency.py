@@ -16,10 +16,12 @@ from cryptoviz.readers import LiveReader
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ml_latency
 
+from cryptoviz.contracts import MLSummary
+
 _readers: dict[int, LiveReader] = {}
 
 
-def dashboard_view(client) -> list[dict]:
+def dashboard_view(client) -> list[MLSummary]:
     reader = _readers.setdefault(id(client), LiveReader(client))
     return list(reader.snapshot().ml.values())
 

@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import plotly.graph_objects as go
 
+from cryptoviz.contracts import BacktestSummary, MLView
 from cryptoviz.health import service_state
 from cryptoviz.models import HORIZONS
 from cryptoviz.readers import Snapshot
@@ -75,7 +76,7 @@ def signals_table(snap: Snapshot) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def predictions_table(view: dict) -> pd.DataFrame:
+def predictions_table(view: MLView) -> pd.DataFrame:
     rows = []
     for h in HORIZONS:
         for model in SCORED:
@@ -94,7 +95,7 @@ def predictions_table(view: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def backtest_table(summary: dict, symbol: str) -> pd.DataFrame:
+def backtest_table(summary: BacktestSummary, symbol: str) -> pd.DataFrame:
     """The latest `cryptoviz backtest` figures for one symbol, in the live table's columns."""
     per = summary.get("symbols", {}).get(symbol)
     if not per:
@@ -109,7 +110,7 @@ def backtest_table(summary: dict, symbol: str) -> pd.DataFrame:
 
 
 def price_figure(
-    history: pd.DataFrame, live: dict | None, symbol: str, view: dict | None = None
+    history: pd.DataFrame, live: dict | None, symbol: str, view: MLView | None = None
 ) -> go.Figure:
     fig = go.Figure()
     if not history.empty:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import cast
 
-import orjson
 import redis
 
-from cryptoviz import names
+from cryptoviz import contracts, names
 from cryptoviz.clients import redis_client
+from cryptoviz.contracts import Heartbeat
 from cryptoviz.settings import RedisSettings, load
 
 STALE_AFTER_BEATS = 3  # heartbeats missed before a service is stale...
@@ -20,7 +21,7 @@ DOWN_AFTER_BEATS = 12  # missed before it is down (gone, not slow)
 DOWN_GRACE_S = 30.0
 
 
-def service_state(doc: dict, now: float | None = None) -> str:
+def service_state(doc: Heartbeat, now: float | None = None) -> str:
     """up, stale (missed heartbeats), down (stopped or long silent)."""
     age = (now or time.time()) - doc["heartbeat_ts"]
     interval = doc.get("interval_s", 5)
@@ -31,11 +32,17 @@ def service_state(doc: dict, now: float | None = None) -> str:
     return "up"
 
 
-def fresh_instances(client: redis.Redis, service: str) -> list[dict]:
+def fresh_instances(client: redis.Redis, service: str) -> list[Heartbeat]:
     docs = []
     for key in client.scan_iter(match=names.status_key(service, "*"), count=200):
         raw = client.get(key)
-        if raw and service_state(doc := orjson.loads(raw)) == "up":
+        if not raw:
+            continue
+        try:
+            doc = contracts.decode_heartbeat(cast(bytes, raw))
+        except contracts.ContractError:
+            continue
+        if service_state(doc) == "up":
             docs.append(doc)
     return docs
 

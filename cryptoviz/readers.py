@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import orjson
 import redis
 
-from cryptoviz import names
+from cryptoviz import contracts, names
+from cryptoviz.contracts import BacktestSummary, Heartbeat, MLSummary, MLView
+
+T = TypeVar("T")
 
 # index key -> every member's document, in one round trip (the index holds symbols or full keys)
 _INDEX_MGET = """
@@ -27,14 +32,16 @@ return {members, redis.call('MGET', unpack(keys))}
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One refresh's worth of live data."""
+    """One refresh's worth of live data, each value decoded by its contract (cryptoviz.contracts);
+    a value that does not match its contract is left out and counted in `invalid`."""
 
-    quotes: dict[str, dict]
-    ml: dict[str, dict]  # symbol -> summary (signal, confidence, price, consensus)
-    status: list[dict]
-    backtest: dict | None
+    quotes: dict[str, dict]  # symbol -> the latest quote (cryptoviz.schema's fields)
+    ml: dict[str, MLSummary]
+    status: list[Heartbeat]
+    backtest: BacktestSummary | None
     read_ms: float
-    detail: dict | None = None  # the full ML view of the symbol asked for, if any
+    detail: MLView | None = None  # the full ML view of the symbol asked for, if any
+    invalid: int = 0
 
 
 class LiveReader:
@@ -54,16 +61,39 @@ class LiveReader:
         pipe.get(names.ml_view_key(detail or ""))
         quotes_raw, (ml_syms, ml_docs), (_, status_docs), backtest, view = pipe.execute()
         read_ms = (time.perf_counter() - t0) * 1000
+        bad = Invalid()
         quotes = {k.decode(): orjson.loads(v) for k, v in quotes_raw.items()}
-        ml = _by_member(ml_syms, ml_docs)
-        status = [orjson.loads(d) for d in status_docs if d]
-        backtest_doc = orjson.loads(backtest) if backtest else None
-        return Snapshot(quotes, ml, status, backtest_doc, read_ms, orjson.loads(view) if view else None)
+        ml = _by_member(ml_syms, ml_docs, contracts.decode_summary, bad)
+        status = [doc for d in status_docs if d and (doc := bad.decoded(contracts.decode_heartbeat, d))]
+        backtest_doc = bad.decoded(contracts.decode_backtest, backtest) if backtest else None
+        detail_doc = bad.decoded(contracts.decode_view, view) if view else None
+        return Snapshot(quotes, ml, status, backtest_doc, read_ms, detail_doc, bad.count)
 
-    def ml_views(self) -> dict[str, dict]:
-        return _by_member(*self._script(keys=[names.ML_INDEX], args=[names.ML_VIEW_PREFIX]))
+    def ml_views(self) -> dict[str, MLView]:
+        members, docs = self._script(keys=[names.ML_INDEX], args=[names.ML_VIEW_PREFIX])
+        return _by_member(members, docs, contracts.decode_view, Invalid())
 
 
-def _by_member(members: list[bytes], docs: list[bytes | None]) -> dict[str, dict]:
-    """Index members with their decoded documents; a member whose document expired is left out."""
-    return {m.decode(): orjson.loads(d) for m, d in zip(members, docs, strict=True) if d}
+class Invalid:
+    """Counts the values a read left out because they broke their contract."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def decoded(self, decode: Callable[[bytes], T], raw: bytes) -> T | None:
+        try:
+            return decode(raw)
+        except contracts.ContractError:
+            self.count += 1
+            return None
+
+
+def _by_member(
+    members: list[bytes], docs: list[bytes | None], decode: Callable[[bytes], T], bad: Invalid
+) -> dict[str, T]:
+    """Index members with their decoded documents; one that expired or broke its contract is left out."""
+    out: dict[str, T] = {}
+    for m, d in zip(members, docs, strict=True):
+        if d and (doc := bad.decoded(decode, d)) is not None:
+            out[m.decode()] = doc
+    return out

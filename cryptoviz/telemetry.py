@@ -7,10 +7,10 @@ import socket
 import time
 from collections import Counter
 
-import orjson
 import redis
 
-from cryptoviz import logs, names
+from cryptoviz import contracts, logs, names
+from cryptoviz.contracts import Heartbeat
 
 log = logs.get("telemetry")
 
@@ -44,7 +44,7 @@ class Telemetry:
     def gauge(self, name: str, value: float | str | None) -> None:
         self.gauges[name] = value
 
-    def document(self) -> dict:
+    def document(self) -> Heartbeat:
         return {
             "service": self.service,
             "instance": self.instance,
@@ -65,7 +65,7 @@ class Telemetry:
             return False
         try:
             pipe = self.client.pipeline(transaction=False)
-            pipe.set(self.key, orjson.dumps(self.document()), ex=STATUS_TTL_S)
+            pipe.set(self.key, contracts.encode(self.document()), ex=STATUS_TTL_S)
             pipe.sadd(names.STATUS_INDEX, self.key)
             pipe.execute()
             return True

@@ -6,11 +6,11 @@ from __future__ import annotations
 import socket
 import time
 import urllib.request
+from typing import cast
 
-import orjson
 import redis
 
-from cryptoviz import bus, names, servers
+from cryptoviz import bus, contracts, names, servers
 from cryptoviz.health import service_state
 from cryptoviz.settings import LakeSettings, load
 from cryptoviz.stack.folder import StackFolder
@@ -38,7 +38,10 @@ def service_health(name: str, info: dict, client: redis.Redis) -> tuple[str, str
         return "starting", f"redis: {exc}"
     if raw is None:
         return "starting", "no heartbeat yet"
-    doc = orjson.loads(raw)
+    try:
+        doc = contracts.decode_heartbeat(cast(bytes, raw))
+    except contracts.ContractError as exc:
+        return "starting", f"heartbeat unreadable: {exc}"
     detail = f"state={doc.get('state')} heartbeat {time.time() - doc['heartbeat_ts']:.1f}s ago"
     fresh = service_state(doc) == "up"
     return ("up" if fresh and doc.get("state") != "starting" else "starting"), detail

@@ -1,6 +1,7 @@
 import streamlit as st
 from common import coins, lake_history, live_fragment
 
+from cryptoviz.contracts import SIGNAL_HORIZON
 from cryptoviz.dashboard_data import backtest_table, predictions_table, price_figure, signals_table
 from cryptoviz.readers import Snapshot
 
@@ -22,7 +23,8 @@ def live(snap: Snapshot) -> None:
     c[0].metric("Signal", sig["action"])
     c[1].metric("Confidence", f"{sig['confidence']:.2f}")
     c[2].metric("Price", f"{view['price']:,.4f}")
-    c[3].metric("Consensus 1 h", f"{view['predictions']['1h']['consensus']:,.4f}", f"{sig['move_pct']:+.3f}%")
+    consensus = view["predictions"][SIGNAL_HORIZON]["consensus"]
+    c[3].metric(f"Consensus {SIGNAL_HORIZON}", f"{consensus:,.4f}", f"{sig['move_pct']:+.3f}%")
     history = lake_history(symbol, 3.0)
     st.plotly_chart(price_figure(history, snap.quotes.get(symbol), symbol, view), use_container_width=True)
     st.subheader("Predictions and measured accuracy (against persistence)")

@@ -76,7 +76,7 @@ def test_malformed_messages_and_an_internal_error_are_dead_lettered_once_and_not
     proc = start(own, COINS="BTC,ETH,SOL", ML_CONSUMER_GROUP="malformed")
     try:
         expected = Counter(reason for _, _, reason in bad) + Counter(
-            {"internal_error:JSONDecodeError": len(eth)}
+            {"internal_error:ContractError": len(eth)}
         )
         wait_for(
             lambda: len(dead_letters(bootstrap)) >= expected.total(), 90, "every bad message dead-lettered"
@@ -103,7 +103,7 @@ def test_malformed_messages_and_an_internal_error_are_dead_lettered_once_and_not
                 (d for d in docs if d.get("service") == "ml-processor"), key=lambda d: d["heartbeat_ts"]
             )
 
-        internal = "dead_letter.internal_error:JSONDecodeError"
+        internal = "dead_letter.internal_error:ContractError"
         wait_for(lambda: status()["counters"].get(internal) == len(eth), 30, "the internal errors counted")
         assert time.time() - status()["heartbeat_ts"] < 5, "a fresh heartbeat"
     finally:

@@ -1,0 +1,192 @@
+"""Every value that crosses a process through Redis, typed in one place, with its encode/decode.
+
+The quote itself is `cryptoviz.schema` (the Kafka message, and each field of `quotes:latest`).
+Here: the ML view and summary of a symbol, its model snapshot, a service's heartbeat, and the
+backtest summary. Writers build these and `encode` them; readers `decode_*` them, which checks the
+keys and types the readers rely on and raises ContractError otherwise (a reader skips and counts
+such a value rather than failing a page). Key names live in `cryptoviz.names`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict, cast
+
+import orjson
+
+from cryptoviz.models import HORIZONS
+
+Horizon = Literal["1h", "6h"]
+HORIZON_NAMES: tuple[str, ...] = tuple(HORIZONS)  # in order: the shortest first
+SIGNAL_HORIZON: str = HORIZON_NAMES[0]  # the horizon signals and headline figures use
+
+
+class ContractError(ValueError):
+    """A value in Redis does not have the shape its contract says."""
+
+
+class MLSignal(TypedDict):
+    action: Literal["BUY", "SELL", "HOLD"]
+    confidence: float
+    agreement: float
+    strength: float
+    move_pct: float
+    horizon: str
+
+
+class MLView(TypedDict):
+    """ml:view:<symbol> (TTL): everything the predictions page shows of one symbol."""
+
+    symbol: str
+    event_ts: float
+    price: float
+    predictions: dict[str, dict[str, float]]  # horizon -> model -> predicted price
+    due_ts: dict[str, float]  # horizon -> when that prediction is scored
+    signal: MLSignal
+    stats: dict[str, Any]
+    accuracy: dict[str, Any]  # horizon -> model/baseline -> n, mae, mape, hit rate
+    updated_ts: float
+
+
+class MLSummary(TypedDict):
+    """ml:summary:<symbol> (TTL): what an all-symbols list needs, small."""
+
+    symbol: str
+    event_ts: float
+    price: float
+    action: str
+    confidence: float
+    move_pct: float
+    consensus: dict[str, float]  # horizon -> consensus prediction
+    updated_ts: float
+
+
+class MLState(TypedDict):
+    """ml:state:<symbol>: the model snapshot and the (partition, offset) of the last message in it."""
+
+    model: dict[str, Any]
+    partition: int
+    offset: int
+
+
+class Heartbeat(TypedDict):
+    """status:<service>:<instance> (TTL): a service's state, counters and gauges."""
+
+    service: str
+    instance: str
+    state: str
+    heartbeat_ts: float
+    started_ts: float
+    interval_s: float
+    counters: dict[str, int]
+    gauges: dict[str, Any]
+
+
+class BacktestSummary(TypedDict, total=False):
+    """backtest:summary: what `cryptoviz backtest` last measured (see backtest.to_json)."""
+
+    summary: str
+    generated_ts: float
+    symbols: dict[str, Any]
+
+
+def summary_of(view: MLView) -> MLSummary:
+    return {
+        "symbol": view["symbol"],
+        "event_ts": view["event_ts"],
+        "price": view["price"],
+        "action": view["signal"]["action"],
+        "confidence": view["signal"]["confidence"],
+        "move_pct": view["signal"]["move_pct"],
+        "consensus": {h: p["consensus"] for h, p in view["predictions"].items()},
+        "updated_ts": view["updated_ts"],
+    }
+
+
+def encode(value: MLView | MLSummary | MLState | Heartbeat | BacktestSummary) -> bytes:
+    return orjson.dumps(value)
+
+
+_NUMBER = (int, float)
+_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "MLView": {
+        "symbol": str,
+        "event_ts": _NUMBER,
+        "price": _NUMBER,
+        "predictions": dict,
+        "due_ts": dict,
+        "signal": dict,
+        "stats": dict,
+        "accuracy": dict,
+        "updated_ts": _NUMBER,
+    },
+    "MLSummary": {
+        "symbol": str,
+        "event_ts": _NUMBER,
+        "price": _NUMBER,
+        "action": str,
+        "confidence": _NUMBER,
+        "move_pct": _NUMBER,
+        "consensus": dict,
+        "updated_ts": _NUMBER,
+    },
+    "MLState": {"model": dict, "partition": int, "offset": int},
+    "Heartbeat": {
+        "service": str,
+        "instance": str,
+        "state": str,
+        "heartbeat_ts": _NUMBER,
+        "started_ts": _NUMBER,
+        "interval_s": _NUMBER,
+        "counters": dict,
+        "gauges": dict,
+    },
+    "BacktestSummary": {},
+}
+_SIGNAL: dict[str, type | tuple[type, ...]] = {
+    "action": str,
+    "confidence": _NUMBER,
+    "agreement": _NUMBER,
+    "strength": _NUMBER,
+    "move_pct": _NUMBER,
+    "horizon": str,
+}
+
+
+def _checked(raw: bytes | str, contract: str) -> dict:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ContractError(f"{contract}: not JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ContractError(f"{contract}: not an object")
+    _check_fields(doc, _REQUIRED[contract], contract)
+    return doc
+
+
+def _check_fields(doc: dict, fields: dict[str, type | tuple[type, ...]], where: str) -> None:
+    for key, typ in fields.items():
+        value = doc.get(key)
+        if not isinstance(value, typ) or isinstance(value, bool):
+            raise ContractError(f"{where}.{key}: expected {typ}, got {type(value).__name__}")
+
+
+def decode_view(raw: bytes | str) -> MLView:
+    doc = _checked(raw, "MLView")
+    _check_fields(doc["signal"], _SIGNAL, "MLView.signal")
+    return cast(MLView, doc)
+
+
+def decode_summary(raw: bytes | str) -> MLSummary:
+    return cast(MLSummary, _checked(raw, "MLSummary"))
+
+
+def decode_state(raw: bytes | str) -> MLState:
+    return cast(MLState, _checked(raw, "MLState"))
+
+
+def decode_heartbeat(raw: bytes | str) -> Heartbeat:
+    return cast(Heartbeat, _checked(raw, "Heartbeat"))
+
+
+def decode_backtest(raw: bytes | str) -> BacktestSummary:
+    return cast(BacktestSummary, _checked(raw, "BacktestSummary"))
