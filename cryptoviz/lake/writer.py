@@ -6,6 +6,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -13,25 +14,20 @@ import pyarrow.parquet as pq
 
 from cryptoviz import names
 from cryptoviz.lake.compact import STAGED  # the rows a compaction cut short holds
-from cryptoviz.schema import Quote
+from cryptoviz.schema import FIELDS, Quote
 
-# One row of the lake, as the Spark job writes it (symbol and date become the partition folders).
+_ARROW_TYPES = {
+    int: pa.int32(),
+    str: pa.string(),
+    float: pa.float64(),
+    datetime: pa.timestamp("us", tz="UTC"),
+}
+# One row of the lake: the quote's fields (cryptoviz.schema.FIELDS, the one definition the Spark
+# schema is derived from too), then where it lives and where it came from. Symbol and date become
+# the partition folders.
 LAKE_SCHEMA = pa.schema(
-    [
-        ("schema_version", pa.int32()),
-        ("symbol", pa.string()),
-        ("name", pa.string()),
-        ("price_usd", pa.float64()),
-        ("market_cap_usd", pa.float64()),
-        ("volume_24h_usd", pa.float64()),
-        ("change_24h_pct", pa.float64()),
-        ("source", pa.string()),
-        ("source_ts", pa.timestamp("us", tz="UTC")),
-        ("ingest_ts", pa.timestamp("us", tz="UTC")),
-        ("date", pa.string()),
-        ("kafka_partition", pa.int32()),
-        ("kafka_offset", pa.int64()),
-    ]
+    [(name, _ARROW_TYPES[typ]) for name, (typ, _) in FIELDS.items()]
+    + [("date", pa.string()), ("kafka_partition", pa.int32()), ("kafka_offset", pa.int64())]
 )
 
 
