@@ -23,6 +23,8 @@ from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
 from cryptoviz.testing.harness import RealServers
 
+from .conftest import STARTED
+
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]
@@ -55,9 +57,11 @@ def publish(bootstrap, quotes, extra: tuple[tuple[bytes | None, bytes], ...] = (
 def start(real, **env):
     """An ml-processor process; `env` overrides settings (e.g. a group of its own)."""
     full = os.environ | real.env() | {"HEARTBEAT_INTERVAL_S": "0.5", "COINS": ",".join(SYMBOLS)} | env
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, str(ROOT / "ml-processor" / "main.py")], env=full, stderr=subprocess.PIPE, text=True
     )
+    STARTED.append(proc)
+    return proc
 
 
 def wait_for(cond, timeout=60.0, what="condition", show=lambda: ""):
