@@ -98,7 +98,7 @@ def test_the_quarantine_is_keyed_by_partition_and_offset(lake):
 
 
 def test_a_partition_dropped_from_memory_is_read_back_from_the_lake(lake, monkeypatch):
-    monkeypatch.setattr(lake_writer, "MAX_INDEXED_PARTITIONS", 1)
+    monkeypatch.setattr(lake_writer, "MAX_INDEXED_KEYS", 1)
     writer = LakeWriter(*lake, names.LAKE_QUOTES)
     writer.write(quotes_table(quotes(5)), 0)  # BTC and ETH over two dates: four partitions
     assert len(writer.index) == 1

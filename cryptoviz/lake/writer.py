@@ -5,10 +5,12 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -36,7 +38,8 @@ KEYS = {  # what makes a row the same row, per lake folder
     names.LAKE_QUARANTINE: ("partition", "offset"),
 }
 PARTITIONS = {names.LAKE_QUOTES: names.LAKE_PARTITIONS, names.LAKE_QUARANTINE: ("date",)}
-MAX_INDEXED_PARTITIONS = 4096  # partition folders whose keys stay in memory (live: today's few)
+WRITE_THREADS = 4
+MAX_INDEXED_KEYS = 2_000_000  # keys kept in memory (about 150 MB); beyond, the least recent folders go
 
 
 class LakeWriter:
@@ -58,43 +61,61 @@ class LakeWriter:
         self.partitions = PARTITIONS[subdir]
         self.token = secrets.token_hex(4)
         self.index: OrderedDict[str, set] = OrderedDict()  # partition folder -> keys in it
+        self.indexed_keys = 0
+        self.folders: set[str] | None = None
 
     def write(self, table: pa.Table, batch_id: int) -> WriteReport:
-        """Write the rows whose key is new; the report says how many were written and dropped."""
+        """Write the rows whose key is new; the report says how many were written and dropped.
+        The batch is sorted by partition once and cut into zero-copy slices; the files of the
+        partitions are written by a few threads (pyarrow writes without the GIL)."""
         report = WriteReport()
         if not table.num_rows:
             return report
-        groups: dict[str, list[int]] = {}
-        for i, values in enumerate(zip(*(table.column(p).to_pylist() for p in self.partitions), strict=True)):
-            folder = "/".join(f"{p}={v}" for p, v in zip(self.partitions, values, strict=True))
-            groups.setdefault(folder, []).append(i)
+        table = table.take(pc.sort_indices(table, [(p, "ascending") for p in self.partitions]))
+        values = list(zip(*(table.column(p).to_pylist() for p in self.partitions), strict=True))
         own = [k for k in self.keys if k not in self.partitions]
-        for folder, rows in groups.items():
+        files: list[tuple[str, pa.Table]] = []
+        start = 0
+        for end in range(1, len(values) + 1):
+            if end < len(values) and values[end] == values[start]:
+                continue
+            folder = "/".join(f"{p}={v}" for p, v in zip(self.partitions, values[start], strict=True))
+            part = table.slice(start, end - start)
+            start = end
             seen = self._keys_in(folder)
-            part = table.take(rows)
-            keys = _keys(part, own)
             keep = []
             fresh: set = set()
-            for i, key in enumerate(keys):
-                if key in seen or key in fresh:
-                    continue
-                fresh.add(key)
-                keep.append(i)
-            report.dropped += len(rows) - len(keep)
+            for i, key in enumerate(_keys(part, own)):
+                if key not in seen and key not in fresh:
+                    fresh.add(key)
+                    keep.append(i)
+            report.dropped += part.num_rows - len(keep)
             if not keep:
                 continue
-            data = part.take(keep).drop_columns(list(self.partitions))
-            path = f"{self.root}/{folder}/batch-{batch_id:08d}-{self.token}.parquet"
-            tmp = path.rsplit("/", 1)
-            tmp_path = f"{tmp[0]}/.{tmp[1]}.tmp"
-            self.fs.create_dir(f"{self.root}/{folder}", recursive=True)
-            pq.write_table(data, tmp_path, filesystem=self.fs)
-            self.fs.move(tmp_path, path)
+            if len(keep) < part.num_rows:
+                part = part.take(keep)
+            files.append((folder, part.drop_columns(list(self.partitions))))
             seen |= fresh
-            report.written += len(keep)
+            self.indexed_keys += len(fresh)
+        try:
+            with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+                list(pool.map(lambda f: self._write_file(f[0], f[1], batch_id), files))
+        except BaseException:
+            for folder, _ in files:  # not all of it is in the lake: those folders are read again
+                self.indexed_keys -= len(self.index.pop(folder, ()))
+            raise
+        for _, data in files:
+            report.written += data.num_rows
             report.files += 1
             report.tables.append(data)
         return report
+
+    def _write_file(self, folder: str, data: pa.Table, batch_id: int) -> None:
+        path = f"{self.root}/{folder}/batch-{batch_id:08d}-{self.token}.parquet"
+        head, name = path.rsplit("/", 1)
+        self.fs.create_dir(head, recursive=True)
+        pq.write_table(data, f"{head}/.{name}.tmp", filesystem=self.fs)
+        self.fs.move(f"{head}/.{name}.tmp", path)
 
     def _keys_in(self, folder: str) -> set:
         keys = self.index.get(folder)
@@ -102,19 +123,37 @@ class LakeWriter:
             self.index.move_to_end(folder)
             return keys
         keys = set()
-        own = [k for k in self.keys if k not in self.partitions]
-        selector = pafs.FileSelector(f"{self.root}/{folder}", allow_not_found=True)
-        for info in self.fs.get_file_info(selector):
-            name = info.base_name
-            if info.type != pafs.FileType.File or not name.endswith(".parquet"):
-                continue
-            if name.startswith(".") or (name.startswith("_") and name != STAGED):
-                continue
-            keys.update(_keys(pq.read_table(info.path, columns=own, filesystem=self.fs), own))
+        if folder in self._folders():  # a folder the lake does not have yet holds nothing to read
+            own = [k for k in self.keys if k not in self.partitions]
+            selector = pafs.FileSelector(f"{self.root}/{folder}", allow_not_found=True)
+            for info in self.fs.get_file_info(selector):
+                name = info.base_name
+                if info.type != pafs.FileType.File or not name.endswith(".parquet"):
+                    continue
+                if name.startswith(".") or (name.startswith("_") and name != STAGED):
+                    continue
+                keys.update(_keys(pq.read_table(info.path, columns=own, filesystem=self.fs), own))
+        else:
+            self._folders().add(folder)  # about to be written
         self.index[folder] = keys
-        while len(self.index) > MAX_INDEXED_PARTITIONS:
-            self.index.popitem(last=False)  # read again from the lake if it is written to again
+        self.indexed_keys += len(keys)
+        while self.indexed_keys > MAX_INDEXED_KEYS and len(self.index) > 1:
+            _, dropped = self.index.popitem(last=False)  # read again from the lake if written again
+            self.indexed_keys -= len(dropped)
         return keys
+
+    def _folders(self) -> set[str]:
+        """The partition folders the lake has, listed once (this writer adds the ones it creates)."""
+        if self.folders is None:
+            depth = len(self.partitions)
+            infos = self.fs.get_file_info(pafs.FileSelector(self.root, recursive=True, allow_not_found=True))
+            self.folders = {
+                rel
+                for i in infos
+                if i.type == pafs.FileType.Directory
+                and (rel := i.path[len(self.root) + 1 :]).count("/") == depth - 1
+            }
+        return self.folders
 
 
 def _keys(table: pa.Table, columns: list[str]) -> list[tuple]:
