@@ -105,19 +105,25 @@ def test_faults_lose_nothing_and_count_nothing_twice(stack):
     assert {name: svc["pid"] for name, svc in stack.state()["services"].items()} == pids
     assert all(servers.pid_alive(p) for p in pids.values()), "no message stopped a service"
 
-    # a client's own retries can absorb a short outage whole (a 3 s one once showed in no counter):
-    # 10 s outlasts them (cryptoviz.clients: 2 retries, backoff under 1 s), so a heartbeat (every
-    # second) issued in the outage fails and is counted. The scraper is killed three times first:
-    # each new one replays from the start again (its warm-up and all), the lake and the models must
-    # not take any quote twice.
-    faults = [
-        ("scraper", True, 0.0),
-        ("broker", False, 3.0),
-        ("scraper", True, 0.0),
-        ("redis", False, 10.0),
-        ("scraper", True, 0.0),
-        ("ml-processor", True, 0.0),
-    ]
+    # The scraper is killed three times first, each time once its successor has published: each new
+    # one replays from the start again (its warm-up and all); the lake and the models must not take
+    # any quote twice. A client's own retries can absorb a short outage whole (a 3 s one once
+    # showed in no counter): 10 s outlasts them (cryptoviz.clients: 2 retries, backoff under 1 s),
+    # so a heartbeat (every second) issued in the outage fails and is counted.
+    for _ in range(3):
+        pid = stack.state()["services"]["scraper"]["pid"]
+        wait_for(
+            lambda pid=pid: (
+                (s := stack.statuses().get("scraper"))
+                and s["instance"].endswith(f"-{pid}")
+                and s["counters"].get("quotes_published", 0) > 0
+            ),
+            60,
+            "the scraper publishing",
+        )
+        done = stack.cli("restart", "scraper", "--kill")
+        assert done.returncode == 0, done.stderr[-2000:]
+    faults = [("broker", False, 3.0), ("redis", False, 10.0), ("ml-processor", True, 0.0)]
     for name, kill, down_for in faults:
         time.sleep(8)
         args = ["restart", name] + (["--kill"] if kill else []) + ["--down-for", str(down_for)]
