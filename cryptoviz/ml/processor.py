@@ -253,7 +253,7 @@ class Processor:
                     self.telemetry.gauge("lag", self.lag())
                 self.telemetry.maybe_publish()
         except Stopped as exc:
-            log.warning("stopped_while_redis_down_batch_not_committed", op=str(exc))
+            log.warning("stopped_before_the_batch_was_committed", waiting_for=str(exc))
         log.info("stopping_after_last_batch", signal=stop.signal)
 
 

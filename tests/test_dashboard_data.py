@@ -1,0 +1,67 @@
+"""The dashboard's tables from a snapshot built by the real writers' builders (no Redis needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from cryptoviz import contracts
+from cryptoviz.dashboard_data import backtest_table, predictions_table, signals_table, status_table
+from cryptoviz.ml import store
+from cryptoviz.models import HORIZONS
+from cryptoviz.models.engine import ModelConfig, SymbolModel
+from cryptoviz.readers import Snapshot
+from cryptoviz.scoring import SCORED
+from cryptoviz.telemetry import Telemetry
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def views() -> dict[str, contracts.MLView]:
+    out: dict[str, contracts.MLView] = {}
+    for n, sym in enumerate(("BTC", "ETH")):
+        model = SymbolModel(ModelConfig())
+        last = None
+        for i in range(40):
+            last = model.update((T0 + timedelta(hours=i)).timestamp(), 100.0 * (n + 1) + i % 6)
+        assert last is not None
+        out[sym] = store.view(sym, last, model)
+    return out
+
+
+def snapshot(status=()) -> Snapshot:
+    v = views()
+    return Snapshot({}, {s: contracts.summary_of(d) for s, d in v.items()}, list(status), None, 1.0, v["BTC"])
+
+
+def test_the_signals_table_has_a_row_per_symbol_with_its_summary():
+    table = signals_table(snapshot())
+    assert list(table["symbol"]) == ["BTC", "ETH"]
+    btc = table.iloc[0]
+    summary = snapshot().ml["BTC"]
+    assert btc["action"] == summary["action"] and btc["consensus_1h"] == summary["consensus"]["1h"]
+
+
+def test_the_predictions_table_has_every_horizon_and_model_and_consistent_changes():
+    view = views()["BTC"]
+    table = predictions_table(view)
+    assert len(table) == len(HORIZONS) * len(SCORED)
+    row = table.iloc[0]
+    assert abs(row["change_pct"] - (row["predicted_usd"] / view["price"] - 1) * 100) < 1e-9
+
+
+def test_the_status_table_applies_the_staleness_rule():
+    telemetry = Telemetry("scraper", None, 1.0, instance="h-1")
+    telemetry.incr("quotes_published", 5)
+    telemetry.incr("errors.redis", 2)
+    doc = contracts.decode_heartbeat(contracts.encode(telemetry.document()))
+    fresh = status_table(snapshot([doc]), now=doc["heartbeat_ts"] + 1)
+    old = status_table(snapshot([doc]), now=doc["heartbeat_ts"] + 600)
+    assert (fresh.iloc[0]["state"], old.iloc[0]["state"]) == ("up", "down")
+    assert fresh.iloc[0]["out"] == 5 and fresh.iloc[0]["errors"] == 2
+
+
+def test_the_backtest_table_is_empty_for_a_symbol_the_backtest_did_not_cover():
+    summary = contracts.decode_backtest(orjson.dumps({"summary": "", "symbols": {}}))
+    assert backtest_table(summary, "BTC").empty
