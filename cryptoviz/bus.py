@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterable
 
 import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata
 from kafka.serializer import Serializer
 
@@ -59,6 +60,23 @@ def close_producer(producer: KafkaProducer, timeout_s: float) -> KafkaError | No
         log.warning("closed_with_unacknowledged_messages", error=exc)
         return exc
     return None
+
+
+ACK_WAIT_STEP_S = 0.5  # how often a wait for the broker's acks looks at the stop signal
+
+
+def wait_for_acks(
+    producer: KafkaProducer, futures: Iterable[FutureRecordMetadata], stopping: Callable[[], bool]
+) -> bool:
+    """Flush until the broker has answered every future (acked or failed), in steps of
+    ACK_WAIT_STEP_S so that a stop is seen while the broker is down. False if stopped first."""
+    pending = list(futures)
+    while not all(f.is_done for f in pending):
+        with contextlib.suppress(KafkaTimeoutError):
+            producer.flush(timeout=ACK_WAIT_STEP_S)
+        if stopping():
+            return False
+    return True
 
 
 def consumer(bootstrap: str, *topics: str, group_id: str | None = None, **overrides: object) -> KafkaConsumer:

@@ -22,8 +22,12 @@ class Backoff:
     cap_s: float = 300.0
     rng: random.Random = field(default_factory=random.Random)
 
+    def ceiling(self, failures: int) -> float:
+        """base, doubling per failure, at most cap: the delay before jitter."""
+        return min(self.cap_s, self.base_s * 2 ** max(0, failures - 1))
+
     def delay(self, failures: int, retry_after: float | None = None) -> float:
-        exp = min(self.cap_s, self.base_s * 2 ** max(0, failures - 1))
+        exp = self.ceiling(failures)
         jittered = self.rng.uniform(exp / 2, exp)
         return max(jittered, retry_after or 0.0)
 

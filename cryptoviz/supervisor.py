@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cryptoviz import clients, logs, servers
+from cryptoviz.retry import Backoff
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
@@ -32,8 +33,12 @@ CRASH_LOOP_WINDOW_S = 300.0
 ERROR_WORDS = ("error", "exception", "traceback", "invalid", "failed", "fatal")
 
 
+_BACKOFF = Backoff(BACKOFF_BASE_S, BACKOFF_CAP_S)
+
+
 def backoff_s(failures: int) -> float:
-    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, failures - 1))
+    """Deterministic (no jitter): one supervisor, nothing to spread out."""
+    return _BACKOFF.ceiling(failures)
 
 
 def in_crash_loop(restart_times: list[float], now: float) -> bool:

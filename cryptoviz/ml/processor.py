@@ -7,14 +7,13 @@ that offset (replayed after a crash between the Redis write and the commit) is s
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Collection
 from typing import TypeVar
 
 import redis
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError
 from kafka.producer.future import FutureRecordMetadata
 
 from cryptoviz import bus, logs
@@ -29,7 +28,6 @@ log = logs.get("ml-processor")
 T = TypeVar("T")
 
 COMMIT_TIMEOUT_MS = 3000  # a commit that cannot reach the broker gives up (the snapshots keep the offsets)
-DLQ_WAIT_STEP_S = 0.5  # how often a wait for dead-letter acks looks at the stop signal
 LAG_TIMEOUT_MS = 200  # a lag figure is not worth blocking the loop, above all with the broker away
 
 
@@ -146,14 +144,11 @@ class Processor:
         self.dead_letters.append(future)
 
     def _deliver_dead_letters(self) -> None:
-        """Wait for the broker to acknowledge this batch's dead letters, looking at the stop signal
-        every DLQ_WAIT_STEP_S; BatchNotDone if one was refused, Stopped if asked to stop."""
+        """Wait for the broker to acknowledge this batch's dead letters (bus.wait_for_acks, which
+        looks at the stop signal); BatchNotDone if one was refused, Stopped if asked to stop."""
         pending, self.dead_letters = self.dead_letters, []
-        while not all(f.is_done for f in pending):
-            with contextlib.suppress(KafkaTimeoutError):
-                self.dlq.flush(timeout=DLQ_WAIT_STEP_S)
-            if self.stop:
-                raise Stopped("dead letters")
+        if not bus.wait_for_acks(self.dlq, pending, lambda: bool(self.stop)):
+            raise Stopped("dead letters")
         failed = [f.exception for f in pending if f.failed()]
         if failed:
             raise BatchNotDone(repr(failed[0]))

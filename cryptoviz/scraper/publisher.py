@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Sequence
 
 import redis
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError
 from redis.typing import EncodableT
 
 from cryptoviz import bus, logs, names
@@ -29,7 +28,6 @@ class _Unacknowledged(Exception):
     """Some messages of an attempt were not acknowledged (they stay pending)."""
 
 
-FLUSH_STEP_S = 0.5  # how often a publish waiting for the broker looks at the stop signal
 CLOSE_TIMEOUT_S = 3.0
 
 
@@ -108,11 +106,8 @@ class Publisher:
                 failed.extend(pending[i:])  # each further send would block as long: retry them all
                 last = exc
                 break
-        while not all(fut.is_done for _, fut in futures):
-            with contextlib.suppress(KafkaTimeoutError):
-                self.producer.flush(timeout=FLUSH_STEP_S)
-            if self.stop:
-                raise PublishError(f"stopping with {len(pending)} messages not acknowledged")
+        if not bus.wait_for_acks(self.producer, (fut for _, fut in futures), lambda: bool(self.stop)):
+            raise PublishError(f"stopping with {len(pending)} messages not acknowledged")
         for item, fut in futures:
             try:
                 fut.get(timeout=0)
