@@ -17,6 +17,7 @@ from kafka import TopicPartition
 
 from cryptoviz import bus, names
 from cryptoviz.ml.processor import Processor, subscribe
+from cryptoviz.ml.store import RedisStore
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.telemetry import Telemetry
@@ -47,9 +48,10 @@ def main() -> None:
         client = real.redis_client()
         telemetry = Telemetry("ml-processor", client, instance="bench")
         consumer = bus.consumer(bootstrap, group_id="cryptoviz-ml-bench")
-        dlq = bus.producer(bootstrap)
-        proc = Processor(consumer, dlq, client, telemetry, ModelConfig(), 300, symbols=set(SYMBOLS))
-        subscribe(proc, names.TOPIC_STREAMING)
+        dlq = bus.DeadLetterProducer(bus.producer(bootstrap), origin="ml-processor")
+        store = RedisStore(client, 300)
+        proc = Processor(consumer, dlq, store, telemetry, ModelConfig(), symbols=set(SYMBOLS))
+        subscribe(proc, consumer, names.TOPIC_STREAMING)
         while not consumer.assignment():
             proc.step(timeout_ms=100)  # join the group (nothing is consumed before the assignment)
         start = time.perf_counter()
@@ -61,7 +63,7 @@ def main() -> None:
         tps = [TopicPartition(names.TOPIC_STREAMING, p) for p in range(4)]
         committed = sum(consumer.committed(tp) or 0 for tp in tps)
         consumer.close()
-        dlq.close()
+        dlq.close(10)
         views = client.zcard(names.ML_INDEX)
     rate = total / elapsed
     print(f"machine: {platform.machine()} python {platform.python_version()}, one processor process")

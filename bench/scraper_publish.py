@@ -27,10 +27,10 @@ def main() -> None:
         bus.ensure_topics(real.bootstrap, partitions=4)
         telemetry = Telemetry("bench", real.redis_client())
         publisher = Publisher(bus.producer(real.bootstrap), real.redis_client(), telemetry)
-        publisher.publish(quotes[:BATCH])  # warm-up: metadata, connections
+        publisher.write(quotes[:BATCH])  # warm-up: metadata, connections
         t0 = time.perf_counter()
         for i in range(0, len(quotes), BATCH):
-            publisher.publish(quotes[i : i + BATCH])
+            publisher.write(quotes[i : i + BATCH])
         elapsed = time.perf_counter() - t0
         publisher.close()
         counts = bus.topic_message_counts(real.bootstrap)

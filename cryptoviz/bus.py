@@ -19,6 +19,7 @@ from kafka.producer.future import FutureRecordMetadata
 from kafka.serializer import Serializer
 
 from cryptoviz import logs, names
+from cryptoviz.interfaces import NotDelivered, Record
 from cryptoviz.retry import Backoff, retry
 
 log = logs.get("bus")
@@ -190,3 +191,43 @@ def dead_letter(
         **context,
     }
     return prod.send(names.TOPIC_DEAD_LETTER, key=key, value=orjson.dumps(body, default=str))
+
+
+class DeadLetterProducer:
+    """`interfaces.DeadLetters` on a Kafka producer: each record goes to the dead-letter topic with
+    the reason and where it came from; `deliver` waits for the broker's acks (stop-aware)."""
+
+    def __init__(self, producer: KafkaProducer, origin: str) -> None:
+        self.producer = producer
+        self.origin = origin
+        self.pending: list[FutureRecordMetadata] = []
+
+    def send(self, record: Record, reason: str, detail: str) -> None:
+        try:
+            future = dead_letter(
+                self.producer,
+                record.value,
+                reason,
+                origin=self.origin,
+                key=record.key,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                detail=detail,
+            )
+        except KafkaError as exc:  # no metadata within max_block_ms: the broker is away
+            self.pending = []
+            raise NotDelivered(repr(exc)) from None
+        self.pending.append(future)
+
+    def deliver(self, stopping: Callable[[], bool]) -> bool:
+        pending, self.pending = self.pending, []
+        if not wait_for_acks(self.producer, pending, stopping):
+            return False
+        failed = [f.exception for f in pending if f.failed()]
+        if failed:
+            raise NotDelivered(repr(failed[0]))
+        return True
+
+    def close(self, timeout_s: float) -> KafkaError | None:
+        return close_producer(self.producer, timeout_s)

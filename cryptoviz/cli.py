@@ -120,9 +120,9 @@ def _backfill(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from cryptoviz import bus
-    from cryptoviz.backfill import backfill
     from cryptoviz.clients import redis_client
     from cryptoviz.lake.reader import LakeReader
+    from cryptoviz.scraper.backfill import backfill
     from cryptoviz.scraper.publisher import Publisher
     from cryptoviz.scraper.sources.coingecko import CoinGecko
     from cryptoviz.settings import CoinSettings, KafkaSettings, ScraperSettings, lake_url, load

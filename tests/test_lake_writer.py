@@ -13,7 +13,7 @@ import pytest
 from cryptoviz import names
 from cryptoviz.lake import writer as lake_writer
 from cryptoviz.lake.reader import LakeReader
-from cryptoviz.lake.writer import LakeWriter, quotes_table
+from cryptoviz.lake.writer import LakeBatch, LakeWriter, quotes_table
 from cryptoviz.schema import make_quote
 
 T0 = datetime(2025, 3, 1, 22, tzinfo=UTC)
@@ -41,17 +41,17 @@ def lake(tmp_path) -> tuple[pafs.FileSystem, str]:
 
 def test_a_batch_written_again_adds_nothing(lake):
     writer = LakeWriter(*lake, names.LAKE_QUOTES)
-    first = writer.write(quotes_table(quotes(5)), 0)
-    again = writer.write(quotes_table(quotes(5)), 0)
+    first = writer.write(LakeBatch(quotes_table(quotes(5)), 0))
+    again = writer.write(LakeBatch(quotes_table(quotes(5)), 0))
     assert (first.written, first.dropped) == (10, 0)
     assert (again.written, again.dropped, again.files) == (0, 10, 0)
     assert len(lake_rows(lake[1])) == 10
 
 
 def test_a_new_writer_from_batch_0_keeps_the_old_rows_and_adds_only_new_keys(lake):
-    LakeWriter(*lake, names.LAKE_QUOTES).write(quotes_table(quotes(5)), 0)
+    LakeWriter(*lake, names.LAKE_QUOTES).write(LakeBatch(quotes_table(quotes(5)), 0))
     # a lost checkpoint: the topic is read from the start again, the batch ids start at 0 again
-    report = LakeWriter(*lake, names.LAKE_QUOTES).write(quotes_table(quotes(8)), 0)
+    report = LakeWriter(*lake, names.LAKE_QUOTES).write(LakeBatch(quotes_table(quotes(8)), 0))
     assert (report.written, report.dropped) == (6, 10)
     rows = lake_rows(lake[1])
     assert len(rows) == len(set(rows)) == 16
@@ -59,14 +59,14 @@ def test_a_new_writer_from_batch_0_keeps_the_old_rows_and_adds_only_new_keys(lak
 
 def test_repeats_inside_one_batch_land_once(lake):
     twice = quotes(3) + quotes(3)
-    report = LakeWriter(*lake, names.LAKE_QUOTES).write(quotes_table(twice), 7)
+    report = LakeWriter(*lake, names.LAKE_QUOTES).write(LakeBatch(quotes_table(twice), 7))
     assert (report.written, report.dropped) == (6, 6)
     assert len(lake_rows(lake[1])) == 6
 
 
 def test_rows_a_cut_short_compaction_staged_count_as_present_and_tmp_files_do_not(lake):
     fs, base = lake
-    LakeWriter(fs, base, names.LAKE_QUOTES).write(quotes_table(quotes(2, ("BTC",))), 0)
+    LakeWriter(fs, base, names.LAKE_QUOTES).write(LakeBatch(quotes_table(quotes(2, ("BTC",))), 0))
     folder = f"{base}/{names.LAKE_QUOTES}/symbol=BTC/date=2025-03-01"
     (data,) = [
         i.path for i in fs.get_file_info(pafs.FileSelector(folder)) if i.base_name.startswith("batch-")
@@ -75,9 +75,11 @@ def test_rows_a_cut_short_compaction_staged_count_as_present_and_tmp_files_do_no
     pq.write_table(  # and a half-written file of some earlier crash
         quotes_table(quotes(2, ("BTC",), start=10)).drop_columns(["symbol", "date"]), f"{folder}/.x.tmp"
     )
-    report = LakeWriter(fs, base, names.LAKE_QUOTES).write(quotes_table(quotes(2, ("BTC",))), 1)
+    report = LakeWriter(fs, base, names.LAKE_QUOTES).write(LakeBatch(quotes_table(quotes(2, ("BTC",))), 1))
     assert (report.written, report.dropped) == (0, 2)
-    late = LakeWriter(fs, base, names.LAKE_QUOTES).write(quotes_table(quotes(2, ("BTC",), start=10)), 2)
+    late = LakeWriter(fs, base, names.LAKE_QUOTES).write(
+        LakeBatch(quotes_table(quotes(2, ("BTC",), start=10)), 2)
+    )
     assert late.written == 2  # what only a .tmp held is not in the lake
 
 
@@ -93,14 +95,14 @@ def test_the_quarantine_is_keyed_by_partition_and_offset(lake):
         }
     )
     writer = LakeWriter(*lake, names.LAKE_QUARANTINE)
-    assert writer.write(bad, 0).written == 3  # the same bytes at two offsets are two messages
-    assert writer.write(bad, 0).written == 0
+    assert writer.write(LakeBatch(bad, 0)).written == 3  # the same bytes at two offsets are two messages
+    assert writer.write(LakeBatch(bad, 0)).written == 0
 
 
 def test_a_partition_dropped_from_memory_is_read_back_from_the_lake(lake, monkeypatch):
     monkeypatch.setattr(lake_writer, "MAX_INDEXED_KEYS", 1)
     writer = LakeWriter(*lake, names.LAKE_QUOTES)
-    writer.write(quotes_table(quotes(5)), 0)  # BTC and ETH over two dates: four partitions
+    writer.write(LakeBatch(quotes_table(quotes(5)), 0))  # BTC and ETH over two dates: four partitions
     assert len(writer.index) == 1
-    assert writer.write(quotes_table(quotes(5)), 1).written == 0
+    assert writer.write(LakeBatch(quotes_table(quotes(5)), 1)).written == 0
     assert len(lake_rows(lake[1])) == 10

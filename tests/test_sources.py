@@ -17,7 +17,7 @@ from cryptoviz.scraper.sources.coingecko import parse_market_chart, parse_market
 from cryptoviz.scraper.sources.coinmarketcap import parse_quotes_latest
 from cryptoviz.scraper.sources.http import retry_after_seconds
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing.doubles import FakeClock, ListPublisher
+from cryptoviz.testing.doubles import FakeClock, ListSink
 
 FIX = Path(__file__).parent / "fixtures"
 SYMBOLS = list(DEFAULT_COINS)
@@ -116,7 +116,7 @@ def make_scraper(primary, secondary=None, publisher=None):
     clock = FakeClock(1000.0)
     sources = [primary] + ([secondary] if secondary else [])
     telemetry = Telemetry("scraper", None)
-    scraper = LiveScraper(sources, SYMBOLS, publisher or ListPublisher(), telemetry, 60, clock=clock)
+    scraper = LiveScraper(sources, SYMBOLS, publisher or ListSink(), telemetry, 60, clock=clock)
     return scraper, clock, telemetry
 
 
@@ -128,13 +128,15 @@ def test_fill_in_source_covers_what_the_primary_lacks_and_replaces_it_when_it_fa
     scraper, clock, telemetry = make_scraper(primary, secondary)
     assert scraper.cycle() == 7
     assert secondary.calls == [["SOL", "DOGE"]]
-    sent = scraper.publisher.sent
+    sent = scraper.publisher.items
     assert {q.symbol: q.source for q in sent}["SOL"] == "coinmarketcap"
     assert {q.symbol: q.source for q in sent}["BTC"] == "coingecko"
     clock.now += 60
     # CMC stands in for the failing primary; only XRP's upstream timestamp moved past what was sent
     assert scraper.cycle() == 1
-    assert scraper.publisher.sent[-1].symbol == "XRP" and scraper.publisher.sent[-1].source == "coinmarketcap"
+    assert (
+        scraper.publisher.items[-1].symbol == "XRP" and scraper.publisher.items[-1].source == "coinmarketcap"
+    )
     assert telemetry.counters["errors.coingecko.server_error"] == 1
     assert telemetry.counters["stale.coinmarketcap"] == 6
 
@@ -160,11 +162,11 @@ def test_rate_limit_backs_off_for_retry_after_and_source_goes_down():
 def test_publish_failure_keeps_the_quotes_for_the_next_cycle():
     cg = parse_markets(fixture("coingecko_markets.json"), SYMBOLS).quotes
     later = [dataclasses.replace(q, source_ts=q.source_ts.replace(minute=5)) for q in cg]
-    publisher = ListPublisher(fail_times=1)
+    publisher = ListSink(fail_times=1)
     primary = ScriptedSource("coingecko", [cg, later])
     scraper, _, telemetry = make_scraper(primary, publisher=publisher)
     scraper.cycle()
-    assert publisher.sent == [] and len(scraper.unsent) == 7
+    assert publisher.items == [] and len(scraper.unsent) == 7
     scraper.cycle()
-    assert len(publisher.sent) == 14 and scraper.unsent == []
+    assert len(publisher.items) == 14 and scraper.unsent == []
     assert telemetry.counters["errors.publish_batches"] == 1

@@ -22,7 +22,7 @@ from pyspark.sql import types as T
 
 from cryptoviz import names
 from cryptoviz.lake.kafka_source import NAME, KafkaDataSource
-from cryptoviz.lake.writer import LAKE_SCHEMA, LakeWriter
+from cryptoviz.lake.writer import LAKE_SCHEMA, LakeBatch, LakeWriter
 from cryptoviz.schema import FIELDS, MAX_FUTURE_S
 from cryptoviz.telemetry import Telemetry
 
@@ -131,8 +131,8 @@ class BatchWriter:
             bad = bad_rows(df).toArrow()
         finally:
             df.unpersist()
-        wrote = self.quotes.write(good.cast(LAKE_SCHEMA), batch_id)
-        held = self.quarantine.write(bad, batch_id)
+        wrote = self.quotes.write(LakeBatch(good.cast(LAKE_SCHEMA), batch_id))
+        held = self.quarantine.write(LakeBatch(bad, batch_id))
         elapsed = time.perf_counter() - t0
         t = self.telemetry
         t.incr("batches")

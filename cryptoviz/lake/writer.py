@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,8 +43,14 @@ WRITE_THREADS = 4
 MAX_INDEXED_KEYS = 2_000_000  # keys kept in memory (about 150 MB); beyond, the least recent folders go
 
 
+class LakeBatch(NamedTuple):
+    rows: pa.Table
+    batch_id: int  # the micro-batch's id, in the names of the files it writes
+
+
 class LakeWriter:
-    """Rows into one lake folder (quotes or quarantine), each key at most once, whatever repeats.
+    """Rows into one lake folder (quotes or quarantine), each key at most once, whatever repeats;
+    an `interfaces.Sink[LakeBatch, WriteReport]`.
 
     Before a partition folder (symbol=X/date=D) is first written, the keys of the rows already
     in it are read; a row whose key is there, or earlier in the same batch, is dropped. So a
@@ -64,10 +71,11 @@ class LakeWriter:
         self.indexed_keys = 0
         self.folders: set[str] | None = None
 
-    def write(self, table: pa.Table, batch_id: int) -> WriteReport:
+    def write(self, batch: LakeBatch) -> WriteReport:
         """Write the rows whose key is new; the report says how many were written and dropped.
         The batch is sorted by partition once and cut into zero-copy slices; the files of the
         partitions are written by a few threads (pyarrow writes without the GIL)."""
+        table, batch_id = batch
         report = WriteReport()
         if not table.num_rows:
             return report
@@ -177,7 +185,7 @@ class WriteReport:
 
 def write_batch(fs: pafs.FileSystem, base: str, table: pa.Table, subdir: str, batch_id: int) -> WriteReport:
     """One batch into a lake folder, each key once (a writer of its own: tests, backfills, benches)."""
-    return LakeWriter(fs, base, subdir).write(table, batch_id)
+    return LakeWriter(fs, base, subdir).write(LakeBatch(table, batch_id))
 
 
 def quotes_table(quotes: Iterable[Quote], partition: int = -1, first_offset: int = 0) -> pa.Table:

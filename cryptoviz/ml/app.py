@@ -6,6 +6,7 @@ import time
 
 from cryptoviz import bus, clients, logs, names
 from cryptoviz.ml.processor import Processor, subscribe
+from cryptoviz.ml.store import RedisStore
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.service import Stop
 from cryptoviz.settings import (
@@ -40,25 +41,27 @@ def main(stop: Stop) -> int:
         session_timeout_ms=kafka.kafka_session_timeout_ms,
         heartbeat_interval_ms=max(500, kafka.kafka_session_timeout_ms // 6),
     )
-    dlq = bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-ml-dlq")
+    dlq = bus.DeadLetterProducer(
+        bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-ml-dlq"),
+        origin="ml-processor",
+    )
     processor = Processor(
         consumer,
         dlq,
-        rds,
+        RedisStore(rds, ml.ml_prediction_ttl_s),
         telemetry,
         ModelConfig.from_settings(ml),
-        ml.ml_prediction_ttl_s,
         symbols=set(coins),
         max_records=ml.ml_max_poll_records,
         max_future_s=load(ContractSettings).max_future_s,
     )
-    subscribe(processor, names.TOPIC_STREAMING)
+    subscribe(processor, consumer, names.TOPIC_STREAMING)
     log.info("started", group=ml.ml_consumer_group, symbols=",".join(coins))
     try:
         processor.run(stop)
     finally:
         stopping = time.monotonic()
-        if bus.close_producer(dlq, DLQ_CLOSE_TIMEOUT_S) is not None:
+        if dlq.close(DLQ_CLOSE_TIMEOUT_S) is not None:
             telemetry.incr("errors.dead_letters_unacknowledged_at_close")
         # leaves the group at once, so the others take over without waiting; bounded, as the
         # coordinator may be the server that is down

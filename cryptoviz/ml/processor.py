@@ -1,4 +1,7 @@
-"""The ML processor loop: consume a batch, update the models, write Redis, then commit offsets.
+"""The ML processor loop: consume a batch, update the models, store the result, then commit offsets.
+
+Written against `cryptoviz.interfaces` (a Consumer, DeadLetters) and `ml.store.StateStore`: the
+service passes Kafka and Redis, unit tests the in-memory doubles, and `step` is the same code.
 
 Exactly-once scoring across restarts: each symbol's snapshot in Redis carries the offset of the
 last message it includes, written in the same transaction as the predictions. A message at or below
@@ -8,17 +11,17 @@ that offset (replayed after a crash between the Redis write and the commit) is s
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TypeVar
 
 import redis
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
-from kafka.producer.future import FutureRecordMetadata
 
-from cryptoviz import bus, logs
-from cryptoviz.ml import store
-from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
+from cryptoviz import logs
+from cryptoviz.interfaces import Consumer, DeadLetters, NotDelivered, Record
+from cryptoviz.ml.store import Changes, StateStore
+from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.retry import Backoff, Stopped, retry
 from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, decode, internal_error
 from cryptoviz.service import Stop
@@ -53,22 +56,20 @@ class _DropOnRevoke(ConsumerRebalanceListener):
 class Processor:
     def __init__(
         self,
-        consumer: KafkaConsumer,
-        dlq: KafkaProducer,
-        client: redis.Redis,
+        consumer: Consumer,
+        dead_letters: DeadLetters,
+        store: StateStore,
         telemetry: Telemetry,
         config: ModelConfig,
-        ttl_s: int,
         symbols: Collection[str] | None = None,
         max_records: int = 2000,
         max_future_s: float = MAX_FUTURE_S,
     ) -> None:
         self.consumer = consumer
-        self.dlq = dlq
-        self.client = client
+        self.dead_letters = dead_letters
+        self.store = store
         self.telemetry = telemetry
         self.config = config
-        self.ttl_s = ttl_s
         self.symbols = symbols
         self.max_records = max_records
         self.max_future_s = max_future_s
@@ -77,13 +78,12 @@ class Processor:
             str, tuple[SymbolModel, tuple[int, int]]
         ] = {}  # symbol -> (model, (partition, offset))
         self.backoff = Backoff(base_s=0.5, cap_s=30)
-        self.dead_letters: list[FutureRecordMetadata] = []  # sent in this batch, not yet acknowledged
         self.dlq_failures = 0
 
     def _model(self, symbol: str) -> tuple[SymbolModel, tuple[int, int]]:
         entry = self.models.get(symbol)
         if entry is None:
-            saved = self._with_retry(lambda: store.load_state(self.client, symbol), "load_state")
+            saved = self._with_retry(lambda: self.store.load(symbol), "load_state")
             if saved:
                 model = SymbolModel.from_state(saved["model"], self.config)
                 entry = (model, (saved["partition"], saved["offset"]))
@@ -93,7 +93,7 @@ class Processor:
             self.models[symbol] = entry
         return entry
 
-    def process(self, records: list, changed: dict) -> None:
+    def process(self, records: Sequence[Record], changed: Changes) -> None:
         """Apply a partition's records; what changed (symbol -> output, model, position) goes to `changed`.
 
         A record that fails, by the contract or by an unexpected exception while handling it alone,
@@ -108,7 +108,7 @@ class Processor:
             except Exception as exc:
                 self._dead_letter(rec, internal_error(exc), repr(exc)[:300])
 
-    def _apply(self, rec, changed: dict) -> None:
+    def _apply(self, rec: Record, changed: Changes) -> None:
         quote = decode(rec.value, self.symbols, max_future_s=self.max_future_s)
         if rec.key is not None and rec.key.decode("utf-8", "replace") != quote.symbol:
             raise InvalidQuote("key_mismatch", f"key {rec.key!r} for {quote.symbol}")
@@ -124,39 +124,26 @@ class Processor:
         self.telemetry.incr("scored", out.scored)
         changed[quote.symbol] = (out, model, (rec.partition, rec.offset))
 
-    def _dead_letter(self, rec, reason: str, detail: str) -> None:
+    def _dead_letter(self, rec: Record, reason: str, detail: str) -> None:
         self.telemetry.incr(f"dead_letter.{reason}")
         log.warning("dead_letter", reason=reason, detail=detail, partition=rec.partition, offset=rec.offset)
         try:
-            future = bus.dead_letter(
-                self.dlq,
-                rec.value,
-                reason,
-                origin="ml-processor",
-                key=rec.key,
-                topic=rec.topic,
-                partition=rec.partition,
-                offset=rec.offset,
-                detail=detail,
-            )
-        except KafkaError as exc:  # no metadata within max_block_ms: the broker is away
-            raise BatchNotDone(repr(exc)) from None
-        self.dead_letters.append(future)
+            self.dead_letters.send(rec, reason, detail)
+        except NotDelivered as exc:
+            raise BatchNotDone(str(exc)) from None
 
     def _deliver_dead_letters(self) -> None:
-        """Wait for the broker to acknowledge this batch's dead letters (bus.wait_for_acks, which
-        looks at the stop signal); BatchNotDone if one was refused, Stopped if asked to stop."""
-        pending, self.dead_letters = self.dead_letters, []
-        if not bus.wait_for_acks(self.dlq, pending, lambda: bool(self.stop)):
-            raise Stopped("dead letters")
-        failed = [f.exception for f in pending if f.failed()]
-        if failed:
-            raise BatchNotDone(repr(failed[0]))
+        """Wait for the broker to acknowledge this batch's dead letters (the wait looks at the stop
+        signal); BatchNotDone if one was refused, Stopped if asked to stop."""
+        try:
+            if not self.dead_letters.deliver(lambda: bool(self.stop)):
+                raise Stopped("dead letters")
+        except NotDelivered as exc:
+            raise BatchNotDone(str(exc)) from None
 
-    def _rewind(self, batch: dict, exc: BatchNotDone) -> None:
+    def _rewind(self, batch: Mapping[TopicPartition, Sequence[Record]], exc: BatchNotDone) -> None:
         """Read the batch again: each partition back to its first record, and the models dropped so
         they reload from their Redis snapshots (which this batch never reached)."""
-        self.dead_letters = []
         for tp, records in batch.items():
             self.consumer.seek(tp, records[0].offset)
         self.models.clear()
@@ -175,9 +162,9 @@ class Processor:
         if not batch:
             return 0
         t0 = time.perf_counter()
-        changed: dict[str, tuple[Output, SymbolModel, tuple[int, int]]] = {}
+        changed: Changes = {}
         n = 0
-        offsets = {}
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         try:
             for tp, records in batch.items():
                 n += len(records)
@@ -189,7 +176,7 @@ class Processor:
             return 0
         self.dlq_failures = 0
         if changed:
-            self._with_retry(lambda: store.write_batch(self.client, changed, self.ttl_s), "write_batch")
+            self._with_retry(lambda: self.store.write(changed), "write_batch")
         self._commit(offsets)
         elapsed_ms = (time.perf_counter() - t0) * 1000
         self.telemetry.incr("ticks_in", n)
@@ -198,7 +185,7 @@ class Processor:
         self.telemetry.gauge("symbols", len(self.models))
         return n
 
-    def _commit(self, offsets: dict) -> None:
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         """Commit after the write. A failure is counted, never fatal: the Redis snapshots carry the
         offsets they include, so whatever is read again after an uncommitted batch is skipped."""
         try:
@@ -252,5 +239,6 @@ class Processor:
         log.info("stopping_after_last_batch", signal=stop.signal)
 
 
-def subscribe(processor: Processor, topic: str) -> None:
-    processor.consumer.subscribe([topic], listener=_DropOnRevoke(processor))
+def subscribe(processor: Processor, consumer: KafkaConsumer, topic: str) -> None:
+    """Join the group on `topic`; on a rebalance the processor forgets the partitions it loses."""
+    consumer.subscribe([topic], listener=_DropOnRevoke(processor))

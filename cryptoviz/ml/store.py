@@ -1,9 +1,12 @@
-"""What the processor writes to Redis, in one transaction per batch: views (TTL), state, the index."""
+"""What the processor stores per batch: the views (with a TTL), each symbol's snapshot (state + the
+offset it includes) and the index. `RedisStore` writes them in one Redis transaction; the in-memory
+`cryptoviz.testing.doubles.MemoryStore` implements the same `StateStore` for unit tests."""
 
 from __future__ import annotations
 
 import time
-from typing import cast
+from collections.abc import Iterator
+from typing import Protocol, TypeAlias, cast
 
 import redis
 
@@ -12,6 +15,28 @@ from cryptoviz.contracts import MLSignal, MLState, MLView
 from cryptoviz.models.engine import Output, SymbolModel
 
 STATE_TTL_S = 30 * 24 * 3600
+
+# symbol -> (its newest output, its model, the (partition, offset) of the last record it includes)
+Changes: TypeAlias = dict[str, tuple[Output, SymbolModel, tuple[int, int]]]
+
+
+class StateStore(Protocol):
+    """A sink of Changes (`interfaces.Sink[Changes, None]`) that also gives a symbol's snapshot back."""
+
+    def load(self, symbol: str) -> MLState | None: ...
+    def write(self, batch: Changes) -> None: ...
+
+
+class RedisStore:
+    def __init__(self, client: redis.Redis, ttl_s: int) -> None:
+        self.client = client
+        self.ttl_s = ttl_s
+
+    def load(self, symbol: str) -> MLState | None:
+        return load_state(self.client, symbol)
+
+    def write(self, batch: Changes) -> None:
+        write_batch(self.client, batch, self.ttl_s)
 
 
 def view(symbol: str, out: Output, model: SymbolModel) -> MLView:
@@ -34,21 +59,21 @@ def load_state(client: redis.Redis, symbol: str) -> MLState | None:
     return contracts.decode_state(cast(bytes, raw)) if raw else None
 
 
-def write_batch(
-    client: redis.Redis,
-    changed: dict[str, tuple[Output, SymbolModel, tuple[int, int]]],
-    ttl_s: int,
-) -> None:
-    """Views, snapshots (with the partition/offset they include) and the index, atomically."""
-    pipe = client.pipeline(transaction=True)
-    index: dict[str, float] = {}
+def documents(changed: Changes, ttl_s: int) -> Iterator[tuple[str, bytes, int]]:
+    """(key, encoded value, ttl) of everything a batch stores: each symbol's view, summary and snapshot."""
     for symbol, (out, model, (partition, offset)) in changed.items():
         doc = view(symbol, out, model)
-        pipe.set(names.ml_view_key(symbol), contracts.encode(doc), ex=ttl_s)
-        pipe.set(names.ml_summary_key(symbol), contracts.encode(contracts.summary_of(doc)), ex=ttl_s)
+        yield names.ml_view_key(symbol), contracts.encode(doc), ttl_s
+        yield names.ml_summary_key(symbol), contracts.encode(contracts.summary_of(doc)), ttl_s
         state: MLState = {"model": model.to_state(), "partition": partition, "offset": offset}
-        pipe.set(names.ml_state_key(symbol), contracts.encode(state), ex=STATE_TTL_S)
-        index[symbol] = out.t
-    if index:
-        pipe.zadd(names.ML_INDEX, index)
+        yield names.ml_state_key(symbol), contracts.encode(state), STATE_TTL_S
+
+
+def write_batch(client: redis.Redis, changed: Changes, ttl_s: int) -> None:
+    """Views, snapshots (with the partition/offset they include) and the index, atomically."""
+    pipe = client.pipeline(transaction=True)
+    for key, value, ttl in documents(changed, ttl_s):
+        pipe.set(key, value, ex=ttl)
+    if changed:
+        pipe.zadd(names.ML_INDEX, {symbol: out.t for symbol, (out, _, _) in changed.items()})
     pipe.execute()

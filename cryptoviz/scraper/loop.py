@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptoviz import logs
+from cryptoviz.interfaces import NotDelivered
 from cryptoviz.retry import Backoff
 from cryptoviz.schema import Quote
-from cryptoviz.scraper.publisher import Publisher, PublishError
+from cryptoviz.scraper.publisher import QuoteSink
 from cryptoviz.scraper.sources.base import Source, SourceError
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
@@ -32,7 +33,7 @@ class SourceHealth:
 class LiveScraper:
     sources: list[Source]  # the primary first
     symbols: list[str]
-    publisher: Publisher
+    publisher: QuoteSink
     telemetry: Telemetry
     interval_s: float
     down_after: int = 3
@@ -104,8 +105,8 @@ class LiveScraper:
         if not batch:
             return
         try:
-            self.publisher.publish(batch)
-        except PublishError as exc:
+            self.publisher.write(batch)
+        except NotDelivered as exc:
             self.unsent = batch[-1000:]  # kept for the next cycle, never dropped silently
             self.telemetry.incr("errors.publish_batches")
             log.error("publish_failed_will_retry", quotes=len(batch), error=exc)
@@ -141,7 +142,7 @@ class ReplayScraper:
     """Plays hourly batches of history through the publisher, paced by event time / speed."""
 
     batches: Iterator[list[Quote]]
-    publisher: Publisher
+    publisher: QuoteSink
     telemetry: Telemetry
     speed: float
     warmup_until: datetime | None = None  # batches before this event time are sent at once
@@ -172,9 +173,9 @@ class ReplayScraper:
                 self._last_due = due
             while True:
                 try:
-                    self.publisher.publish(batch)
+                    self.publisher.write(batch)
                     break
-                except PublishError as exc:
+                except NotDelivered as exc:
                     self.telemetry.incr("errors.publish_batches")
                     log.error("publish_failed_will_retry", quotes=len(batch), error=exc)
                     if sleep(2.0):

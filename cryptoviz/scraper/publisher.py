@@ -1,9 +1,11 @@
-"""Publish quotes: both topics keyed by symbol (acks=all, per-key order), then the latest-quote hash."""
+"""Publish quotes: both topics keyed by symbol (acks=all, per-key order), then the latest-quote hash.
+`Publisher` is the scraper's `interfaces.Sink` of quotes (`QuoteSink`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import redis
 from kafka import KafkaProducer
@@ -11,6 +13,7 @@ from kafka.errors import KafkaError
 from redis.typing import EncodableT
 
 from cryptoviz import bus, logs, names
+from cryptoviz.interfaces import NotDelivered, Sink
 from cryptoviz.retry import Backoff, Stopped, retry
 from cryptoviz.schema import Quote, encode
 from cryptoviz.service import Stop
@@ -19,7 +22,10 @@ from cryptoviz.telemetry import Telemetry
 log = logs.get("publisher")
 
 
-class PublishError(RuntimeError):
+QuoteSink: TypeAlias = Sink[Sequence[Quote], int]
+
+
+class PublishError(NotDelivered):
     """The broker did not take a batch after every retry (or the service is stopping): the caller
     must not move on."""
 
@@ -49,7 +55,7 @@ class Publisher:
         self.stop = stop if stop is not None else Stop()  # set: a publish waiting for the broker gives up
         self.backoff = Backoff(base_s=1.0, cap_s=10.0)
 
-    def publish(self, quotes: Sequence[Quote]) -> int:
+    def write(self, quotes: Sequence[Quote]) -> int:
         """Send every quote to every topic and wait for the broker's acks; then update Redis."""
         if not quotes:
             return 0

@@ -8,10 +8,10 @@ import orjson
 import pytest
 
 from cryptoviz import bus, names
-from cryptoviz.backfill import backfill
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
+from cryptoviz.scraper.backfill import backfill
 from cryptoviz.scraper.publisher import Publisher
 from cryptoviz.scraper.sources.coingecko import CoinGecko, parse_market_chart
 from cryptoviz.settings import ScraperSettings

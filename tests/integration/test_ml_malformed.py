@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import orjson
 import pytest
@@ -17,6 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 from cryptoviz import bus, names, servers
 from cryptoviz.malformed import malformed
 from cryptoviz.ml.processor import Processor
+from cryptoviz.ml.store import RedisStore
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.retry import Backoff
 from cryptoviz.schema import encode, make_quote
@@ -134,10 +136,11 @@ def test_a_batch_whose_dead_letters_the_broker_refuses_is_read_again_and_nothing
     client = own.redis_client(db=1)  # not the other test's snapshots
     consumer = bus.consumer(bootstrap, group_id="dlq-refused", client_id="dlq-refused")
     doomed = servers.start_broker(own.root / "doomed-broker", servers.free_port())
-    nowhere = bus.producer(doomed.address, max_block_ms=300)
+    nowhere = bus.DeadLetterProducer(bus.producer(doomed.address, max_block_ms=300), origin="ml-processor")
     assert servers.stop_pid(doomed.pid, grace_s=0, sig=signal.SIGKILL)
     telemetry = Telemetry("ml-processor", client, instance="dlq-refused")
-    processor = Processor(consumer, nowhere, client, telemetry, ModelConfig(), 3600, symbols={"BTC"})
+    store = RedisStore(client, 3600)
+    processor = Processor(consumer, nowhere, store, telemetry, ModelConfig(), symbols={"BTC"})
     processor.backoff = Backoff(base_s=0.01, cap_s=0.01)
     consumer.subscribe([topic])
     try:
@@ -147,7 +150,9 @@ def test_a_batch_whose_dead_letters_the_broker_refuses_is_read_again_and_nothing
         assert consumer.committed(TopicPartition(topic, 0)) is None  # nothing committed
         assert consumer.position(TopicPartition(topic, 0)) == 0  # to be read again
 
-        processor.dlq = bus.producer(bootstrap, client_id="dlq-accepted")
+        processor.dead_letters = bus.DeadLetterProducer(
+            bus.producer(bootstrap, client_id="dlq-accepted"), "ml-processor"
+        )
         wait_for(
             lambda: processor.step() >= 0 and consumer.committed(TopicPartition(topic, 0)) == 7,
             60,
@@ -158,6 +163,7 @@ def test_a_batch_whose_dead_letters_the_broker_refuses_is_read_again_and_nothing
         letters = [d for d in dead_letters(bootstrap) if d.get("topic") == topic]
         assert [d["reason"] for d in letters] == [reason]
     finally:
-        nowhere.close(timeout=0)
-        processor.dlq.close(timeout=1)
+        nowhere.close(0)
+        if processor.dead_letters is not nowhere:
+            cast(bus.DeadLetterProducer, processor.dead_letters).close(1)
         consumer.close(autocommit=False, timeout_ms=1000)

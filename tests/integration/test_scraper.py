@@ -136,9 +136,9 @@ def test_a_publish_to_a_dead_broker_gives_up_when_asked_to_stop():
         stop = Stop()
         publisher = Publisher(bus.producer(own.bootstrap), None, Telemetry("test", None), stop=stop)
         quote = make_quote("BTC", 100.0, datetime(2025, 1, 1, tzinfo=UTC))
-        assert publisher.publish([quote]) == 1
+        assert publisher.write([quote]) == 1
         assert stop_pid(own.broker().pid, grace_s=0, sig=signal.SIGKILL)
         threading.Timer(1.0, stop.set).start()
         with pytest.raises(PublishError, match="stopping"):
-            publisher.publish([quote] * 50)
+            publisher.write([quote] * 50)
         publisher.close()

@@ -18,7 +18,7 @@ from cryptoviz import logs
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.retry import Backoff, retry
 from cryptoviz.schema import Quote
-from cryptoviz.scraper.publisher import Publisher
+from cryptoviz.scraper.publisher import QuoteSink
 from cryptoviz.scraper.sources.base import SourceError
 from cryptoviz.scraper.sources.coingecko import CoinGecko
 
@@ -47,7 +47,7 @@ def hours_in_lake(reader: LakeReader | None, symbol: str, since: datetime) -> se
 
 def backfill(
     source: CoinGecko,
-    publisher: Publisher,
+    publisher: QuoteSink,
     symbols: list[str],
     days: int,
     lake: LakeReader | None,
@@ -98,7 +98,7 @@ def backfill(
             seen.add(h)
             fresh.append(q)
         for start in range(0, len(fresh), CHUNK):
-            publisher.publish(fresh[start : start + CHUNK])
+            publisher.write(fresh[start : start + CHUNK])
         report.published[symbol] = len(fresh)
         report.skipped[symbol] = len(result.quotes) - len(fresh)
         report.rejected[symbol] = sum(result.rejects.values())

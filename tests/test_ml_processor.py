@@ -1,0 +1,138 @@
+"""The processor's step on in-memory doubles: records in -> store, dead letters, committed offsets.
+(tests/integration/test_ml_processor.py runs the same code on a broker and Redis.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from kafka import TopicPartition
+
+from cryptoviz import contracts, names
+from cryptoviz.ml.processor import Processor
+from cryptoviz.models.engine import ModelConfig
+from cryptoviz.retry import Backoff, Stopped
+from cryptoviz.schema import encode, make_quote
+from cryptoviz.telemetry import Telemetry
+from cryptoviz.testing.doubles import ListConsumer, ListDeadLetters, ListRecord, MemoryStore
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+TOPIC = names.TOPIC_STREAMING
+
+
+def quote_record(symbol: str, hour: int, offset: int, partition: int = 0, price: float = 100.0) -> ListRecord:
+    value = encode(make_quote(symbol, price + hour, T0 + timedelta(hours=hour)))
+    return ListRecord(TOPIC, partition, offset, symbol.encode(), value)
+
+
+def hours(symbol: str, n: int, partition: int = 0) -> list[ListRecord]:
+    return [quote_record(symbol, h, h, partition) for h in range(n)]
+
+
+def processor(
+    consumer: ListConsumer, store: MemoryStore | None = None, dlq: ListDeadLetters | None = None
+) -> Processor:
+    proc = Processor(
+        consumer,
+        dlq if dlq is not None else ListDeadLetters(),
+        store if store is not None else MemoryStore(),
+        Telemetry("ml-processor", None),
+        ModelConfig(),
+        symbols={"BTC", "ETH"},
+    )
+    proc.backoff = Backoff(base_s=0.001, cap_s=0.001)
+    return proc
+
+
+def test_a_batch_is_stored_then_committed_per_partition():
+    store = MemoryStore()
+    consumer = ListConsumer(hours("BTC", 8, partition=0) + hours("ETH", 5, partition=1))
+    proc = processor(consumer, store)
+    assert proc.step() == 13
+    assert consumer.committed == {TopicPartition(TOPIC, 0): 8, TopicPartition(TOPIC, 1): 5}
+    view = contracts.decode_view(store.values[names.ml_view_key("BTC")])
+    assert view["price"] == 107.0 and view["event_ts"] == (T0 + timedelta(hours=7)).timestamp()
+    state = store.load("ETH")
+    assert state is not None and (state["partition"], state["offset"]) == (1, 4)
+    assert names.ml_summary_key("ETH") in store.values
+    assert proc.telemetry.counters["ticks_in"] == 13 and store.writes == 1
+    assert proc.step() == 0  # nothing new: nothing written
+    assert store.writes == 1
+
+
+def test_a_bad_record_is_dead_lettered_with_its_reason_and_the_batch_goes_on():
+    dlq = ListDeadLetters()
+    good = hours("BTC", 3)
+    bad = [
+        ListRecord(TOPIC, 0, 3, b"BTC", b"{not json"),
+        ListRecord(TOPIC, 0, 4, b"ETH", quote_record("BTC", 3, 4).value),  # key says ETH, quote BTC
+        ListRecord(TOPIC, 0, 5, b"DOGE", quote_record("DOGE", 3, 5).value),  # not a configured coin
+    ]
+    consumer = ListConsumer(good + bad + [quote_record("BTC", 4, 6)])
+    proc = processor(consumer, dlq=dlq)
+    assert proc.step() == 7
+    assert [(rec.offset, reason) for rec, reason in dlq.delivered] == [
+        (3, "bad_json"),
+        (4, "key_mismatch"),
+        (5, "unknown_symbol"),
+    ]
+    assert consumer.committed == {TopicPartition(TOPIC, 0): 7}
+    state = proc.store.load("BTC")
+    assert state is not None and state["offset"] == 6
+    assert proc.telemetry.counters["dead_letter.key_mismatch"] == 1
+
+
+def test_dead_letters_not_acknowledged_mean_the_batch_is_read_again_and_nothing_is_stored():
+    store, dlq = MemoryStore(), ListDeadLetters(refuse=1)
+    consumer = ListConsumer([ListRecord(TOPIC, 0, 0, b"BTC", b"[]"), *hours("BTC", 4)[1:]])
+    proc = processor(consumer, store, dlq)
+    assert proc.step() == 0
+    assert store.values == {} and consumer.committed == {} and consumer.positions[TopicPartition(TOPIC, 0)] == 0
+    assert proc.telemetry.counters["errors.dead_letter_not_acknowledged"] == 1 and proc.models == {}
+    assert proc.step() == 4  # read again, whole
+    assert [rec.offset for rec, _ in dlq.delivered] == [0]  # once
+    assert consumer.committed == {TopicPartition(TOPIC, 0): 4} and proc.dlq_failures == 0
+
+
+def test_records_read_again_after_a_crash_before_the_commit_are_not_applied_twice():
+    store = MemoryStore()
+    records = hours("BTC", 30)
+    first = processor(ListConsumer(records), store)
+    first.step()
+    scored = first.telemetry.counters["scored"]
+    assert scored > 0
+    # the commit never reached the broker: a successor reads everything again from the snapshot
+    successor = processor(ListConsumer(records + [quote_record("BTC", 30, 30)]), store)
+    assert successor.step() == 31
+    assert successor.telemetry.counters["states_restored"] == 1
+    assert successor.telemetry.counters["skipped_already_applied"] == 30
+    state = store.load("BTC")
+    assert state is not None and state["offset"] == 30
+
+
+def test_a_store_that_is_away_is_retried_and_the_commit_waits_for_it():
+    store = MemoryStore(fail_writes=2)
+    consumer = ListConsumer(hours("BTC", 3))
+    proc = processor(consumer, store)
+    assert proc.step() == 3
+    assert proc.telemetry.counters["errors.redis"] == 2 and store.writes == 1
+    assert consumer.committed == {TopicPartition(TOPIC, 0): 3}
+
+
+def test_a_stop_while_the_store_is_away_leaves_the_batch_uncommitted():
+    store = MemoryStore(fail_writes=10**6)
+    consumer = ListConsumer(hours("BTC", 3))
+    proc = processor(consumer, store)
+    proc.stop.set()
+    with pytest.raises(Stopped):
+        proc.step()
+    assert consumer.committed == {} and store.values == {}
+
+
+def test_lag_is_what_the_partitions_hold_past_the_position():
+    consumer = ListConsumer(hours("BTC", 10))
+    proc = processor(consumer)
+    proc.max_records = 4
+    assert proc.lag() == 10
+    proc.step()
+    assert proc.lag() == 6
