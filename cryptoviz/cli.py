@@ -108,7 +108,7 @@ def _logs(args: argparse.Namespace) -> int:
 
 @command("backtest")
 def _backtest(args: argparse.Namespace) -> int:
-    from cryptoviz import backtest_report
+    from cryptoviz.backtest import report as backtest_report
     from cryptoviz.stack import apply_local_stack_env
 
     apply_local_stack_env()  # a running local stack gets the summary in its Redis
@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     lake = sub.add_parser("lake", help="lake maintenance").add_subparsers(dest="lake_cmd", required=True)
     p = lake.add_parser("compact", help="rewrite each closed day's partition as one file per symbol")
     p.add_argument("--before", type=iso_date, help="compact days before this ISO date (default: today, UTC)")
-    from cryptoviz.backtest_report import add_parser as add_backtest
+    from cryptoviz.backtest.report import add_parser as add_backtest
 
     add_backtest(sub)
     return parser

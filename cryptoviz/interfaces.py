@@ -14,7 +14,7 @@ doubles (`cryptoviz.testing.doubles`) in unit tests and on Kafka, Redis and S3 i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeAlias, TypeVar
 
 from kafka import OffsetAndMetadata, TopicPartition
 
@@ -45,14 +45,15 @@ class Record(Protocol):
     def value(self) -> bytes | None: ...
 
 
+Offsets: TypeAlias = Mapping[TopicPartition, OffsetAndMetadata]
+
+
 class Consumer(Protocol):
     def poll(
         self, timeout_ms: int = 0, max_records: int | None = None
     ) -> Mapping[TopicPartition, Sequence[Record]]: ...
     def seek(self, partition: TopicPartition, offset: int) -> None: ...
-    def commit(
-        self, offsets: Mapping[TopicPartition, OffsetAndMetadata], timeout_ms: int | None = None
-    ) -> None: ...
+    def commit(self, offsets: Offsets, timeout_ms: int | None = None) -> None: ...
     def assignment(self) -> set[TopicPartition]: ...
     def highwater(self, partition: TopicPartition) -> int | None: ...
     def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int: ...

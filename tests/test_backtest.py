@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from cryptoviz.backtest import Strategy, run_symbol, to_json
+from cryptoviz.backtest.runner import Strategy, run_symbol, to_json
 from cryptoviz.models import HOUR
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.scraper.sources.replay import read_history

@@ -87,7 +87,9 @@ def test_dead_letters_not_acknowledged_mean_the_batch_is_read_again_and_nothing_
     consumer = ListConsumer([ListRecord(TOPIC, 0, 0, b"BTC", b"[]"), *hours("BTC", 4)[1:]])
     proc = processor(consumer, store, dlq)
     assert proc.step() == 0
-    assert store.values == {} and consumer.committed == {} and consumer.positions[TopicPartition(TOPIC, 0)] == 0
+    assert (
+        store.values == {} and consumer.committed == {} and consumer.positions[TopicPartition(TOPIC, 0)] == 0
+    )
     assert proc.telemetry.counters["errors.dead_letter_not_acknowledged"] == 1 and proc.models == {}
     assert proc.step() == 4  # read again, whole
     assert [rec.offset for rec, _ in dlq.delivered] == [0]  # once
@@ -102,7 +104,7 @@ def test_records_read_again_after_a_crash_before_the_commit_are_not_applied_twic
     scored = first.telemetry.counters["scored"]
     assert scored > 0
     # the commit never reached the broker: a successor reads everything again from the snapshot
-    successor = processor(ListConsumer(records + [quote_record("BTC", 30, 30)]), store)
+    successor = processor(ListConsumer([*records, quote_record("BTC", 30, 30)]), store)
     assert successor.step() == 31
     assert successor.telemetry.counters["states_restored"] == 1
     assert successor.telemetry.counters["skipped_already_applied"] == 30

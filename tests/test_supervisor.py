@@ -8,7 +8,7 @@ import sys
 from collections.abc import Iterator
 
 from cryptoviz.servers import pid_alive
-from cryptoviz.supervisor import (
+from cryptoviz.stack.supervisor import (
     CRASH_LOOP_WINDOW_S,
     Supervisor,
     backoff_s,

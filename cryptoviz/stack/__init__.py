@@ -2,7 +2,7 @@
 
 State lives under one data folder (default `.cryptoviz/`, see stack.folder). `up` starts the
 servers, then the services (stack.services), waits for their health (stack.probes) and ends by
-starting the supervisor (cryptoviz.supervisor), which restarts a service that exits. `down` stops
+starting the supervisor (cryptoviz.stack.supervisor), which restarts a service that exits. `down` stops
 only the PIDs it recorded: the supervisor, the services (SIGTERM: they flush and commit), then the
 servers. Whoever changes `stack.json` holds its lock (`StackFolder.edit`).
 """
@@ -113,7 +113,7 @@ class Stack(StackFolder):
 
     def _start_supervisor(self, state: dict, creds: dict[str, str]) -> None:
         log_path = self.logs / "supervisor.log"
-        cmd = [sys.executable, "-m", "cryptoviz.supervisor", str(self.dir)]
+        cmd = [sys.executable, "-m", "cryptoviz.stack.supervisor", str(self.dir)]
         proc = servers.spawn(cmd, log_path, env=self.service_env(state, creds), cwd=REPO)
         state["supervisor"] = {"pid": proc.pid, "log_path": str(log_path)}
         self.write_state(state)

@@ -119,7 +119,7 @@ def urls(state: dict) -> dict[str, str]:
 def restart_record(info: dict) -> dict:
     """What the supervisor recorded of one service: restarts, whether it is in a crash loop, and
     the last error line it logged before it exited."""
-    from cryptoviz.supervisor import in_crash_loop
+    from cryptoviz.stack.supervisor import in_crash_loop
 
     return {
         "restarts": info.get("restarts", 0),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import http.server
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -18,7 +18,7 @@ from kafka import TopicPartition
 
 from cryptoviz import contracts, names
 from cryptoviz.contracts import MLState
-from cryptoviz.interfaces import NotDelivered, Record
+from cryptoviz.interfaces import NotDelivered, Offsets, Record
 from cryptoviz.ml.store import Changes, documents
 
 T = TypeVar("T")
@@ -101,9 +101,7 @@ class ListConsumer:
     def seek(self, partition: TopicPartition, offset: int) -> None:
         self.positions[partition] = offset
 
-    def commit(
-        self, offsets: Mapping[TopicPartition, OffsetAndMetadata], timeout_ms: int | None = None
-    ) -> None:
+    def commit(self, offsets: Offsets, timeout_ms: int | None = None) -> None:
         self.committed.update({tp: meta.offset for tp, meta in offsets.items()})
 
     def assignment(self) -> set[TopicPartition]:

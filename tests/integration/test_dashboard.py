@@ -59,7 +59,7 @@ def test_market_lists_the_latest_quotes(filled):
 
 
 def test_predictions_show_signal_and_accuracy(filled, redis_client):
-    from cryptoviz.backtest import run_symbol, to_json
+    from cryptoviz.backtest.runner import run_symbol, to_json
 
     model = filled["BTC"][1]
     trace = [(t, p) for t, p in model.trend.window.points]

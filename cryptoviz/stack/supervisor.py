@@ -1,6 +1,6 @@
 """Keeps the local stack's services running, as compose's `restart: unless-stopped` does.
 
-`cryptoviz up` starts it last (`python -m cryptoviz.supervisor DATA_DIR`); `cryptoviz down` stops it
+`cryptoviz up` starts it last (`python -m cryptoviz.stack.supervisor DATA_DIR`); `cryptoviz down` stops it
 first. Once a second it looks at every service in `stack.json`: one that exited is started again
 after a backoff (1 s, doubling, at most 60 s; a run that lasted 60 s resets it). Each restart is
 recorded with the service (`restarts`, `restart_times`, the last error line of its log), three
@@ -166,7 +166,7 @@ def run(data_dir: Path, stop: Stop) -> int:
 
 def _main(stop: Stop) -> int:
     if len(sys.argv) != 2:
-        print("usage: python -m cryptoviz.supervisor DATA_DIR", file=sys.stderr)
+        print("usage: python -m cryptoviz.stack.supervisor DATA_DIR", file=sys.stderr)
         return 2
     return run(Path(sys.argv[1]), stop)
 

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from cryptoviz import names
-from cryptoviz.backtest import SymbolResult, run_symbol, to_json, verdict
+from cryptoviz.backtest.runner import SymbolResult, run_symbol, to_json, verdict
 from cryptoviz.cli_args import iso_datetime, symbol
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelConfig

@@ -1,0 +1,46 @@
+"""What a batch of model outputs becomes in the store: keys, TTLs, and values that decode by contract."""
+
+from __future__ import annotations
+
+from cryptoviz import contracts, names
+from cryptoviz.ml.store import STATE_TTL_S, Changes, documents
+from cryptoviz.models.engine import ModelConfig, SymbolModel
+
+
+def changes() -> Changes:
+    out: Changes = {}
+    for symbol, base in (("BTC", 60000.0), ("ETH", 3000.0)):
+        model = SymbolModel(ModelConfig())
+        last = None
+        for hour in range(12):
+            last = model.update(1_700_000_000 + hour * 3600, base + hour)
+        assert last is not None
+        out[symbol] = (last, model, (0, 11))
+    return out
+
+
+def test_each_symbol_has_a_view_a_summary_and_a_snapshot_with_their_ttls():
+    docs = {key: (value, ttl) for key, value, ttl in documents(changes(), 900)}
+    for symbol in ("BTC", "ETH"):
+        view, view_ttl = docs[names.ml_view_key(symbol)]
+        summary, summary_ttl = docs[names.ml_summary_key(symbol)]
+        state, state_ttl = docs[names.ml_state_key(symbol)]
+        assert (view_ttl, summary_ttl, state_ttl) == (900, 900, STATE_TTL_S)
+        decoded = contracts.decode_view(view)
+        assert decoded["symbol"] == symbol and decoded["event_ts"] == 1_700_000_000 + 11 * 3600
+        assert contracts.decode_summary(summary) == contracts.summary_of(decoded)
+        snapshot = contracts.decode_state(state)
+        assert (snapshot["partition"], snapshot["offset"]) == (0, 11)
+    assert len(docs) == 6
+
+
+def test_a_snapshot_restores_the_model_it_was_taken_from():
+    batch = changes()
+    state = contracts.decode_state(
+        dict((k, v) for k, v, _ in documents(batch, 60))[names.ml_state_key("BTC")]
+    )
+    restored = SymbolModel.from_state(state["model"], ModelConfig())
+    original = batch["BTC"][1]
+    assert restored.update(1_700_000_000 + 12 * 3600, 60012.0) == original.update(
+        1_700_000_000 + 12 * 3600, 60012.0
+    )
