@@ -15,7 +15,7 @@ def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("B
     from cryptoviz.lake.storage import filesystem
     from cryptoviz.lake.writer import quotes_table, write_batch
     from cryptoviz.ml import store
-    from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
+    from cryptoviz.models.engine import ModelConfig, SymbolModel
     from cryptoviz.schema import encode
     from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
     from cryptoviz.telemetry import Telemetry
@@ -23,7 +23,7 @@ def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("B
     history = read_history([DEFAULT_REPLAY_FILES[1]], symbols)[: rows * len(symbols) // 2]
     quotes = [q for batch in history_to_quotes(history) for q in batch]
     models = {s: SymbolModel(ModelConfig()) for s in symbols}
-    changed: dict[str, tuple[Output, SymbolModel, tuple[int, int]]] = {}
+    changed: store.Changes = {}
     for i, q in enumerate(quotes):
         out = models[q.symbol].update(q.event_time, q.price_usd)
         if out is not None:
