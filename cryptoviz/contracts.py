@@ -26,11 +26,21 @@ class ContractError(ValueError):
 
 class MLSignal(TypedDict):
     action: Literal["BUY", "SELL", "HOLD"]
-    confidence: float
-    agreement: float
-    strength: float
-    move_pct: float
+    p_up: float  # calibrated probability that the price is higher at the horizon
+    confidence: float  # the probability of the side taken (P(up) for BUY, 1 - P(up) for SELL)
+    move_pct: float  # the headline forecast's move
+    agreement: float  # share of the seed's models agreeing with that move's direction
     horizon: str
+
+
+class MLForecast(TypedDict):
+    """The headline forecast at one horizon (cryptoviz.models.forecaster)."""
+
+    point: float
+    intervals: dict[str, list[float]]  # "80" / "90" -> [low, high]
+    p_up: float
+    regime: str  # the volatility regime: low, mid or high (walk-forward terciles)
+    volatility_pct: float  # the hourly volatility used, % of price
 
 
 class MLView(TypedDict):
@@ -42,6 +52,8 @@ class MLView(TypedDict):
     predictions: dict[str, dict[str, float]]  # horizon -> model -> predicted price
     due_ts: dict[str, float]  # horizon -> when that prediction is scored
     signal: MLSignal
+    forecast: dict[str, MLForecast]  # horizon -> headline forecast ({} before there is a volatility)
+    expected_move_pct: dict[str, float]  # 1h / 6h / 24h -> expected absolute move
     stats: dict[str, Any]
     accuracy: dict[str, Any]  # horizon -> model/baseline -> n, mae, mape, hit rate
     updated_ts: float
@@ -55,8 +67,10 @@ class MLSummary(TypedDict):
     price: float
     action: str
     confidence: float
+    p_up: float
     move_pct: float
     consensus: dict[str, float]  # horizon -> consensus prediction
+    forecast: dict[str, float]  # horizon -> the headline forecast's point
     updated_ts: float
 
 
@@ -96,8 +110,10 @@ def summary_of(view: MLView) -> MLSummary:
         "price": view["price"],
         "action": view["signal"]["action"],
         "confidence": view["signal"]["confidence"],
+        "p_up": view["signal"]["p_up"],
         "move_pct": view["signal"]["move_pct"],
         "consensus": {h: p["consensus"] for h, p in view["predictions"].items()},
+        "forecast": {h: p["forecast"] for h, p in view["predictions"].items()},
         "updated_ts": view["updated_ts"],
     }
 
@@ -115,6 +131,8 @@ _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
         "predictions": dict,
         "due_ts": dict,
         "signal": dict,
+        "forecast": dict,
+        "expected_move_pct": dict,
         "stats": dict,
         "accuracy": dict,
         "updated_ts": _NUMBER,
@@ -125,8 +143,10 @@ _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
         "price": _NUMBER,
         "action": str,
         "confidence": _NUMBER,
+        "p_up": _NUMBER,
         "move_pct": _NUMBER,
         "consensus": dict,
+        "forecast": dict,
         "updated_ts": _NUMBER,
     },
     "MLState": {"model": dict, "partition": int, "offset": int},
@@ -144,9 +164,9 @@ _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 _SIGNAL: dict[str, type | tuple[type, ...]] = {
     "action": str,
+    "p_up": _NUMBER,
     "confidence": _NUMBER,
     "agreement": _NUMBER,
-    "strength": _NUMBER,
     "move_pct": _NUMBER,
     "horizon": str,
 }

@@ -65,10 +65,11 @@ def signals_table(snap: Snapshot) -> pd.DataFrame:
         {
             "symbol": sym,
             "action": m["action"],
-            "confidence": m["confidence"],
+            "p_up_1h": m["p_up"],
             "price": m["price"],
-            "consensus_1h": m["consensus"].get("1h"),
+            "forecast_1h": m["forecast"].get("1h"),
             "move_1h_pct": m["move_pct"],
+            "consensus_1h": m["consensus"].get("1h"),
             "event_time": pd.to_datetime(m["event_ts"], unit="s", utc=True),
         }
         for sym, m in sorted(snap.ml.items())
@@ -77,22 +78,73 @@ def signals_table(snap: Snapshot) -> pd.DataFrame:
 
 
 def predictions_table(view: MLView) -> pd.DataFrame:
+    """Every model's prediction with what scoring measured so far: MAPE, hit rate, and skill
+    against persistence (1 - MAPE / MAPE(persistence)) with its Newey-West t statistic."""
     rows = []
     for h in HORIZONS:
+        acc_h = view["accuracy"].get(h, {})
         for model in SCORED:
-            acc = view["accuracy"].get(h, {}).get(model)
+            acc = acc_h.get(model)
+            skill = acc_h.get("skill", {}).get(model, {})
             rows.append(
                 {
                     "horizon": h,
                     "model": model,
                     "predicted_usd": view["predictions"][h][model],
-                    "change_pct": (view["predictions"][h][model] / view["price"] - 1) * 100,
+                    "change_pct": round((view["predictions"][h][model] / view["price"] - 1) * 100, 3),
                     "n_scored": acc["n"] if acc else 0,
-                    "mape_pct": acc["mape"] if acc else None,
-                    "hit_rate": acc["hit_rate"] if acc else None,
+                    "mape_pct": _round(acc["mape"] if acc else None, 4),
+                    "hit_rate": _round(acc["hit_rate"] if acc else None, 3),
+                    "skill_pct": _round(skill["skill"] * 100 if skill.get("skill") is not None else None, 2),
+                    "t_stat": _round(skill.get("t_stat"), 1),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _round(v: float | None, digits: int) -> float | None:
+    return None if v is None else round(v, digits)
+
+
+def coverage_table(accuracy: dict) -> pd.DataFrame:
+    """How often the intervals held the price so far, overall and per volatility regime."""
+    rows = []
+    for h in HORIZONS:
+        for level, iv in accuracy.get(h, {}).get("intervals", {}).items():
+            row = {"horizon": h, "interval": f"{level} %", "n": iv["n"], "held": _round(iv["coverage"], 3)}
+            for regime, r in iv["by_regime"].items():
+                row[f"{regime} volatility"] = _round(r["coverage"], 3)
+            row["mean_width_pct"] = _round(iv["mean_width_pct"], 2)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def reliability_figure(accuracy: dict, horizon: str) -> go.Figure:
+    """P(up) said vs what happened, per tenth of probability: on the diagonal when calibrated."""
+    p_up = accuracy.get(horizon, {}).get("p_up", {})
+    bins = [b for b in p_up.get("reliability", []) if b["n"]]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="calibrated", line={"dash": "dot"}))
+    fig.add_trace(
+        go.Scatter(
+            x=[b["p_mean"] for b in bins],
+            y=[b["observed"] for b in bins],
+            mode="markers+text",
+            text=[str(b["n"]) for b in bins],
+            textposition="top center",
+            name="observed (n)",
+        )
+    )
+    brier, base = p_up.get("brier"), p_up.get("brier_base_rate")
+    note = f"Brier {brier:.4f} vs base rate {base:.4f}" if brier is not None and base is not None else ""
+    fig.update_layout(
+        title=f"P(up) {horizon}: said vs happened. {note}",
+        xaxis_title="P(up) forecast",
+        yaxis_title="share that went up",
+        height=320,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return fig
 
 
 def backtest_table(summary: BacktestSummary, symbol: str) -> pd.DataFrame:
@@ -100,12 +152,25 @@ def backtest_table(summary: BacktestSummary, symbol: str) -> pd.DataFrame:
     per = summary.get("symbols", {}).get(symbol)
     if not per:
         return pd.DataFrame()
-    rows = [
-        {"horizon": h, "model": model, "n_scored": m["n"], "mape_pct": m["mape"], "hit_rate": m["hit_rate"]}
-        for h in HORIZONS
-        for model, m in per[h].items()
-        if model != "signals"
-    ]
+    rows = []
+    for h in HORIZONS:
+        skill = per[h].get("skill", {})
+        for model in SCORED:
+            m = per[h].get(model)
+            if not m:
+                continue
+            sk = skill.get(model, {})
+            rows.append(
+                {
+                    "horizon": h,
+                    "model": model,
+                    "n_scored": m["n"],
+                    "mape_pct": _round(m["mape"], 4),
+                    "hit_rate": _round(m["hit_rate"], 3),
+                    "skill_pct": _round(sk["skill"] * 100 if sk.get("skill") is not None else None, 2),
+                    "t_stat": _round(sk.get("t_stat"), 1),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -128,15 +193,51 @@ def price_figure(
             )
         )
     if view:
-        t0 = pd.to_datetime(view["event_ts"], unit="s", utc=True)
-        for model in ("moving_average", "linear_trend", "momentum", "consensus"):
-            xs = [t0] + [pd.to_datetime(view["due_ts"][h], unit="s", utc=True) for h in HORIZONS]
-            ys = [view["price"]] + [view["predictions"][h][model] for h in HORIZONS]
-            fig.add_trace(
-                go.Scatter(x=xs, y=ys, name=f"{model} (ahead)", mode="lines+markers", line={"dash": "dot"})
-            )
+        _fan(fig, view)
     fig.update_layout(title=f"{symbol} price (USD)", height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return fig
+
+
+def _fan(fig: go.Figure, view: MLView) -> None:
+    """The fan ahead of the last point: 90 % and 80 % bands of the headline forecast, the forecast
+    itself, and the seed's models as dotted lines."""
+    t0 = pd.to_datetime(view["event_ts"], unit="s", utc=True)
+    ahead = [h for h in HORIZONS if h in view["forecast"]]
+    xs = [t0] + [pd.to_datetime(view["due_ts"][h], unit="s", utc=True) for h in ahead]
+    price = view["price"]
+    for level, colour in (("90", "rgba(31,119,180,0.15)"), ("80", "rgba(31,119,180,0.30)")):
+        if not ahead:
+            break
+        highs = [price] + [view["forecast"][h]["intervals"][level][1] for h in ahead]
+        lows = [price] + [view["forecast"][h]["intervals"][level][0] for h in ahead]
+        fig.add_trace(
+            go.Scatter(x=xs, y=highs, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip")
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=lows,
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=colour,
+                name=f"{level} % interval",
+            )
+        )
+    if ahead:
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=[price] + [view["forecast"][h]["point"] for h in ahead],
+                name="forecast",
+                mode="lines+markers",
+                line={"width": 3},
+            )
+        )
+    due = [t0] + [pd.to_datetime(view["due_ts"][h], unit="s", utc=True) for h in HORIZONS]
+    for model in ("moving_average", "linear_trend", "momentum", "consensus"):
+        ys = [price] + [view["predictions"][h][model] for h in HORIZONS]
+        fig.add_trace(go.Scatter(x=due, y=ys, name=model, mode="lines", line={"dash": "dot", "width": 1}))
 
 
 def volume_figure(history: pd.DataFrame, symbol: str) -> go.Figure:

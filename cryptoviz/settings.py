@@ -20,6 +20,17 @@ DEFAULT_REPLAY_FILES = (
     str(SHARED_DATA / "binance_1h_2017_2021.csv.gz"),
     str(SHARED_DATA / "binance_1h_2024_2026.csv.gz"),
 )
+# every file of the shared history (the backtest's default; overlaps are deduplicated by reading)
+HISTORY_FILES = tuple(
+    str(SHARED_DATA / name)
+    for name in (
+        "binance_1h_2017_2021.csv.gz",
+        "binance_1h_2021_2023.csv.gz",
+        "binance_1h_2024_2026.csv.gz",
+        "binance_1h_2024_2026_bnb_doge.csv.gz",
+        "binance_1h_2025h1.csv.gz",
+    )
+)
 
 
 class SettingsError(Exception):
@@ -157,7 +168,8 @@ class ScraperSettings(_Base):
 
 
 class MLSettings(_Base):
-    ml_confidence_threshold: float = Field(0.7, ge=0, le=1)
+    ml_confidence_threshold: float = Field(0.55, ge=0.5, le=1)  # a probability: P(up) or 1 - P(up)
+    ml_fee_bps: float = Field(10.0, ge=0)
     ml_prediction_ttl_s: int = Field(300, ge=1)
     ml_weights: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.4, 0.4, 0.2])
     ml_ma_window_s: float = Field(6 * 3600, gt=0)

@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from cryptoviz.backtest.runner import Strategy, run_symbol, to_json
+from cryptoviz.backtest.runner import GAP_S, run_symbol, to_json
 from cryptoviz.models import HOUR
 from cryptoviz.models.engine import ModelConfig, SymbolModel
+from cryptoviz.scoring import BASELINES, MODELS
 from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
@@ -31,23 +32,18 @@ def test_hand_computed_persistence_drift_and_holding():
     assert one["drift"]["hit_rate"] == pytest.approx(
         1 / 2
     )  # t=1h right (up), t=2h wrong; t=0 had no direction
-    assert r.hold_return == pytest.approx(0.03)
-    assert r.trades == 0 and r.strategy_return == 0, "fewer than 3 returns: no volatility, HOLD throughout"
+    assert r.hold_return == pytest.approx(0.03) and r.segments == 1
+    assert one["signals"]["n"] == 0, "no volatility yet: no forecast, HOLD throughout"
     assert "6h" in to_json([r])["symbols"]["BTC"]
 
 
-def test_strategy_follows_signals_before_fees():
-    s = Strategy()
-    for price, action in [
-        (100, "BUY"),
-        (110, "HOLD"),
-        (121, "SELL"),
-        (60, "HOLD"),
-        (60, "BUY"),
-        (66, "HOLD"),
-    ]:
-        s.step(price, action)
-    assert s.value == pytest.approx(1.21 * 1.1) and s.trades == 3
+def test_a_gap_splits_the_series_and_nothing_is_scored_across_it():
+    hours = [(i * HOUR, 100.0 + i) for i in range(10)]
+    after = [(9 * HOUR + GAP_S + HOUR * (1 + i), 120.0 + i) for i in range(10)]
+    r = run_symbol("BTC", hours + after, ModelConfig())
+    assert r.segments == 2
+    assert r.summary["1h"]["persistence"]["n"] == 9 + 9  # within each stretch only
+    assert r.summary["1h"]["expired"] == 1  # the prediction made at the last hour before the gap
 
 
 def test_no_look_ahead_shuffling_the_future_changes_nothing_before_it():
@@ -61,6 +57,7 @@ def test_no_look_ahead_shuffling_the_future_changes_nothing_before_it():
     for (t, p), (t2, p2) in zip(series[:cut], shuffled[:cut], strict=True):
         out_a, out_b = a.update(t, p), b.update(t2, p2)
         assert out_a.predictions == out_b.predictions and out_a.signal == out_b.signal
+        assert out_a.forecasts == out_b.forecasts and out_a.expected_moves == out_b.expected_moves
     assert shuffled[cut:] != series[cut:]
 
 
@@ -87,9 +84,18 @@ def test_cli_prints_the_table_and_ends_with_one_json_line(tmp_path):
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     btc = summary["symbols"]["BTC"]
     for h in ("1h", "6h"):
-        for model in ("persistence", "drift", "moving_average", "linear_trend", "momentum", "consensus"):
-            assert set(btc[h][model]) == {"n", "mae", "mape", "hit_rate"}
+        for model in (*BASELINES, *MODELS):
+            assert set(btc[h][model]) == {"n", "mae", "mape", "hit_rate", "hit_rate_ci"}
+            if model != "persistence":
+                assert set(btc[h]["skill"][model]) == {"skill", "t_stat", "n"}
         assert btc[h]["consensus"]["n"] > 1300  # ~59 days of hours, all scored after the first hour or six
+        for level in ("80", "90"):
+            interval = btc[h]["intervals"][level]
+            assert {"coverage", "n", "mean_width_pct", "interval_score"} <= set(interval)
+            assert set(interval["by_regime"]) == {"low", "mid", "high"}
+            assert 0 < interval["coverage"] < 1 and interval["n"] > 1000
+        assert {"brier", "brier_base_rate", "n"} <= set(btc[h]["p_up"])
+    assert set(btc["volatility"]) == {"1h", "6h", "24h"}
     assert "Walk-forward backtest" in proc.stdout
     assert (tmp_path / "btc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "backtest.json").read_text())["symbols"].keys() == {"BTC", "SOL"}

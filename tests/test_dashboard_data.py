@@ -48,7 +48,7 @@ def test_the_predictions_table_has_every_horizon_and_model_and_consistent_change
     table = predictions_table(view)
     assert len(table) == len(HORIZONS) * len(SCORED)
     row = table.iloc[0]
-    assert abs(row["change_pct"] - (row["predicted_usd"] / view["price"] - 1) * 100) < 1e-9
+    assert abs(row["change_pct"] - (row["predicted_usd"] / view["price"] - 1) * 100) < 1e-3  # rounded
 
 
 def test_the_status_table_applies_the_staleness_rule():

@@ -114,7 +114,9 @@ def test_engine_ignores_duplicates_and_restores_from_a_snapshot(btc):
         for h, by_model in out_a.predictions.items():
             assert out_b.predictions[h] == pytest.approx(by_model, rel=1e-9)
         assert out_a.signal.action == out_b.signal.action
-        assert out_a.signal.confidence == pytest.approx(out_b.signal.confidence, abs=1e-3)
+        assert out_a.signal.p_up == pytest.approx(out_b.signal.p_up, abs=1e-9)
+        for h, fc in out_a.forecasts.items():
+            assert out_b.forecasts[h].to_list() == pytest.approx(fc.to_list(), rel=1e-6)
     sa, sb = a.board.summary()["6h"], b.board.summary()["6h"]
     assert sa["consensus"]["n"] == sb["consensus"]["n"] > 0
     assert sa["consensus"]["mae"] == pytest.approx(sb["consensus"]["mae"], rel=1e-9)

@@ -1,6 +1,6 @@
-from __future__ import annotations
+"""BUY / SELL / HOLD from P(up), the forecast's move and the fee."""
 
-import math
+from __future__ import annotations
 
 import pytest
 
@@ -9,34 +9,26 @@ from cryptoviz.models.signals import decide
 W = (0.4, 0.4, 0.2)
 
 
-def test_all_models_agree_on_a_large_move_gives_buy():
-    s = decide(100.0, (103, 104, 105), W, 103.8, hourly_volatility=0.01, horizon_s=3600, threshold=0.7)
-    assert s.action == "BUY" and s.agreement == 1.0
-    assert s.confidence == pytest.approx(1 - math.exp(-3.8), abs=1e-4)
+def test_a_probable_rise_larger_than_the_fee_is_a_buy():
+    s = decide(100.0, 100.2, 0.6, 0.55, 10, "1h", (101, 101, 99), W)
+    assert s.action == "BUY" and s.confidence == 0.6 and s.p_up == 0.6
+    assert s.move_pct == pytest.approx(0.2) and s.agreement == pytest.approx(0.8)
 
 
-def test_disagreement_lowers_confidence_below_threshold():
-    s = decide(100.0, (103, 97, 105), W, 101.4, hourly_volatility=0.01, horizon_s=3600, threshold=0.7)
-    assert s.agreement == pytest.approx(0.6) and s.action == "HOLD"
+def test_a_probable_fall_larger_than_the_fee_is_a_sell():
+    s = decide(100.0, 99.8, 0.4, 0.55, 10, "1h")
+    assert s.action == "SELL" and s.confidence == pytest.approx(0.6) and s.direction == -1
 
 
-def test_small_move_relative_to_volatility_is_hold_and_sell_when_strong():
-    weak = decide(100.0, (99.9, 99.8, 99.9), W, 99.86, hourly_volatility=0.02, horizon_s=3600, threshold=0.7)
-    strong = decide(100.0, (95, 96, 94), W, 95.2, hourly_volatility=0.01, horizon_s=3600, threshold=0.7)
-    assert weak.action == "HOLD" and weak.confidence < 0.1
-    assert strong.action == "SELL" and strong.confidence > 0.9
+def test_a_move_within_the_fee_holds_however_probable():
+    assert decide(100.0, 100.05, 0.9, 0.55, 10, "1h").action == "HOLD"  # 5 bps < 10 bps
+    assert decide(100.0, 100.05, 0.9, 0.55, 0, "1h").action == "BUY"
 
 
-def test_confidence_varies_with_inputs_and_is_zero_without_volatility():
-    values = {
-        decide(100.0, (100 + d, 100 + d, 100 + d), W, 100 + d, 0.01, 3600, 0.7).confidence
-        for d in (0.1, 0.5, 1, 2)
-    }
-    assert len(values) == 4 and all(0 <= v <= 1 for v in values)
-    assert decide(100.0, (101, 101, 101), W, 101, None, 3600, 0.7).confidence == 0
+def test_a_probability_below_the_threshold_holds():
+    s = decide(100.0, 101.0, 0.54, 0.55, 10, "1h")
+    assert s.action == "HOLD" and s.confidence == 0.54 and s.direction == 0
 
 
-def test_longer_horizon_needs_a_larger_move_for_the_same_strength():
-    h1 = decide(100.0, (102, 102, 102), W, 102, 0.01, 3600, 0.7)
-    h6 = decide(100.0, (102, 102, 102), W, 102, 0.01, 6 * 3600, 0.7)
-    assert h6.strength < h1.strength
+def test_probability_and_move_must_agree():
+    assert decide(100.0, 99.0, 0.6, 0.55, 10, "1h").action == "HOLD"  # likely up, forecast down

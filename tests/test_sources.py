@@ -91,8 +91,10 @@ def test_retry_after_in_seconds_or_http_date():
 
 def test_backoff_grows_with_jitter_and_honours_retry_after():
     b = Backoff(base_s=2, cap_s=60)
-    delays = [b.delay(n) for n in range(1, 8)]
-    assert 1 <= delays[0] <= 2 and 32 <= delays[5] <= 60 and max(delays) <= 60
+    ceilings = [b.ceiling(n) for n in range(1, 8)]
+    assert ceilings == [2, 4, 8, 16, 32, 60, 60]
+    for n, ceiling in enumerate(ceilings * 20, start=1):  # jitter: anywhere in the upper half
+        assert ceiling / 2 <= b.delay((n - 1) % 7 + 1) <= ceiling
     assert b.delay(1, retry_after=120) == 120
 
 

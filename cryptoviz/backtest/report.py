@@ -19,8 +19,9 @@ from cryptoviz.backtest.runner import SymbolResult, run_symbol, to_json, verdict
 from cryptoviz.cli_args import iso_datetime, symbol
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelConfig
+from cryptoviz.scoring import BASELINES, MODELS
 from cryptoviz.scraper.sources.replay import read_history
-from cryptoviz.settings import DEFAULT_REPLAY_FILES, MLSettings, lake_url, load
+from cryptoviz.settings import HISTORY_FILES, MLSettings, lake_url, load
 
 
 def load_series(args: argparse.Namespace) -> dict[str, list[tuple[float, float]]]:
@@ -34,7 +35,7 @@ def load_series(args: argparse.Namespace) -> dict[str, list[tuple[float, float]]
         for sym, ts, price in zip(frame["symbol"], frame["source_ts"], frame["price_usd"], strict=True):
             series[sym].append((ts.timestamp(), float(price)))
     else:
-        for row in read_history(args.data or list(DEFAULT_REPLAY_FILES), args.symbols):
+        for row in read_history(args.data or list(HISTORY_FILES), args.symbols):
             if (start is None or row.ts >= start) and (end is None or row.ts < end):
                 series[row.symbol].append((row.ts.timestamp(), row.price))
     return dict(series)
@@ -46,57 +47,127 @@ def _lake_symbols() -> list[str]:
     return load(CoinSettings).coins
 
 
+def _num(v: float | None, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
 def table(results: list[SymbolResult]) -> Table:
-    t = Table(title="Walk-forward backtest (MAE in USD, MAPE in %, hit rate = direction right)")
-    for col in ("symbol", "horizon", "model", "n", "MAE", "MAPE %", "hit rate"):
-        t.add_column(col, justify="right" if col in ("n", "MAE", "MAPE %", "hit rate") else "left")
+    t = Table(title="Walk-forward backtest: MAPE %, hit rate (direction right), skill vs persistence (HAC t)")
+    for col in ("symbol", "horizon", "model", "n", "MAPE %", "hit rate", "skill %", "t"):
+        t.add_column(col, justify="left" if col in ("symbol", "horizon", "model") else "right")
     for r in results:
         for h in HORIZONS:
-            for model in ("persistence", "drift", "moving_average", "linear_trend", "momentum", "consensus"):
-                m = r.summary[h].get(model)
+            s = r.summary[h]
+            for model in (*BASELINES, *MODELS):
+                m = s.get(model)
                 if not m:
                     continue
-                hit = "-" if m["hit_rate"] is None else f"{m['hit_rate']:.3f}"
-                t.add_row(r.symbol, h, model, str(m["n"]), f"{m['mae']:.4g}", f"{m['mape']:.3f}", hit)
-        t.rows[-1].end_section = True
+                sk = s["skill"].get(model, {})
+                skill = None if sk.get("skill") is None else sk["skill"] * 100
+                t.add_row(
+                    r.symbol,
+                    h,
+                    model,
+                    str(m["n"]),
+                    f"{m['mape']:.4f}",
+                    _num(m["hit_rate"], ".3f"),
+                    _num(skill, "+.2f"),
+                    _num(sk.get("t_stat"), "+.1f"),
+                )
+            t.rows[-1].end_section = True
+    return t
+
+
+def forecast_table(results: list[SymbolResult]) -> Table:
+    t = Table(title="The headline forecast: interval coverage (low / mid / high volatility), P(up), moves")
+    cols = ("symbol", "horizon", "80 %", "by regime", "90 %", "by regime", "width 80 %", "Brier", "base")
+    for col in cols:
+        t.add_column(col, justify="left" if col in ("symbol", "horizon") else "right")
+    for r in results:
+        for h in HORIZONS:
+            s = r.summary[h]
+            cells = []
+            for level in ("80", "90"):
+                iv = s["intervals"][level]
+                regimes = " / ".join(_num(v["coverage"], ".3f") for v in iv["by_regime"].values())
+                cells += [_num(iv["coverage"], ".3f"), regimes]
+            p = s["p_up"]
+            t.add_row(
+                r.symbol,
+                h,
+                *cells,
+                _num(s["intervals"]["80"]["mean_width_pct"], ".2f"),
+                _num(p["brier"], ".5f"),
+                _num(p["brier_base_rate"], ".5f"),
+            )
     return t
 
 
 def signals_table(results: list[SymbolResult]) -> Table:
-    t = Table(title="1 h signals: hit rate (count) by confidence; following them before fees vs holding")
-    for col in (
-        "symbol",
-        "conf 0-0.2",
-        "0.2-0.4",
-        "0.4-0.6",
-        "0.6-0.8",
-        "0.8-1",
-        "trades",
-        "signals",
-        "hold",
-    ):
+    t = Table(title="1 h signals, each scored over its hour net of the round-trip fee; baselines' hit rates")
+    cols = ("symbol", "fired", "hit rate", "95 % CI", "net %/signal", "reversal hit", "always up", "hold")
+    for col in cols:
         t.add_column(col, justify="left" if col == "symbol" else "right")
     for r in results:
-        cells = [
-            "-" if b["hit_rate"] is None else f"{b['hit_rate']:.3f} ({b['n']})"
-            for b in r.summary["1h"]["signals"].values()
-        ]
-        returns = [f"{r.strategy_return * 100:+.1f}%", f"{r.hold_return * 100:+.1f}%"]
-        t.add_row(r.symbol, *cells, str(r.trades), *returns)
+        s = r.summary["1h"]
+        sig = s["signals"]
+        ci = sig["hit_rate_ci"]
+        t.add_row(
+            r.symbol,
+            str(sig["n"]),
+            _num(sig["hit_rate"], ".3f"),
+            "-" if ci is None else f"{ci[0]:.3f}-{ci[1]:.3f}",
+            _num(sig["mean_net_return_pct"], "+.3f"),
+            _num(s["reversal"]["hit_rate"], ".3f"),
+            _num(s["always_up"]["hit_rate"], ".3f"),
+            f"{r.hold_return * 100:+.1f}%",
+        )
     return t
 
 
 def plot(result: SymbolResult, path: str) -> None:
     import plotly.graph_objects as go
 
-    ts = [datetime.fromtimestamp(t, UTC) for t, _, _ in result.trace]
+    trace = result.trace
+    ts = [datetime.fromtimestamp(r.t, UTC) for r in trace]
+    due = [datetime.fromtimestamp(r.t + HORIZONS["1h"], UTC) for r in trace]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=ts, y=[p for _, p, _ in result.trace], name="actual", mode="lines"))
-    due = [datetime.fromtimestamp(t + HORIZONS["1h"], UTC) for t, _, _ in result.trace]
+    for level, colour in (("90", "rgba(99,110,250,0.15)"), ("80", "rgba(99,110,250,0.3)")):
+        bands = [(d, getattr(r, f"interval_{level}")) for d, r in zip(due, trace, strict=True)]
+        bands = [(d, b) for d, b in bands if b is not None]
+        fig.add_trace(
+            go.Scatter(
+                x=[d for d, _ in bands],
+                y=[b[1] for _, b in bands],
+                mode="lines",
+                line={"width": 0},
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[d for d, _ in bands],
+                y=[b[0] for _, b in bands],
+                mode="lines",
+                line={"width": 0},
+                fill="tonexty",
+                fillcolor=colour,
+                name=f"{level} % interval",
+            )
+        )
+    fig.add_trace(go.Scatter(x=ts, y=[r.price for r in trace], name="actual", mode="lines"))
+    fig.add_trace(go.Scatter(x=due, y=[r.forecast for r in trace], name="forecast 1 h ahead", mode="lines"))
     fig.add_trace(
-        go.Scatter(x=due, y=[c for _, _, c in result.trace], name="consensus 1 h ahead", mode="lines")
+        go.Scatter(
+            x=due,
+            y=[r.consensus for r in trace],
+            name="consensus 1 h ahead",
+            mode="lines",
+            line={"dash": "dot"},
+        )
     )
-    fig.update_layout(title=f"{result.symbol}: predicted (1 h consensus) vs actual")
+    fig.update_layout(title=f"{result.symbol}: the 1 h forecast with its intervals, and the seed's consensus")
     if path.endswith(".html"):
         fig.write_html(path)
     else:
@@ -158,6 +229,7 @@ def main(args: argparse.Namespace) -> int:
     summary["generated_ts"] = time.time()
     out = Console()
     out.print(table(results))
+    out.print(forecast_table(results))
     out.print(signals_table(results))
     out.print(f"{summary['summary']}; {total} rows in {elapsed:.1f}s; saved to {save(summary)}")
     if args.plot:
@@ -178,7 +250,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="start", type=iso_datetime, help="ISO date, inclusive")
     p.add_argument("--to", dest="end", type=iso_datetime, help="ISO date, exclusive")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", nargs="*", help="CSV(.gz) files (default: the shared hourly history)")
+    src.add_argument("--data", nargs="*", help="CSV(.gz) files (default: all of the shared hourly history)")
     src.add_argument("--lake", action="store_true", help="read the Parquet lake instead")
     p.add_argument("--plot", help="write predicted vs actual for --plot-symbol to this .html (or .png) file")
     p.add_argument("--plot-symbol", default="BTC")

@@ -13,26 +13,7 @@ from datetime import UTC, datetime
 
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelConfig, SymbolModel
-from cryptoviz.scoring import SCORED
-
-
-@dataclass
-class Strategy:
-    """Following the 1 h signal before fees: long after BUY, flat after SELL, unchanged on HOLD."""
-
-    position: int = 0
-    value: float = 1.0
-    trades: int = 0
-    last_price: float | None = None
-
-    def step(self, price: float, action: str) -> None:
-        if self.last_price is not None and self.position:
-            self.value *= price / self.last_price
-        self.last_price = price
-        wanted = {"BUY": 1, "SELL": 0}.get(action, self.position)
-        if wanted != self.position:
-            self.trades += 1
-            self.position = wanted
+from cryptoviz.scoring import BASELINES, MODELS
 
 
 @dataclass
@@ -42,10 +23,25 @@ class SymbolResult:
     first_ts: datetime
     last_ts: datetime
     summary: dict  # Scoreboard.summary()
-    strategy_return: float
-    hold_return: float
-    trades: int
-    trace: list[tuple[float, float, float]] = field(default_factory=list)  # (t, price, consensus 1h)
+    hold_return: float  # first to last price (across any gaps)
+    segments: int  # stretches without a gap longer than GAP_S
+    trace: list[Trace] = field(default_factory=list)
+
+
+GAP_S = 6 * 3600  # a longer gap splits the series: nothing is scored or held across it
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """One row of a --plot trace: the price, the seed's consensus and the headline forecast 1 h
+    ahead with its 80 % and 90 % intervals (None before there is a volatility)."""
+
+    t: float
+    price: float
+    consensus: float
+    forecast: float
+    interval_80: tuple[float, float] | None
+    interval_90: tuple[float, float] | None
 
 
 def run_symbol(
@@ -56,10 +52,10 @@ def run_symbol(
     on_row: Callable[[], None] | None = None,
 ) -> SymbolResult:
     model = SymbolModel(config)
-    strategy = Strategy()
     first = last = None
     rows = 0
-    trace = []
+    segments = 0
+    trace: list[Trace] = []
     for t, price in series:
         out = model.update(t, price)
         if on_row is not None:
@@ -67,11 +63,22 @@ def run_symbol(
         if out is None:
             continue
         rows += 1
+        if last is None or t - last[0] > GAP_S:
+            segments += 1
         first = first or (t, price)
         last = (t, price)
-        strategy.step(price, out.signal.action)
         if keep_trace:
-            trace.append((t, price, out.predictions["1h"]["consensus"]))
+            fc = out.forecasts.get("1h")
+            trace.append(
+                Trace(
+                    t,
+                    price,
+                    out.predictions["1h"]["consensus"],
+                    out.predictions["1h"]["forecast"],
+                    fc.intervals["80"] if fc else None,
+                    fc.intervals["90"] if fc else None,
+                )
+            )
     if first is None or last is None:
         raise ValueError(f"no rows for {symbol}")
     return SymbolResult(
@@ -80,24 +87,27 @@ def run_symbol(
         datetime.fromtimestamp(first[0], UTC),
         datetime.fromtimestamp(last[0], UTC),
         model.board.summary(),
-        strategy.value - 1,
         last[1] / first[1] - 1,
-        strategy.trades,
+        segments,
         trace,
     )
 
 
 def to_json(results: list[SymbolResult]) -> dict:
-    """The --json object: symbols -> horizon -> model/baseline -> {n, mae, mape, hit_rate}, signals."""
+    """The --json object: symbols -> horizon -> every model and baseline {n, mae, mape, hit_rate,
+    hit_rate_ci}, skill, intervals, p_up, signals, always_up; and per symbol the volatility forecast."""
     out: dict = {"symbols": {}}
     for r in results:
         per: dict[str, object] = {}
         for h in HORIZONS:
             s = r.summary[h]
-            horizon: dict[str, object] = {m: _metric(s.get(m)) for m in ("persistence", "drift", *SCORED[:4])}
-            horizon["signals"] = {"by_confidence": s["signals"], "expired": s["expired"]}
+            horizon: dict[str, object] = {m: _metric(s.get(m)) for m in (*BASELINES, *MODELS)}
+            for key in ("skill", "intervals", "p_up", "signals", "always_up", "expired"):
+                horizon[key] = s[key]
             per[h] = horizon
-        per["strategy"] = {"return": r.strategy_return, "hold_return": r.hold_return, "trades": r.trades}
+        per["volatility"] = r.summary["volatility"]
+        per["hold_return"] = r.hold_return
+        per["segments"] = r.segments
         per["rows"] = r.rows
         per["from"] = r.first_ts.isoformat()
         per["to"] = r.last_ts.isoformat()
@@ -107,16 +117,21 @@ def to_json(results: list[SymbolResult]) -> dict:
 
 def _metric(m: dict | None) -> dict:
     if m is None:
-        return {"n": 0, "mae": None, "mape": None, "hit_rate": None}
-    return {"n": m["n"], "mae": m["mae"], "mape": m["mape"], "hit_rate": m["hit_rate"]}
+        return {"n": 0, "mae": None, "mape": None, "hit_rate": None, "hit_rate_ci": None}
+    return {k: m[k] for k in ("n", "mae", "mape", "hit_rate", "hit_rate_ci")}
 
 
 def verdict(results: list[SymbolResult], horizon: str = "1h") -> str:
-    """One line: how the consensus did against persistence, by MAPE, over all symbols."""
-    wins = sum(
-        1
-        for r in results
-        if r.summary[horizon].get("consensus")
-        and r.summary[horizon]["consensus"]["mape"] < r.summary[horizon]["persistence"]["mape"]
-    )
-    return f"consensus beats persistence ({horizon}, MAPE) on {wins} of {len(results)} symbols"
+    """One line: how the headline forecast and the seed's consensus did against persistence."""
+    parts = []
+    for model in ("forecast", "consensus"):
+        wins = sum(
+            1
+            for r in results
+            if r.summary[horizon].get(model)
+            and r.summary[horizon][model]["mape"] <= r.summary[horizon]["persistence"]["mape"]
+        )
+        parts.append(
+            f"{model} at or below persistence's MAPE ({horizon}) on {wins} of {len(results)} symbols"
+        )
+    return "; ".join(parts)

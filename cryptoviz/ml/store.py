@@ -13,6 +13,7 @@ import redis
 from cryptoviz import contracts, names
 from cryptoviz.contracts import MLSignal, MLState, MLView
 from cryptoviz.models.engine import Output, SymbolModel
+from cryptoviz.models.forecaster import REGIMES
 
 STATE_TTL_S = 30 * 24 * 3600
 
@@ -47,6 +48,17 @@ def view(symbol: str, out: Output, model: SymbolModel) -> MLView:
         "predictions": out.predictions,
         "due_ts": {h: out.t + s for h, s in model.board.horizons.items()},
         "signal": cast(MLSignal, out.signal.to_dict()),
+        "forecast": {
+            h: {
+                "point": fc.point,
+                "intervals": {name: list(bounds) for name, bounds in fc.intervals.items()},
+                "p_up": fc.p_up,
+                "regime": REGIMES[fc.regime],
+                "volatility_pct": fc.sigma * 100,
+            }
+            for h, fc in out.forecasts.items()
+        },
+        "expected_move_pct": out.expected_moves,
         "stats": model.stats(),
         "accuracy": model.board.summary(),
         "updated_ts": time.time(),

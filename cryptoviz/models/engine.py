@@ -6,10 +6,11 @@ The live processor and the backtest both drive this class, so they predict and s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.consensus import consensus
+from cryptoviz.models.forecaster import Forecast, ForecastConfig, Forecaster
 from cryptoviz.models.linear_trend import LinearTrend
 from cryptoviz.models.momentum import Momentum
 from cryptoviz.models.moving_average import MovingAverage
@@ -18,7 +19,7 @@ from cryptoviz.models.volatility import Volatility
 from cryptoviz.models.window import TimeWindow
 from cryptoviz.scoring import Scoreboard
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the forecaster, and the scoreboard's new tallies (a v1 snapshot starts afresh)
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,10 @@ class ModelConfig:
     momentum_window_s: float = 3 * 3600
     volatility_window_s: float = 24 * 3600
     weights: tuple[float, float, float] = (0.4, 0.4, 0.2)
-    threshold: float = 0.7
+    threshold: float = 0.55  # P(up) (or 1 - P(up)) a signal needs: see README "what the models are worth"
+    fee_bps: float = 10.0  # round trip; the forecast's move must exceed it for a BUY or SELL
     signal_horizon: str = "1h"
+    forecast: ForecastConfig = field(default_factory=ForecastConfig)
 
     @classmethod
     def from_settings(cls, s) -> ModelConfig:  # s: cryptoviz.settings.MLSettings
@@ -40,6 +43,7 @@ class ModelConfig:
             s.ml_volatility_window_s,
             tuple(s.ml_weights),
             s.ml_confidence_threshold,
+            s.ml_fee_bps,
         )
 
 
@@ -50,6 +54,8 @@ class Output:
     predictions: dict[str, dict[str, float]]  # horizon -> model (and baselines) -> price
     signal: Signal
     scored: int  # predictions scored by this tick
+    forecasts: dict[str, Forecast]  # horizon -> the headline forecast ({} until there is a volatility)
+    expected_moves: dict[str, float]  # horizon (1h, 6h, 24h) -> expected absolute move, % of price
 
 
 class SymbolModel:
@@ -59,7 +65,8 @@ class SymbolModel:
         self.trend = LinearTrend(config.trend_window_s)
         self.momentum = Momentum(config.momentum_window_s)
         self.vol = Volatility(config.volatility_window_s)
-        self.board = Scoreboard(HORIZONS)
+        self.forecaster = Forecaster(config.forecast)
+        self.board = Scoreboard(HORIZONS, fee_bps=config.fee_bps)
         self.first: tuple[float, float] | None = None  # (t, price): the drift baseline's start
         self.last_t = -math.inf
         self.ticks = 0
@@ -71,36 +78,52 @@ class SymbolModel:
         self.last_t = t
         self.ticks += 1
         scored = self.board.on_tick(t, price)
+        for h, base, fc in self.board.settled:  # outcomes known now: learnt before forecasting
+            self.forecaster.learn(h, base, fc, price)
+        self.board.score_moves(self.forecaster.settle_moves(t, price, self.board.tolerance))
+        reversal = price * math.exp(-self.forecaster.last_move()[0]) if self.ticks > 1 else price
         self.ma.update(t, price)
         self.trend.update(t, price)
         self.momentum.update(t, price)
         self.vol.update(t, price)
+        self.forecaster.tick(t, price)
         if self.first is None:
             self.first = (t, price)
         cfg = self.config
         elapsed = t - self.first[0]
         drift_rate = math.log(price / self.first[1]) / elapsed if elapsed > 0 else 0.0
         predictions: dict[str, dict[str, float]] = {}
-        signals: dict[str, Signal] = {}
-        hourly_vol = self.vol.hourly()
+        seeds: dict[str, tuple[float, float, float]] = {}
         for h, horizon_s in HORIZONS.items():
             ma = self.ma.predict(t, horizon_s)
             lt = self.trend.predict(t, horizon_s)
             mo = self.momentum.predict(t, horizon_s)
-            cons = consensus((ma, lt, mo), cfg.weights)
+            seeds[h] = (ma, lt, mo)
             predictions[h] = {
                 "moving_average": ma,
                 "linear_trend": lt,
                 "momentum": mo,
-                "consensus": cons,
+                "consensus": consensus((ma, lt, mo), cfg.weights),
                 "persistence": price,
                 "drift": price * math.exp(drift_rate * horizon_s),
+                "reversal": reversal,
             }
+        forecasts = self.forecaster.forecast(
+            price,
+            {h: p["consensus"] for h, p in predictions.items()},
+            {h: (p["moving_average"] if self.ma.window.n else None) for h, p in predictions.items()},
+        )
+        signals: dict[str, Signal] = {}
+        for h, preds in predictions.items():
+            headline = forecasts.get(h)
+            preds["forecast"] = headline.point if headline is not None else price
+            p_up = headline.p_up if headline is not None else 0.5
             signals[h] = decide(
-                price, (ma, lt, mo), cfg.weights, cons, hourly_vol, horizon_s, cfg.threshold, h
+                price, preds["forecast"], p_up, cfg.threshold, cfg.fee_bps, h, seeds[h], cfg.weights
             )
-        self.board.record(t, price, predictions, signals)
-        return Output(t, price, predictions, signals[cfg.signal_horizon], scored)
+        moves = self.forecaster.expected_moves(t, price)
+        self.board.record(t, price, predictions, {h: s.direction for h, s in signals.items()}, forecasts)
+        return Output(t, price, predictions, signals[cfg.signal_horizon], scored, forecasts, moves)
 
     def stats(self) -> dict:
         vol = self.vol.hourly()
@@ -122,6 +145,7 @@ class SymbolModel:
             "momentum": [self.momentum.span_s, [list(p) for p in self.momentum.points]],
             "vol": self.vol.to_state(),
             "board": self.board.to_state(),
+            "forecaster": self.forecaster.to_state(),
             "first": list(self.first) if self.first else None,
             "last_t": self.last_t if math.isfinite(self.last_t) else None,
             "ticks": self.ticks,
@@ -138,7 +162,8 @@ class SymbolModel:
             model.trend.last = model.trend.window.points[-1][1]
         model.momentum.points.extend(tuple(p) for p in state["momentum"][1])
         model.vol = Volatility.from_state(state["vol"])
-        model.board = Scoreboard.from_state(state["board"], HORIZONS)
+        model.board = Scoreboard.from_state(state["board"], HORIZONS, fee_bps=config.fee_bps)
+        model.forecaster = Forecaster.from_state(state["forecaster"], config.forecast)
         model.first = (float(state["first"][0]), float(state["first"][1])) if state["first"] else None
         model.last_t = state["last_t"] if state["last_t"] is not None else -math.inf
         model.ticks = state["ticks"]

@@ -1,15 +1,15 @@
-"""BUY / SELL / HOLD with a confidence computed from the models' agreement and the move's size.
+"""BUY / SELL / HOLD from the calibrated P(up) and the headline forecast's expected move.
 
-confidence = agreement x strength, where
-- agreement: the weighted share of the three models that predict the consensus's direction;
-- strength: 1 - exp(-z), z being the consensus move over the horizon in units of recent volatility
-  (hourly volatility x sqrt(horizon in hours)). A one-sigma move gives 0.63, two sigmas 0.86.
-Below the threshold the action is HOLD. Without a volatility estimate the confidence is 0.
+BUY when P(up) >= threshold and the forecast's move exceeds the round-trip fee; SELL when
+1 - P(up) >= threshold and the move is below minus the fee; otherwise HOLD. `confidence` is the
+probability of the side the signal takes (P(up) for BUY, 1 - P(up) for SELL, the larger of the two
+for HOLD): a probability whose calibration the scoreboard measures (reliability table, Brier
+score). `agreement` is kept for reading: the weighted share of the seed's three models that
+predict the forecast's direction.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -17,11 +17,15 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True, slots=True)
 class Signal:
     action: str  # BUY, SELL or HOLD
+    p_up: float
     confidence: float
+    move_pct: float  # the headline forecast's move, % of price
     agreement: float
-    strength: float
-    move_pct: float
     horizon: str
+
+    @property
+    def direction(self) -> int:
+        return {"BUY": 1, "SELL": -1}.get(self.action, 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -29,33 +33,34 @@ class Signal:
 
 def decide(
     price: float,
-    model_predictions: Sequence[float],
-    weights: Sequence[float],
-    consensus_prediction: float,
-    hourly_volatility: float | None,
-    horizon_s: float,
+    forecast: float,
+    p_up: float,
     threshold: float,
-    horizon: str = "1h",
+    fee_bps: float,
+    horizon: str,
+    model_predictions: Sequence[float] = (),
+    weights: Sequence[float] = (),
 ) -> Signal:
-    move = consensus_prediction - price
-    move_pct = move / price * 100
-    direction = (move > 0) - (move < 0)
+    move_pct = (forecast - price) / price * 100
+    move_bps = move_pct * 100
+    direction = (move_pct > 0) - (move_pct < 0)
     total = sum(weights)
     agreeing = sum(
         w
         for p, w in zip(model_predictions, weights, strict=True)
         if direction and (p - price) * direction > 0
     )
-    agreement = agreeing / total if total else 0.0
-    if not hourly_volatility or hourly_volatility <= 0 or direction == 0:
-        strength = 0.0
-    else:
-        z = abs(move) / (price * hourly_volatility * math.sqrt(horizon_s / 3600.0))
-        strength = 1.0 - math.exp(-z)
-    confidence = agreement * strength
     action = "HOLD"
-    if confidence >= threshold:
-        action = "BUY" if direction > 0 else "SELL"
+    if p_up >= threshold and move_bps > fee_bps:
+        action = "BUY"
+    elif 1 - p_up >= threshold and -move_bps > fee_bps:
+        action = "SELL"
+    confidence = {"BUY": p_up, "SELL": 1 - p_up}.get(action, max(p_up, 1 - p_up))
     return Signal(
-        action, round(confidence, 4), round(agreement, 4), round(strength, 4), round(move_pct, 4), horizon
+        action,
+        round(p_up, 4),
+        round(confidence, 4),
+        round(move_pct, 4),
+        round(agreeing / total if total else 0.0, 4),
+        horizon,
     )

@@ -2,7 +2,14 @@ import streamlit as st
 from common import coins, lake_history, live_fragment
 
 from cryptoviz.contracts import SIGNAL_HORIZON
-from cryptoviz.dashboard_data import backtest_table, predictions_table, price_figure, signals_table
+from cryptoviz.dashboard_data import (
+    backtest_table,
+    coverage_table,
+    predictions_table,
+    price_figure,
+    reliability_figure,
+    signals_table,
+)
 from cryptoviz.readers import Snapshot
 
 st.title("ML predictions")
@@ -19,16 +26,38 @@ def live(snap: Snapshot) -> None:
         st.dataframe(signals_table(snap), hide_index=True, use_container_width=True)
         return
     sig = view["signal"]
+    h = SIGNAL_HORIZON
     c = st.columns(4)
-    c[0].metric("Signal", sig["action"])
-    c[1].metric("Confidence", f"{sig['confidence']:.2f}")
+    c[0].metric(
+        "Signal", sig["action"], help="BUY or SELL only when the probability and the move beat the fee"
+    )
+    c[1].metric(f"P(up) {h}", f"{sig['p_up']:.0%}")
     c[2].metric("Price", f"{view['price']:,.4f}")
-    consensus = view["predictions"][SIGNAL_HORIZON]["consensus"]
-    c[3].metric(f"Consensus {SIGNAL_HORIZON}", f"{consensus:,.4f}", f"{sig['move_pct']:+.3f}%")
+    forecast = view["predictions"][h]["forecast"]
+    c[3].metric(f"Forecast {h}", f"{forecast:,.4f}", f"{sig['move_pct']:+.3f}%")
+    fc = view["forecast"].get(h)
+    if fc:
+        low, high = fc["intervals"]["80"]
+        st.markdown(
+            f"**{sig['p_up']:.0%} chance the price is higher in {h}** (calibrated on this coin's past "
+            f"forecasts: of the times it said about this, about that share went up). "
+            f"80 % of the time the price in {h} has landed between **{low:,.4f}** and **{high:,.4f}**; "
+            f"volatility is **{fc['regime']}** for this coin ({fc['volatility_pct']:.2f} % an hour). "
+            f"Expected size of the move: {view['expected_move_pct'].get(h, 0):.2f} % in {h}, "
+            f"{view['expected_move_pct'].get('24h', 0):.2f} % in 24h."
+        )
+    else:
+        st.caption("The forecast starts once a few hours of prices give a volatility.")
     history = lake_history(symbol, 3.0)
     st.plotly_chart(price_figure(history, snap.quotes.get(symbol), symbol, view), use_container_width=True)
-    st.subheader("Predictions and measured accuracy (against persistence)")
+    st.subheader("Predictions and measured accuracy (skill: 1 - MAPE / persistence's MAPE, with its t)")
     st.dataframe(predictions_table(view), hide_index=True, use_container_width=True)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Intervals: how often they held")
+        st.dataframe(coverage_table(view["accuracy"]), hide_index=True, use_container_width=True)
+    with right:
+        st.plotly_chart(reliability_figure(view["accuracy"], h), use_container_width=True)
     if snap.backtest:
         st.subheader("Latest backtest on history (`cryptoviz backtest`)")
         st.caption(snap.backtest.get("summary", ""))

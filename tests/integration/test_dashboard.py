@@ -71,9 +71,14 @@ def test_predictions_show_signal_and_accuracy(filled, redis_client):
     assert view.signal.action in texts(at)
     table = at.dataframe[0].value
     assert set(table["model"]) >= {"moving_average", "linear_trend", "momentum", "consensus", "persistence"}
+    assert set(table["model"]) >= {"forecast", "reversal"}
     assert (table["n_scored"] > 0).all()
+    assert table["skill_pct"].notna().any()
+    coverage = at.dataframe[1].value
+    assert set(coverage["interval"]) == {"80 %", "90 %"} and (coverage["n"] > 0).all()
+    assert f"{view.signal.p_up:.0%} chance the price is higher in 1h" in " ".join(m.value for m in at.markdown)
     assert "backtest verdict line" in " ".join(c.value for c in at.caption)
-    backtest = at.dataframe[1].value
+    backtest = at.dataframe[2].value
     assert (
         backtest[backtest["model"] == "persistence"]["n_scored"].iloc[0]
         == summary["symbols"]["BTC"]["1h"]["persistence"]["n"]

@@ -1,0 +1,322 @@
+"""Small online estimators, each O(1) (or O(bins), a constant) per update, each with a snapshot.
+
+They learn only from what they are given, in order: the forecaster feeds them an outcome when its
+horizon has passed, so whatever they answer at time t was learnt from outcomes known before t.
+Old observations fade with a half-life counted in observations (`halflife`), so the estimators
+follow a market whose behaviour drifts, and their state stays a fixed size.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+
+RESCALE_AT = 1e100  # growing weights are brought back to 1 before they overflow
+
+
+class DecayedHistogram:
+    """Weighted quantiles and CDF of a stream over fixed bins, older values fading.
+
+    Each new value has weight g, and g grows by 1/decay per value, which is the same as fading
+    every older weight by `decay` (renormalised when g gets large): an update is O(1) and a query
+    O(bins). Values outside [lo, hi] are counted in the edge bins. Quantiles interpolate linearly
+    within a bin, so they are exact to a bin's width."""
+
+    __slots__ = ("counts", "decay", "g", "hi", "lo", "total", "width")
+
+    def __init__(self, lo: float, hi: float, bins: int, halflife: float) -> None:
+        self.lo, self.hi = lo, hi
+        self.width = (hi - lo) / bins
+        self.counts = [0.0] * bins
+        self.decay = 0.5 ** (1.0 / halflife)
+        self.g = 1.0
+        self.total = 0.0
+
+    def add(self, x: float) -> None:
+        i = min(len(self.counts) - 1, max(0, int((x - self.lo) / self.width)))
+        self.counts[i] += self.g
+        self.total += self.g
+        self.g /= self.decay
+        if self.g > RESCALE_AT:
+            scale = 1.0 / self.g
+            self.counts = [c * scale for c in self.counts]
+            self.total *= scale
+            self.g = 1.0
+
+    @property
+    def weight(self) -> float:
+        """The effective number of observations (the faded weights summed, newest = 1)."""
+        return self.total / (self.g * self.decay)
+
+    def quantiles(self, probs: Sequence[float]) -> list[float]:
+        """The values below which each fraction of the weight lies (probs in increasing order)."""
+        if self.total <= 0:
+            raise ValueError("no observations")
+        out: list[float] = []
+        targets = [p * self.total for p in probs]
+        k = 0
+        cum = 0.0
+        for i, c in enumerate(self.counts):
+            while k < len(targets) and cum + c >= targets[k]:
+                frac = (targets[k] - cum) / c if c > 0 else 0.0
+                out.append(self.lo + (i + frac) * self.width)
+                k += 1
+            cum += c
+            if k == len(targets):
+                break
+        while len(out) < len(targets):
+            out.append(self.hi)
+        return out
+
+    def cdf(self, x: float) -> float:
+        """The fraction of the weight below x."""
+        if self.total <= 0:
+            return 0.5
+        pos = (x - self.lo) / self.width
+        i = min(len(self.counts) - 1, max(0, int(pos)))
+        below = sum(self.counts[:i]) + self.counts[i] * min(1.0, max(0.0, pos - i))
+        return below / self.total
+
+    def to_state(self) -> list:
+        return [self.lo, self.hi, len(self.counts), self.decay, self.g, self.total, self.counts]
+
+    @classmethod
+    def from_state(cls, state: list) -> DecayedHistogram:
+        lo, hi, bins, decay, g, total, counts = state
+        h = cls(lo, hi, bins, 1.0)
+        h.decay, h.g, h.total, h.counts = decay, g, total, [float(c) for c in counts]
+        return h
+
+
+class OnlineRidge:
+    """Least squares of y on x with older rows fading and a ridge penalty, by its running sums:
+    beta = (sum w x x' + penalty I)^-1 sum w x y, the same as the batch weighted ridge on every row
+    seen so far. k is small (a few features): the solve is a k x k elimination, O(k^3) = O(1)."""
+
+    __slots__ = ("decay", "k", "penalty", "xx", "xy")
+
+    def __init__(self, k: int, halflife: float, penalty: float) -> None:
+        self.k = k
+        self.decay = 0.5 ** (1.0 / halflife)
+        self.penalty = penalty
+        self.xx = [[0.0] * k for _ in range(k)]
+        self.xy = [0.0] * k
+
+    def add(self, x: Sequence[float], y: float) -> None:
+        d = self.decay
+        for i in range(self.k):
+            row = self.xx[i]
+            xi = x[i]
+            for j in range(self.k):
+                row[j] = row[j] * d + xi * x[j]
+            self.xy[i] = self.xy[i] * d + xi * y
+
+    def coefficients(self) -> list[float]:
+        k = self.k
+        a = [
+            [self.xx[i][j] + (self.penalty if i == j else 0.0) for j in range(k)] + [self.xy[i]]
+            for i in range(k)
+        ]
+        return _solve(a, k)
+
+    def predict(self, x: Sequence[float]) -> float:
+        return sum(b * xi for b, xi in zip(self.coefficients(), x, strict=True))
+
+    def to_state(self) -> list:
+        return [self.k, self.decay, self.penalty, self.xx, self.xy]
+
+    @classmethod
+    def from_state(cls, state: list) -> OnlineRidge:
+        k, decay, penalty, xx, xy = state
+        r = cls(k, 1.0, penalty)
+        r.decay, r.xx, r.xy = decay, [list(map(float, row)) for row in xx], [float(v) for v in xy]
+        return r
+
+
+def _solve(a: list[list[float]], k: int) -> list[float]:
+    """Gaussian elimination with partial pivoting on the augmented k x (k+1) matrix."""
+    for col in range(k):
+        pivot = max(range(col, k), key=lambda r: abs(a[r][col]))
+        a[col], a[pivot] = a[pivot], a[col]
+        p = a[col][col]
+        if abs(p) < 1e-300:
+            return [0.0] * k
+        for r in range(col + 1, k):
+            f = a[r][col] / p
+            if f:
+                for c in range(col, k + 1):
+                    a[r][c] -= f * a[col][c]
+    out = [0.0] * k
+    for r in range(k - 1, -1, -1):
+        out[r] = (a[r][k] - sum(a[r][c] * out[c] for c in range(r + 1, k))) / a[r][r]
+    return out
+
+
+class BinnedRate:
+    """P(event | score): the faded frequency of the event among past observations whose score fell
+    in the same bin (fixed edges), shrunk towards the overall rate (all observations, not faded:
+    the steadiest estimate there is) with `prior` pseudo-counts.
+    A histogram-binning calibration map: what it says in a bin is what happened there before."""
+
+    __slots__ = ("decay", "edges", "g", "hits", "n", "prior", "total_hits", "total_n")
+
+    def __init__(self, edges: Sequence[float], halflife: float, prior: float) -> None:
+        self.edges = list(edges)
+        self.decay = 0.5 ** (1.0 / halflife)
+        self.prior = prior
+        self.g = 1.0
+        self.n = [0.0] * (len(edges) + 1)
+        self.hits = [0.0] * (len(edges) + 1)
+        self.total_n = 0.0
+        self.total_hits = 0.0
+
+    def bin(self, score: float) -> int:
+        return bisect_right(self.edges, score)
+
+    def add(self, score: float, event: bool) -> None:
+        i = self.bin(score)
+        self.n[i] += self.g
+        self.total_n += 1
+        if event:
+            self.hits[i] += self.g
+            self.total_hits += 1
+        self.g /= self.decay
+        if self.g > RESCALE_AT:
+            s = 1.0 / self.g
+            self.n = [v * s for v in self.n]
+            self.hits = [v * s for v in self.hits]
+            self.g = 1.0
+
+    def base_rate(self) -> float:
+        return self.total_hits / self.total_n if self.total_n > 0 else 0.5
+
+    def rate(self, score: float) -> float:
+        i = self.bin(score)
+        prior_w = self.prior * self.g * self.decay  # `prior` observations' worth, at today's weight
+        return (self.hits[i] + prior_w * self.base_rate()) / (self.n[i] + prior_w)
+
+    def to_state(self) -> list:
+        return [self.edges, self.decay, self.prior, self.g, self.n, self.hits, self.total_n, self.total_hits]
+
+    @classmethod
+    def from_state(cls, state: list) -> BinnedRate:
+        edges, decay, prior, g, n, hits, total_n, total_hits = state
+        b = cls(edges, 1.0, prior)
+        b.decay, b.g, b.n, b.hits = decay, g, [float(v) for v in n], [float(v) for v in hits]
+        b.total_n, b.total_hits = total_n, total_hits
+        return b
+
+
+class AdaptiveLevel:
+    """Adaptive conformal correction (Gibbs and Candes 2021): the miscoverage level actually used,
+    moved after each outcome by gamma x (target - missed), so the long-run share of misses tends to
+    the target whatever the residuals' distribution does. Kept within [floor, 0.5]."""
+
+    __slots__ = ("alpha", "floor", "gamma", "target")
+
+    def __init__(self, target: float, gamma: float = 0.005, floor: float = 0.002) -> None:
+        self.target = target
+        self.alpha = target
+        self.gamma = gamma
+        self.floor = floor
+
+    def update(self, missed: bool) -> None:
+        self.alpha = min(0.5, max(self.floor, self.alpha + self.gamma * (self.target - float(missed))))
+
+    def to_state(self) -> list:
+        return [self.target, self.alpha, self.gamma, self.floor]
+
+    @classmethod
+    def from_state(cls, state: list) -> AdaptiveLevel:
+        target, alpha, gamma, floor = state
+        a = cls(target, gamma, floor)
+        a.alpha = alpha
+        return a
+
+
+class FadingMean:
+    """A mean whose older values fade (exponentially weighted, by count), with the t statistic of
+    that mean; None before any value."""
+
+    __slots__ = ("decay", "sum_w", "sum_w2", "sum_x", "sum_xx")
+
+    def __init__(self, halflife: float) -> None:
+        self.decay = 0.5 ** (1.0 / halflife)
+        self.sum_w = 0.0
+        self.sum_w2 = 0.0
+        self.sum_x = 0.0
+        self.sum_xx = 0.0
+
+    def add(self, x: float) -> None:
+        d = self.decay
+        self.sum_w = self.sum_w * d + 1.0
+        self.sum_w2 = self.sum_w2 * d * d + 1.0
+        self.sum_x = self.sum_x * d + x
+        self.sum_xx = self.sum_xx * d + x * x
+
+    def value(self) -> float | None:
+        return self.sum_x / self.sum_w if self.sum_w > 0 else None
+
+    def t_stat(self, dependence: float = 1.0) -> float:
+        """mean / its standard error, the effective count (Kish: (sum w)^2 / sum w^2) divided by
+        `dependence` (about how many consecutive values share an outcome); 0 with too few values."""
+        n_eff = self.sum_w * self.sum_w / self.sum_w2 / dependence if self.sum_w2 > 0 else 0.0
+        if n_eff < 2:
+            return 0.0
+        mean = self.sum_x / self.sum_w
+        var = max(self.sum_xx / self.sum_w - mean * mean, 0.0)
+        return mean / math.sqrt(var / n_eff) if var > 0 else 0.0
+
+    def to_state(self) -> list:
+        return [self.decay, self.sum_w, self.sum_w2, self.sum_x, self.sum_xx]
+
+    @classmethod
+    def from_state(cls, state: list) -> FadingMean:
+        m = cls(1.0)
+        m.decay, m.sum_w, m.sum_w2, m.sum_x, m.sum_xx = state
+        return m
+
+
+class EwmaVariance:
+    """Hourly variance of log returns, exponentially weighted in time (half-life in hours): each
+    return is scaled to one hour (r^2 / dt_h) and weighs as much as the time it spans."""
+
+    __slots__ = ("halflife_h", "last", "var", "weight")
+
+    def __init__(self, halflife_h: float) -> None:
+        self.halflife_h = halflife_h
+        self.var = 0.0
+        self.weight = 0.0  # the weight behind `var` (1 would be an infinite history)
+        self.last: tuple[float, float] | None = None
+
+    def update(self, t: float, price: float) -> float | None:
+        """Take the tick; returns the log return since the previous one (None for the first)."""
+        r = None
+        if self.last is not None and t > self.last[0] and price > 0:
+            dt_h = (t - self.last[0]) / 3600.0
+            r = math.log(price / self.last[1])
+            keep = 0.5 ** (dt_h / self.halflife_h)
+            self.var = keep * self.var + (1 - keep) * (r * r / dt_h)
+            self.weight = keep * self.weight + (1 - keep)
+        if price > 0:
+            self.last = (t, price)
+        return r
+
+    def hourly(self) -> float | None:
+        """Hourly volatility (a fraction of price), bias-corrected for a short history; None until
+        the history spans a tenth of the half-life."""
+        if self.weight < 1 - 0.5**0.1:
+            return None
+        return math.sqrt(self.var / self.weight)
+
+    def to_state(self) -> list:
+        return [self.halflife_h, self.var, self.weight, list(self.last) if self.last else None]
+
+    @classmethod
+    def from_state(cls, state: list) -> EwmaVariance:
+        halflife_h, var, weight, last = state
+        e = cls(halflife_h)
+        e.var, e.weight = var, weight
+        e.last = (float(last[0]), float(last[1])) if last else None
+        return e

@@ -1,0 +1,252 @@
+"""Scoring predictions when their horizon passes: shared by the live processor and the backtest.
+
+Each prediction is kept with its due time (event time). The first tick at or after the due time
+scores it against that tick's price, if the tick is within `tolerance` of the due time; otherwise
+it expired (a gap in the data) and is counted as such, never scored against a far-off price. So a
+gap longer than the tolerance (15 min at 1 h, 90 min at 6 h) scores nothing across it, and no
+signal is held over it.
+
+Per horizon: MAE / MAPE / hit rate of every model and baseline; each model's skill against
+persistence (1 - MAPE / MAPE(persistence): absolute errors in % of price, so years of very
+different prices weigh alike) with a Newey-West t statistic; the headline forecast's intervals
+(coverage, width, interval score, coverage per volatility regime), its P(up) (Brier score against
+the base rate known at the time, reliability table); "always up" as a directional baseline; and
+the signals that fired, scored one by one net of the round-trip fee. The expected absolute moves
+(the volatility forecast) are scored separately (`score_moves`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+from cryptoviz.models.forecaster import LEVELS, Forecast
+from cryptoviz.scoring.tallies import HacMean, HitTally, IntervalTally, MoveTally, ProbabilityTally
+
+MODELS = ("moving_average", "linear_trend", "momentum", "consensus", "forecast")
+BASELINES = ("persistence", "drift", "reversal")
+SCORED = (*MODELS, *BASELINES)
+_P = SCORED.index("persistence")
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    n: int
+    mae: float
+    mape: float
+    hit_rate: float | None  # None when no prediction had a direction (persistence)
+    n_direction: int
+
+    def to_dict(self) -> dict:
+        return {
+            "n": self.n,
+            "mae": self.mae,
+            "mape": self.mape,
+            "hit_rate": self.hit_rate,
+            "n_direction": self.n_direction,
+        }
+
+
+def metrics(*, n: int, sum_abs_err: float, sum_abs_pct_err: float, n_direction: int, hits: int) -> Metrics:
+    """Mean absolute error, mean absolute percentage error and directional hit rate from sums."""
+    if n <= 0:
+        raise ValueError("no scored predictions")
+    hit_rate = hits / n_direction if n_direction else None
+    return Metrics(n, sum_abs_err / n, sum_abs_pct_err / n * 100, hit_rate, n_direction)
+
+
+def hac_lags(horizon_s: float) -> int:
+    """Newey-West lags for a horizon: twice its length in hours (overlapping hourly outcomes)."""
+    return max(2, 2 * math.ceil(horizon_s / 3600))
+
+
+class HorizonScore:
+    """Everything scored at one horizon."""
+
+    def __init__(self, horizon_s: float) -> None:
+        # per model: [n, sum_abs_err, sum_abs_pct_err, n_direction, hits]
+        self.sums: dict[str, list[float]] = {m: [0, 0.0, 0.0, 0, 0] for m in SCORED}
+        self.skill = {m: HacMean(hac_lags(horizon_s)) for m in SCORED if m != "persistence"}
+        self.intervals = {name: IntervalTally(alpha) for name, alpha in LEVELS.items()}
+        self.p_up = ProbabilityTally()
+        self.always_up = HitTally()
+        self.fired = HitTally()
+        self.ups = 0  # outcomes settled so far that were up: the base rate the next forecast knows
+        self.outcomes = 0
+        self.expired = 0
+
+    def base_rate(self) -> float:
+        return self.ups / self.outcomes if self.outcomes else 0.5
+
+    def score(self, entry: list, price: float, fee_pct: float) -> Forecast | None:
+        _, base, preds, direction, base_rate, fc_list = entry
+        move = price - base
+        ape_persistence = abs(preds[_P] - price) / price * 100
+        for name, pred in zip(SCORED, preds, strict=True):
+            s = self.sums[name]
+            err = abs(pred - price)
+            s[0] += 1
+            s[1] += err
+            s[2] += err / price
+            predicted_move = pred - base
+            if predicted_move != 0 and move != 0:
+                s[3] += 1
+                s[4] += (predicted_move > 0) == (move > 0)
+            if name != "persistence":
+                self.skill[name].add(ape_persistence - err / price * 100)
+        if move != 0:
+            self.always_up.add(move > 0)
+        if direction:
+            self.fired.add((move > 0) == (direction > 0), direction * move / base * 100 - fee_pct)
+        fc = Forecast.from_list(fc_list) if fc_list else None
+        if fc is not None:
+            for name, tally in self.intervals.items():
+                low, high = fc.intervals[name]
+                tally.add(low, high, price, base, fc.regime)
+            self.p_up.add(fc.p_up, base_rate, move > 0)
+        self.ups += move > 0
+        self.outcomes += 1
+        return fc
+
+    def summary(self, fee_bps: float) -> dict:
+        out: dict = {}
+        for name, s in self.sums.items():
+            if s[0]:
+                m = metrics(
+                    n=int(s[0]), sum_abs_err=s[1], sum_abs_pct_err=s[2], n_direction=int(s[3]), hits=int(s[4])
+                ).to_dict()
+                ci = HitTally.from_state([int(s[3]), int(s[4]), 0.0]).summary()["hit_rate_ci"]
+                out[name] = {**m, "hit_rate_ci": ci}
+        mape_p = out.get("persistence", {}).get("mape")
+        out["skill"] = {}
+        for name, hac in self.skill.items():
+            mean = hac.mean()
+            out["skill"][name] = {
+                "skill": mean / mape_p if mean is not None and mape_p else None,
+                "t_stat": hac.t_stat(),
+                "n": hac.n,
+            }
+        out["always_up"] = self.always_up.summary()
+        out["intervals"] = {name: t.summary() for name, t in self.intervals.items()}
+        out["p_up"] = self.p_up.summary()
+        out["signals"] = {**self.fired.summary(), "fee_bps": fee_bps}
+        out["expired"] = self.expired
+        return out
+
+    def to_state(self) -> dict:
+        return {
+            "sums": self.sums,
+            "skill": {m: h.to_state() for m, h in self.skill.items()},
+            "intervals": {n: t.to_state() for n, t in self.intervals.items()},
+            "p_up": self.p_up.to_state(),
+            "always_up": self.always_up.to_state(),
+            "fired": self.fired.to_state(),
+            "ups": [self.ups, self.outcomes],
+            "expired": self.expired,
+        }
+
+    def load(self, state: dict) -> None:
+        self.sums.update(state["sums"])
+        for m, s in state["skill"].items():
+            self.skill[m] = HacMean.from_state(s)
+        self.intervals = {n: IntervalTally.from_state(s) for n, s in state["intervals"].items()}
+        self.p_up = ProbabilityTally.from_state(state["p_up"])
+        self.always_up = HitTally.from_state(state["always_up"])
+        self.fired = HitTally.from_state(state["fired"])
+        self.ups, self.outcomes = state["ups"]
+        self.expired = state["expired"]
+
+
+class Scoreboard:
+    """Pending predictions per horizon, scored when due; `settled` holds the forecasts the last
+    tick settled, (horizon, base price, Forecast), for the forecaster to learn from."""
+
+    def __init__(self, horizons: dict[str, float], tolerance: float = 0.25, fee_bps: float = 10.0) -> None:
+        self.horizons = horizons
+        self.tolerance = tolerance
+        self.fee_bps = fee_bps
+        # pending entry: [due_t, base_price, predictions in SCORED order, signal direction,
+        #                 base rate known at the time, Forecast.to_list() or None]
+        self.pending: dict[str, deque[list]] = {h: deque() for h in horizons}
+        self.scores = {h: HorizonScore(s) for h, s in horizons.items()}
+        self.moves: dict[str, MoveTally] = {}
+        self.settled: list[tuple[str, float, Forecast]] = []
+        self.scored = 0
+
+    def record(
+        self,
+        t: float,
+        base: float,
+        predictions: dict[str, dict[str, float]],
+        directions: dict[str, int],
+        forecasts: dict[str, Forecast],
+    ) -> None:
+        for h, horizon_s in self.horizons.items():
+            preds = predictions[h]
+            fc = forecasts.get(h)
+            self.pending[h].append(
+                [
+                    t + horizon_s,
+                    base,
+                    [preds[m] for m in SCORED],
+                    directions.get(h, 0),
+                    self.scores[h].base_rate(),
+                    fc.to_list() if fc is not None else None,
+                ]
+            )
+
+    def on_tick(self, t: float, price: float) -> int:
+        """Score every pending prediction due at or before `t`; returns how many were scored."""
+        scored = 0
+        self.settled = []
+        fee_pct = self.fee_bps / 100
+        for h, horizon_s in self.horizons.items():
+            queue = self.pending[h]
+            late_limit = horizon_s * self.tolerance
+            score = self.scores[h]
+            while queue and queue[0][0] <= t:
+                entry = queue.popleft()
+                if t - entry[0] > late_limit:
+                    score.expired += 1
+                    continue
+                fc = score.score(entry, price, fee_pct)
+                if fc is not None:
+                    self.settled.append((h, entry[1], fc))
+                scored += 1
+        self.scored += scored
+        return scored
+
+    def score_moves(self, settled: list[tuple[str, float, float]]) -> None:
+        """The volatility forecast: (horizon, expected %, realised %) of each settled move."""
+        for h, expected, realised in settled:
+            self.moves.setdefault(h, MoveTally()).add(expected, realised)
+
+    def summary(self) -> dict:
+        out: dict = {}
+        for h, score in self.scores.items():
+            out[h] = score.summary(self.fee_bps)
+            out[h]["pending"] = len(self.pending[h])
+        out["volatility"] = {h: m.summary() for h, m in self.moves.items()}
+        return out
+
+    def to_state(self) -> dict:
+        return {
+            "pending": {h: list(q) for h, q in self.pending.items()},
+            "scores": {h: s.to_state() for h, s in self.scores.items()},
+            "moves": {h: m.to_state() for h, m in self.moves.items()},
+            "scored": self.scored,
+        }
+
+    @classmethod
+    def from_state(
+        cls, state: dict, horizons: dict[str, float], tolerance: float = 0.25, fee_bps: float = 10.0
+    ) -> Scoreboard:
+        board = cls(horizons, tolerance, fee_bps)
+        for h in horizons:
+            board.pending[h].extend(state["pending"].get(h, []))
+            if h in state["scores"]:
+                board.scores[h].load(state["scores"][h])
+        board.moves = {h: MoveTally.from_state(m) for h, m in state.get("moves", {}).items()}
+        board.scored = state.get("scored", 0)
+        return board

@@ -1,0 +1,27 @@
+"""Plain statistics the scoreboard reports: Wilson intervals and a Newey-West t statistic."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The 95 % Wilson score interval of a proportion (None for n = 0)."""
+    if n <= 0:
+        return None
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def newey_west_t(mean: float, autocovariances: Sequence[float], n: int) -> float | None:
+    """mean / its HAC standard error: var = (g0 + 2 sum_k (1 - k/(L+1)) g_k) / n with Bartlett
+    weights, g_k the lag-k autocovariances (g0 first, L = len - 1). None when it is not positive."""
+    lags = len(autocovariances) - 1
+    var = autocovariances[0] + 2 * sum((1 - k / (lags + 1)) * autocovariances[k] for k in range(1, lags + 1))
+    if n <= 1 or var <= 0:
+        return None
+    return mean / math.sqrt(var / n)

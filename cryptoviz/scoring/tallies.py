@@ -1,0 +1,225 @@
+"""Running tallies the scoreboard keeps per horizon, each O(1) per scored prediction (O(L) for
+the HAC mean, L a small constant), each with a JSON-able state."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from cryptoviz.scoring.stats import newey_west_t, wilson
+
+REGIMES = ("low", "mid", "high")
+RELIABILITY_BINS = 10
+
+
+class HacMean:
+    """The mean of a series and its Newey-West t statistic with `lags` lags, from running sums:
+    the lag-k cross products, the total, the first `lags` values and the last `lags` values."""
+
+    def __init__(self, lags: int) -> None:
+        self.lags = lags
+        self.n = 0
+        self.total = 0.0
+        self.squares = 0.0
+        self.cross = [0.0] * (lags + 1)  # cross[k] = sum_t x_t x_{t-k}, k >= 1
+        self.first: list[float] = []
+        self.recent: deque[float] = deque(maxlen=lags)
+
+    def add(self, x: float) -> None:
+        for k, prev in enumerate(reversed(self.recent), start=1):
+            self.cross[k] += x * prev
+        self.n += 1
+        self.total += x
+        self.squares += x * x
+        if len(self.first) < self.lags:
+            self.first.append(x)
+        self.recent.append(x)
+
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+    def t_stat(self) -> float | None:
+        n = self.n
+        if n <= self.lags + 1:
+            return None
+        m = self.total / n
+        gammas = [self.squares / n - m * m]
+        recent = list(self.recent)
+        for k in range(1, self.lags + 1):
+            tail = self.total - sum(self.first[:k])  # sum of x_t, t > k
+            head = self.total - sum(recent[-k:])  # sum of x_t, t <= n - k
+            gammas.append((self.cross[k] - m * (tail + head) + (n - k) * m * m) / n)
+        return newey_west_t(m, gammas, n)
+
+    def to_state(self) -> list:
+        return [self.lags, self.n, self.total, self.squares, self.cross, self.first, list(self.recent)]
+
+    @classmethod
+    def from_state(cls, state: list) -> HacMean:
+        lags, n, total, squares, cross, first, recent = state
+        h = cls(lags)
+        h.n, h.total, h.squares, h.cross, h.first = n, total, squares, list(cross), list(first)
+        h.recent.extend(recent)
+        return h
+
+
+class IntervalTally:
+    """One interval level: coverage, mean width and the interval (Winkler) score, in % of the
+    price the forecast was made at, and coverage per volatility regime."""
+
+    def __init__(self, alpha: float) -> None:
+        self.alpha = alpha
+        self.n = 0
+        self.covered = 0
+        self.width = 0.0
+        self.score = 0.0
+        self.by_regime = [[0, 0] for _ in REGIMES]  # [n, covered]
+
+    def add(self, low: float, high: float, outcome: float, base: float, regime: int) -> None:
+        inside = low <= outcome <= high
+        penalty = (2 / self.alpha) * (max(0.0, low - outcome) + max(0.0, outcome - high))
+        self.n += 1
+        self.covered += inside
+        self.width += (high - low) / base * 100
+        self.score += (high - low + penalty) / base * 100
+        self.by_regime[regime][0] += 1
+        self.by_regime[regime][1] += inside
+
+    def summary(self) -> dict:
+        n = self.n
+        return {
+            "coverage": self.covered / n if n else None,
+            "n": n,
+            "mean_width_pct": self.width / n if n else None,
+            "interval_score": self.score / n if n else None,
+            "by_regime": {
+                name: {"coverage": c / k if k else None, "n": k}
+                for name, (k, c) in zip(REGIMES, self.by_regime, strict=True)
+            },
+        }
+
+    def to_state(self) -> list:
+        return [self.alpha, self.n, self.covered, self.width, self.score, self.by_regime]
+
+    @classmethod
+    def from_state(cls, state: list) -> IntervalTally:
+        alpha, n, covered, width, score, by_regime = state
+        t = cls(alpha)
+        t.n, t.covered, t.width, t.score, t.by_regime = n, covered, width, score, [list(r) for r in by_regime]
+        return t
+
+
+class ProbabilityTally:
+    """P(up) against what happened: the Brier score, the Brier score of the base rate known when
+    the forecast was made, and a reliability table (10 bins of the forecast probability)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.brier = 0.0
+        self.brier_base = 0.0
+        self.bins = [[0, 0.0, 0] for _ in range(RELIABILITY_BINS)]  # [n, sum p, ups]
+
+    def add(self, p: float, base_rate: float, up: bool) -> None:
+        self.n += 1
+        self.brier += (p - up) ** 2
+        self.brier_base += (base_rate - up) ** 2
+        b = self.bins[min(RELIABILITY_BINS - 1, int(p * RELIABILITY_BINS))]
+        b[0] += 1
+        b[1] += p
+        b[2] += up
+
+    def summary(self) -> dict:
+        n = self.n
+        return {
+            "brier": self.brier / n if n else None,
+            "brier_base_rate": self.brier_base / n if n else None,
+            "n": n,
+            "reliability": [
+                {
+                    "bin": f"{i / RELIABILITY_BINS:.1f}-{(i + 1) / RELIABILITY_BINS:.1f}",
+                    "n": k,
+                    "p_mean": s / k if k else None,
+                    "observed": ups / k if k else None,
+                }
+                for i, (k, s, ups) in enumerate(self.bins)
+            ],
+        }
+
+    def to_state(self) -> list:
+        return [self.n, self.brier, self.brier_base, self.bins]
+
+    @classmethod
+    def from_state(cls, state: list) -> ProbabilityTally:
+        t = cls()
+        t.n, t.brier, t.brier_base, bins = state
+        t.bins = [list(b) for b in bins]
+        return t
+
+
+class HitTally:
+    """Directional calls: how many, how many right (with a Wilson interval) and their mean return
+    net of `fee_pct` (in % of the price when called)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.hits = 0
+        self.net = 0.0
+
+    def add(self, right: bool, net_pct: float = 0.0) -> None:
+        self.n += 1
+        self.hits += right
+        self.net += net_pct
+
+    def summary(self) -> dict:
+        ci = wilson(self.hits, self.n)
+        return {
+            "n": self.n,
+            "hit_rate": self.hits / self.n if self.n else None,
+            "hit_rate_ci": list(ci) if ci else None,
+            "mean_net_return_pct": self.net / self.n if self.n else None,
+        }
+
+    def to_state(self) -> list:
+        return [self.n, self.hits, self.net]
+
+    @classmethod
+    def from_state(cls, state: list) -> HitTally:
+        t = cls()
+        t.n, t.hits, t.net = state
+        return t
+
+
+class MoveTally:
+    """The expected absolute move against the realised one: out-of-sample R^2 against a constant,
+    the mean of the moves realised before each one (walk-forward, like the forecast)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.sse = 0.0
+        self.sse_constant = 0.0
+        self.realised = 0.0
+        self.seen = 0
+
+    def add(self, expected: float, realised: float) -> None:
+        if self.seen:
+            constant = self.realised / self.seen
+            self.n += 1
+            self.sse += (realised - expected) ** 2
+            self.sse_constant += (realised - constant) ** 2
+        self.realised += realised
+        self.seen += 1
+
+    def summary(self) -> dict:
+        return {
+            "r2": 1 - self.sse / self.sse_constant if self.sse_constant > 0 else None,
+            "n": self.n,
+            "mean_abs_move_pct": self.realised / self.seen if self.seen else None,
+        }
+
+    def to_state(self) -> list:
+        return [self.n, self.sse, self.sse_constant, self.realised, self.seen]
+
+    @classmethod
+    def from_state(cls, state: list) -> MoveTally:
+        t = cls()
+        t.n, t.sse, t.sse_constant, t.realised, t.seen = state
+        return t
