@@ -9,8 +9,9 @@ follow a market whose behaviour drifts, and their state stays a fixed size.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from itertools import accumulate
 
 RESCALE_AT = 1e100  # growing weights are brought back to 1 before they overflow
 
@@ -50,23 +51,21 @@ class DecayedHistogram:
         return self.total / (self.g * self.decay)
 
     def quantiles(self, probs: Sequence[float]) -> list[float]:
-        """The values below which each fraction of the weight lies (probs in increasing order)."""
+        """The values below which each fraction of the weight lies."""
         if self.total <= 0:
             raise ValueError("no observations")
+        cum = list(accumulate(self.counts))
+        total = cum[-1]
         out: list[float] = []
-        targets = [p * self.total for p in probs]
-        k = 0
-        cum = 0.0
-        for i, c in enumerate(self.counts):
-            while k < len(targets) and cum + c >= targets[k]:
-                frac = (targets[k] - cum) / c if c > 0 else 0.0
-                out.append(self.lo + (i + frac) * self.width)
-                k += 1
-            cum += c
-            if k == len(targets):
-                break
-        while len(out) < len(targets):
-            out.append(self.hi)
+        for p in probs:
+            target = p * total
+            i = bisect_left(cum, target)
+            if i >= len(cum):
+                out.append(self.hi)
+                continue
+            below = cum[i - 1] if i else 0.0
+            inside = cum[i] - below
+            out.append(self.lo + (i + ((target - below) / inside if inside > 0 else 0.0)) * self.width)
         return out
 
     def cdf(self, x: float) -> float:

@@ -76,7 +76,8 @@ def test_predictions_show_signal_and_accuracy(filled, redis_client):
     assert table["skill_pct"].notna().any()
     coverage = at.dataframe[1].value
     assert set(coverage["interval"]) == {"80 %", "90 %"} and (coverage["n"] > 0).all()
-    assert f"{view.signal.p_up:.0%} chance the price is higher in 1h" in " ".join(m.value for m in at.markdown)
+    sentence = f"{view.signal.p_up:.0%} chance the price is higher in 1h"
+    assert sentence in " ".join(m.value for m in at.markdown)
     assert "backtest verdict line" in " ".join(c.value for c in at.caption)
     backtest = at.dataframe[2].value
     assert (
