@@ -99,3 +99,18 @@ def test_cli_prints_the_table_and_ends_with_one_json_line(tmp_path):
     assert "Walk-forward backtest" in proc.stdout
     assert (tmp_path / "btc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "backtest.json").read_text())["symbols"].keys() == {"BTC", "SOL"}
+
+
+def test_the_readme_tables_are_rendered_from_a_summary():
+    from cryptoviz.backtest.markdown import render
+
+    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["BTC"])[:600]
+    result = run_symbol("BTC", [(r.ts.timestamp(), r.price) for r in rows], ModelConfig())
+    summary = to_json([result]) | {"summary": "verdict"}
+    text = render(summary)
+    forecast_1h = summary["symbols"]["BTC"]["1h"]["forecast"]
+    assert "`verdict`" in text
+    assert f"| BTC | 1h | {forecast_1h['n']:,} |" in text
+    assert f"{forecast_1h['mape']:.4f}" in text
+    coverage = summary["symbols"]["BTC"]["6h"]["intervals"]["90"]["coverage"]
+    assert f"| {coverage:.3f} |" in text

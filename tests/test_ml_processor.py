@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from kafka import TopicPartition
+from kafka.errors import KafkaConnectionError
 
 from cryptoviz import contracts, names
 from cryptoviz.ml.processor import Processor
@@ -138,3 +139,48 @@ def test_lag_is_what_the_partitions_hold_past_the_position():
     assert proc.lag() == 10
     proc.step()
     assert proc.lag() == 6
+
+
+class AwayConsumer(ListConsumer):
+    """A consumer whose first polls fail as kafka-python's do when the coordinator is away."""
+
+    def __init__(self, records: list[ListRecord], failures: int) -> None:
+        super().__init__(records)
+        self.failures = failures
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict:
+        if self.failures:
+            self.failures -= 1
+            raise KafkaConnectionError("111 ECONNREFUSED")
+        return super().poll(timeout_ms, max_records)
+
+
+def test_a_poll_that_fails_is_counted_and_retried_never_raised():
+    consumer = AwayConsumer(hours("BTC", 3), failures=2)
+    proc = processor(consumer)
+    assert proc.step() == 0 and proc.step() == 0
+    assert proc.telemetry.counters["errors.poll"] == 2
+    assert proc.step() == 3 and proc.poll_failures == 0
+
+
+def test_a_stop_during_the_wait_after_a_failed_poll_ends_the_loop():
+    proc = processor(AwayConsumer(hours("BTC", 3), failures=1))
+    proc.stop.set()
+    with pytest.raises(Stopped):
+        proc.step()
+
+
+def test_a_snapshot_that_cannot_be_read_starts_the_model_afresh_and_dead_letters_nothing():
+    store = MemoryStore()
+    processor(ListConsumer(hours("BTC", 30)), store).step()
+    state = store.load("BTC")
+    assert state is not None
+    del state["model"]["forecaster"]["vol"]  # what an older snapshot of the same version lacks
+    store.values[names.ml_state_key("BTC")] = contracts.encode(state)
+    dlq = ListDeadLetters()
+    successor = processor(ListConsumer([*hours("BTC", 30), quote_record("BTC", 30, 30)]), store, dlq)
+    assert successor.step() == 31
+    assert dlq.delivered == [] and successor.telemetry.counters["errors.state_unreadable"] == 1
+    assert successor.telemetry.counters["skipped_already_applied"] == 30  # its offset still holds
+    restored = store.load("BTC")
+    assert restored is not None and restored["offset"] == 30

@@ -227,7 +227,7 @@ def main(args: argparse.Namespace) -> int:
     summary["rows"] = total
     summary["seconds"] = round(elapsed, 2)
     summary["generated_ts"] = time.time()
-    out = Console()
+    out = Console() if sys.stdout.isatty() else Console(width=160)  # piped: tables not squeezed
     out.print(table(results))
     out.print(forecast_table(results))
     out.print(signals_table(results))
@@ -239,6 +239,11 @@ def main(args: argparse.Namespace) -> int:
             return 1
         plot(chosen, args.plot)
         out.print(f"plot written to {Path(args.plot).resolve()}")
+    if args.markdown:
+        from cryptoviz.backtest.markdown import render
+
+        Path(args.markdown).write_text(render(summary))
+        out.print(f"markdown tables written to {Path(args.markdown).resolve()}")
     if args.json:
         print(orjson.dumps(summary).decode())
     return 0
@@ -254,4 +259,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--lake", action="store_true", help="read the Parquet lake instead")
     p.add_argument("--plot", help="write predicted vs actual for --plot-symbol to this .html (or .png) file")
     p.add_argument("--plot-symbol", default="BTC")
+    p.add_argument("--markdown", help="write the README's tables of these figures to this file")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line last")

@@ -79,19 +79,31 @@ class Processor:
         ] = {}  # symbol -> (model, (partition, offset))
         self.backoff = Backoff(base_s=0.5, cap_s=30)
         self.dlq_failures = 0
+        self.poll_failures = 0
 
     def _model(self, symbol: str) -> tuple[SymbolModel, tuple[int, int]]:
         entry = self.models.get(symbol)
         if entry is None:
             saved = self._with_retry(lambda: self.store.load(symbol), "load_state")
             if saved:
-                model = SymbolModel.from_state(saved["model"], self.config)
-                entry = (model, (saved["partition"], saved["offset"]))
-                self.telemetry.incr("states_restored")
+                entry = (self._restored(symbol, saved["model"]), (saved["partition"], saved["offset"]))
             else:
                 entry = (SymbolModel(self.config), (-1, -1))
             self.models[symbol] = entry
         return entry
+
+    def _restored(self, symbol: str, state: dict) -> SymbolModel:
+        """The model a snapshot holds; a snapshot this code cannot read (its shape changed without
+        a new STATE_VERSION, or it is damaged) is counted and the model starts afresh: it must
+        never turn every later message of the symbol into a dead letter."""
+        try:
+            model = SymbolModel.from_state(state, self.config)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            self.telemetry.incr("errors.state_unreadable")
+            log.warning("state_unreadable_starting_afresh", symbol=symbol, error=repr(exc)[:300])
+            return SymbolModel(self.config)
+        self.telemetry.incr("states_restored")
+        return model
 
     def process(self, records: Sequence[Record], changed: Changes) -> None:
         """Apply a partition's records; what changed (symbol -> output, model, position) goes to `changed`.
@@ -158,7 +170,17 @@ class Processor:
 
     def step(self, timeout_ms: int = 500) -> int:
         """One poll -> models -> Redis -> commit. Returns the number of records consumed."""
-        batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
+        try:
+            batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
+        except KafkaError as exc:  # the coordinator or the partitions' leader is away
+            self.poll_failures += 1
+            self.telemetry.incr("errors.poll")
+            delay = self.backoff.delay(self.poll_failures)
+            log.warning("poll_failed_retrying", error=exc, retry_in_s=round(delay, 2))
+            if self.stop.wait(delay):
+                raise Stopped("the broker") from None
+            return 0
+        self.poll_failures = 0
         if not batch:
             return 0
         t0 = time.perf_counter()

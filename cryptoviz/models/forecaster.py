@@ -46,6 +46,7 @@ MIN_RESIDUALS = 50.0  # effective residuals a regime needs before its own quanti
 SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0)  # fractions of the ridge's move the point may take
 SHRINK_T = 2.0
 P_BLENDS = (0.0, 0.5, 1.0)  # fractions of the binned rate's departure from the base rate
+VOL_BLENDS = (1.0, 0.75, 0.5, 0.25, 0.0)  # weights of the fast volatility in the expected move
 CLIP = 8.0  # features and outcomes in sigmas are clipped to +-CLIP (a bad tick must not teach much)
 
 
@@ -61,6 +62,7 @@ class ForecastConfig:
     residual_halflife: float = 24 * 120
     aci_gamma: float = 0.005
     move_halflife: float = 24 * 60
+    vol_long_halflife_h: float = 24 * 30
     shrink_halflife: float = 24 * 180
 
 
@@ -108,6 +110,10 @@ class Forecast:
             rest[4 + f],
             rest[5 + f],
         )
+
+
+def _blend(short: float, long: float, w: float) -> float:
+    return math.sqrt(w * short * short + (1 - w) * long * long)
 
 
 def _clip(x: float) -> float:
@@ -221,14 +227,20 @@ class Forecaster:
         self.sigmas = DecayedHistogram(-12.0, 0.0, 240, cfg.regime_halflife)  # log sigma
         self.recent: deque[tuple[float, float]] = deque()  # (t, price) over the last hour and one tick
         self.horizons = {h: HorizonForecaster(s, cfg) for h, s in HORIZONS.items()}
-        self.move_ratio = {h: FadingMean(cfg.move_halflife) for h in VOL_HORIZONS}
-        # per horizon: (due time, base price, sigma sqrt(h), expected move %) not yet settled
-        self.move_pending: dict[str, deque[tuple[float, float, float, float]]] = {
+        # the expected move: c x sigma_w sqrt(h), sigma_w^2 = w sigma^2 + (1 - w) sigma_long^2, per
+        # horizon the blend w whose fading squared error is least (the longer horizons lean on the
+        # slower volatility: volatility reverts to its mean), c a fading mean of |move| / sigma_w sqrt(h)
+        self.vol_long = EwmaVariance(cfg.vol_long_halflife_h)
+        self.move_ratio = {h: [FadingMean(cfg.move_halflife) for _ in VOL_BLENDS] for h in VOL_HORIZONS}
+        self.move_error = {h: [FadingMean(cfg.move_halflife) for _ in VOL_BLENDS] for h in VOL_HORIZONS}
+        # per horizon: (due time, base price, sigma sqrt(h), sigma_long sqrt(h), expected move %)
+        self.move_pending: dict[str, deque[tuple[float, float, float, float, float]]] = {
             h: deque() for h in VOL_HORIZONS
         }
 
     def tick(self, t: float, price: float) -> None:
         self.vol.update(t, price)
+        self.vol_long.update(t, price)
         self.recent.append((t, price))
         while len(self.recent) > 2 and self.recent[1][0] <= t - HOUR:
             self.recent.popleft()
@@ -284,12 +296,16 @@ class Forecaster:
         sigma = self.sigma()
         if not sigma:
             return {}
+        long = self.vol_long.hourly() or sigma
         out: dict[str, float] = {}
         for h, s in VOL_HORIZONS.items():
-            ratio = self.move_ratio[h].value()
-            scale = sigma * math.sqrt(s / HOUR)
-            out[h] = (ratio if ratio is not None else math.sqrt(2 / math.pi)) * scale * 100
-            self.move_pending[h].append((t + s, price, scale, out[h]))
+            root_h = math.sqrt(s / HOUR)
+            errors = [m.value() for m in self.move_error[h]]
+            i = 0 if None in errors else min(range(len(VOL_BLENDS)), key=lambda k: errors[k] or 0.0)
+            ratio = self.move_ratio[h][i].value()
+            c = ratio if ratio is not None else math.sqrt(2 / math.pi)
+            out[h] = c * _blend(sigma, long, VOL_BLENDS[i]) * root_h * 100
+            self.move_pending[h].append((t + s, price, sigma * root_h, long * root_h, out[h]))
         return out
 
     def settle_moves(self, t: float, price: float, tolerance: float) -> list[tuple[str, float, float]]:
@@ -299,11 +315,16 @@ class Forecaster:
         for h, queue in self.move_pending.items():
             late = VOL_HORIZONS[h] * tolerance
             while queue and queue[0][0] <= t:
-                due, base, scale, expected = queue.popleft()
+                due, base, short, long, expected = queue.popleft()
                 if t - due > late:
                     continue
                 realised = abs(math.log(price / base))
-                self.move_ratio[h].add(min(realised / scale, CLIP))
+                for w, ratio, error in zip(VOL_BLENDS, self.move_ratio[h], self.move_error[h], strict=True):
+                    scale = _blend(short, long, w)
+                    c = ratio.value()
+                    if c is not None:
+                        error.add((realised - c * scale) ** 2 / (short * short))
+                    ratio.add(min(realised / scale, CLIP))
                 settled.append((h, expected, realised * 100))
         return settled
 
@@ -313,7 +334,9 @@ class Forecaster:
             "sigmas": self.sigmas.to_state(),
             "recent": [list(p) for p in self.recent],
             "horizons": {h: hf.to_state() for h, hf in self.horizons.items()},
-            "move_ratio": {h: m.to_state() for h, m in self.move_ratio.items()},
+            "vol_long": self.vol_long.to_state(),
+            "move_ratio": {h: [m.to_state() for m in ms] for h, ms in self.move_ratio.items()},
+            "move_error": {h: [m.to_state() for m in ms] for h, ms in self.move_error.items()},
             "move_pending": {h: [list(e) for e in q] for h, q in self.move_pending.items()},
         }
 
@@ -326,8 +349,13 @@ class Forecaster:
         for h, s in state["horizons"].items():
             if h in f.horizons:
                 f.horizons[h].load(s)
-        for h, s in state["move_ratio"].items():
-            f.move_ratio[h] = FadingMean.from_state(s)
+        f.vol_long = EwmaVariance.from_state(state["vol_long"])
+        for h, ms in state["move_ratio"].items():
+            f.move_ratio[h] = [FadingMean.from_state(m) for m in ms]
+        for h, ms in state["move_error"].items():
+            f.move_error[h] = [FadingMean.from_state(m) for m in ms]
         for h, q in state["move_pending"].items():
-            f.move_pending[h].extend((float(a), float(b), float(c), float(d)) for a, b, c, d in q)
+            f.move_pending[h].extend(
+                (float(a), float(b), float(c), float(d), float(e)) for a, b, c, d, e in q
+            )
         return f

@@ -1,0 +1,89 @@
+"""The README's "what the models are worth" tables, rendered from a backtest summary (the --json
+object), so the section is regenerated from a run, never typed: `cryptoviz backtest --markdown F`."""
+
+from __future__ import annotations
+
+from cryptoviz.models import HORIZONS
+
+SEED_MODELS = ("moving_average", "linear_trend", "momentum", "consensus")
+
+
+def _pct(v: float | None, digits: int = 3, sign: bool = False) -> str:
+    if v is None:
+        return "-"
+    return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
+
+
+def _skill(per_h: dict, model: str) -> str:
+    s = per_h["skill"].get(model, {})
+    if s.get("skill") is None:
+        return "-"
+    t = s.get("t_stat")
+    return f"{s['skill'] * 100:+.2f} ({'-' if t is None else f'{t:+.1f}'})"
+
+
+def render(summary: dict) -> str:
+    symbols = summary["symbols"]
+    out = [f"`{summary.get('summary', '')}`", ""]
+    out += [
+        "Point forecasts (MAPE in %; skill = 1 - MAPE / persistence's MAPE, in %, with its Newey-West t):",
+        "",
+        "| symbol | horizon | n | persistence MAPE | forecast MAPE | forecast skill (t) "
+        "| consensus skill (t) | best seed model, skill (t) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for sym, per in symbols.items():
+        for h in HORIZONS:
+            x = per[h]
+            best = max(SEED_MODELS, key=lambda m: x["skill"].get(m, {}).get("skill") or float("-inf"))
+            out.append(
+                f"| {sym} | {h} | {x['forecast']['n']:,} | {_pct(x['persistence']['mape'], 4)} "
+                f"| {_pct(x['forecast']['mape'], 4)} | {_skill(x, 'forecast')} | {_skill(x, 'consensus')} "
+                f"| {best} {_skill(x, best)} |"
+            )
+    out += [
+        "",
+        "Intervals (share of outcomes inside; by volatility regime low / mid / high, the walk-forward "
+        "terciles of the forecast volatility), mean width of the 80 % interval in % of price, and P(up)'s "
+        "Brier score against the base rate's:",
+        "",
+        "| symbol | horizon | 80 % | 80 % by regime | 90 % | 90 % by regime | 80 % width "
+        "| Brier | base rate |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for sym, per in symbols.items():
+        for h in HORIZONS:
+            iv, p = per[h]["intervals"], per[h]["p_up"]
+            cells = []
+            for level in ("80", "90"):
+                regimes = " / ".join(_pct(r["coverage"]) for r in iv[level]["by_regime"].values())
+                cells += [_pct(iv[level]["coverage"]), regimes]
+            out.append(
+                f"| {sym} | {h} | {' | '.join(cells)} | {_pct(iv['80']['mean_width_pct'], 2)} "
+                f"| {_pct(p['brier'], 5)} | {_pct(p['brier_base_rate'], 5)} |"
+            )
+    out += [
+        "",
+        "1 h signals, each scored over its hour net of the fee; the directional baselines' hit rates "
+        "(95 % Wilson intervals); the volatility forecast's out-of-sample R^2 (1 h / 6 h / 24 h):",
+        "",
+        "| symbol | signals | hit rate | net % per signal | reversal hit rate | always-up hit rate "
+        "| R^2 of the expected move |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for sym, per in symbols.items():
+        x = per["1h"]
+        sig = x["signals"]
+        r2 = " / ".join(_pct(v.get("r2"), 2) for v in per["volatility"].values())
+        out.append(
+            f"| {sym} | {sig['n']:,} | {_rate(sig)} | {_pct(sig['mean_net_return_pct'], 3, sign=True)} "
+            f"| {_rate(x['reversal'])} | {_rate(x['always_up'])} | {r2} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def _rate(m: dict) -> str:
+    if m.get("hit_rate") is None:
+        return "-"
+    ci = m.get("hit_rate_ci")
+    return f"{m['hit_rate']:.3f}" + (f" ({ci[0]:.3f}-{ci[1]:.3f})" if ci else "")
