@@ -20,13 +20,13 @@ from cryptoviz.lake.reader import LakeReader
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2017_2021, HISTORY_2024_2026
 
 RUNS = 100
 
 
 def main() -> None:
-    quotes = [q for b in history_to_quotes(read_history(DEFAULT_REPLAY_FILES)) for q in b]
+    quotes = [q for b in history_to_quotes(read_history([HISTORY_2017_2021, HISTORY_2024_2026])) for q in b]
     by_day = defaultdict(list)
     for q in quotes:
         by_day[q.source_ts.date()].append(q)

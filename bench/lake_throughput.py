@@ -27,7 +27,7 @@ from cryptoviz.lake.writer import quotes_table, write_batch
 from cryptoviz.schema import decode, encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2017_2021, HISTORY_2024_2026
 from cryptoviz.testing.harness import RealServers
 
 N = 200_000
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    quotes = [q for b in history_to_quotes(read_history(DEFAULT_REPLAY_FILES)) for q in b]
+    quotes = [q for b in history_to_quotes(read_history([HISTORY_2017_2021, HISTORY_2024_2026])) for q in b]
     # moved 17 s off the hour (not years back: the contract refuses quotes before 2009-01-03)
     shift = timedelta(seconds=17)
     quotes += [dataclasses.replace(q, source_ts=q.source_ts + shift) for q in quotes[: N - len(quotes)]]

@@ -13,7 +13,7 @@ import time
 from cryptoviz import bus
 from cryptoviz.scraper.publisher import Publisher
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.harness import RealServers
 
@@ -22,7 +22,7 @@ BATCH = 500
 
 
 def main() -> None:
-    quotes = [q for batch in history_to_quotes(read_history([DEFAULT_REPLAY_FILES[1]])) for q in batch][:N]
+    quotes = [q for batch in history_to_quotes(read_history([HISTORY_2024_2026])) for q in batch][:N]
     with RealServers() as real:
         bus.ensure_topics(real.bootstrap, partitions=4)
         telemetry = Telemetry("bench", real.redis_client())

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from cryptoviz.contracts import BacktestSummary, MLView
-from cryptoviz.health import service_state
+from cryptoviz.health import current_instances, service_state
 from cryptoviz.models import HORIZONS
 from cryptoviz.readers import Snapshot
 from cryptoviz.scoring import SCORED
@@ -38,7 +38,8 @@ def market_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
 def status_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
     now = now or time.time()
     rows = []
-    for doc in sorted(snap.status, key=lambda d: (d["service"], d["instance"])):
+    docs, _ = current_instances(snap.status, now)
+    for doc in sorted(docs, key=lambda d: (d["service"], d["instance"])):
         counters = doc.get("counters", {})
         errors = {k: v for k, v in counters.items() if k.startswith(("errors.", "dead_letter.", "rejected."))}
         rows.append(

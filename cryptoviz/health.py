@@ -32,6 +32,26 @@ def service_state(doc: Heartbeat, now: float | None = None) -> str:
     return "up"
 
 
+def current_instances(docs: list[Heartbeat], now: float | None = None) -> tuple[list[Heartbeat], int]:
+    """The heartbeats that describe the platform now, and how many were left out: an instance that
+    is down while a later-started instance of the same service is not (a restarted process, a
+    replaced container) has been replaced, and is no longer counted as a service that is down."""
+    now = now or time.time()
+    alive_since: dict[str, float] = {}
+    for doc in docs:
+        if service_state(doc, now) != "down":
+            started = doc.get("started_ts", 0.0)
+            alive_since[doc["service"]] = max(alive_since.get(doc["service"], started), started)
+    kept = [
+        d
+        for d in docs
+        if service_state(d, now) != "down"
+        or d["service"] not in alive_since
+        or d.get("started_ts", 0.0) >= alive_since[d["service"]]
+    ]
+    return kept, len(docs) - len(kept)
+
+
 def fresh_instances(client: redis.Redis, service: str) -> list[Heartbeat]:
     docs = []
     for key in client.scan_iter(match=names.status_key(service, "*"), count=200):

@@ -16,21 +16,21 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from cryptoviz.coins import COINS, DEFAULT_COINS
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-DEFAULT_REPLAY_FILES = (
-    str(SHARED_DATA / "binance_1h_2017_2021.csv.gz"),
-    str(SHARED_DATA / "binance_1h_2024_2026.csv.gz"),
+# the shared hourly history (../shared/data.md): which coins each file holds, over which years
+HISTORY_2017_2021 = str(SHARED_DATA / "binance_1h_2017_2021.csv.gz")  # BTC ETH BNB DOGE
+HISTORY_2021_2023 = str(SHARED_DATA / "binance_1h_2021_2023.csv.gz")  # all seven
+HISTORY_2024_2026 = str(SHARED_DATA / "binance_1h_2024_2026.csv.gz")  # BTC ETH SOL XRP
+HISTORY_2024_2026_BNB_DOGE = str(SHARED_DATA / "binance_1h_2024_2026_bnb_doge.csv.gz")
+HISTORY_2025H1 = str(SHARED_DATA / "binance_1h_2025h1.csv.gz")  # all seven, 2025-01-01..06-18
+# every file (the backtest's default; overlaps are deduplicated by reading)
+HISTORY_FILES = (
+    HISTORY_2017_2021,
+    HISTORY_2021_2023,
+    HISTORY_2024_2026,
+    HISTORY_2024_2026_BNB_DOGE,
+    HISTORY_2025H1,
 )
-# every file of the shared history (the backtest's default; overlaps are deduplicated by reading)
-HISTORY_FILES = tuple(
-    str(SHARED_DATA / name)
-    for name in (
-        "binance_1h_2017_2021.csv.gz",
-        "binance_1h_2021_2023.csv.gz",
-        "binance_1h_2024_2026.csv.gz",
-        "binance_1h_2024_2026_bnb_doge.csv.gz",
-        "binance_1h_2025h1.csv.gz",
-    )
-)
+DEFAULT_REPLAY_FILES = (HISTORY_2025H1,)  # the one file with all seven default coins over one period
 
 
 class SettingsError(Exception):

@@ -16,7 +16,7 @@ from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.scoring import BASELINES, MODELS
 from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.servers import free_port
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2024_2026
 
 
 def test_hand_computed_persistence_drift_and_holding():
@@ -47,7 +47,7 @@ def test_a_gap_splits_the_series_and_nothing_is_scored_across_it():
 
 
 def test_no_look_ahead_shuffling_the_future_changes_nothing_before_it():
-    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["ETH"])[:1500]
+    rows = read_history([HISTORY_2024_2026], ["ETH"])[:1500]
     series = [(r.ts.timestamp(), r.price) for r in rows]
     cut = 1000
     prices_after = [p for _, p in series[cut:]]
@@ -104,7 +104,7 @@ def test_cli_prints_the_table_and_ends_with_one_json_line(tmp_path):
 def test_the_readme_tables_are_rendered_from_a_summary():
     from cryptoviz.backtest.markdown import render
 
-    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["BTC"])[:600]
+    rows = read_history([HISTORY_2024_2026], ["BTC"])[:600]
     result = run_symbol("BTC", [(r.ts.timestamp(), r.price) for r in rows], ModelConfig())
     summary = to_json([result]) | {"summary": "verdict"}
     text = render(summary)

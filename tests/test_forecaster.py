@@ -13,12 +13,12 @@ from cryptoviz.models import HOUR
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.models.forecaster import Forecast, Forecaster
 from cryptoviz.scraper.sources.replay import read_history
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2024_2026
 
 
 @pytest.fixture(scope="module")
 def eth() -> list[tuple[float, float]]:
-    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["ETH"])[:2500]
+    rows = read_history([HISTORY_2024_2026], ["ETH"])[:2500]
     return [(r.ts.timestamp(), r.price) for r in rows]
 
 

@@ -17,12 +17,12 @@ from cryptoviz.models.moving_average import MovingAverage
 from cryptoviz.models.volatility import Volatility
 from cryptoviz.models.window import TimeWindow
 from cryptoviz.scraper.sources.replay import read_history
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2024_2026
 
 
 @pytest.fixture(scope="module")
 def btc() -> list[tuple[float, float]]:
-    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["BTC"])[:3000]
+    rows = read_history([HISTORY_2024_2026], ["BTC"])[:3000]
     return [(r.ts.timestamp(), r.price) for r in rows]
 
 

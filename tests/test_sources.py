@@ -172,3 +172,21 @@ def test_publish_failure_keeps_the_quotes_for_the_next_cycle():
     scraper.cycle()
     assert len(publisher.items) == 14 and scraper.unsent == []
     assert telemetry.counters["errors.publish_batches"] == 1
+
+
+def test_replay_volume_is_a_full_day_from_the_first_replayed_hour_or_unknown():
+    from datetime import timedelta
+
+    from cryptoviz.scraper.sources.replay import HistoryRow, history_to_quotes
+
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+    rows = [HistoryRow(t0 + timedelta(hours=h), "BTC", 100.0 + h, 10.0) for h in range(48)]
+    quotes = [q for batch in history_to_quotes(rows) for q in batch]
+    assert [q.volume_24h_usd for q in quotes[:23]] == [None] * 23  # less than a day of history
+    assert quotes[23].volume_24h_usd == 240.0 and quotes[47].volume_24h_usd == 240.0
+    started = [q for batch in history_to_quotes(rows, start=t0 + timedelta(hours=30)) for q in batch]
+    assert started[0].source_ts == t0 + timedelta(hours=30)
+    assert started[0].volume_24h_usd == 240.0  # warmed from the hours before the start
+    assert started[0].change_24h_pct == pytest.approx((130 / 106 - 1) * 100)
+    gap = [*rows, HistoryRow(t0 + timedelta(hours=100), "BTC", 150.0, 10.0)]
+    assert [q for b in history_to_quotes(gap) for q in b][-1].volume_24h_usd is None  # after a gap

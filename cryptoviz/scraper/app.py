@@ -112,7 +112,7 @@ def run_replay(
     )
     warmup = start + timedelta(hours=settings.replay_warmup_hours)
     sent = ReplayScraper(
-        history_to_quotes(playing),
+        history_to_quotes(rows, start=start),
         publisher,
         telemetry,
         settings.replay_speed,

@@ -100,7 +100,9 @@ class Stack(StackFolder):
     def _start_service(self, spec: ServiceSpec, state: dict, creds: dict[str, str]) -> None:
         dash_port = load(DashboardSettings).dashboard_port
         log_path = self.logs / f"{spec.name}.log"
-        proc = servers.spawn(spec.command(dash_port), log_path, env=self.service_env(state, creds), cwd=REPO)
+        proc = servers.spawn(
+            spec.command(dash_port), log_path, env=self.service_env(state, creds), cwd=spec.cwd
+        )
         info = state["services"].setdefault(spec.name, {})  # keeps the supervisor's restart record
         info |= {"pid": proc.pid, "log_path": str(log_path), "started_ts": time.time()}
         if spec.name == "dashboard":

@@ -15,6 +15,12 @@ class ServiceSpec:
     name: str
     entry: str  # path of the entry point, relative to the repo
 
+    @property
+    def cwd(self) -> Path:
+        """Where it runs: the dashboard in its folder (Streamlit reads `.streamlit/config.toml`
+        from the working directory, as in its image), the others at the repository's root."""
+        return REPO / Path(self.entry).parent if self.name == "dashboard" else REPO
+
     def command(self, dashboard_port: int) -> list[str]:
         if self.name == "dashboard":
             return [

@@ -63,5 +63,6 @@ def render_pages(url: str, pages: list[PageCheck], shots: Path, password: str | 
                 assert text in body, f"{path or 'home'}: {text!r} not shown"
             assert page.locator('[data-testid="stException"]').count() == 0, f"{path}: an exception box"
             assert "Traceback" not in body
+            assert "Deploy" not in body, f"{path or 'home'}: Streamlit's toolbar shows (dashboard/.streamlit)"
             page.screenshot(path=str(shot), full_page=True)
         browser.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis import Redis
 
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2024_2026
 
 
 def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("BTC", "ETH"), rows: int = 400):
@@ -20,7 +20,7 @@ def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("B
     from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
     from cryptoviz.telemetry import Telemetry
 
-    history = read_history([DEFAULT_REPLAY_FILES[1]], symbols)[: rows * len(symbols) // 2]
+    history = read_history([HISTORY_2024_2026], symbols)[: rows * len(symbols) // 2]
     quotes = [q for batch in history_to_quotes(history) for q in batch]
     models = {s: SymbolModel(ModelConfig()) for s in symbols}
     changed: store.Changes = {}

@@ -2,9 +2,22 @@ import streamlit as st
 from common import live_fragment
 
 from cryptoviz.dashboard_data import status_table
+from cryptoviz.health import current_instances
 from cryptoviz.readers import Snapshot
 
 st.title("CryptoViz: system status")
+
+STATUS_COLUMNS = {
+    "service": st.column_config.TextColumn("Service"),
+    "instance": st.column_config.TextColumn("Instance"),
+    "state": st.column_config.TextColumn("State"),
+    "reported": st.column_config.TextColumn("Reported"),
+    "heartbeat_age_s": st.column_config.NumberColumn("Last heartbeat", format="%.1f s ago"),
+    "in": st.column_config.NumberColumn("Messages in", format="localized"),
+    "out": st.column_config.NumberColumn("Messages out", format="localized"),
+    "errors": st.column_config.NumberColumn("Errors", format="localized"),
+    "lag": st.column_config.NumberColumn("Lag", format="localized"),
+}
 
 
 @live_fragment
@@ -18,8 +31,10 @@ def live(snap: Snapshot) -> None:
     c[1].metric("Quotes tracked", len(snap.quotes))
     c[2].metric("Symbols with predictions", len(snap.ml))
     c[3].metric("Errors counted", int(table["errors"].sum()))
-    st.dataframe(table, hide_index=True, use_container_width=True)
-    st.caption(f"Redis read for all symbols: {snap.read_ms:.1f} ms")
+    st.dataframe(table, hide_index=True, use_container_width=True, column_config=STATUS_COLUMNS)
+    _, replaced = current_instances(snap.status)
+    note = f"; {replaced} replaced instance(s) not shown" if replaced else ""
+    st.caption(f"Redis read for all symbols: {snap.read_ms:.1f} ms{note}")
 
 
 live()

@@ -16,7 +16,7 @@ import redis
 
 from cryptoviz import names, servers
 from cryptoviz.scraper.sources.replay import read_history
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.testing.harness import wait_for
 
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]
@@ -37,6 +37,7 @@ class LocalStack:
                 "DASHBOARD_PORT": str(dash),
                 "SPARK_UI_PORT": str(ui),
                 "SCRAPER_SOURCE": "replay",
+                "REPLAY_FILES": HISTORY_2024_2026,
                 "REPLAY_START": REPLAY_START,
                 "REPLAY_WARMUP_HOURS": "48",
                 "REPLAY_SPEED": "14400",
@@ -104,7 +105,7 @@ def replayed_rows(start_iso: str = REPLAY_START):
     from datetime import datetime
 
     start = datetime.fromisoformat(start_iso)
-    return [r for r in read_history([DEFAULT_REPLAY_FILES[1]], SYMBOLS) if r.ts >= start]
+    return [r for r in read_history([HISTORY_2024_2026], SYMBOLS) if r.ts >= start]
 
 
 def wait_for_predictions_at(stack: LocalStack, event_ts: float, timeout: float) -> None:

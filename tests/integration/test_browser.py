@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cryptoviz.servers import free_port
+from cryptoviz.stack.services import SERVICES
 from cryptoviz.testing.browser import render_pages
 from cryptoviz.testing.seed import fill_dashboard_data
 
@@ -26,22 +26,11 @@ def dashboard(real, redis_client, tmp_path):
     fill_dashboard_data(redis_client, lake)
     port = free_port()
     env = os.environ | real.env() | {"LAKE_URL": lake, "DASHBOARD_REFRESH_S": "2"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(ROOT / "dashboard" / "app.py"),
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    spec = next(s for s in SERVICES if s.name == "dashboard")  # started as the stack starts it
+    cmd = spec.command(port)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=spec.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -21,7 +21,7 @@ from cryptoviz.malformed import malformed
 from cryptoviz.schema import encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2024_2026
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path
     """One broker, one topic, in order: a killed first run, a clean rerun, then checks."""
     bootstrap = real.bootstrap
     bus.ensure_topics(bootstrap, partitions=4)
-    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["BTC", "ETH", "SOL", "XRP"])[:20000]
+    rows = read_history([HISTORY_2024_2026], ["BTC", "ETH", "SOL", "XRP"])[:20000]
     quotes = [q for batch in history_to_quotes(rows) for q in batch]
     prod = bus.producer(bootstrap)
     for q in quotes:
@@ -108,7 +108,7 @@ def test_lake_job_writes_to_s3(real, tmp_path):
     """The same job against the real S3 server: quotes land once, readable through the lake reader."""
     bootstrap = real.bootstrap
     bus.ensure_topics(bootstrap, partitions=4)
-    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["SOL", "XRP"])
+    rows = read_history([HISTORY_2024_2026], ["SOL", "XRP"])
     rows = [r for r in rows if r.ts.year == 2025 and r.ts.month == 7]
     quotes = [q for batch in history_to_quotes(rows) for q in batch]
     prod = bus.producer(bootstrap)

@@ -20,13 +20,13 @@ from cryptoviz.lake.reader import LakeReader
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
-from cryptoviz.settings import DEFAULT_REPLAY_FILES, S3Settings
+from cryptoviz.settings import HISTORY_2024_2026, S3Settings
 
 pytestmark = pytest.mark.integration
 
 
 def quotes():
-    rows = read_history([DEFAULT_REPLAY_FILES[1]], ["BTC", "ETH"])[: 2 * 24 * 4]  # four days
+    rows = read_history([HISTORY_2024_2026], ["BTC", "ETH"])[: 2 * 24 * 4]  # four days
     return [q for b in history_to_quotes(rows) for q in b]
 
 

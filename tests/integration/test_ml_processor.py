@@ -20,7 +20,7 @@ from cryptoviz import bus, names
 from cryptoviz.readers import LiveReader
 from cryptoviz.schema import encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.testing.harness import RealServers
 
 from .conftest import STARTED
@@ -40,7 +40,7 @@ def real() -> Iterator[RealServers]:
 
 @pytest.fixture(scope="module")
 def history():
-    rows = read_history([DEFAULT_REPLAY_FILES[1]], SYMBOLS)[: 4 * 300]
+    rows = read_history([HISTORY_2024_2026], SYMBOLS)[: 4 * 300]
     return [q for batch in history_to_quotes(rows) for q in batch]
 
 

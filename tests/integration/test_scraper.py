@@ -19,7 +19,7 @@ from cryptoviz.scraper.loop import ReplayScraper
 from cryptoviz.scraper.publisher import Publisher
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.service import Stop
-from cryptoviz.settings import DEFAULT_REPLAY_FILES
+from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.doubles import ScriptedHTTP
 
@@ -103,7 +103,7 @@ def test_scraper_service_survives_429_and_500_then_publishes_each_coin_once(real
 def test_replay_publishes_the_shared_history_and_every_row_arrives_once(real, topic_factory):
     bootstrap = real.bootstrap
     topics = (topic_factory("raw", 4), topic_factory("stream", 4))
-    rows = read_history([DEFAULT_REPLAY_FILES[1]])
+    rows = read_history([HISTORY_2024_2026])
     telemetry = Telemetry("scraper", None)
     publisher = Publisher(bus.producer(bootstrap), None, telemetry, topics=topics)
     far_future = rows[-1].ts.replace(year=2100)

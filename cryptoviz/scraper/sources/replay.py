@@ -19,6 +19,7 @@ from pathlib import Path
 from cryptoviz.schema import InvalidQuote, Quote, make_quote, utcnow
 
 DAY = timedelta(hours=24)
+HOUR = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +77,16 @@ def read_history(
     return sorted(seen.values(), key=lambda r: (r.ts, r.symbol))
 
 
-def history_to_quotes(rows: Iterable[HistoryRow], source: str = "replay") -> Iterator[list[Quote]]:
-    """Quotes grouped by event hour, with 24 h volume (sum of hourly volumes) and 24 h change."""
+def history_to_quotes(
+    rows: Iterable[HistoryRow], source: str = "replay", start: datetime | None = None
+) -> Iterator[list[Quote]]:
+    """Quotes grouped by event hour, with 24 h volume (sum of hourly volumes) and 24 h change.
+
+    Rows before `start` only warm the 24 h windows (nothing is yielded for them), so the first
+    replayed hour carries a full day's volume; where the history itself holds less than a day
+    before an hour, its 24 h volume is unknown (None), never a partial sum."""
     window: dict[str, deque[HistoryRow]] = defaultdict(deque)
+    first_seen: dict[str, datetime] = {}
     vol_sum: dict[str, float] = defaultdict(float)
     price_at: dict[str, dict[datetime, float]] = defaultdict(dict)
     for _, group in groupby(rows, key=lambda r: r.ts):
@@ -86,16 +94,22 @@ def history_to_quotes(rows: Iterable[HistoryRow], source: str = "replay") -> Ite
         ingest = utcnow()
         for row in group:
             win = window[row.symbol]
-            win.append(row)
-            vol_sum[row.symbol] += row.quote_volume
             while win and win[0].ts <= row.ts - DAY:
                 vol_sum[row.symbol] -= win.popleft().quote_volume
+            if not win:  # the first row, or the first after a gap of a day or more
+                first_seen[row.symbol] = row.ts
+                vol_sum[row.symbol] = 0.0  # no rounding left over from the day before the gap
+            win.append(row)
+            vol_sum[row.symbol] += row.quote_volume
             prices = price_at[row.symbol]
             prices[row.ts] = row.price
             before = prices.pop(row.ts - DAY, None)
             for old in [t for t in prices if t < row.ts - DAY]:  # gaps in the grid: keep the dict bounded
                 del prices[old]
             change = (row.price / before - 1) * 100 if before else None
+            if start is not None and row.ts < start:
+                continue
+            full_day = row.ts - first_seen[row.symbol] >= DAY - HOUR
             try:
                 batch.append(
                     make_quote(
@@ -103,7 +117,7 @@ def history_to_quotes(rows: Iterable[HistoryRow], source: str = "replay") -> Ite
                         row.price,
                         row.ts,
                         source=source,
-                        volume_24h_usd=max(0.0, vol_sum[row.symbol]),
+                        volume_24h_usd=max(0.0, vol_sum[row.symbol]) if full_day else None,
                         change_24h_pct=change,
                         ingest_ts=ingest,
                     )
