@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import plotly.graph_objects as go
 
+from cryptoviz.charts import add_band
 from cryptoviz.contracts import BacktestSummary, MLView
 from cryptoviz.health import current_instances, service_state
 from cryptoviz.models import HORIZONS
@@ -206,25 +207,10 @@ def _fan(fig: go.Figure, view: MLView) -> None:
     ahead = [h for h in HORIZONS if h in view["forecast"]]
     xs = [t0] + [pd.to_datetime(view["due_ts"][h], unit="s", utc=True) for h in ahead]
     price = view["price"]
-    for level, colour in (("90", "rgba(31,119,180,0.15)"), ("80", "rgba(31,119,180,0.30)")):
-        if not ahead:
-            break
+    for level in ("90", "80") if ahead else ():
         highs = [price] + [view["forecast"][h]["intervals"][level][1] for h in ahead]
         lows = [price] + [view["forecast"][h]["intervals"][level][0] for h in ahead]
-        fig.add_trace(
-            go.Scatter(x=xs, y=highs, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip")
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=lows,
-                mode="lines",
-                line={"width": 0},
-                fill="tonexty",
-                fillcolor=colour,
-                name=f"{level} % interval",
-            )
-        )
+        add_band(fig, xs, lows, highs, level)
     if ahead:
         fig.add_trace(
             go.Scatter(

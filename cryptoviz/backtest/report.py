@@ -128,34 +128,16 @@ def signals_table(results: list[SymbolResult]) -> Table:
 def plot(result: SymbolResult, path: str) -> None:
     import plotly.graph_objects as go
 
+    from cryptoviz.charts import add_band
+
     trace = result.trace
     ts = [datetime.fromtimestamp(r.t, UTC) for r in trace]
     due = [datetime.fromtimestamp(r.t + HORIZONS["1h"], UTC) for r in trace]
     fig = go.Figure()
-    for level, colour in (("90", "rgba(99,110,250,0.15)"), ("80", "rgba(99,110,250,0.3)")):
+    for level in ("90", "80"):
         bands = [(d, getattr(r, f"interval_{level}")) for d, r in zip(due, trace, strict=True)]
         bands = [(d, b) for d, b in bands if b is not None]
-        fig.add_trace(
-            go.Scatter(
-                x=[d for d, _ in bands],
-                y=[b[1] for _, b in bands],
-                mode="lines",
-                line={"width": 0},
-                showlegend=False,
-                hoverinfo="skip",
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=[d for d, _ in bands],
-                y=[b[0] for _, b in bands],
-                mode="lines",
-                line={"width": 0},
-                fill="tonexty",
-                fillcolor=colour,
-                name=f"{level} % interval",
-            )
-        )
+        add_band(fig, [d for d, _ in bands], [b[0] for _, b in bands], [b[1] for _, b in bands], level)
     fig.add_trace(go.Scatter(x=ts, y=[r.price for r in trace], name="actual", mode="lines"))
     fig.add_trace(go.Scatter(x=due, y=[r.forecast for r in trace], name="forecast 1 h ahead", mode="lines"))
     fig.add_trace(
