@@ -1,5 +1,6 @@
-"""Each online estimator against a plain reference computation on the same stream, and a
-no-look-ahead check: what it answered after the first k values never depends on the values after."""
+"""Each online estimator against a plain reference computation on the same stream, and for them and
+the fading averages a no-look-ahead check (what it answered after the first k values never depends
+on the values after) and a snapshot round trip."""
 
 from __future__ import annotations
 
@@ -11,14 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cryptoviz.models.estimators import (
-    AdaptiveLevel,
-    BinnedRate,
-    DecayedHistogram,
-    EwmaVariance,
-    FadingMean,
-    OnlineRidge,
-)
+from cryptoviz.models.estimators import AdaptiveLevel, BinnedRate, DecayedHistogram, OnlineRidge
+from cryptoviz.models.fading import EwmaVariance, FadingMean
 
 
 def fading_weights(n: int, halflife: float) -> np.ndarray:
@@ -107,45 +102,6 @@ def _normal_quantile(p: float) -> float:
         else:
             hi = mid
     return lo
-
-
-def test_fading_mean_and_its_t_statistic():
-    rng = np.random.default_rng(5)
-    x = rng.normal(0.1, 1.0, 3000)
-    m = FadingMean(halflife=700)
-    for v in x:
-        m.add(float(v))
-    w = fading_weights(len(x), 700)
-    mean = (w * x).sum() / w.sum()
-    var = (w * x * x).sum() / w.sum() - mean**2
-    n_eff = w.sum() ** 2 / (w**2).sum()
-    assert m.value() == pytest.approx(mean, rel=1e-9)
-    assert m.t_stat() == pytest.approx(mean / math.sqrt(var / n_eff), rel=1e-6)
-    assert m.t_stat(dependence=4) == pytest.approx(mean / math.sqrt(var / (n_eff / 4)), rel=1e-6)
-    assert FadingMean(10).value() is None and FadingMean(10).t_stat() == 0
-
-
-def test_ewma_variance_weighs_each_return_by_the_time_it_spans():
-    rng = np.random.default_rng(6)
-    t, price = 0.0, 100.0
-    e = EwmaVariance(halflife_h=24)
-    times, prices = [t], [price]
-    e.update(t, price)
-    for _ in range(500):
-        t += 3600 * float(rng.choice([0.5, 1.0, 2.0]))
-        price *= math.exp(rng.normal(0, 0.01))
-        times.append(t)
-        prices.append(price)
-        e.update(t, price)
-    dt_h = np.diff(times) / 3600
-    r = np.diff(np.log(prices))
-    keep = 0.5 ** (dt_h / 24)
-    var = weight = 0.0
-    for k, ri, dti in zip(keep, r, dt_h, strict=True):
-        var = k * var + (1 - k) * ri * ri / dti
-        weight = k * weight + (1 - k)
-    assert e.hourly() == pytest.approx(math.sqrt(var / weight), rel=1e-9)
-    assert EwmaVariance(24).hourly() is None
 
 
 ESTIMATORS: dict[str, tuple[Callable[[], Any], Callable[[Any, float], None], Callable[[Any], object]]] = {

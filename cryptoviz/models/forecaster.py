@@ -28,25 +28,18 @@ from collections import deque
 from dataclasses import dataclass
 
 from cryptoviz.models import HORIZONS, HOUR
-from cryptoviz.models.estimators import (
-    AdaptiveLevel,
-    BinnedRate,
-    DecayedHistogram,
-    EwmaVariance,
-    FadingMean,
-    OnlineRidge,
-)
+from cryptoviz.models.estimators import AdaptiveLevel, BinnedRate, DecayedHistogram, OnlineRidge
+from cryptoviz.models.fading import EwmaVariance, FadingMean
+from cryptoviz.models.moves import MoveForecaster
 
 LEVELS = {"80": 0.2, "90": 0.1}  # interval name -> nominal miscoverage
 REGIMES = ("low", "mid", "high")
-VOL_HORIZONS: dict[str, float] = {"1h": HOUR, "6h": 6 * HOUR, "24h": 24 * HOUR}
 NORMAL_Z = {"80": 1.2816, "90": 1.6449}  # before a regime has residuals of its own
 FEATURES = ("consensus", "last_move", "ma_distance")
 MIN_RESIDUALS = 50.0  # effective residuals a regime needs before its own quantiles are used
 SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0)  # fractions of the ridge's move the point may take
 SHRINK_T = 2.0
 P_BLENDS = (0.0, 0.5, 1.0)  # fractions of the binned rate's departure from the base rate
-VOL_BLENDS = (1.0, 0.75, 0.5, 0.25, 0.0)  # weights of the fast volatility in the expected move
 CLIP = 8.0  # features and outcomes in sigmas are clipped to +-CLIP (a bad tick must not teach much)
 
 
@@ -110,10 +103,6 @@ class Forecast:
             rest[4 + f],
             rest[5 + f],
         )
-
-
-def _blend(short: float, long: float, w: float) -> float:
-    return math.sqrt(w * short * short + (1 - w) * long * long)
 
 
 def _clip(x: float) -> float:
@@ -218,8 +207,8 @@ class HorizonForecaster:
 
 
 class Forecaster:
-    """Per symbol: the volatility, its regime, and a HorizonForecaster per horizon; the expected
-    absolute move per VOL_HORIZONS, with its own queue of outcomes to learn from."""
+    """Per symbol: the volatility, its regime, a HorizonForecaster per horizon, and the expected
+    absolute moves (`moves.MoveForecaster`, with its own queue of outcomes to learn from)."""
 
     def __init__(self, cfg: ForecastConfig | None = None) -> None:
         self.cfg = cfg = cfg or ForecastConfig()
@@ -227,20 +216,11 @@ class Forecaster:
         self.sigmas = DecayedHistogram(-12.0, 0.0, 240, cfg.regime_halflife)  # log sigma
         self.recent: deque[tuple[float, float]] = deque()  # (t, price) over the last hour and one tick
         self.horizons = {h: HorizonForecaster(s, cfg) for h, s in HORIZONS.items()}
-        # the expected move: c x sigma_w sqrt(h), sigma_w^2 = w sigma^2 + (1 - w) sigma_long^2, per
-        # horizon the blend w whose fading squared error is least (the longer horizons lean on the
-        # slower volatility: volatility reverts to its mean), c a fading mean of |move| / sigma_w sqrt(h)
-        self.vol_long = EwmaVariance(cfg.vol_long_halflife_h)
-        self.move_ratio = {h: [FadingMean(cfg.move_halflife) for _ in VOL_BLENDS] for h in VOL_HORIZONS}
-        self.move_error = {h: [FadingMean(cfg.move_halflife) for _ in VOL_BLENDS] for h in VOL_HORIZONS}
-        # per horizon: (due time, base price, sigma sqrt(h), sigma_long sqrt(h), expected move %)
-        self.move_pending: dict[str, deque[tuple[float, float, float, float, float]]] = {
-            h: deque() for h in VOL_HORIZONS
-        }
+        self.moves = MoveForecaster(cfg.vol_long_halflife_h, cfg.move_halflife)
 
     def tick(self, t: float, price: float) -> None:
         self.vol.update(t, price)
-        self.vol_long.update(t, price)
+        self.moves.tick(t, price)
         self.recent.append((t, price))
         while len(self.recent) > 2 and self.recent[1][0] <= t - HOUR:
             self.recent.popleft()
@@ -290,43 +270,13 @@ class Forecaster:
     def learn(self, h: str, base: float, fc: Forecast, outcome: float) -> None:
         self.horizons[h].learn(base, fc, outcome)
 
-    # --- the volatility forecast -------------------------------------------------------------------
+    # --- the volatility forecast (cryptoviz.models.moves) -----------------------------------------
     def expected_moves(self, t: float, price: float) -> dict[str, float]:
-        """Horizon -> the expected absolute move in % of price; queued to be learnt from and scored."""
         sigma = self.sigma()
-        if not sigma:
-            return {}
-        long = self.vol_long.hourly() or sigma
-        out: dict[str, float] = {}
-        for h, s in VOL_HORIZONS.items():
-            root_h = math.sqrt(s / HOUR)
-            errors = [m.value() for m in self.move_error[h]]
-            i = 0 if None in errors else min(range(len(VOL_BLENDS)), key=lambda k: errors[k] or 0.0)
-            ratio = self.move_ratio[h][i].value()
-            c = ratio if ratio is not None else math.sqrt(2 / math.pi)
-            out[h] = c * _blend(sigma, long, VOL_BLENDS[i]) * root_h * 100
-            self.move_pending[h].append((t + s, price, sigma * root_h, long * root_h, out[h]))
-        return out
+        return self.moves.expected(t, price, sigma) if sigma else {}
 
     def settle_moves(self, t: float, price: float, tolerance: float) -> list[tuple[str, float, float]]:
-        """Learn from the expected moves whose horizon has passed: (horizon, expected %, realised %)
-        of each settled within `tolerance` x horizon (later ones expire, as predictions do)."""
-        settled: list[tuple[str, float, float]] = []
-        for h, queue in self.move_pending.items():
-            late = VOL_HORIZONS[h] * tolerance
-            while queue and queue[0][0] <= t:
-                due, base, short, long, expected = queue.popleft()
-                if t - due > late:
-                    continue
-                realised = abs(math.log(price / base))
-                for w, ratio, error in zip(VOL_BLENDS, self.move_ratio[h], self.move_error[h], strict=True):
-                    scale = _blend(short, long, w)
-                    c = ratio.value()
-                    if c is not None:
-                        error.add((realised - c * scale) ** 2 / (short * short))
-                    ratio.add(min(realised / scale, CLIP))
-                settled.append((h, expected, realised * 100))
-        return settled
+        return self.moves.settle(t, price, tolerance)
 
     def to_state(self) -> dict:
         return {
@@ -334,10 +284,7 @@ class Forecaster:
             "sigmas": self.sigmas.to_state(),
             "recent": [list(p) for p in self.recent],
             "horizons": {h: hf.to_state() for h, hf in self.horizons.items()},
-            "vol_long": self.vol_long.to_state(),
-            "move_ratio": {h: [m.to_state() for m in ms] for h, ms in self.move_ratio.items()},
-            "move_error": {h: [m.to_state() for m in ms] for h, ms in self.move_error.items()},
-            "move_pending": {h: [list(e) for e in q] for h, q in self.move_pending.items()},
+            "moves": self.moves.to_state(),
         }
 
     @classmethod
@@ -349,13 +296,5 @@ class Forecaster:
         for h, s in state["horizons"].items():
             if h in f.horizons:
                 f.horizons[h].load(s)
-        f.vol_long = EwmaVariance.from_state(state["vol_long"])
-        for h, ms in state["move_ratio"].items():
-            f.move_ratio[h] = [FadingMean.from_state(m) for m in ms]
-        for h, ms in state["move_error"].items():
-            f.move_error[h] = [FadingMean.from_state(m) for m in ms]
-        for h, q in state["move_pending"].items():
-            f.move_pending[h].extend(
-                (float(a), float(b), float(c), float(d), float(e)) for a, b, c, d, e in q
-            )
+        f.moves.load(state["moves"])
         return f

@@ -1,0 +1,89 @@
+"""The volatility forecast: the expected absolute move over 1 h, 6 h and 24 h, learnt walk-forward.
+
+E|log move over h| = c x sigma_w sqrt(h), with sigma_w^2 = w sigma^2 + (1 - w) sigma_long^2: per
+horizon the blend w of the fast (24 h) and slow (30-day) EWMA volatilities whose fading squared
+error has been least (the longer horizons lean on the slower one: volatility reverts to its mean),
+c a fading mean of the realised |move| / sigma_w sqrt(h). Each expected move waits in a queue until
+its horizon passes; only then is it learnt from (and handed back to be scored).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from cryptoviz.models import HOUR
+from cryptoviz.models.fading import EwmaVariance, FadingMean
+
+VOL_HORIZONS: dict[str, float] = {"1h": HOUR, "6h": 6 * HOUR, "24h": 24 * HOUR}
+VOL_BLENDS = (1.0, 0.75, 0.5, 0.25, 0.0)  # weights of the fast volatility
+MAX_RATIO = 8.0  # a realised move of more than 8 sigmas teaches as much as 8
+
+
+def _blend(short: float, long: float, w: float) -> float:
+    return math.sqrt(w * short * short + (1 - w) * long * long)
+
+
+class MoveForecaster:
+    def __init__(self, long_halflife_h: float, halflife: float) -> None:
+        self.vol_long = EwmaVariance(long_halflife_h)
+        self.ratio = {h: [FadingMean(halflife) for _ in VOL_BLENDS] for h in VOL_HORIZONS}
+        self.error = {h: [FadingMean(halflife) for _ in VOL_BLENDS] for h in VOL_HORIZONS}
+        # per horizon: (due time, base price, sigma sqrt(h), sigma_long sqrt(h), expected move %)
+        self.pending: dict[str, deque[tuple[float, float, float, float, float]]] = {
+            h: deque() for h in VOL_HORIZONS
+        }
+
+    def tick(self, t: float, price: float) -> None:
+        self.vol_long.update(t, price)
+
+    def expected(self, t: float, price: float, sigma: float) -> dict[str, float]:
+        """Horizon -> the expected absolute move in % of price; queued to be learnt from and scored."""
+        long = self.vol_long.hourly() or sigma
+        out: dict[str, float] = {}
+        for h, s in VOL_HORIZONS.items():
+            root_h = math.sqrt(s / HOUR)
+            errors = [m.value() for m in self.error[h]]
+            i = 0 if None in errors else min(range(len(VOL_BLENDS)), key=lambda k: errors[k] or 0.0)
+            ratio = self.ratio[h][i].value()
+            c = ratio if ratio is not None else math.sqrt(2 / math.pi)
+            out[h] = c * _blend(sigma, long, VOL_BLENDS[i]) * root_h * 100
+            self.pending[h].append((t + s, price, sigma * root_h, long * root_h, out[h]))
+        return out
+
+    def settle(self, t: float, price: float, tolerance: float) -> list[tuple[str, float, float]]:
+        """Learn from the expected moves whose horizon has passed: (horizon, expected %, realised %)
+        of each settled within `tolerance` x horizon (later ones expire, as predictions do)."""
+        settled: list[tuple[str, float, float]] = []
+        for h, queue in self.pending.items():
+            late = VOL_HORIZONS[h] * tolerance
+            while queue and queue[0][0] <= t:
+                due, base, short, long, expected = queue.popleft()
+                if t - due > late:
+                    continue
+                realised = abs(math.log(price / base))
+                for w, ratio, error in zip(VOL_BLENDS, self.ratio[h], self.error[h], strict=True):
+                    scale = _blend(short, long, w)
+                    c = ratio.value()
+                    if c is not None:
+                        error.add((realised - c * scale) ** 2 / (short * short))
+                    ratio.add(min(realised / scale, MAX_RATIO))
+                settled.append((h, expected, realised * 100))
+        return settled
+
+    def to_state(self) -> dict:
+        return {
+            "vol_long": self.vol_long.to_state(),
+            "ratio": {h: [m.to_state() for m in ms] for h, ms in self.ratio.items()},
+            "error": {h: [m.to_state() for m in ms] for h, ms in self.error.items()},
+            "pending": {h: [list(e) for e in q] for h, q in self.pending.items()},
+        }
+
+    def load(self, state: dict) -> None:
+        self.vol_long = EwmaVariance.from_state(state["vol_long"])
+        for h, ms in state["ratio"].items():
+            self.ratio[h] = [FadingMean.from_state(m) for m in ms]
+        for h, ms in state["error"].items():
+            self.error[h] = [FadingMean.from_state(m) for m in ms]
+        for h, q in state["pending"].items():
+            self.pending[h].extend((float(a), float(b), float(c), float(d), float(e)) for a, b, c, d, e in q)
