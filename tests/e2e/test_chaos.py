@@ -60,8 +60,9 @@ def lose_the_checkpoint(stack: LocalStack) -> None:
 
 
 def compaction_killed_midway_then_rerun(stack: LocalStack) -> None:
-    """`cryptoviz lake compact` killed at its 5th deletion (step 3 of some partition: its rows staged,
-    some of its files gone), while the job writes into the same days; then run again to the end."""
+    """`cryptoviz lake compact` killed at its 5th data-file deletion (step 3 of some partition: its
+    rows staged, some of its files gone), while the job writes into the same days; then run again
+    to the end."""
     lake = str(stack.root / "lake")
     killed = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("compact_killed.py")), lake, "5"],
