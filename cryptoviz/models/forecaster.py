@@ -177,7 +177,7 @@ class HorizonForecaster:
         self.ridge.add(fc.features, z)
         self.residuals[fc.regime].add(z - fc.z_point)
         up = outcome > base
-        binned, rate = self.p_up.rate(fc.p_raw), self.p_up.base_rate()  # as they were at the forecast
+        binned, rate = self.p_up.rate(fc.p_raw), self.p_up.base_rate()  # the map before this outcome
         for k, brier in zip(P_BLENDS, self.p_up_briers, strict=True):
             brier.add((rate + k * (binned - rate) - up) ** 2)
         self.p_up.add(fc.p_raw, up)
