@@ -15,6 +15,46 @@ from cryptoviz.readers import Snapshot
 from cryptoviz.scoring import SCORED
 
 
+def format_price(value: float | None) -> str:
+    """A price with the precision its size calls for: 97,432.15 / 3,412.60 / 1.0003 / 0.16284."""
+    if value is None:
+        return "-"
+    if abs(value) >= 1000:
+        return f"{value:,.2f}"
+    if abs(value) >= 1:
+        return f"{value:,.4f}"
+    return f"{value:.5g}"
+
+
+def format_compact(value: float | None) -> str:
+    """1.23 T / 45.6 B / 789 M / 12.3 K: volumes and market caps at a glance."""
+    if value is None:
+        return "-"
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g} {suffix}"
+    return f"{value:.3g}"
+
+
+def coin_cards(snap: Snapshot, coins: list[str]) -> list[dict]:
+    """One card per coin, in the configured order: the latest price and 24 h change, and the 1 h
+    signal with its P(up); a coin with no quote yet says so."""
+    cards = []
+    for sym in coins:
+        q, m = snap.quotes.get(sym), snap.ml.get(sym)
+        change = q.get("change_24h_pct") if q else None
+        signal = f"{m['action']} · P(up) {m['p_up']:.0%}" if m else "no prediction yet"
+        cards.append(
+            {
+                "symbol": sym,
+                "label": f"{sym} · {signal}",
+                "price": format_price(q["price_usd"]) if q else "no quote yet",
+                "change": f"{change:+.2f} % 24 h" if change is not None else None,
+            }
+        )
+    return cards
+
+
 def market_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
     now = now or time.time()
     rows = []

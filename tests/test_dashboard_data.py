@@ -65,3 +65,41 @@ def test_the_status_table_applies_the_staleness_rule():
 def test_the_backtest_table_is_empty_for_a_symbol_the_backtest_did_not_cover():
     summary = contracts.decode_backtest(orjson.dumps({"summary": "", "symbols": {}}))
     assert backtest_table(summary, "BTC").empty
+
+
+def test_prices_and_volumes_read_at_a_glance():
+    from cryptoviz.dashboard_data import format_compact, format_price
+
+    assert [format_price(v) for v in (97432.154, 3412.6, 1.00031, 0.162841, None)] == [
+        "97,432.15",
+        "3,412.60",
+        "1.0003",
+        "0.16284",
+        "-",
+    ]
+    assert [format_compact(v) for v in (1.234e12, 45.6e9, 789e6, 12_345, 12, None)] == [
+        "1.23 T",
+        "45.6 B",
+        "789 M",
+        "12.3 K",
+        "12",
+        "-",
+    ]
+
+
+def test_a_card_per_configured_coin_with_its_signal_or_what_is_missing():
+    from cryptoviz.dashboard_data import coin_cards
+
+    snap = snapshot()
+    quote = {"price_usd": 97432.154, "change_24h_pct": -1.234}
+    snap = Snapshot({"BTC": quote}, snap.ml, [], None, 1.0)
+    btc, eth, sol = coin_cards(snap, ["BTC", "ETH", "SOL"])
+    summary = snap.ml["BTC"]
+    assert btc == {
+        "symbol": "BTC",
+        "label": f"BTC · {summary['action']} · P(up) {summary['p_up']:.0%}",
+        "price": "97,432.15",
+        "change": "-1.23 % 24 h",
+    }
+    assert eth["price"] == "no quote yet" and eth["change"] is None and "P(up)" in eth["label"]
+    assert sol["label"] == "SOL · no prediction yet"

@@ -49,6 +49,9 @@ def test_home_shows_services_and_totals(filled):
     assert not at.exception
     assert "Services up" in texts(at) and "1 / 1" in texts(at)
     assert at.dataframe[0].value["service"].tolist() == ["scraper"]
+    cards = [m.label for m in at.metric if " · " in m.label]  # a card per coin, in the coin list's order
+    assert [c.split(" · ")[0] for c in cards] == ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
+    assert all("P(up)" in c for c in cards[:2]) and cards[2] == "XRP · no prediction yet"
 
 
 def test_market_lists_the_latest_quotes(filled):
