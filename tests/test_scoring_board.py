@@ -36,6 +36,7 @@ def test_hand_computed_errors_and_hit_rate():
     assert s["consensus"]["mae"] == pytest.approx(12.5)
     assert s["consensus"]["mape"] == pytest.approx((10 / 120 + 15 / 105) / 2 * 100)
     assert s["consensus"]["hit_rate"] == 0.5
+    assert s["consensus"]["hit_rate_ci"] == pytest.approx([0.0945, 0.9055], abs=1e-4)  # Wilson, 1 of 2
     assert s["persistence"]["mae"] == pytest.approx((20 + 5) / 2) and s["persistence"]["hit_rate"] is None
     assert s["always_up"]["n"] == 2 and s["always_up"]["hit_rate"] == 1.0
 

@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from cryptoviz.models.forecaster import LEVELS, Forecast
+from cryptoviz.scoring.stats import wilson
 from cryptoviz.scoring.tallies import HacMean, HitTally, IntervalTally, MoveTally, ProbabilityTally
 
 MODELS = ("moving_average", "linear_trend", "momentum", "consensus", "forecast")
@@ -116,8 +117,8 @@ class HorizonScore:
                 m = metrics(
                     n=int(s[0]), sum_abs_err=s[1], sum_abs_pct_err=s[2], n_direction=int(s[3]), hits=int(s[4])
                 ).to_dict()
-                ci = HitTally.from_state([int(s[3]), int(s[4]), 0.0]).summary()["hit_rate_ci"]
-                out[name] = {**m, "hit_rate_ci": ci}
+                ci = wilson(int(s[4]), int(s[3]))
+                out[name] = {**m, "hit_rate_ci": list(ci) if ci else None}
         mape_p = out.get("persistence", {}).get("mape")
         out["skill"] = {}
         for name, hac in self.skill.items():
