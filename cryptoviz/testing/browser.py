@@ -4,6 +4,7 @@ checked for what a visitor sees."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 # Debian's chromium, headless, with nothing that reaches for the network (see infra.md)
 CHROMIUM_ARGS = [
@@ -30,6 +31,25 @@ def chromium_path() -> str:
 PageCheck = tuple[str, str, list[str], bool]
 
 
+def _log_in(page: Any, field: Any, heading: Any, password: str, attempts: int = 3) -> None:
+    """Submit the login form until the page shows: a submit can be lost when it lands while the
+    new session's first run is still going (the form is then simply there again, unsubmitted)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(attempts):
+        field.or_(heading).first.wait_for(timeout=30000)
+        if not field.is_visible():
+            return
+        field.fill(password)
+        page.get_by_role("button", name="Log in").click()
+        try:
+            heading.wait_for(timeout=10000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"still not logged in after {attempts} submits of the form")
+
+
 def render_pages(url: str, pages: list[PageCheck], shots: Path, password: str | None = None) -> None:
     """Open every page in headless Chromium, log in when asked, and check what a visitor sees: the
     heading, the texts, the chart, no exception box, no traceback. Screenshots go to `shots`
@@ -47,10 +67,7 @@ def render_pages(url: str, pages: list[PageCheck], shots: Path, password: str | 
             heading = page.get_by_text(title, exact=True).first
             try:
                 if password is not None:  # a visit without a session logs in first
-                    field.or_(heading).first.wait_for(timeout=30000)
-                    if field.is_visible():
-                        field.fill(password)
-                        field.press("Enter")
+                    _log_in(page, field, heading, password)
                 heading.wait_for(timeout=30000)
                 if chart:
                     page.locator(".js-plotly-plot").first.wait_for(timeout=30000)
