@@ -120,3 +120,11 @@ def test_engine_ignores_duplicates_and_restores_from_a_snapshot(btc):
     sa, sb = a.board.summary()["6h"], b.board.summary()["6h"]
     assert sa["consensus"]["n"] == sb["consensus"]["n"] > 0
     assert sa["consensus"]["mae"] == pytest.approx(sb["consensus"]["mae"], rel=1e-9)
+
+
+def test_reversal_flips_the_move_of_the_hour_ending_now():
+    model = SymbolModel(ModelConfig())
+    model.update(0.0, 100.0)
+    out = model.update(HOUR, 110.0)
+    assert out is not None
+    assert out.predictions["1h"]["reversal"] == pytest.approx(110.0 * 100.0 / 110.0)

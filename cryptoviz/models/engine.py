@@ -81,12 +81,13 @@ class SymbolModel:
         for h, base, fc in self.board.settled:  # outcomes known now: learnt before forecasting
             self.forecaster.learn(h, base, fc, price)
         self.board.score_moves(self.forecaster.settle_moves(t, price, self.board.tolerance))
-        reversal = price * math.exp(-self.forecaster.last_move()[0]) if self.ticks > 1 else price
         self.ma.update(t, price)
         self.trend.update(t, price)
         self.momentum.update(t, price)
         self.vol.update(t, price)
         self.forecaster.tick(t, price)
+        # the last hour's move (to this tick) flipped
+        reversal = price * math.exp(-self.forecaster.last_move()[0]) if self.ticks > 1 else price
         if self.first is None:
             self.first = (t, price)
         cfg = self.config
