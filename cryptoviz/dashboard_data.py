@@ -15,67 +15,6 @@ from cryptoviz.readers import Snapshot
 from cryptoviz.scoring import SCORED
 
 
-def format_price(value: float | None) -> str:
-    """A price with the precision its size calls for: 97,432.15 / 3,412.60 / 1.0003 / 0.16284."""
-    if value is None:
-        return "-"
-    if abs(value) >= 1000:
-        return f"{value:,.2f}"
-    if abs(value) >= 1:
-        return f"{value:,.4f}"
-    return f"{value:.5g}"
-
-
-def format_compact(value: float | None) -> str:
-    """1.23 T / 45.6 B / 789 M / 12.3 K: volumes and market caps at a glance."""
-    if value is None:
-        return "-"
-    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= limit:
-            return f"{value / limit:.3g} {suffix}"
-    return f"{value:.3g}"
-
-
-def coin_cards(snap: Snapshot, coins: list[str]) -> list[dict]:
-    """One card per coin, in the configured order: the latest price and 24 h change, and the 1 h
-    signal with its P(up); a coin with no quote yet says so."""
-    cards = []
-    for sym in coins:
-        q, m = snap.quotes.get(sym), snap.ml.get(sym)
-        change = q.get("change_24h_pct") if q else None
-        signal = f"{m['action']} · P(up) {m['p_up']:.0%}" if m else "no prediction yet"
-        cards.append(
-            {
-                "symbol": sym,
-                "label": f"{sym} · {signal}",
-                "price": format_price(q["price_usd"]) if q else "no quote yet",
-                "change": f"{change:+.2f} % 24 h" if change is not None else None,
-            }
-        )
-    return cards
-
-
-def market_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
-    now = now or time.time()
-    rows = []
-    for sym, q in sorted(snap.quotes.items()):
-        ts = pd.Timestamp(q["source_ts"])
-        rows.append(
-            {
-                "symbol": sym,
-                "name": q["name"],
-                "price_usd": q["price_usd"],
-                "change_24h_pct": q["change_24h_pct"],
-                "volume_24h_usd": q["volume_24h_usd"],
-                "market_cap_usd": q["market_cap_usd"],
-                "source": q["source"],
-                "event_time": ts,
-                "ingest_age_s": round(now - pd.Timestamp(q["ingest_ts"]).timestamp(), 1),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def status_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
     now = now or time.time()
     rows = []
@@ -265,13 +204,3 @@ def _fan(fig: go.Figure, view: MLView) -> None:
     for model in ("moving_average", "linear_trend", "momentum", "consensus"):
         ys = [price] + [view["predictions"][h][model] for h in HORIZONS]
         fig.add_trace(go.Scatter(x=due, y=ys, name=model, mode="lines", line={"dash": "dot", "width": 1}))
-
-
-def volume_figure(history: pd.DataFrame, symbol: str) -> go.Figure:
-    fig = go.Figure()
-    if not history.empty:
-        fig.add_trace(go.Bar(x=history["source_ts"], y=history["volume_24h_usd"], name="24 h volume"))
-    fig.update_layout(
-        title=f"{symbol} 24 h volume (USD)", height=260, margin={"l": 10, "r": 10, "t": 40, "b": 10}
-    )
-    return fig

@@ -69,6 +69,19 @@ def lake_history(symbol: str, days: float | None):
     return reader.history([symbol], start, None)
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def lake_sparks(symbols: tuple[str, ...], days: float = 1.0) -> dict[str, list[float]]:
+    """Each coin's prices over the last `days` before the lake's newest quote, in one read."""
+    import pandas as pd
+
+    reader = lake_reader()
+    last = reader.latest_ts(list(symbols))
+    if last is None:
+        return {}
+    history = reader.history(list(symbols), last - pd.Timedelta(days=days), None)
+    return {str(sym): rows["price_usd"].tolist() for sym, rows in history.groupby("symbol")}
+
+
 def logged_in() -> bool:
     return settings().dashboard_password is None or bool(st.session_state.get("authenticated"))
 

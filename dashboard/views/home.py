@@ -1,8 +1,9 @@
 import streamlit as st
-from common import coins, lake_history, live_fragment
+from common import coins, lake_sparks, live_fragment
 
-from cryptoviz.dashboard_data import coin_cards, status_table
+from cryptoviz.dashboard_data import status_table
 from cryptoviz.health import current_instances
+from cryptoviz.market_view import coin_cards
 from cryptoviz.readers import Snapshot
 
 st.title("CryptoViz: system status")
@@ -24,11 +25,11 @@ def cards(snap: Snapshot) -> None:
     """A card per coin: price, 24 h change, a sparkline of the last day (lake), signal and P(up)."""
     per_row = 4
     all_cards = coin_cards(snap, coins())
+    sparks = lake_sparks(tuple(coins()))
     for start in range(0, len(all_cards), per_row):
         cols = st.columns(per_row)
         for col, card in zip(cols, all_cards[start : start + per_row], strict=False):
-            history = lake_history(card["symbol"], 1.0)
-            spark = history["price_usd"].tolist() if not history.empty else None
+            spark = sparks.get(card["symbol"])
             col.metric(card["label"], card["price"], card["change"], chart_data=spark, border=True)
 
 

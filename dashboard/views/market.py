@@ -1,28 +1,59 @@
 import streamlit as st
-from common import coins, lake_history, live_fragment
+from common import coins, lake_history, lake_sparks, live_fragment
 
-from cryptoviz.dashboard_data import market_table, price_figure, volume_figure
+from cryptoviz.candles import INTERVALS, pick_interval, to_candles
+from cryptoviz.market_chart import INDICATORS, candle_figure
+from cryptoviz.market_view import known_columns, market_table, styled_market
 from cryptoviz.readers import Snapshot
 
 st.title("Live market")
-RANGES = {"1 h": 1 / 24, "24 h": 1.0, "7 d": 7.0, "30 d": 30.0, "all": None}
+RANGES = {"24 h": 1.0, "7 d": 7.0, "30 d": 30.0, "90 d": 90.0, "all": None}
+COLUMNS = {
+    "symbol": st.column_config.TextColumn("Coin"),
+    "name": st.column_config.TextColumn("Name"),
+    "price_usd": st.column_config.NumberColumn("Price (USD)"),
+    "change_24h_pct": st.column_config.NumberColumn("24 h change"),
+    "last_day": st.column_config.LineChartColumn("Last 24 h", width="medium"),
+    "volume_24h_usd": st.column_config.NumberColumn("24 h volume"),
+    "market_cap_usd": st.column_config.NumberColumn("Market cap"),
+    "source": st.column_config.TextColumn("Source"),
+    "event_time": st.column_config.DatetimeColumn("Quote time", format="YYYY-MM-DD HH:mm"),
+    "ingest_age_s": st.column_config.NumberColumn("Received"),
+}
 
 
 @live_fragment
 def live(snap: Snapshot) -> None:
-    table = market_table(snap)
+    table = market_table(snap, lake_sparks(tuple(coins())))
     if table.empty:
         st.info("No quotes yet. Start the scraper (`make up`); it replays real history when offline.")
         return
-    st.dataframe(table, hide_index=True, use_container_width=True)
+    shown, unknown = known_columns(table)
+    st.dataframe(styled_market(shown), hide_index=True, use_container_width=True, column_config=COLUMNS)
+    if unknown:
+        st.caption(
+            "Not in these quotes: " + ", ".join(str(COLUMNS[c]["label"]).lower() for c in unknown) + "."
+        )
     symbol = st.session_state.get("market_symbol") or table["symbol"].iloc[0]
     history = lake_history(symbol, RANGES[st.session_state.get("market_range", "7 d")])
     if history.empty:
         st.warning("The lake has no history for this coin yet (the Spark job writes every 30 s).")
-    st.plotly_chart(price_figure(history, snap.quotes.get(symbol), symbol), use_container_width=True)
-    st.plotly_chart(volume_figure(history, symbol), use_container_width=True)
+    chosen = st.session_state.get("market_interval", "auto")
+    interval = pick_interval(history["source_ts"]) if chosen == "auto" else chosen
+    candles = to_candles(history, interval)
+    show = st.session_state.get("market_indicators", [])
+    st.plotly_chart(
+        candle_figure(candles, symbol, interval, show, snap.quotes.get(symbol)), use_container_width=True
+    )
+    st.caption(
+        f"{len(candles)} candles of {interval} from {len(history)} quotes in the lake; the bars are the "
+        "24 h volume last quoted in each candle."
+    )
 
 
-st.selectbox("Coin", coins(), key="market_symbol")
-st.radio("Range", list(RANGES), index=2, horizontal=True, key="market_range")
+left, mid, right = st.columns([2, 3, 2])
+left.selectbox("Coin", coins(), key="market_symbol")
+mid.radio("Range", list(RANGES), index=1, horizontal=True, key="market_range")
+right.selectbox("Candle", ["auto", *INTERVALS], key="market_interval")
+st.pills("Indicators", INDICATORS, selection_mode="multi", key="market_indicators")
 live()

@@ -165,7 +165,7 @@ def test_parquet_reaches_the_bucket(compose: Compose):
 
 PAGES = [
     ("", "CryptoViz: system status", ["Services up", "Symbols with predictions"], False),
-    ("market", "Live market", ["BTC price (USD)", "history (lake)"], True),
+    ("market", "Live market", ["candles", "24 h volume", "Indicators"], True),
     ("predictions", "ML predictions", ["Signal", "consensus"], True),
 ]
 

@@ -50,7 +50,7 @@ def dashboard(real, redis_client, tmp_path):
 
 PAGES = [
     ("", "CryptoViz: system status", ["Services up", "1 / 1", "Symbols with predictions"], False),
-    ("market", "Live market", ["BTC price (USD)", "BTC 24 h volume (USD)", "history (lake)"], True),
+    ("market", "Live market", ["BTC: 4 h candles", "BTC 4 h", "24 h volume", "Indicators"], True),
     ("predictions", "ML predictions", ["Signal", "P(up) 1h", "chance the price is higher", "forecast"], True),
 ]
 

@@ -1,0 +1,91 @@
+"""Candles from the lake's quotes and the indicators drawn on them (SMA, Bollinger bands, RSI).
+
+Every indicator is trailing: its value at a candle uses that candle and earlier ones only.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# candle widths the market page chooses from, narrowest first
+INTERVALS: dict[str, pd.Timedelta] = {
+    "1 min": pd.Timedelta(minutes=1),
+    "5 min": pd.Timedelta(minutes=5),
+    "15 min": pd.Timedelta(minutes=15),
+    "1 h": pd.Timedelta(hours=1),
+    "4 h": pd.Timedelta(hours=4),
+    "1 d": pd.Timedelta(days=1),
+}
+MAX_CANDLES = 200
+QUOTES_PER_CANDLE = 3
+
+
+def pick_interval(times: pd.Series) -> str:
+    """The narrowest width that keeps the range under MAX_CANDLES candles and puts about
+    QUOTES_PER_CANDLE quotes in each (hourly quotes over a week: 4 h candles, not flat dashes)."""
+    if len(times) < 2:
+        return "1 h"
+    ordered = times.sort_values()
+    span = ordered.iloc[-1] - ordered.iloc[0]
+    spacing = ordered.diff().median()
+    for name, width in INTERVALS.items():
+        if span / width <= MAX_CANDLES and width >= QUOTES_PER_CANDLE * spacing:
+            return name
+    return "1 d"
+
+
+def to_candles(history: pd.DataFrame, interval: str) -> pd.DataFrame:
+    """Open, high, low, close of price_usd per interval (left-closed, labelled by its start), the
+    quotes in it, and the last 24 h volume seen in it; intervals without a quote are left out."""
+    columns = ["ts", "open", "high", "low", "close", "quotes", "volume_24h_usd"]
+    if history.empty:
+        return pd.DataFrame(columns=columns)
+    frame = history.sort_values("source_ts").set_index("source_ts")
+    grouped = frame.resample(INTERVALS[interval], label="left", closed="left")
+    price = grouped["price_usd"]
+    candles = pd.DataFrame(
+        {
+            "open": price.first(),
+            "high": price.max(),
+            "low": price.min(),
+            "close": price.last(),
+            "quotes": price.count(),
+            "volume_24h_usd": grouped["volume_24h_usd"].last(),
+        }
+    )
+    candles = candles[candles["quotes"] > 0]
+    return candles.rename_axis("ts").reset_index()[columns]
+
+
+def sma(close: pd.Series, window: int) -> pd.Series:
+    """Simple moving average of the last `window` closes; undefined (NaN) before `window` closes."""
+    return close.rolling(window, min_periods=window).mean()
+
+
+def bollinger(close: pd.Series, window: int = 20, width: float = 2.0) -> tuple[pd.Series, pd.Series]:
+    """Lower and upper band: the SMA -+ `width` population standard deviations of the same closes."""
+    mid = sma(close, window)
+    sd = close.rolling(window, min_periods=window).std(ddof=0)
+    return mid - width * sd, mid + width * sd
+
+
+def rsi(close: pd.Series, window: int = 14) -> pd.Series:
+    """Wilder's relative strength index, 0..100: gains and losses smoothed with alpha 1/window,
+    seeded by their plain mean over the first `window` changes; NaN before that."""
+    change = close.diff()
+    gain, loss = change.clip(lower=0), (-change).clip(lower=0)
+    out = pd.Series(float("nan"), index=close.index)
+    if len(close) <= window:
+        return out
+    avg_gain, avg_loss = gain.iloc[1 : window + 1].mean(), loss.iloc[1 : window + 1].mean()
+    values = []
+    for i in range(window, len(close)):
+        if i > window:
+            avg_gain = (avg_gain * (window - 1) + gain.iloc[i]) / window
+            avg_loss = (avg_loss * (window - 1) + loss.iloc[i]) / window
+        if avg_loss == 0:
+            values.append(100.0 if avg_gain > 0 else 50.0)
+        else:
+            values.append(100.0 - 100.0 / (1.0 + avg_gain / avg_loss))
+    out.iloc[window:] = values
+    return out

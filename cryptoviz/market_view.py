@@ -1,0 +1,111 @@
+"""The market's tables for the pages (no Streamlit here): coin cards, the coin table and its formats."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from cryptoviz.readers import Snapshot
+
+
+def format_price(value: float | None) -> str:
+    """A price with the precision its size calls for: 97,432.15 / 3,412.60 / 1.0003 / 0.16284."""
+    if value is None:
+        return "-"
+    if abs(value) >= 1000:
+        return f"{value:,.2f}"
+    if abs(value) >= 1:
+        return f"{value:,.4f}"
+    return f"{value:.5g}"
+
+
+def format_compact(value: float | None) -> str:
+    """1.23 T / 45.6 B / 789 M / 12.3 K: volumes and market caps at a glance."""
+    if value is None:
+        return "-"
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= limit:
+            return f"{value / limit:.3g} {suffix}"
+    return f"{value:.3g}"
+
+
+def coin_cards(snap: Snapshot, coins: list[str]) -> list[dict]:
+    """One card per coin, in the configured order: the latest price and 24 h change, and the 1 h
+    signal with its P(up); a coin with no quote yet says so."""
+    cards = []
+    for sym in coins:
+        q, m = snap.quotes.get(sym), snap.ml.get(sym)
+        change = q.get("change_24h_pct") if q else None
+        signal = f"{m['action']} · P(up) {m['p_up']:.0%}" if m else "no prediction yet"
+        cards.append(
+            {
+                "symbol": sym,
+                "label": f"{sym} · {signal}",
+                "price": format_price(q["price_usd"]) if q else "no quote yet",
+                "change": f"{change:+.2f} % 24 h" if change is not None else None,
+            }
+        )
+    return cards
+
+
+NUMBERS = ("price_usd", "change_24h_pct", "volume_24h_usd", "market_cap_usd")
+
+
+def market_table(
+    snap: Snapshot, sparks: dict[str, list[float]] | None = None, now: float | None = None
+) -> pd.DataFrame:
+    """A row per quoted coin, numbers kept as numbers (the table sorts by value); `sparks` gives
+    each coin's recent prices for the sparkline column."""
+    now = now or time.time()
+    sparks = sparks or {}
+    rows = []
+    for sym, q in sorted(snap.quotes.items()):
+        rows.append(
+            {
+                "symbol": sym,
+                "name": q["name"],
+                "price_usd": q["price_usd"],
+                "change_24h_pct": q["change_24h_pct"],
+                "last_day": sparks.get(sym) or None,
+                "volume_24h_usd": q["volume_24h_usd"],
+                "market_cap_usd": q["market_cap_usd"],
+                "source": q["source"],
+                "event_time": pd.Timestamp(q["source_ts"]),
+                "ingest_age_s": round(now - pd.Timestamp(q["ingest_ts"]).timestamp(), 1),
+            }
+        )
+    table = pd.DataFrame(rows)
+    for column in NUMBERS if rows else ():  # unknown is NaN, never an object column of None
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
+    return table
+
+
+def known_columns(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The table without the number columns no quote carries (a replay has no market caps), and
+    their names: a grid of "None" says less than one line saying what is missing."""
+    unknown = [c for c in NUMBERS if c in table and table[c].isna().all()]
+    return table.drop(columns=unknown), unknown
+
+
+def change_colour(value: float | None) -> str:
+    """Green up, red down, no colour for flat or unknown."""
+    if value is None or pd.isna(value) or value == 0:
+        return ""
+    return "color: #16a34a" if value > 0 else "color: #dc2626"
+
+
+def styled_market(table: pd.DataFrame) -> Styler:
+    """The coin table as shown: price by magnitude, compact volumes and caps, signed and coloured
+    changes, words for what is unknown; the values underneath stay numbers."""
+    formats: dict[str, Any] = {
+        "price_usd": format_price,
+        "change_24h_pct": "{:+.2f} %",
+        "volume_24h_usd": format_compact,
+        "market_cap_usd": format_compact,
+        "ingest_age_s": "{:.0f} s ago",
+    }
+    styler = table.style.format({c: f for c, f in formats.items() if c in table}, na_rep="unknown")
+    return styler.map(change_colour, subset=[c for c in ("change_24h_pct",) if c in table])

@@ -1,0 +1,108 @@
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cryptoviz.candles import bollinger, pick_interval, rsi, sma, to_candles
+
+
+def quotes(prices: list[float], step: str = "1h", start: str = "2025-01-01") -> pd.DataFrame:
+    ts = pd.date_range(start, periods=len(prices), freq=step, tz="UTC")
+    return pd.DataFrame(
+        {"source_ts": ts, "price_usd": prices, "volume_24h_usd": np.arange(len(prices)) * 10.0}
+    )
+
+
+def test_candles_hold_open_high_low_close_of_their_interval_and_skip_empty_ones():
+    history = quotes([10, 12, 9, 11, 20, 21, 19, 22])
+    history = history.drop(index=[4, 5, 6, 7])  # the second 4 h interval has no quote
+    history = pd.concat([history, quotes([30, 28], start="2025-01-01 08:00")])
+    candles = to_candles(history.sample(frac=1, random_state=1), "4 h")  # order of the rows is irrelevant
+    assert candles["ts"].tolist() == [
+        pd.Timestamp("2025-01-01 00:00", tz="UTC"),
+        pd.Timestamp("2025-01-01 08:00", tz="UTC"),
+    ]
+    first, second = candles.to_dict("records")
+    assert (first["open"], first["high"], first["low"], first["close"], first["quotes"]) == (10, 12, 9, 11, 4)
+    assert first["volume_24h_usd"] == 30.0  # the last quote's 24 h volume
+    assert (second["open"], second["high"], second["low"], second["close"], second["quotes"]) == (
+        30,
+        30,
+        28,
+        28,
+        2,
+    )
+
+
+def test_no_quotes_no_candles():
+    assert to_candles(quotes([]), "1 h").empty
+
+
+@pytest.mark.parametrize(
+    ("step", "periods", "expected"),
+    [
+        ("1h", 7 * 24, "4 h"),
+        ("1min", 24 * 60, "15 min"),
+        ("1h", 30 * 24, "4 h"),
+        ("1h", 180 * 24, "1 d"),
+        ("1h", 1, "1 h"),
+    ],
+)
+def test_the_interval_keeps_candles_few_and_each_holds_several_quotes(step, periods, expected):
+    assert pick_interval(quotes([1.0] * periods, step)["source_ts"]) == expected
+
+
+def test_sma_and_bollinger_match_numpy():
+    rng = np.random.default_rng(3)
+    close = pd.Series(100 + rng.normal(size=60).cumsum())
+    mean = sma(close, 20)
+    low, high = bollinger(close, 20, 2.0)
+    assert mean.iloc[:19].isna().all() and low.iloc[:19].isna().all()
+    for i in range(19, 60):
+        window = close.to_numpy()[i - 19 : i + 1]
+        assert mean.iloc[i] == pytest.approx(window.mean(), rel=1e-12)
+        assert high.iloc[i] == pytest.approx(window.mean() + 2 * window.std(), rel=1e-12)
+        assert low.iloc[i] == pytest.approx(window.mean() - 2 * window.std(), rel=1e-12)
+
+
+def wilder_reference(close: list[float], n: int) -> list[float]:
+    """Wilder (1978): first averages are plain means of n changes, then avg = (avg * (n - 1) + x) / n."""
+    changes = [b - a for a, b in itertools.pairwise(close)]
+    out = [float("nan")] * n
+    gain = sum(max(c, 0) for c in changes[:n]) / n
+    loss = sum(max(-c, 0) for c in changes[:n]) / n
+    out.append(100 - 100 / (1 + gain / loss))
+    for c in changes[n:]:
+        gain = (gain * (n - 1) + max(c, 0)) / n
+        loss = (loss * (n - 1) + max(-c, 0)) / n
+        out.append(100 - 100 / (1 + gain / loss))
+    return out
+
+
+def test_rsi_follows_wilder_and_its_edges():
+    rng = np.random.default_rng(5)
+    close = (100 + rng.normal(size=80).cumsum()).tolist()
+    got = rsi(pd.Series(close), 14).tolist()
+    expected = wilder_reference(close, 14)
+    assert np.isnan(got[:14]).all()
+    assert got[14:] == pytest.approx(expected[14:], rel=1e-12)
+    assert rsi(pd.Series(range(30), dtype=float), 14).iloc[-1] == 100.0  # never a loss
+    assert rsi(pd.Series([5.0] * 30), 14).iloc[-1] == 50.0  # never a move
+    assert rsi(pd.Series([1.0, 2.0, 3.0]), 14).isna().all()  # too short
+
+
+def test_no_indicator_looks_ahead():
+    rng = np.random.default_rng(9)
+    close = pd.Series(100 + rng.normal(size=100).cumsum())
+    changed = close.copy()
+    changed.iloc[60:] = changed.iloc[60:] * 3 + rng.normal(size=40)
+    history, changed_history = quotes(close.tolist()), quotes(changed.tolist())
+    for f in (
+        lambda s: sma(s, 20),
+        lambda s: bollinger(s)[0],
+        lambda s: bollinger(s)[1],
+        lambda s: rsi(s, 14),
+    ):
+        pd.testing.assert_series_equal(f(close).iloc[:60], f(changed).iloc[:60])
+    assert to_candles(history, "4 h").iloc[:15].equals(to_candles(changed_history, "4 h").iloc[:15])
