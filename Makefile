@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := redis-server openjdk-17-jre-headless chromium
+APT_PACKAGES := redis-server openjdk-17-jre-headless chromium prometheus
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages up down status test test-compose lint format bench clean
@@ -20,6 +20,7 @@ system-packages:
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	(command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -q -E 'version "(1[7-9]|2[0-9])') || missing="$$missing openjdk-17-jre-headless"; \
 	(command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1) || missing="$$missing chromium"; \
+	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

@@ -58,6 +58,27 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
+def free_port_run(n: int, attempts: int = 50) -> int:
+    """The first of `n` consecutive ports that are all free now (for a stack's STACK_METRICS_PORT)."""
+    for _ in range(attempts):
+        base = free_port()
+        if base + n > 65535:
+            continue
+        socks = []
+        try:
+            for port in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise ServerError(f"no run of {n} free ports found in {attempts} attempts")
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

@@ -97,8 +97,20 @@ class StackSettings(_Base):
     stack_broker_port: int = Field(19092, ge=1, le=65535)
     stack_redis_port: int = Field(16379, ge=1, le=65535)
     stack_s3_port: int = Field(18333, ge=1, le=65535)
+    # /metrics of the local stack's services: this port, the next ones (see stack/services.py)
+    stack_metrics_port: int = Field(19100, ge=1, le=65530)
     heartbeat_interval_s: float = Field(5.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class MetricsSettings(_Base):
+    """Where a service serves Prometheus text on /metrics: a port (0: any free one; empty: none)
+    and the address it listens on (empty: every interface)."""
+
+    metrics_port: int | None = Field(9100, ge=0, le=65535)
+    metrics_host: str = ""
+
+    _no_empty = field_validator("metrics_port", mode="before")(_empty_is_none)
 
 
 class LakeSettings(_Base):

@@ -11,6 +11,7 @@ import redis
 
 from cryptoviz import contracts, logs, names
 from cryptoviz.contracts import Heartbeat
+from cryptoviz.metrics import Histogram
 
 log = logs.get("telemetry")
 
@@ -36,6 +37,7 @@ class Telemetry:
         self.gauges: dict[str, float | str | None] = {}
         self.state = "starting"
         self.started = time.time()
+        self.histograms: dict[str, Histogram] = {}
         self._last_publish = 0.0
 
     def incr(self, name: str, n: int = 1) -> None:
@@ -43,6 +45,13 @@ class Telemetry:
 
     def gauge(self, name: str, value: float | str | None) -> None:
         self.gauges[name] = value
+
+    def observe(self, name: str, seconds: float) -> None:
+        """A duration into the histogram `name` (Prometheus: cryptoviz_<name>_seconds)."""
+        histogram = self.histograms.get(name)
+        if histogram is None:
+            histogram = self.histograms[name] = Histogram()
+        histogram.observe(seconds)
 
     def document(self) -> Heartbeat:
         return {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kafka.errors import KafkaError
 
-from cryptoviz import bus, clients, logs, names
+from cryptoviz import bus, clients, logs, metrics, names
 from cryptoviz.lake.master import choose_master
 from cryptoviz.lake.progress import offsets_not_read
 from cryptoviz.lake.storage import filesystem
@@ -46,6 +46,7 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     telemetry = Telemetry(
         "spark-streaming", clients.redis_client(load(RedisSettings)), load(StackSettings).heartbeat_interval_s
     )
+    metrics.start(telemetry)
     telemetry.publish("starting")
     fs, base = filesystem(url)
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)

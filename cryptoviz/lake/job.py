@@ -142,6 +142,7 @@ class BatchWriter:
         t.gauge("last_batch_id", batch_id)
         t.gauge("last_batch_rows", wrote.written)
         t.gauge("last_batch_duration_s", round(elapsed, 3))
+        t.observe("lake_batch", elapsed)
         t.gauge("batch_seconds_total", round(float(t.gauges.get("batch_seconds_total") or 0) + elapsed, 3))
         t.gauge("last_batch_ts", time.time())
         reasons = Counter(r for table in held.tables for r in table.column("reason").to_pylist())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from cryptoviz import bus, clients, logs, names
+from cryptoviz import bus, clients, logs, metrics, names
 from cryptoviz.ml.processor import Processor, subscribe
 from cryptoviz.ml.store import RedisStore
 from cryptoviz.models.engine import ModelConfig
@@ -32,6 +32,7 @@ def main(stop: Stop) -> int:
     coins = load(CoinSettings).coins
     rds = clients.redis_client(load(RedisSettings))
     telemetry = Telemetry("ml-processor", rds, load(StackSettings).heartbeat_interval_s)
+    metrics.start(telemetry)
     telemetry.publish("starting")
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
     consumer = bus.consumer(

@@ -204,6 +204,7 @@ class Processor:
         self.telemetry.incr("ticks_in", n)
         self.telemetry.incr("predictions_out", len(changed))
         self.telemetry.gauge("batch_latency_ms", round(elapsed_ms, 2))
+        self.telemetry.observe("ml_batch", elapsed_ms / 1000)
         self.telemetry.gauge("symbols", len(self.models))
         return n
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from cryptoviz import bus, clients, logs
+from cryptoviz import bus, clients, logs, metrics
 from cryptoviz.scraper.loop import LiveScraper, ReplayScraper
 from cryptoviz.scraper.publisher import Publisher
 from cryptoviz.scraper.sources.base import Source, SourceError
@@ -54,6 +54,7 @@ def main(stop: Stop) -> int:
     stack = load(StackSettings)
     rds = clients.redis_client(load(RedisSettings))
     telemetry = Telemetry("scraper", rds, stack.heartbeat_interval_s)
+    metrics.start(telemetry)
     telemetry.publish("starting")
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
     producer = bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-scraper")

@@ -74,6 +74,7 @@ class LiveScraper:
             self.telemetry.incr(f"rejected.{source.name}.{reason}", n)
             log.warning("quotes_rejected", source=source.name, reason=reason, count=n)
         h.failures, h.not_before, h.last_success = 0, 0.0, time.time()
+        self.telemetry.incr(f"quotes_in.{source.name}", len(result.quotes))
         return result.quotes
 
     def cycle(self) -> int:

@@ -93,6 +93,7 @@ class Publisher:
         latency_ms = (time.perf_counter() - t0) * 1000
         self.telemetry.incr("quotes_published", len(quotes))
         self.telemetry.gauge("publish_latency_ms", round(latency_ms, 2))
+        self.telemetry.observe("publish", latency_ms / 1000)
         for q in quotes:
             self.telemetry.incr(f"quotes_out.{q.source}")
         self._store_latest(payloads)

@@ -20,7 +20,14 @@ from cryptoviz import bus, logs, servers
 from cryptoviz.settings import DashboardSettings, KafkaSettings, StackSettings, load
 from cryptoviz.stack import probes
 from cryptoviz.stack.folder import StackFolder
-from cryptoviz.stack.services import REPO, SERVER_ORDER, SERVICES, ServiceSpec, service_env
+from cryptoviz.stack.services import (
+    REPO,
+    SERVER_ORDER,
+    SERVICES,
+    SUPERVISOR_METRICS_OFFSET,
+    ServiceSpec,
+    service_env,
+)
 
 log = logs.get("stack")
 
@@ -100,11 +107,12 @@ class Stack(StackFolder):
     def _start_service(self, spec: ServiceSpec, state: dict, creds: dict[str, str]) -> None:
         dash_port = load(DashboardSettings).dashboard_port
         log_path = self.logs / f"{spec.name}.log"
-        proc = servers.spawn(
-            spec.command(dash_port), log_path, env=self.service_env(state, creds), cwd=spec.cwd
-        )
+        metrics_port = spec.metrics_port(load(StackSettings).stack_metrics_port)
+        env = self.service_env(state, creds) | {"METRICS_PORT": str(metrics_port or "")}
+        proc = servers.spawn(spec.command(dash_port), log_path, env=env, cwd=spec.cwd)
         info = state["services"].setdefault(spec.name, {})  # keeps the supervisor's restart record
         info |= {"pid": proc.pid, "log_path": str(log_path), "started_ts": time.time()}
+        info["metrics_port"] = metrics_port
         if spec.name == "dashboard":
             info["port"] = dash_port
         self.write_state(state)
@@ -116,8 +124,10 @@ class Stack(StackFolder):
     def _start_supervisor(self, state: dict, creds: dict[str, str]) -> None:
         log_path = self.logs / "supervisor.log"
         cmd = [sys.executable, "-m", "cryptoviz.stack.supervisor", str(self.dir)]
-        proc = servers.spawn(cmd, log_path, env=self.service_env(state, creds), cwd=REPO)
-        state["supervisor"] = {"pid": proc.pid, "log_path": str(log_path)}
+        port = load(StackSettings).stack_metrics_port + SUPERVISOR_METRICS_OFFSET
+        env = self.service_env(state, creds) | {"METRICS_PORT": str(port)}
+        proc = servers.spawn(cmd, log_path, env=env, cwd=REPO)
+        state["supervisor"] = {"pid": proc.pid, "log_path": str(log_path), "metrics_port": port}
         self.write_state(state)
 
     def restart(self, name: str, kill: bool = False, down_for_s: float = 0.0) -> dict:

@@ -86,11 +86,12 @@ def status(folder: StackFolder) -> dict:
     for name, info in state["services"].items():
         health, detail = service_health(name, info, client)
         out["services"][name] = {"state": health, "detail": detail, "pid": info["pid"]}
-        out["services"][name] |= restart_record(info)
+        out["services"][name] |= restart_record(info) | metrics_url(info)
     supervisor = state.get("supervisor")
     if supervisor:
         alive = servers.pid_alive(supervisor["pid"])
         out["supervisor"] = {"state": "up" if alive else "down", "pid": supervisor["pid"]}
+        out["supervisor"] |= metrics_url(supervisor)
     if out["servers"].get("broker", {}).get("state") == "up":
         try:
             out["topics"] = bus.topic_message_counts(state["servers"]["broker"]["address"])
@@ -113,7 +114,16 @@ def urls(state: dict) -> dict[str, str]:
         urls["kafka_bootstrap"] = state["servers"]["broker"]["address"]
     if "redis" in state.get("servers", {}):
         urls["redis"] = f"redis://127.0.0.1:{state['servers']['redis']['port']}"
+    for name, info in [*state.get("services", {}).items(), ("supervisor", state.get("supervisor") or {})]:
+        if info.get("metrics_port"):
+            urls[f"metrics_{name.replace('-', '_')}"] = metrics_url(info)["metrics_url"]
     return urls
+
+
+def metrics_url(info: dict) -> dict:
+    """{"metrics_url": ...} of a process the stack gave a metrics port, else {}."""
+    port = info.get("metrics_port")
+    return {"metrics_url": f"http://127.0.0.1:{port}/metrics"} if port else {}
 
 
 def restart_record(info: dict) -> dict:

@@ -14,12 +14,16 @@ REPO = Path(__file__).resolve().parents[2]
 class ServiceSpec:
     name: str
     entry: str  # path of the entry point, relative to the repo
+    metrics_offset: int | None = None  # serves /metrics on STACK_METRICS_PORT + this (None: no /metrics)
 
     @property
     def cwd(self) -> Path:
         """Where it runs: the dashboard in its folder (Streamlit reads `.streamlit/config.toml`
         from the working directory, as in its image), the others at the repository's root."""
         return REPO / Path(self.entry).parent if self.name == "dashboard" else REPO
+
+    def metrics_port(self, base: int) -> int | None:
+        return None if self.metrics_offset is None else base + self.metrics_offset
 
     def command(self, dashboard_port: int) -> list[str]:
         if self.name == "dashboard":
@@ -43,11 +47,12 @@ class ServiceSpec:
 
 SERVER_ORDER = ("s3", "broker", "redis")  # the broker keeps its log in S3
 SERVICES = (
-    ServiceSpec("scraper", "scraper/main.py"),
-    ServiceSpec("ml-processor", "ml-processor/main.py"),
-    ServiceSpec("spark-streaming", "spark-streaming/main.py"),
-    ServiceSpec("dashboard", "dashboard/app.py"),
+    ServiceSpec("scraper", "scraper/main.py", 0),
+    ServiceSpec("ml-processor", "ml-processor/main.py", 1),
+    ServiceSpec("spark-streaming", "spark-streaming/main.py", 2),
+    ServiceSpec("dashboard", "dashboard/app.py"),  # Streamlit: no /metrics of its own
 )
+SUPERVISOR_METRICS_OFFSET = 9
 
 
 def service_env(state: dict, creds: dict[str, str], data_dir: Path) -> dict[str, str]:
@@ -64,4 +69,6 @@ def service_env(state: dict, creds: dict[str, str], data_dir: Path) -> dict[str,
         "PYTHONUNBUFFERED": "1",
         "PYSPARK_PYTHON": sys.executable,
         "SPARK_LOCAL_IP": "127.0.0.1",
+        "METRICS_HOST": "127.0.0.1",
+        "METRICS_PORT": "",  # set per service by the stack; a command-line tool serves none
     }

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from cryptoviz import clients, logs, servers
+from cryptoviz import clients, logs, metrics, servers
 from cryptoviz.retry import Backoff
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
@@ -153,6 +153,7 @@ def run(data_dir: Path, stop: Stop) -> int:
     stack = Stack(data_dir)
     supervisor = Supervisor(stack)
     telemetry = Telemetry("supervisor", clients.redis_client(socket_timeout=2), 2.0)
+    metrics.start(telemetry)
     log.info("started", data_dir=str(data_dir))
     while not stop:
         supervisor.tick()

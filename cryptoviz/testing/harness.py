@@ -104,6 +104,8 @@ class RealServers:
             "REDIS_HOST": r.host,
             "REDIS_PORT": str(r.port),
             "CRYPTOVIZ_DATA_DIR": str(self.root / "data"),
+            "METRICS_HOST": "127.0.0.1",
+            "METRICS_PORT": "0",  # any free port: a test may run several instances; the heartbeat has the URL
         }
 
     def close(self) -> None:

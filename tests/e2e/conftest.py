@@ -36,6 +36,7 @@ class LocalStack:
                 "STACK_S3_PORT": str(s3),
                 "DASHBOARD_PORT": str(dash),
                 "SPARK_UI_PORT": str(ui),
+                "STACK_METRICS_PORT": str(servers.free_port_run(10)),
                 "SCRAPER_SOURCE": "replay",
                 "REPLAY_FILES": HISTORY_2024_2026,
                 "REPLAY_START": REPLAY_START,

@@ -9,6 +9,7 @@ import pytest
 
 from cryptoviz import names
 from cryptoviz.testing.browser import CHROMIUM_ARGS, chromium_path
+from cryptoviz.testing.prometheus import Prometheus
 
 from .conftest import SYMBOLS, replayed_rows, wait_for, wait_for_predictions_at
 
@@ -21,6 +22,30 @@ def test_status_shows_every_server_and_service_up(local_stack):
     doc = orjson.loads(status.stdout)
     assert {n: s["state"] for n, s in doc["servers"].items()} == {"s3": "up", "broker": "up", "redis": "up"}
     assert set(doc["services"]) == {"scraper", "ml-processor", "spark-streaming", "dashboard"}
+
+
+def test_prometheus_scrapes_every_service_and_queries_their_counters(local_stack, tmp_path):
+    doc = orjson.loads(local_stack.cli("status", "--json").stdout)
+    targets = {n: s["metrics_url"] for n, s in doc["services"].items() if "metrics_url" in s}
+    targets["supervisor"] = doc["supervisor"]["metrics_url"]
+    assert set(targets) == {"scraper", "ml-processor", "spark-streaming", "supervisor"}
+    assert doc["urls"]["metrics_ml_processor"] == targets["ml-processor"]
+    with Prometheus(tmp_path / "prometheus", targets) as prom:
+        wait_for(
+            lambda: sorted(r["metric"]["job"] for r in prom.query("up == 1")) == sorted(targets),
+            60,
+            "Prometheus scraping every service",
+        )
+
+        def counted(expr: str) -> float:
+            found = prom.query(expr)
+            return float(found[0]["value"][1]) if found else 0.0
+
+        wait_for(lambda: counted('cryptoviz_quotes_published_total{service="scraper"}') > 0, 60, "quotes")
+        wait_for(lambda: counted("sum(cryptoviz_ticks_in_total)") > 0, 60, "ticks into the ML processor")
+        wait_for(lambda: counted("sum(cryptoviz_ml_batch_seconds_count)") > 0, 60, "ML batch durations")
+        wait_for(lambda: counted("sum(cryptoviz_lake_batch_seconds_count)") > 0, 120, "lake batch durations")
+        assert prom.query('cryptoviz_quotes_out_total{kind="replay"}'), "quotes out by source"
 
 
 def test_pages_show_live_values_that_change_between_refreshes(local_stack):
