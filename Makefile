@@ -56,7 +56,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy cryptoviz dashboard tests
 	$(BIN)/mypy bench
-	@for svc in scraper ml-processor spark-streaming; do $(BIN)/mypy $$svc/main.py || exit 1; done
+	@for svc in scraper ml-processor spark-streaming monitor; do $(BIN)/mypy $$svc/main.py || exit 1; done
 
 format: install
 	$(BIN)/ruff format .

@@ -103,6 +103,49 @@ class BacktestSummary(TypedDict, total=False):
     symbols: dict[str, Any]
 
 
+AlertKind = Literal["price_above", "price_below", "move_1h", "signal"]
+ALERT_KINDS: tuple[str, ...] = ("price_above", "price_below", "move_1h", "signal")
+
+
+class AlertRule(TypedDict):
+    """alerts:rules -> id: price_above / price_below: the price crosses `level` (USD) upwards /
+    downwards; move_1h: the price moved `level` % or more over the last hour of event time;
+    signal: a BUY or SELL signal whose confidence is `level` or more (a probability)."""
+
+    id: str
+    symbol: str
+    kind: AlertKind
+    level: float
+    created_ts: float
+
+
+class FiredAlert(TypedDict):
+    """alerts:fired -> id: an alert that fired and where its webhook delivery stands."""
+
+    id: str  # rule id and the event time that fired it: the de-duplication key
+    rule_id: str
+    symbol: str
+    kind: str
+    message: str
+    value: float  # the price, move % or confidence that fired it
+    event_ts: float
+    fired_ts: float
+    status: Literal["pending", "delivered", "failed", "not_sent"]
+    attempts: int
+    next_try_ts: float
+    last_error: str | None
+    delivered_ts: float | None
+
+
+class TopicsReport(TypedDict):
+    """monitor:topics (TTL): what the topics page shows, read by the monitor from the broker."""
+
+    ts: float
+    topics: list[dict[str, Any]]  # name, partitions [{partition, start, end}], messages
+    groups: list[dict[str, Any]]  # group, partitions [{topic, partition, committed, end, lag}], lag
+    latest: dict[str, list[dict[str, Any]]]  # topic -> newest messages, decoded
+
+
 def summary_of(view: MLView) -> MLSummary:
     return {
         "symbol": view["symbol"],
@@ -118,7 +161,9 @@ def summary_of(view: MLView) -> MLSummary:
     }
 
 
-def encode(value: MLView | MLSummary | MLState | Heartbeat | BacktestSummary) -> bytes:
+def encode(
+    value: MLView | MLSummary | MLState | Heartbeat | BacktestSummary | AlertRule | FiredAlert | TopicsReport,
+) -> bytes:
     return orjson.dumps(value)
 
 
@@ -161,6 +206,19 @@ _REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
         "gauges": dict,
     },
     "BacktestSummary": {},
+    "AlertRule": {"id": str, "symbol": str, "kind": str, "level": _NUMBER, "created_ts": _NUMBER},
+    "FiredAlert": {
+        "id": str,
+        "rule_id": str,
+        "symbol": str,
+        "message": str,
+        "status": str,
+        "attempts": int,
+        "event_ts": _NUMBER,
+        "fired_ts": _NUMBER,
+        "next_try_ts": _NUMBER,
+    },
+    "TopicsReport": {"ts": _NUMBER, "topics": list, "groups": list, "latest": dict},
 }
 _SIGNAL: dict[str, type | tuple[type, ...]] = {
     "action": str,
@@ -210,3 +268,18 @@ def decode_heartbeat(raw: bytes | str) -> Heartbeat:
 
 def decode_backtest(raw: bytes | str) -> BacktestSummary:
     return cast(BacktestSummary, _checked(raw, "BacktestSummary"))
+
+
+def decode_rule(raw: bytes | str) -> AlertRule:
+    doc = _checked(raw, "AlertRule")
+    if doc["kind"] not in ALERT_KINDS:
+        raise ContractError(f"AlertRule.kind: {doc['kind']!r} is none of {ALERT_KINDS}")
+    return cast(AlertRule, doc)
+
+
+def decode_fired(raw: bytes | str) -> FiredAlert:
+    return cast(FiredAlert, _checked(raw, "FiredAlert"))
+
+
+def decode_topics(raw: bytes | str) -> TopicsReport:
+    return cast(TopicsReport, _checked(raw, "TopicsReport"))

@@ -14,6 +14,11 @@ QUOTES_LATEST = "quotes:latest"  # hash: symbol -> latest quote JSON
 STATUS_INDEX = "status:index"  # set of status keys
 ML_INDEX = "ml:symbols"  # zset: symbol -> event time (epoch s) of its latest prediction
 BACKTEST_SUMMARY = "backtest:summary"  # JSON written by `cryptoviz backtest`
+TOPICS_REPORT = "monitor:topics"  # JSON (TTL): topics, groups and latest messages, by the monitor
+ALERT_RULES = "alerts:rules"  # hash: rule id -> rule JSON (written by the alerts page)
+ALERT_STATE = "alerts:state"  # hash: rule id -> what held at the last evaluation ("" = nothing)
+ALERT_FIRED = "alerts:fired"  # hash: alert id -> fired alert JSON with its delivery status
+ALERT_FIRED_ORDER = "alerts:fired:order"  # zset: alert id -> fired time (the newest kept)
 
 
 def status_key(service: str, instance: str) -> str:

@@ -201,12 +201,33 @@ class MLSettings(_Base):
         return value
 
 
+class MonitorSettings(_Base):
+    """The monitor: alert rules evaluated every pass, the broker inspected for the topics page."""
+
+    monitor_interval_s: float = Field(2.0, gt=0)
+    topics_interval_s: float = Field(10.0, gt=0)
+    topics_latest_n: int = Field(20, ge=0, le=500)
+    alert_webhook_url: str | None = None  # empty: alerts are listed on the page, not sent
+    alert_max_attempts: int = Field(8, ge=1)
+    alert_timeout_s: float = Field(5.0, gt=0)
+
+    _no_empty = field_validator("alert_webhook_url", mode="before")(_empty_is_none)
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("expected an http:// or https:// URL, or empty")
+        return value
+
+
 class DashboardSettings(_Base):
     dashboard_port: int = Field(8501, ge=1, le=65535)
     dashboard_password: SecretStr | None = None
     dashboard_refresh_s: float = Field(10.0, gt=0)
+    console_url: str | None = None  # Redpanda Console, linked from the topics page when set
 
-    _no_empty = field_validator("dashboard_password", mode="before")(_empty_is_none)
+    _no_empty = field_validator("dashboard_password", "console_url", mode="before")(_empty_is_none)
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -20,6 +20,8 @@ PAGES = [
     st.Page("views/home.py", title="Home and system status", default=True, url_path="home"),
     st.Page("views/market.py", title="Live market", url_path="market"),
     st.Page("views/predictions.py", title="ML predictions", url_path="predictions"),
+    st.Page("views/topics.py", title="Topics", url_path="topics"),
+    st.Page("views/alerts.py", title="Alerts", url_path="alerts"),
 ]
 page = st.navigation(PAGES, position="sidebar" if logged_in() else "hidden")
 if require_login():

@@ -82,6 +82,10 @@ def lake_sparks(symbols: tuple[str, ...], days: float = 1.0) -> dict[str, list[f
     return {str(sym): rows["price_usd"].tolist() for sym, rows in history.groupby("symbol")}
 
 
+def rds() -> redis.Redis:
+    return live_reader().client
+
+
 def logged_in() -> bool:
     return settings().dashboard_password is None or bool(st.session_state.get("authenticated"))
 

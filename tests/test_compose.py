@@ -47,7 +47,7 @@ def test_long_running_services_restart_unless_stopped():
 
 def test_the_platform_services_are_all_there():
     expected = {"redpanda", "redpanda-console", "redis", "minio", "minio-init", "spark-streaming"}
-    expected |= {"scraper", "ml-processor", "dashboard"}
+    expected |= {"scraper", "ml-processor", "monitor", "dashboard"}
     assert expected <= set(COMPOSE["services"])
 
 
@@ -104,12 +104,13 @@ def test_every_variable_the_test_override_uses_is_documented():
 
 def test_each_image_installs_only_its_services_extra():
     installs = {}
-    for svc in ("scraper", "ml-processor", "spark-streaming", "dashboard"):
+    for svc in ("scraper", "ml-processor", "spark-streaming", "monitor", "dashboard"):
         text = (ROOT / svc / "Dockerfile").read_text()
         installs[svc] = re.search(r'pip install .*"(\.[^"]*)"', text).group(1)
     assert installs == {
         "scraper": ".",
         "ml-processor": ".",
+        "monitor": ".",
         "spark-streaming": ".[lake]",
         "dashboard": ".[dashboard]",
     }

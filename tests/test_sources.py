@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from cryptoviz.coins import DEFAULT_COINS
-from cryptoviz.retry import Backoff
+from cryptoviz.retry import Backoff, retry_after_seconds
 from cryptoviz.scraper.loop import LiveScraper
 from cryptoviz.scraper.sources.base import FetchResult, SourceError
 from cryptoviz.scraper.sources.coingecko import parse_market_chart, parse_markets
 from cryptoviz.scraper.sources.coinmarketcap import parse_quotes_latest
-from cryptoviz.scraper.sources.http import retry_after_seconds
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.doubles import FakeClock, ListSink
 

@@ -50,6 +50,7 @@ SERVICES = (
     ServiceSpec("scraper", "scraper/main.py", 0),
     ServiceSpec("ml-processor", "ml-processor/main.py", 1),
     ServiceSpec("spark-streaming", "spark-streaming/main.py", 2),
+    ServiceSpec("monitor", "monitor/main.py", 3),
     ServiceSpec("dashboard", "dashboard/app.py"),  # Streamlit: no /metrics of its own
 )
 SUPERVISOR_METRICS_OFFSET = 9

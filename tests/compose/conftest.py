@@ -31,7 +31,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "compose"
 REPLAY_FILE = "binance_1h_2025h1.csv.gz"
 REPLAY_START = "2025-06-11T00:00:00+00:00"
 COINS = ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
-APP_SERVICES = ["scraper", "ml-processor", "spark-streaming", "dashboard"]
+APP_SERVICES = ["scraper", "ml-processor", "spark-streaming", "monitor", "dashboard"]
 PUBLISHED = [
     "REDPANDA_EXTERNAL_PORT",
     "REDPANDA_CONSOLE_PORT",

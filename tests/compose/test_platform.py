@@ -28,6 +28,7 @@ from .conftest import ARTIFACTS, COINS, REPLAY_FILE, REPLAY_START, SHARED_DATA, 
 
 pytestmark = [pytest.mark.compose]
 PROBE = Path(__file__).with_name("topics_probe.py")
+METRICS_PROBE = Path(__file__).with_name("metrics_probe.py")
 CLUSTER_MASTER = "spark://spark-master:7077"
 
 
@@ -127,6 +128,7 @@ def test_every_service_becomes_healthy_and_the_lake_job_runs_local(compose: Comp
         "scraper",
         "ml-processor",
         "spark-streaming",
+        "monitor",
         "dashboard",
     }
     assert expected <= services, states
@@ -167,7 +169,22 @@ PAGES = [
     ("", "CryptoViz: system status", ["Services up", "Symbols with predictions"], False),
     ("market", "Live market", ["candles", "24 h volume", "Indicators"], True),
     ("predictions", "ML predictions", ["Signal", "consensus"], True),
+    ("topics", "Topics", ["Consumer groups", "cryptoviz-ml", "Open Redpanda Console"], False),
+    ("alerts", "Alerts", ["New rule", "No rule yet"], False),
 ]
+
+
+def test_every_service_serves_metrics_on_the_compose_network(compose: Compose):
+    def all_served():
+        seen = compose.exec_python("dashboard", METRICS_PROBE)
+        return seen if all(isinstance(v, list) for v in seen.values()) else None
+
+    seen = wait_for(all_served, 60, "/metrics of every service", every=3)
+    assert "cryptoviz_quotes_published_total" in seen["scraper"]
+    assert "cryptoviz_ticks_in_total" in seen["ml-processor"]
+    assert "cryptoviz_consumer_lag" in seen["ml-processor"]
+    assert "cryptoviz_topics_inspected_total" in seen["monitor"]
+    assert "cryptoviz_up_since_seconds" in seen["spark-streaming"]
 
 
 def test_every_dashboard_page_renders_through_the_published_port(compose: Compose):

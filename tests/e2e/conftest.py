@@ -18,6 +18,7 @@ from cryptoviz import names, servers
 from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.testing.harness import wait_for
+from cryptoviz.testing.receiver import Receiver
 
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]
 REPLAY_START = "2026-01-08T00:00:00+00:00"
@@ -26,6 +27,7 @@ REPLAY_START = "2026-01-08T00:00:00+00:00"
 class LocalStack:
     def __init__(self, root: Path, **overrides: str) -> None:
         self.root = root
+        self.receiver = Receiver()  # the alerts' webhook
         broker, rds, s3, dash, ui = servers.free_ports(5)
         self.env = (
             os.environ
@@ -47,6 +49,9 @@ class LocalStack:
                 "DASHBOARD_REFRESH_S": "2",
                 "HEARTBEAT_INTERVAL_S": "1",
                 "ML_PREDICTION_TTL_S": "3600",
+                "ALERT_WEBHOOK_URL": self.receiver.url,
+                "MONITOR_INTERVAL_S": "0.5",
+                "TOPICS_INTERVAL_S": "2",
             }
             | overrides
         )
@@ -128,6 +133,7 @@ def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
     try:
         yield stack
     finally:
+        stack.receiver.close()
         pids = stack.pids()
         down = stack.cli("down")
         assert down.returncode == 0, down.stderr

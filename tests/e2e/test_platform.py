@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import orjson
 import pytest
@@ -13,6 +14,8 @@ from cryptoviz.testing.prometheus import Prometheus
 
 from .conftest import SYMBOLS, replayed_rows, wait_for, wait_for_predictions_at
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
@@ -21,14 +24,43 @@ def test_status_shows_every_server_and_service_up(local_stack):
     assert status.returncode == 0, status.stdout
     doc = orjson.loads(status.stdout)
     assert {n: s["state"] for n, s in doc["servers"].items()} == {"s3": "up", "broker": "up", "redis": "up"}
-    assert set(doc["services"]) == {"scraper", "ml-processor", "spark-streaming", "dashboard"}
+    assert set(doc["services"]) == {"scraper", "ml-processor", "spark-streaming", "monitor", "dashboard"}
+
+
+def test_a_rule_made_on_the_alerts_page_fires_to_the_webhook(local_stack):
+    """Early in the module, while the replay moves prices: a rule on the 1 h move of BTC at 0.05 %
+    starts to hold every time the hourly direction turns."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(f"{local_stack.dashboard}/alerts")
+        page.get_by_text("New rule", exact=True).wait_for(timeout=60000)
+        page.get_by_role("combobox", name="When").click()
+        page.get_by_role("option", name="moves in 1 h by at least").click()
+        level = page.get_by_label("Level (%)")
+        level.fill("0.05")
+        level.press("Enter")
+        page.get_by_role("button", name="Add rule").click()
+        page.get_by_text("BTC moves in 1 h by at least 0.05 %", exact=True).wait_for(timeout=30000)
+        wait_for(lambda: local_stack.receiver.received, 90, "an alert at the local webhook receiver")
+        alert = local_stack.receiver.received[0]
+        assert alert["alert"]["symbol"] == "BTC" and "in the last hour" in alert["text"]
+        page.get_by_text("Delivered", exact=True).wait_for(timeout=30000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=str(ARTIFACTS / "e2e-alerts.png"), full_page=True)
+        page.goto(f"{local_stack.dashboard}/topics")
+        page.get_by_text("cryptoviz-ml", exact=False).first.wait_for(timeout=60000)
+        page.screenshot(path=str(ARTIFACTS / "e2e-topics.png"), full_page=True)
+        browser.close()
 
 
 def test_prometheus_scrapes_every_service_and_queries_their_counters(local_stack, tmp_path):
     doc = orjson.loads(local_stack.cli("status", "--json").stdout)
     targets = {n: s["metrics_url"] for n, s in doc["services"].items() if "metrics_url" in s}
     targets["supervisor"] = doc["supervisor"]["metrics_url"]
-    assert set(targets) == {"scraper", "ml-processor", "spark-streaming", "supervisor"}
+    assert set(targets) == {"scraper", "ml-processor", "spark-streaming", "monitor", "supervisor"}
     assert doc["urls"]["metrics_ml_processor"] == targets["ml-processor"]
     with Prometheus(tmp_path / "prometheus", targets) as prom:
         wait_for(

@@ -14,7 +14,7 @@ from cryptoviz import servers
 from .conftest import LocalStack, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-SERVICES = ("scraper", "ml-processor", "spark-streaming")
+SERVICES = ("scraper", "ml-processor", "spark-streaming", "monitor")
 
 
 @pytest.mark.parametrize("outage", ["redis", "broker"])

@@ -6,13 +6,20 @@ import os
 import subprocess
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from cryptoviz import bus, names
+from cryptoviz.monitor.alerts import Alerts, new_rule, save_rule
+from cryptoviz.monitor.app import publish_topics
+from cryptoviz.schema import encode, make_quote
 from cryptoviz.servers import free_port
 from cryptoviz.stack.services import SERVICES
+from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.browser import render_pages
+from cryptoviz.testing.receiver import Receiver
 from cryptoviz.testing.seed import fill_dashboard_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -24,6 +31,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 def dashboard(real, redis_client, tmp_path):
     lake = str(tmp_path / "lake")
     fill_dashboard_data(redis_client, lake)
+    fill_monitor_data(redis_client, real.bootstrap)
     port = free_port()
     env = os.environ | real.env() | {"LAKE_URL": lake, "DASHBOARD_REFRESH_S": "2"}
     spec = next(s for s in SERVICES if s.name == "dashboard")  # started as the stack starts it
@@ -48,10 +56,27 @@ def dashboard(real, redis_client, tmp_path):
     proc.wait(timeout=20)
 
 
+def fill_monitor_data(client, bootstrap: str) -> None:
+    """The topics report read from the real broker, and an alert fired and delivered to a local
+    receiver, as the monitor service writes them."""
+    bus.ensure_topics(bootstrap)
+    publish_topics(client, bootstrap, 5, 60)
+    with Receiver() as receiver:
+        alerts = Alerts(client, Telemetry("monitor", None), receiver.url)
+        save_rule(client, new_rule("SOL", "price_above", 100.0))
+        for hour, price in ((0, 90.0), (1, 110.0)):
+            q = make_quote("SOL", price, datetime(2024, 1, 29, tzinfo=UTC) + timedelta(hours=hour))
+            client.hset(names.QUOTES_LATEST, "SOL", encode(q))
+            alerts.evaluate()
+        assert alerts.deliver_due() == 1 and len(receiver.received) == 1
+
+
 PAGES = [
     ("", "CryptoViz: system status", ["Services up", "1 / 1", "Symbols with predictions"], False),
     ("market", "Live market", ["BTC: 4 h candles", "BTC 4 h", "24 h volume", "Indicators"], True),
     ("predictions", "ML predictions", ["Signal", "P(up) 1h", "chance the price is higher", "forecast"], True),
+    ("topics", "Topics", ["Consumer groups", "Newest messages", "crypto-dead-letter", "s ago."], False),
+    ("alerts", "Alerts", ["SOL price crosses above 100 USD", "Fired", "Delivered", "New rule"], False),
 ]
 
 

@@ -1,0 +1,92 @@
+import time
+
+import redis
+import streamlit as st
+from common import rds, settings
+
+from cryptoviz import contracts, names
+from cryptoviz.monitor_view import groups_table, messages_table, topics_table
+
+st.title("Topics")
+st.caption(
+    "What the broker holds, read by the monitor service every few seconds (the dashboard reads Redis, "
+    "never Kafka): topics with their log start and end offsets, consumer groups with their lag, and "
+    "the newest messages."
+)
+if settings().console_url:
+    st.link_button("Open Redpanda Console", settings().console_url or "")
+
+
+@st.fragment(run_every=settings().dashboard_refresh_s)
+def live() -> None:
+    try:
+        raw = rds().get(names.TOPICS_REPORT)
+    except redis.RedisError as exc:
+        st.error(f"Redis is unreachable ({type(exc).__name__}). Start the stack with `make up`.")
+        return
+    if raw is None:
+        st.info("No report from the monitor yet: it reads the broker every TOPICS_INTERVAL_S (`make up`).")
+        return
+    try:
+        report = contracts.decode_topics(raw)
+    except contracts.ContractError as exc:
+        st.error(f"The monitor's report is unreadable: {exc}")
+        return
+    age = max(0.0, time.time() - report["ts"])
+    st.subheader("Topics")
+    st.dataframe(
+        topics_table(report),
+        hide_index=True,
+        use_container_width=True,
+        column_config={
+            "topic": "Topic",
+            "partitions": "Partitions",
+            "messages": st.column_config.NumberColumn("Messages held", format="localized"),
+            "log_start": "Log start (per partition)",
+            "log_end": "Log end (per partition)",
+        },
+    )
+    st.caption(f"Read {age:.0f} s ago.")
+    st.subheader("Consumer groups")
+    groups = groups_table(report)
+    if groups.empty:
+        st.info("No consumer group has committed an offset yet.")
+    else:
+        lag = {g["group"]: g["lag"] for g in report["groups"]}
+        st.write(", ".join(f"**{g}**: lag {n:,}" for g, n in lag.items()))
+        st.dataframe(
+            groups,
+            hide_index=True,
+            use_container_width=True,
+            column_config={
+                "group": "Group",
+                "topic": "Topic",
+                "partition": "Partition",
+                "committed": st.column_config.NumberColumn("Committed offset", format="localized"),
+                "end": st.column_config.NumberColumn("Log end", format="localized"),
+                "lag": st.column_config.NumberColumn("Lag", format="localized"),
+            },
+        )
+    st.subheader("Newest messages")
+    topic = st.radio("Topic", list(names.ALL_TOPICS), index=1, horizontal=True, key="topics_topic")
+    messages = messages_table(report, topic)
+    if messages.empty:
+        st.info(f"{topic} holds no message yet.")
+    else:
+        st.dataframe(
+            messages,
+            hide_index=True,
+            use_container_width=True,
+            column_config={
+                "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
+                "key": "Key",
+                "partition": "Partition",
+                "offset": "Offset",
+                "reason": "Reason",
+                "origin": "From",
+                "value": st.column_config.TextColumn("Value", width="large"),
+            },
+        )
+
+
+live()

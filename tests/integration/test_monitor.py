@@ -1,0 +1,193 @@
+"""The monitor against the real broker, Redis and local webhook receivers: the topics report,
+alerts fired once, delivered through a receiver that fails and recovers, and the service itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+import redis
+
+from cryptoviz import bus, contracts, names
+from cryptoviz.monitor import alerts as alerts_mod
+from cryptoviz.monitor import topics
+from cryptoviz.monitor.alerts import Alerts, fired_alerts, new_rule, save_rule
+from cryptoviz.schema import encode, make_quote
+from cryptoviz.telemetry import Telemetry
+from cryptoviz.testing.harness import wait_for
+from cryptoviz.testing.receiver import Receiver
+
+from .conftest import STARTED
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def set_price(client: redis.Redis, price: float, hours: float = 0.0, symbol: str = "BTC") -> None:
+    q = make_quote(symbol, price, T0 + timedelta(hours=hours), source="replay")
+    client.hset(names.QUOTES_LATEST, symbol, encode(q))
+
+
+def test_the_topics_report_has_offsets_lag_and_the_newest_messages(bootstrap, topic_factory):
+    topic = topic_factory("monitor", partitions=2)
+    prod = bus.producer(bootstrap)
+    for i in range(12):
+        prod.send(topic, key=f"K{i % 3}", value=orjson.dumps({"n": i}))
+    prod.send(topic, key="K0", value=b"not json \xff")
+    marker = uuid.uuid4().hex
+    bus.dead_letter(prod, marker.encode(), "bad_json", origin="test", detail="d").get(timeout=30)
+    prod.flush()
+    prod.close()
+    group = f"g-{uuid.uuid4().hex[:6]}"
+    cons = bus.consumer(bootstrap, topic, group_id=group)
+    got = [0]
+
+    def five_read() -> bool:
+        got[0] += sum(len(v) for v in cons.poll(timeout_ms=500, max_records=5 - got[0]).values())
+        return got[0] == 5
+
+    wait_for(five_read, 60, "five messages read by the group", every=0)
+    cons.commit()
+    cons.close()
+
+    report = topics.inspect(bootstrap, latest_n=4)
+    contracts.decode_topics(contracts.encode(report))  # the shape the page relies on
+    mine = next(t for t in report["topics"] if t["name"] == topic)
+    assert mine["messages"] == 13 and len(mine["partitions"]) == 2
+    assert sum(p["end"] - p["start"] for p in mine["partitions"]) == 13
+    g = next(g for g in report["groups"] if g["group"] == group)
+    assert g["lag"] == 13 - 5
+    assert {p["topic"] for p in g["partitions"]} == {topic}
+    latest = report["latest"][topic]
+    assert len(latest) == 4
+    assert [m["ts"] for m in latest] == sorted((m["ts"] for m in latest), reverse=True)
+    ends = {p["partition"]: p["end"] for p in mine["partitions"]}
+    assert all(m["offset"] < ends[m["partition"]] for m in latest), "as of the offsets shown"
+    everything = topics.inspect(bootstrap, latest_n=20)["latest"][topic]
+    assert len(everything) == 13
+    assert sorted(m["value"]["n"] for m in everything if isinstance(m["value"], dict)) == list(range(12))
+    assert [m["value"] for m in everything if isinstance(m["value"], str)] == ["not json \ufffd"]
+    dead = report["latest"][names.TOPIC_DEAD_LETTER]
+    assert any(m["value"]["raw"] == marker and m["reason"] == "bad_json" for m in dead)
+
+
+def test_a_rule_fires_once_and_is_delivered_after_the_receiver_recovers(redis_client):
+    telemetry = Telemetry("monitor", None, instance="t")
+    with Receiver() as receiver:
+        alerts = Alerts(redis_client, telemetry, receiver.url, max_attempts=5)
+        save_rule(redis_client, new_rule("BTC", "price_above", 100.0))
+        set_price(redis_client, 90.0, 0)
+        assert alerts.evaluate() == []  # the rule's first look: below
+        set_price(redis_client, 110.0, 1)
+        (fired,) = alerts.evaluate()
+        assert fired["message"] == "BTC crossed above 100 USD (now 110 USD)"
+        assert alerts.evaluate() == [], "still above: no second alert"
+        receiver.fail_next(2, 503)
+        now = fired["fired_ts"]
+        assert alerts.deliver_due(now=now) == 0
+        (pending,) = fired_alerts(redis_client)
+        assert (pending["status"], pending["attempts"], pending["last_error"]) == ("pending", 1, "HTTP 503")
+        assert pending["next_try_ts"] > now
+        assert alerts.deliver_due(now=now) == 0, "not due yet: no try"
+        assert alerts.deliver_due(now=now + 3600) == 0
+        assert alerts.deliver_due(now=now + 7200) == 1
+        (done,) = fired_alerts(redis_client)
+        assert (done["status"], done["attempts"]) == ("delivered", 3)
+        assert receiver.refused == 2 and len(receiver.received) == 1
+        body = receiver.received[0]
+        assert body["text"] == body["content"] == f"CryptoViz alert: {fired['message']}"
+        assert body["alert"]["id"] == fired["id"]
+        assert alerts.deliver_due(now=now + 9000) == 0 and len(receiver.received) == 1
+
+        # the same quote seen again after the rule's state was lost: the same alert id, not sent twice
+        redis_client.hset(names.ALERT_STATE, fired["rule_id"], "")
+        assert alerts.evaluate() == []
+        assert telemetry.counters["alerts_duplicate"] == 1
+        assert len(fired_alerts(redis_client)) == 1
+
+
+def test_a_refusing_receiver_fails_the_alert_at_once_and_a_dead_one_after_the_attempts(redis_client):
+    telemetry = Telemetry("monitor", None, instance="t")
+    with Receiver() as receiver:
+        alerts = Alerts(redis_client, telemetry, receiver.url, max_attempts=2)
+        save_rule(redis_client, new_rule("BTC", "price_below", 50.0))
+        set_price(redis_client, 60.0, 0)
+        alerts.evaluate()
+        set_price(redis_client, 40.0, 1)
+        (fired,) = alerts.evaluate()
+        receiver.fail_next(1, 400)
+        alerts.deliver_due(now=fired["fired_ts"])
+        (failed,) = fired_alerts(redis_client)
+        assert (failed["status"], failed["attempts"], failed["last_error"]) == ("failed", 1, "HTTP 400")
+    dead_url = receiver.url  # closed: connection refused from now on
+    alerts = Alerts(redis_client, telemetry, dead_url, max_attempts=2)
+    set_price(redis_client, 60.0, 2)
+    alerts.evaluate()
+    set_price(redis_client, 40.0, 3)
+    (second,) = alerts.evaluate()
+    alerts.deliver_due(now=second["fired_ts"])
+    alerts.deliver_due(now=second["fired_ts"] + 3600)
+    newest = fired_alerts(redis_client)[0]
+    assert (newest["status"], newest["attempts"], newest["last_error"]) == ("failed", 2, "ConnectionError")
+    assert telemetry.counters["alerts_failed"] == 2
+
+
+def test_without_a_webhook_alerts_are_listed_not_sent_and_bad_rules_are_counted(redis_client):
+    telemetry = Telemetry("monitor", None, instance="t")
+    alerts = Alerts(redis_client, telemetry, None)
+    save_rule(redis_client, new_rule("BTC", "move_1h", 5.0))
+    redis_client.hset(names.ALERT_RULES, "broken", b"{not json")
+    for hour, price in enumerate([100.0, 101.0, 108.0]):
+        set_price(redis_client, price, hour)
+        fired = alerts.evaluate()
+    assert [f["status"] for f in fired] == ["not_sent"]
+    assert fired[0]["value"] == pytest.approx(100 * (108 / 101 - 1))
+    assert alerts.deliver_due() == 0
+    assert telemetry.counters["errors.rule_unreadable"] == 3
+    with pytest.raises(ValueError, match="signal level"):
+        new_rule("BTC", "signal", 0.4)
+    with pytest.raises(ValueError, match="unknown alert kind"):
+        new_rule("BTC", "price_sideways", 1.0)
+    alerts_mod.delete_rule(redis_client, "broken")
+    assert alerts_mod.load_rules(redis_client)[1] == 0
+
+
+def test_the_monitor_service_reports_topics_fires_and_stops_on_sigterm(real, redis_client):
+    bus.ensure_topics(real.bootstrap)
+    with Receiver() as receiver:
+        env = (
+            os.environ
+            | real.env()
+            | {
+                "HEARTBEAT_INTERVAL_S": "0.5",
+                "MONITOR_INTERVAL_S": "0.2",
+                "TOPICS_INTERVAL_S": "1",
+                "ALERT_WEBHOOK_URL": receiver.url,
+            }
+        )
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "monitor" / "main.py")], env=env, stderr=subprocess.PIPE, text=True
+        )
+        STARTED.append(proc)
+        report = wait_for(lambda: redis_client.get(names.TOPICS_REPORT), 60, "the topics report")
+        names_seen = {t["name"] for t in contracts.decode_topics(report)["topics"]}
+        assert set(names.ALL_TOPICS) <= names_seen
+        save_rule(redis_client, new_rule("ETH", "price_above", 2000.0))
+        set_price(redis_client, 1900.0, 0, "ETH")
+        rule_id = alerts_mod.load_rules(redis_client)[0][0]["id"]
+        wait_for(lambda: redis_client.hget(names.ALERT_STATE, rule_id) is not None, 30, "a first look")
+        set_price(redis_client, 2100.0, 1, "ETH")
+        wait_for(lambda: receiver.received, 30, "the alert at the receiver")
+        assert receiver.received[0]["alert"]["symbol"] == "ETH"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err[-2000:]
+        assert "Traceback" not in err
