@@ -9,7 +9,7 @@ such a value rather than failing a page). Key names live in `cryptoviz.names`.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 import orjson
 
@@ -72,6 +72,9 @@ class MLSummary(TypedDict):
     consensus: dict[str, float]  # horizon -> consensus prediction
     forecast: dict[str, float]  # horizon -> the headline forecast's point
     updated_ts: float
+    # the headline forecast's direction at the signal horizon, as scored so far (may be absent)
+    hits_1h: NotRequired[int]
+    scored_1h: NotRequired[int]
 
 
 class MLState(TypedDict):
@@ -147,7 +150,7 @@ class TopicsReport(TypedDict):
 
 
 def summary_of(view: MLView) -> MLSummary:
-    return {
+    summary: MLSummary = {
         "symbol": view["symbol"],
         "event_ts": view["event_ts"],
         "price": view["price"],
@@ -159,6 +162,12 @@ def summary_of(view: MLView) -> MLSummary:
         "forecast": {h: p["forecast"] for h, p in view["predictions"].items()},
         "updated_ts": view["updated_ts"],
     }
+    # how many 1 h forecasts had a direction and how many of those were right, when scored yet
+    scored = view["accuracy"].get(SIGNAL_HORIZON, {}).get("forecast") or {}
+    n, rate = scored.get("n_direction"), scored.get("hit_rate")
+    if isinstance(n, int) and isinstance(rate, int | float):
+        summary["hits_1h"], summary["scored_1h"] = round(rate * n), n
+    return summary
 
 
 def encode(

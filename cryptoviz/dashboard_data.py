@@ -19,6 +19,8 @@ def status_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
     now = now or time.time()
     rows = []
     docs, _ = current_instances(snap.status, now)
+    supervisor = next((d for d in docs if d["service"] == "supervisor"), None)
+    restarts = supervisor.get("counters", {}) if supervisor else {}
     for doc in sorted(docs, key=lambda d: (d["service"], d["instance"])):
         counters = doc.get("counters", {})
         errors = {k: v for k, v in counters.items() if k.startswith(("errors.", "dead_letter.", "rejected."))}
@@ -35,9 +37,19 @@ def status_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
                 ),
                 "errors": sum(errors.values()),
                 "lag": doc.get("gauges", {}).get("lag", doc.get("gauges", {}).get("offsets_behind")),
+                "restarts": restarts.get(f"restarts.{doc['service']}") if supervisor else None,
             }
         )
     return pd.DataFrame(rows)
+
+
+def as_text(table: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Counts shown as text with thousands separators and "-" where there is none (a grid shows
+    an empty number as "None")."""
+    out = table.copy()
+    for c in columns:
+        out[c] = [f"{int(v):,}" if v is not None and not pd.isna(v) else "-" for v in out[c]]
+    return out
 
 
 def signals_table(snap: Snapshot) -> pd.DataFrame:

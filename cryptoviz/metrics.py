@@ -15,11 +15,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
@@ -100,6 +103,13 @@ class Histogram:
         return out
 
 
+class _Quiet(WSGIRequestHandler):
+    """No access log line per scrape."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
 def registry_for(telemetry: Telemetry) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(TelemetryCollector(telemetry))
@@ -124,16 +134,20 @@ def _reachable_host(host: str) -> str:
 
 
 def serve(telemetry: Telemetry, port: int | None, host: str) -> str | None:
-    """Serve /metrics for `telemetry` on host:port (0: a free port) in a daemon thread; the URL, which
-    the heartbeat carries as `metrics_url`. None when disabled or the port is taken (logged, counted)."""
+    """Serve /metrics for `telemetry` on host:port (0: a free port; host "": every interface) in a
+    daemon thread. Returns the URL, which the heartbeat carries as `metrics_url`; None when disabled
+    or the port is taken (logged, counted)."""
     if port is None:
         return None
     try:
-        server, _ = start_http_server(port, addr=host, registry=registry_for(telemetry))
+        server = make_server(
+            host, port, make_wsgi_app(registry_for(telemetry)), ThreadingWSGIServer, handler_class=_Quiet
+        )
     except OSError as exc:
         telemetry.incr("errors.metrics_port")
         log.warning("metrics_not_served", service=telemetry.service, port=port, error=exc)
         return None
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
     url = f"http://{_reachable_host(host)}:{server.server_port}/metrics"
     telemetry.gauge("metrics_url", url)
     log.info("metrics_served", service=telemetry.service, url=url)

@@ -221,13 +221,46 @@ class MonitorSettings(_Base):
         return value
 
 
+KPI_FIELDS = (
+    "kpi_ml_latency_ms",
+    "kpi_redis_hit_rate",
+    "kpi_kafka_lag",
+    "kpi_dashboard_load_ms",
+    "kpi_accuracy",
+)
+
+
 class DashboardSettings(_Base):
     dashboard_port: int = Field(8501, ge=1, le=65535)
     dashboard_password: SecretStr | None = None
     dashboard_refresh_s: float = Field(10.0, gt=0)
     console_url: str | None = None  # Redpanda Console, linked from the topics page when set
+    # the home page's KPIs: "target,alert level" each
+    kpi_ml_latency_ms: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [1000.0, 5000.0])
+    kpi_redis_hit_rate: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.9, 0.5])
+    kpi_kafka_lag: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [1000.0, 10000.0])
+    kpi_dashboard_load_ms: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [1000.0, 3000.0])
+    kpi_accuracy: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.52, 0.5])
 
     _no_empty = field_validator("dashboard_password", "console_url", mode="before")(_empty_is_none)
+    _split_kpis = field_validator(*KPI_FIELDS, mode="before")(_split_csv)
+
+    @field_validator(*KPI_FIELDS)
+    @classmethod
+    def _target_and_alert(cls, value: list[float]) -> list[float]:
+        if len(value) != 2:
+            raise ValueError("two numbers: target,alert level")
+        return value
+
+    @property
+    def kpi_levels(self) -> dict[str, tuple[float, float]]:
+        return {
+            "ml_latency_ms": (self.kpi_ml_latency_ms[0], self.kpi_ml_latency_ms[1]),
+            "redis_hit_rate": (self.kpi_redis_hit_rate[0], self.kpi_redis_hit_rate[1]),
+            "kafka_lag": (self.kpi_kafka_lag[0], self.kpi_kafka_lag[1]),
+            "dashboard_load_ms": (self.kpi_dashboard_load_ms[0], self.kpi_dashboard_load_ms[1]),
+            "accuracy": (self.kpi_accuracy[0], self.kpi_accuracy[1]),
+        }
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -86,6 +86,16 @@ def rds() -> redis.Redis:
     return live_reader().client
 
 
+def redis_hit_rate() -> float | None:
+    """Keyspace hits / lookups since Redis started; None before any lookup or when unreachable."""
+    try:
+        stats = rds().info("stats")
+    except redis.RedisError:
+        return None
+    hits, misses = int(stats.get("keyspace_hits", 0)), int(stats.get("keyspace_misses", 0))
+    return hits / (hits + misses) if hits + misses else None
+
+
 def logged_in() -> bool:
     return settings().dashboard_password is None or bool(st.session_state.get("authenticated"))
 

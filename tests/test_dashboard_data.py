@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from cryptoviz import contracts
-from cryptoviz.dashboard_data import backtest_table, predictions_table, signals_table, status_table
+from cryptoviz.dashboard_data import as_text, backtest_table, predictions_table, signals_table, status_table
 from cryptoviz.models import HORIZONS
 from cryptoviz.scoring import SCORED
 from cryptoviz.telemetry import Telemetry
@@ -37,6 +37,30 @@ def test_the_status_table_applies_the_staleness_rule():
     old = status_table(snapshot([doc]), now=doc["heartbeat_ts"] + 600)
     assert (fresh.iloc[0]["state"], old.iloc[0]["state"]) == ("up", "down")
     assert fresh.iloc[0]["out"] == 5 and fresh.iloc[0]["errors"] == 2
+
+
+def test_restarts_come_from_the_supervisor_and_unknown_counts_read_as_a_dash():
+    scraper = Telemetry("scraper", None, 1.0, instance="h-1")
+    scraper.incr("quotes_published", 12345)
+    supervisor = Telemetry("supervisor", None, 1.0, instance="h-2")
+    supervisor.counters["restarts.scraper"] = 2
+    docs = [contracts.decode_heartbeat(contracts.encode(t.document())) for t in (scraper, supervisor)]
+    table = status_table(snapshot(docs), now=docs[0]["heartbeat_ts"] + 1)
+    row = table[table["service"] == "scraper"].iloc[0]
+    assert row["restarts"] == 2 and row["in"] is None
+    shown = as_text(table, ("in", "out", "lag", "restarts"))
+    row = shown[shown["service"] == "scraper"].iloc[0]
+    assert (row["in"], row["out"], row["lag"], row["restarts"]) == ("-", "12,345", "-", "2")
+    alone = status_table(snapshot(docs[:1]), now=docs[0]["heartbeat_ts"] + 1)
+    assert alone.iloc[0]["restarts"] is None, "no supervisor (compose): restarts unknown, not 0"
+
+
+def test_the_summary_carries_the_forecast_direction_tally():
+    view = ml_views()["BTC"]
+    scored = view["accuracy"]["1h"]["forecast"]
+    summary = contracts.summary_of(view)
+    assert summary["scored_1h"] == scored["n_direction"] > 0
+    assert summary["hits_1h"] == round(scored["hit_rate"] * scored["n_direction"])
 
 
 def test_the_backtest_table_is_empty_for_a_symbol_the_backtest_did_not_cover():

@@ -86,3 +86,12 @@ def test_the_endpoint_serves_the_text_and_a_taken_port_is_counted_not_raised():
         assert serve(other, taken.getsockname()[1], "127.0.0.1") is None
         assert other.counters["errors.metrics_port"] == 1
     assert serve(Telemetry("scraper", None), None, "") is None
+
+
+def test_an_empty_host_listens_on_every_interface():
+    t = telemetry()
+    url = serve(t, 0, "")
+    assert url is not None and socket.gethostname() in url
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        assert b"cryptoviz_ticks_in_total" in resp.read()

@@ -1,9 +1,12 @@
-import streamlit as st
-from common import coins, lake_sparks, live_fragment
+import time
 
-from cryptoviz.dashboard_data import status_table
+import streamlit as st
+from common import coins, lake_sparks, live_fragment, redis_hit_rate, settings
+
+from cryptoviz.dashboard_data import as_text, status_table
 from cryptoviz.health import current_instances
-from cryptoviz.market_view import coin_cards
+from cryptoviz.kpis import age_text, freshness, kpi_table, kpis
+from cryptoviz.market_view import coin_cards, format_compact
 from cryptoviz.readers import Snapshot
 
 st.title("CryptoViz: system status")
@@ -14,11 +17,26 @@ STATUS_COLUMNS = {
     "state": st.column_config.TextColumn("State"),
     "reported": st.column_config.TextColumn("Reported"),
     "heartbeat_age_s": st.column_config.NumberColumn("Last heartbeat", format="%.1f s ago"),
-    "in": st.column_config.NumberColumn("Messages in", format="localized"),
-    "out": st.column_config.NumberColumn("Messages out", format="localized"),
+    "in": st.column_config.TextColumn("Messages in"),
+    "out": st.column_config.TextColumn("Messages out"),
     "errors": st.column_config.NumberColumn("Errors", format="localized"),
-    "lag": st.column_config.NumberColumn("Lag", format="localized"),
+    "lag": st.column_config.TextColumn("Lag"),
+    "restarts": st.column_config.TextColumn("Restarts"),
 }
+KPI_COLUMNS = {
+    "kpi": st.column_config.TextColumn("KPI"),
+    "value": st.column_config.TextColumn("Now"),
+    "target": st.column_config.TextColumn("Target"),
+    "alert": st.column_config.TextColumn("Alert at"),
+    "state": st.column_config.TextColumn("State"),
+    "how": st.column_config.TextColumn("Measured as", width="large"),
+}
+PAGES = [
+    ("views/market.py", "Live market", "Candles, indicators and every coin's table"),
+    ("views/predictions.py", "ML predictions", "Forecasts with calibrated intervals, P(up), skill"),
+    ("views/topics.py", "Topics", "Offsets, consumer lag and the newest messages"),
+    ("views/alerts.py", "Alerts", "Rules on price, moves and signals, sent to a webhook"),
+]
 
 
 def cards(snap: Snapshot) -> None:
@@ -33,9 +51,39 @@ def cards(snap: Snapshot) -> None:
             col.metric(card["label"], card["price"], card["change"], chart_data=spark, border=True)
 
 
+def pipeline(snap: Snapshot) -> None:
+    """How fresh the data is, and what went through the pipeline."""
+    ages = freshness(snap)
+    totals: dict[str, int] = {}
+    for doc in current_instances(snap.status)[0]:
+        for counter, label in (
+            ("quotes_published", "Quotes published"),
+            ("ticks_in", "Quotes modelled"),
+            ("rows_written", "Rows in the lake"),
+        ):
+            totals[label] = totals.get(label, 0) + int(doc.get("counters", {}).get(counter, 0))
+    c = st.columns(6)
+    for col, (what, age) in zip(c[:3], ages.items(), strict=True):
+        col.metric(f"Newest {what}", age_text(age))
+    for col, (label, n) in zip(c[3:], totals.items(), strict=True):
+        col.metric(label, format_compact(n), help="since each service's current instance started")
+
+
 @live_fragment
 def live(snap: Snapshot) -> None:
+    started = time.perf_counter()
     cards(snap)
+    st.subheader("Pipeline")
+    pipeline(snap)
+    st.subheader("Key figures")
+    items = kpis(snap, settings().kpi_levels, redis_hit_rate(), st.session_state.get("home_render_ms"))
+    st.dataframe(kpi_table(items), hide_index=True, use_container_width=True, column_config=KPI_COLUMNS)
+    st.subheader("Pages")
+    cols = st.columns(len(PAGES))
+    for col, (page, title, text) in zip(cols, PAGES, strict=True):
+        with col.container(border=True):
+            st.page_link(page, label=title)
+            st.caption(text)
     st.subheader("System status")
     table = status_table(snap)
     if table.empty:
@@ -46,10 +94,12 @@ def live(snap: Snapshot) -> None:
     c[1].metric("Quotes tracked", len(snap.quotes))
     c[2].metric("Symbols with predictions", len(snap.ml))
     c[3].metric("Errors counted", int(table["errors"].sum()))
-    st.dataframe(table, hide_index=True, use_container_width=True, column_config=STATUS_COLUMNS)
+    shown = as_text(table, ("in", "out", "lag", "restarts"))
+    st.dataframe(shown, hide_index=True, use_container_width=True, column_config=STATUS_COLUMNS)
     _, replaced = current_instances(snap.status)
     note = f"; {replaced} replaced instance(s) not shown" if replaced else ""
     st.caption(f"Redis read for all symbols: {snap.read_ms:.1f} ms{note}")
+    st.session_state["home_render_ms"] = (time.perf_counter() - started) * 1000 + snap.read_ms
 
 
 live()

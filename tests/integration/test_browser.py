@@ -72,7 +72,12 @@ def fill_monitor_data(client, bootstrap: str) -> None:
 
 
 PAGES = [
-    ("", "CryptoViz: system status", ["Services up", "1 / 1", "Symbols with predictions"], False),
+    (
+        "",
+        "CryptoViz: system status",
+        ["Services up", "1 / 1", "Symbols with predictions", "Key figures", "Newest quote", "Live market"],
+        False,
+    ),
     ("market", "Live market", ["BTC: 4 h candles", "BTC 4 h", "24 h volume", "Indicators"], True),
     ("predictions", "ML predictions", ["Signal", "P(up) 1h", "chance the price is higher", "forecast"], True),
     ("topics", "Topics", ["Consumer groups", "Newest messages", "crypto-dead-letter", "s ago."], False),
