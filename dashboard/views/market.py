@@ -51,9 +51,9 @@ def live(snap: Snapshot) -> None:
     )
 
 
-left, mid, right = st.columns([2, 3, 2])
-left.selectbox("Coin", coins(), key="market_symbol")
-mid.radio("Range", list(RANGES), index=1, horizontal=True, key="market_range")
+st.segmented_control("Coin", coins(), default=coins()[0], key="market_symbol")
+left, right = st.columns([3, 2])
+left.radio("Range", list(RANGES), index=1, horizontal=True, key="market_range")
 right.selectbox("Candle", ["auto", *INTERVALS], key="market_interval")
 st.pills("Indicators", INDICATORS, selection_mode="multi", key="market_indicators")
 live()

@@ -15,13 +15,18 @@ import pytest
 import redis
 
 from cryptoviz import names, servers
+from cryptoviz.coins import DEFAULT_COINS
 from cryptoviz.scraper.sources.replay import read_history
-from cryptoviz.settings import HISTORY_2024_2026
+from cryptoviz.settings import DEFAULT_REPLAY_FILES, HISTORY_2024_2026
 from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.receiver import Receiver
 
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]
 REPLAY_START = "2026-01-08T00:00:00+00:00"
+# the platform test's stack: the default replay file, all seven default coins, its last 12 days
+PLATFORM_SYMBOLS = list(DEFAULT_COINS)
+PLATFORM_START = "2025-06-06T00:00:00+00:00"
+PLATFORM_FILES = DEFAULT_REPLAY_FILES[0]
 
 
 class LocalStack:
@@ -107,19 +112,21 @@ class LocalStack:
         )
 
 
-def replayed_rows(start_iso: str = REPLAY_START):
+def replayed_rows(start_iso: str = REPLAY_START, files: str = HISTORY_2024_2026, symbols=tuple(SYMBOLS)):
     from datetime import datetime
 
     start = datetime.fromisoformat(start_iso)
-    return [r for r in read_history([HISTORY_2024_2026], SYMBOLS) if r.ts >= start]
+    return [r for r in read_history([files], list(symbols)) if r.ts >= start]
 
 
-def wait_for_predictions_at(stack: LocalStack, event_ts: float, timeout: float) -> None:
+def wait_for_predictions_at(
+    stack: LocalStack, event_ts: float, timeout: float, symbols=tuple(SYMBOLS)
+) -> None:
     """Until every symbol's latest prediction is for the tick at `event_ts`."""
     client = stack.redis()
 
     def at_last() -> bool:
-        docs = client.mget([names.ml_summary_key(s) for s in SYMBOLS])
+        docs = client.mget([names.ml_summary_key(s) for s in symbols])
         return all(d and orjson.loads(d)["event_ts"] == event_ts for d in docs)
 
     wait_for(at_last, timeout, "every symbol's prediction at the last replayed hour")
@@ -127,7 +134,12 @@ def wait_for_predictions_at(stack: LocalStack, event_ts: float, timeout: float) 
 
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory) -> Iterator[LocalStack]:
-    stack = LocalStack(tmp_path_factory.mktemp("stack"))
+    stack = LocalStack(
+        tmp_path_factory.mktemp("stack"),
+        COINS=",".join(PLATFORM_SYMBOLS),
+        REPLAY_FILES=PLATFORM_FILES,
+        REPLAY_START=PLATFORM_START,
+    )
     up = stack.cli("up", "--wait", "180")
     assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-3000:]
     try:

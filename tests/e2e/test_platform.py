@@ -12,7 +12,14 @@ from cryptoviz import names
 from cryptoviz.testing.browser import CHROMIUM_ARGS, chromium_path
 from cryptoviz.testing.prometheus import Prometheus
 
-from .conftest import SYMBOLS, replayed_rows, wait_for, wait_for_predictions_at
+from .conftest import (
+    PLATFORM_FILES,
+    PLATFORM_START,
+    PLATFORM_SYMBOLS,
+    replayed_rows,
+    wait_for,
+    wait_for_predictions_at,
+)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -85,7 +92,9 @@ def test_pages_show_live_values_that_change_between_refreshes(local_stack):
 
     client = local_stack.redis()
     wait_for(
-        lambda: all(client.get(names.ml_summary_key(s)) for s in SYMBOLS), 120, "a prediction per symbol"
+        lambda: all(client.get(names.ml_summary_key(s)) for s in PLATFORM_SYMBOLS),
+        120,
+        "a prediction per symbol",
     )
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
@@ -93,7 +102,15 @@ def test_pages_show_live_values_that_change_between_refreshes(local_stack):
         for path, title in (("", "CryptoViz: system status"), ("market", "Live market")):
             page.goto(f"{local_stack.dashboard}/{path}")
             page.get_by_text(title, exact=True).first.wait_for(timeout=30000)
+            drawn = ".js-plotly-plot" if path else '[data-testid="stMetric"]'
+            page.locator(drawn).first.wait_for(timeout=60000)
+            body = page.inner_text("body")
+            for sym in PLATFORM_SYMBOLS:  # a card (home) or a coin button (market) per default coin
+                assert sym in body, f"{path or 'home'}: {sym} not shown"
+            assert "no quote yet" not in body, "every default coin has a quote"
             assert page.locator('[data-testid="stException"]').count() == 0
+            assert "Deploy" not in body and "Traceback" not in body
+            page.screenshot(path=str(ARTIFACTS / f"e2e-{path or 'home'}.png"), full_page=True)
         page.goto(f"{local_stack.dashboard}/predictions")
         page.locator(".js-plotly-plot").first.wait_for(timeout=60000)
         price = page.locator('[data-testid="stMetricValue"]').nth(2)
@@ -104,7 +121,7 @@ def test_pages_show_live_values_that_change_between_refreshes(local_stack):
 
 
 def test_replay_lands_in_the_lake_once_and_every_symbol_has_predictions(local_stack):
-    rows = replayed_rows()
+    rows = replayed_rows(PLATFORM_START, PLATFORM_FILES, PLATFORM_SYMBOLS)
     scraper = wait_for(
         lambda: (s := local_stack.statuses().get("scraper")) and s["state"] == "idle" and s,
         240,
@@ -117,7 +134,7 @@ def test_replay_lands_in_the_lake_once_and_every_symbol_has_predictions(local_st
     assert got == expected, "each replayed quote exactly once, in its symbol and date"
     dates = {p.name for p in (local_stack.root / "lake" / names.LAKE_QUOTES).glob("symbol=*/date=*")}
     assert dates == {f"date={d}" for d in {r.ts.date().isoformat() for r in rows}}
-    wait_for_predictions_at(local_stack, max(r.ts for r in rows).timestamp(), 60)
+    wait_for_predictions_at(local_stack, max(r.ts for r in rows).timestamp(), 60, PLATFORM_SYMBOLS)
     ml = local_stack.statuses()["ml-processor"]
     assert ml["counters"]["ticks_in"] == len(rows) and ml["counters"]["scored"] > 0
 
