@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import platform
@@ -61,6 +62,8 @@ def main() -> None:
         fill_symbols(client)
         reader = LiveReader(client)
         snap = reader.snapshot()
+        gc.collect()
+        gc.freeze()  # what the dashboard does after its first run (dashboard/common.py)
         assert len(snap.ml) == 1002 and len(snap.quotes) == 1002, (len(snap.ml), len(snap.quotes))
         reads = []
         for _ in range(READS):

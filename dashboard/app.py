@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import logged_in, require_login
+from common import freeze_startup_heap, logged_in, require_login
 
 st.set_page_config(page_title="CryptoViz", layout="wide")
 # a visitor never sees a traceback: errors are logged by the server, the page shows a short message
@@ -26,3 +26,4 @@ PAGES = [
 page = st.navigation(PAGES, position="sidebar" if logged_in() else "hidden")
 if require_login():
     page.run()
+    freeze_startup_heap()

@@ -68,7 +68,7 @@ def fired() -> None:
     st.dataframe(
         table,
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={
             "fired": st.column_config.DatetimeColumn("Fired", format="YYYY-MM-DD HH:mm:ss"),
             "symbol": "Coin",

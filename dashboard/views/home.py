@@ -77,7 +77,7 @@ def live(snap: Snapshot) -> None:
     pipeline(snap)
     st.subheader("Key figures")
     items = kpis(snap, settings().kpi_levels, redis_hit_rate(), st.session_state.get("home_render_ms"))
-    st.dataframe(kpi_table(items), hide_index=True, use_container_width=True, column_config=KPI_COLUMNS)
+    st.dataframe(kpi_table(items), hide_index=True, width="stretch", column_config=KPI_COLUMNS)
     st.subheader("Pages")
     cols = st.columns(len(PAGES))
     for col, (page, title, text) in zip(cols, PAGES, strict=True):
@@ -95,7 +95,7 @@ def live(snap: Snapshot) -> None:
     c[2].metric("Symbols with predictions", len(snap.ml))
     c[3].metric("Errors counted", int(table["errors"].sum()))
     shown = as_text(table, ("in", "out", "lag", "restarts"))
-    st.dataframe(shown, hide_index=True, use_container_width=True, column_config=STATUS_COLUMNS)
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=STATUS_COLUMNS)
     _, replaced = current_instances(snap.status)
     note = f"; {replaced} replaced instance(s) not shown" if replaced else ""
     st.caption(f"Redis read for all symbols: {snap.read_ms:.1f} ms{note}")

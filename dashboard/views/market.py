@@ -29,7 +29,7 @@ def live(snap: Snapshot) -> None:
         st.info("No quotes yet. Start the scraper (`make up`); it replays real history when offline.")
         return
     shown, unknown = known_columns(table)
-    st.dataframe(styled_market(shown), hide_index=True, use_container_width=True, column_config=COLUMNS)
+    st.dataframe(styled_market(shown), hide_index=True, width="stretch", column_config=COLUMNS)
     if unknown:
         st.caption(
             "Not in these quotes: " + ", ".join(str(COLUMNS[c]["label"]).lower() for c in unknown) + "."
@@ -42,9 +42,7 @@ def live(snap: Snapshot) -> None:
     interval = pick_interval(history["source_ts"]) if chosen == "auto" else chosen
     candles = to_candles(history, interval)
     show = st.session_state.get("market_indicators", [])
-    st.plotly_chart(
-        candle_figure(candles, symbol, interval, show, snap.quotes.get(symbol)), use_container_width=True
-    )
+    st.plotly_chart(candle_figure(candles, symbol, interval, show, snap.quotes.get(symbol)), width="stretch")
     st.caption(
         f"{len(candles)} candles of {interval} from {len(history)} quotes in the lake; the bars are the "
         "24 h volume last quoted in each candle."

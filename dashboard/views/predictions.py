@@ -23,7 +23,7 @@ def live(snap: Snapshot) -> None:
     view = snap.detail
     if view is None:
         st.info(f"No prediction for {symbol} yet; these coins have one: {', '.join(sorted(snap.ml))}.")
-        st.dataframe(signals_table(snap), hide_index=True, use_container_width=True)
+        st.dataframe(signals_table(snap), hide_index=True, width="stretch")
         return
     sig = view["signal"]
     h = SIGNAL_HORIZON
@@ -49,23 +49,23 @@ def live(snap: Snapshot) -> None:
     else:
         st.caption("The forecast starts once a few hours of prices give a volatility.")
     history = lake_history(symbol, 3.0)
-    st.plotly_chart(price_figure(history, snap.quotes.get(symbol), symbol, view), use_container_width=True)
+    st.plotly_chart(price_figure(history, snap.quotes.get(symbol), symbol, view), width="stretch")
     st.subheader("Predictions and measured accuracy (skill: 1 - MAPE / persistence's MAPE, with its t)")
-    st.dataframe(predictions_table(view), hide_index=True, use_container_width=True)
+    st.dataframe(predictions_table(view), hide_index=True, width="stretch")
     left, right = st.columns(2)
     with left:
         st.subheader("Intervals: how often they held")
-        st.dataframe(coverage_table(view["accuracy"]), hide_index=True, use_container_width=True)
+        st.dataframe(coverage_table(view["accuracy"]), hide_index=True, width="stretch")
     with right:
-        st.plotly_chart(reliability_figure(view["accuracy"], h), use_container_width=True)
+        st.plotly_chart(reliability_figure(view["accuracy"], h), width="stretch")
     if snap.backtest:
         st.subheader("Latest backtest on history (`cryptoviz backtest`)")
         st.caption(snap.backtest.get("summary", ""))
-        st.dataframe(backtest_table(snap.backtest, symbol), hide_index=True, use_container_width=True)
+        st.dataframe(backtest_table(snap.backtest, symbol), hide_index=True, width="stretch")
     else:
         st.caption("No backtest summary yet: run `cryptoviz backtest` to see these models on history.")
     st.subheader("Signals for every coin")
-    st.dataframe(signals_table(snap), hide_index=True, use_container_width=True)
+    st.dataframe(signals_table(snap), hide_index=True, width="stretch")
 
 
 st.selectbox("Coin", coins(), key="ml_symbol")

@@ -37,7 +37,7 @@ def live() -> None:
     st.dataframe(
         topics_table(report),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={
             "topic": "Topic",
             "partitions": "Partitions",
@@ -57,7 +57,7 @@ def live() -> None:
         st.dataframe(
             groups,
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
             column_config={
                 "group": "Group",
                 "topic": "Topic",
@@ -76,7 +76,7 @@ def live() -> None:
         st.dataframe(
             messages,
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
             column_config={
                 "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
                 "key": "Key",
