@@ -234,6 +234,9 @@ WEED_PORT_FLAGS = (
 )
 
 
+S3_MEMORY_LIMIT = "160MiB"
+
+
 def start_s3(
     workdir: Path,
     port: int,
@@ -255,7 +258,8 @@ def start_s3(
     cmd += [f"-s3.port={port}", f"-bucket={','.join(buckets)}"]
     cmd += [f"-{flag}={p}" for flag, p in zip(WEED_PORT_FLAGS, ports, strict=True)]
     log_path = workdir / "s3.log"
-    proc = spawn(cmd, log_path, cwd=workdir)
+    # Go's collector keeps the heap near this soft limit (it was ~370 MB idle without one)
+    proc = spawn(cmd, log_path, env={"GOMEMLIMIT": S3_MEMORY_LIMIT, "GOGC": "50"}, cwd=workdir)
     endpoint = f"http://127.0.0.1:{port}"
     wait_until(lambda: _s3_ready(endpoint, access_key, secret_key, buckets), 60, "S3 server", proc)
     extra = {"endpoint": endpoint, "ports": ports, "console": f"http://127.0.0.1:{ports[4]}"}

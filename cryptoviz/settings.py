@@ -131,7 +131,18 @@ class LakeSettings(_Base):
         return value
 
     spark_ui_port: int = Field(4040, ge=1, le=65535)
-    spark_driver_memory: str = "1g"
+    spark_driver_memory: str = "512m"
+
+    @field_validator("spark_driver_memory")
+    @classmethod
+    def _enough_for_spark(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d+)([kmg])", value.strip().lower())
+        if not match:
+            raise ValueError("expected a size such as 512m or 1g")
+        mb = int(match.group(1)) * {"k": 1 / 1024, "m": 1, "g": 1024}[match.group(2)]
+        if mb < 450:
+            raise ValueError("Spark needs at least 450m (its own reserve is 300 MB)")
+        return value
 
 
 class CoinSettings(_Base):

@@ -89,3 +89,34 @@ def test_an_empty_variable_means_the_default(monkeypatch):
     monkeypatch.setenv("KAFKA_TOPIC_PARTITIONS", "")
     assert load(CoinSettings).coins == ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
     assert load(KafkaSettings).kafka_topic_partitions == 4
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("384m", "at least 450m"), ("lots", "a size such as"), ("460800k", None), ("1g", None)],
+)
+def test_the_spark_heap_is_refused_at_start_when_spark_would_refuse_it(monkeypatch, value, error):
+    monkeypatch.setenv("SPARK_DRIVER_MEMORY", value)
+    if error is None:
+        assert load(LakeSettings).spark_driver_memory == value
+    else:
+        with pytest.raises(SettingsError, match=rf"SPARK_DRIVER_MEMORY='{value}'.*{error}"):
+            load(LakeSettings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "error"),
+    [
+        ("KPI_KAFKA_LAG", "5", "two numbers"),
+        ("ALERT_WEBHOOK_URL", "ftp://x", "http:// or https://"),
+        ("METRICS_PORT", "70000", "less than or equal"),
+    ],
+)
+def test_monitor_dashboard_and_metrics_settings_name_a_bad_value(monkeypatch, variable, value, error):
+    from cryptoviz.settings import MetricsSettings, MonitorSettings
+
+    monkeypatch.setenv(variable, value)
+    owners = {"KPI_KAFKA_LAG": DashboardSettings, "ALERT_WEBHOOK_URL": MonitorSettings}
+    cls = owners.get(variable, MetricsSettings)
+    with pytest.raises(SettingsError, match=rf"{variable}='{value}'.*{error}"):
+        load(cls)

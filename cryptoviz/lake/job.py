@@ -61,6 +61,17 @@ def session(master: str, ui_port: int, driver_memory: str, app: str = "cryptoviz
         .appName(app)
         .config("spark.ui.port", str(ui_port))
         .config("spark.driver.memory", driver_memory)
+        # the serial collector: one core's worth of streaming needs no G1 (its remembered sets cost
+        # about a tenth of the heap), and a smaller code cache than the 240 MB reserved by default
+        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:ReservedCodeCacheSize=64m")
+        # a Python worker ends with its task instead of idling between micro-batches (a dozen idle
+        # workers held ~700 MB; a fork from the daemon per task costs well under a second)
+        .config("spark.python.worker.reuse", "false")
+        # what the UI keeps of finished work, bounded: a job that runs for weeks keeps a steady heap
+        .config("spark.ui.retainedJobs", "200")
+        .config("spark.ui.retainedStages", "200")
+        .config("spark.sql.ui.retainedExecutions", "100")
+        .config("spark.sql.streaming.ui.retainedProgressUpdates", "200")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
