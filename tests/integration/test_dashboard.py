@@ -48,7 +48,17 @@ def test_home_shows_services_and_totals(filled):
     at = run_page("home")
     assert not at.exception
     assert "Services up" in texts(at) and "1 / 1" in texts(at)
-    assert at.dataframe[0].value["service"].tolist() == ["scraper"]
+    tables = [d.value for d in at.dataframe]
+    status = next(t for t in tables if "service" in t.columns)
+    assert status["service"].tolist() == ["scraper"] and status["restarts"].tolist() == ["-"]
+    kpis = next(t for t in tables if "kpi" in t.columns)
+    assert kpis["kpi"].tolist() == [
+        "ML latency",
+        "Redis hit rate",
+        "Kafka lag",
+        "Dashboard load time",
+        "Prediction accuracy",
+    ]
     cards = [m.label for m in at.metric if " · " in m.label]  # a card per coin, in the coin list's order
     assert [c.split(" · ")[0] for c in cards] == ["BTC", "ETH", "XRP", "USDT", "BNB", "SOL", "DOGE"]
     assert all("P(up)" in c for c in cards[:2]) and cards[2] == "XRP · no prediction yet"
