@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pandas as pd
 import plotly.graph_objects as go
 
 BAND_COLOURS = {"90": "rgba(37,99,235,0.15)", "80": "rgba(37,99,235,0.30)"}
@@ -25,3 +26,9 @@ def add_band(fig: go.Figure, xs: Sequence, lows: Sequence[float], highs: Sequenc
             line={"width": 0},
         )
     )
+
+
+def live_marker(quote: dict) -> go.Scatter:
+    """The latest quote as one marker, ahead of the lake's history."""
+    when = pd.Timestamp(quote["source_ts"])
+    return go.Scatter(x=[when], y=[quote["price_usd"]], name="live", mode="markers", marker={"size": 9})

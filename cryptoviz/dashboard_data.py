@@ -7,7 +7,7 @@ import time
 import pandas as pd
 import plotly.graph_objects as go
 
-from cryptoviz.charts import add_band
+from cryptoviz.charts import add_band, live_marker
 from cryptoviz.contracts import BacktestSummary, MLView
 from cryptoviz.health import current_instances, service_state
 from cryptoviz.models import HORIZONS
@@ -176,15 +176,7 @@ def price_figure(
             go.Scatter(x=history["source_ts"], y=history["price_usd"], name="history (lake)", mode="lines")
         )
     if live:
-        fig.add_trace(
-            go.Scatter(
-                x=[pd.Timestamp(live["source_ts"])],
-                y=[live["price_usd"]],
-                name="live",
-                mode="markers",
-                marker={"size": 10},
-            )
-        )
+        fig.add_trace(live_marker(live))
     if view:
         _fan(fig, view)
     fig.update_layout(title=f"{symbol} price (USD)", height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10})

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cryptoviz.candles import bollinger, rsi, sma
+from cryptoviz.charts import live_marker
 
 SMA_WINDOW = 20
 RSI_WINDOW = 14
@@ -66,17 +67,7 @@ def candle_figure(
                 fig.add_hline(y=level, line={"dash": "dot", "width": 1}, row=3, col=1)
             fig.update_yaxes(range=[0, 100], title_text="RSI", row=3, col=1)
     if live:
-        fig.add_trace(
-            go.Scatter(
-                x=[pd.Timestamp(live["source_ts"])],
-                y=[live["price_usd"]],
-                name="live",
-                mode="markers",
-                marker={"size": 9},
-            ),
-            row=1,
-            col=1,
-        )
+        fig.add_trace(live_marker(live), row=1, col=1)
     fig.update_yaxes(title_text="USD", row=1, col=1)
     fig.update_yaxes(title_text="24 h vol.", row=2, col=1)
     fig.update_layout(
