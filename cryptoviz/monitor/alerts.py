@@ -96,7 +96,7 @@ def _text(value: bytes | str) -> str:
 
 @dataclass
 class Alerts:
-    """Evaluates the rules and delivers what fired; one `step` per monitor pass."""
+    """Evaluates the rules and delivers what fired: `evaluate`, then `deliver_due`, each monitor pass."""
 
     client: redis.Redis
     telemetry: Telemetry
