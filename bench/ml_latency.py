@@ -93,7 +93,7 @@ def main(read=summaries, bench: str = "ml_latency", what: str = "prediction read
     print(
         f"{n} ticks at {n / send_s:,.0f}/s, {len(SYMBOLS)} coins: {len(lat)} measured, {n - len(lat)} missed"
     )
-    print(f"publish -> {what}: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 < 50 ms)")
+    print(f"publish -> {what}: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 <= 30 ms)")
     print(
         json.dumps(
             {
@@ -103,7 +103,7 @@ def main(read=summaries, bench: str = "ml_latency", what: str = "prediction read
                 "ticks": n,
                 "measured": len(lat),
                 "rate_per_s": round(n / send_s),
-                "target_p99_ms": 50,
+                "target_p99_ms": 30,
             }
         )
     )

@@ -71,7 +71,7 @@ def main() -> None:
         f"{total} ticks, {len(SYMBOLS)} symbols: {elapsed:.2f}s; committed offsets {committed}; "
         f"symbols with predictions {views}"
     )
-    print(f"ticks/s broker -> processor -> Redis -> commit: {rate:,.0f} (target 20,000)")
+    print(f"ticks/s broker -> processor -> Redis -> commit: {rate:,.0f} (target 30,000)")
     print(
         json.dumps(
             {
@@ -79,7 +79,7 @@ def main() -> None:
                 "ticks_per_s": round(rate),
                 "ticks": total,
                 "committed": committed,
-                "target_ticks_per_s": 20000,
+                "target_ticks_per_s": 30000,
             }
         )
     )
