@@ -9,7 +9,7 @@ such a value rather than failing a page). Key names live in `cryptoviz.names`.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast, get_args
 
 import msgspec
 import orjson
@@ -108,7 +108,7 @@ class BacktestSummary(TypedDict, total=False):
 
 
 AlertKind = Literal["price_above", "price_below", "move_1h", "signal"]
-ALERT_KINDS: tuple[str, ...] = ("price_above", "price_below", "move_1h", "signal")
+ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 
 
 class AlertRule(TypedDict):

@@ -265,13 +265,9 @@ class DashboardSettings(_Base):
 
     @property
     def kpi_levels(self) -> dict[str, tuple[float, float]]:
-        return {
-            "ml_latency_ms": (self.kpi_ml_latency_ms[0], self.kpi_ml_latency_ms[1]),
-            "redis_hit_rate": (self.kpi_redis_hit_rate[0], self.kpi_redis_hit_rate[1]),
-            "kafka_lag": (self.kpi_kafka_lag[0], self.kpi_kafka_lag[1]),
-            "dashboard_load_ms": (self.kpi_dashboard_load_ms[0], self.kpi_dashboard_load_ms[1]),
-            "accuracy": (self.kpi_accuracy[0], self.kpi_accuracy[1]),
-        }
+        """KPI name (the variable without its kpi_ prefix) -> (target, alert level)."""
+        levels = {name: getattr(self, name) for name in KPI_FIELDS}
+        return {name.removeprefix("kpi_"): (pair[0], pair[1]) for name, pair in levels.items()}
 
 
 S = TypeVar("S", bound=BaseSettings)
