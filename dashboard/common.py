@@ -46,12 +46,17 @@ def lake_reader() -> LakeReader:
     return LakeReader(lake_url(load(LakeSettings)))
 
 
+def redis_down(exc: redis.RedisError) -> None:
+    """What every page says when Redis does not answer."""
+    st.error(f"Redis is unreachable ({type(exc).__name__}). Start the stack with `make up`.")
+
+
 def snapshot(detail: str | None = None) -> Snapshot | None:
     """The live data for this rerun, or None after showing why there is none."""
     try:
         return live_reader().snapshot(detail)
     except redis.RedisError as exc:
-        st.error(f"Redis is unreachable ({type(exc).__name__}). Start the stack with `make up`.")
+        redis_down(exc)
         return None
 
 

@@ -1,6 +1,6 @@
 import redis
 import streamlit as st
-from common import coins, rds, settings
+from common import coins, rds, redis_down, settings
 
 from cryptoviz.monitor.alerts import LEVELS, delete_rule, fired_alerts, load_rules, new_rule, save_rule
 from cryptoviz.monitor_view import KIND_NAMES, fired_table, rule_text
@@ -16,7 +16,7 @@ DEFAULT_LEVELS = {"price_above": 100_000.0, "price_below": 50_000.0, "move_1h": 
 try:
     rules, unreadable = load_rules(rds())
 except redis.RedisError as exc:
-    st.error(f"Redis is unreachable ({type(exc).__name__}). Start the stack with `make up`.")
+    redis_down(exc)
     st.stop()
 
 with st.container(border=True):  # not a form: the level's unit follows the kind as it is chosen
@@ -54,7 +54,7 @@ def fired() -> None:
     try:
         table = fired_table(fired_alerts(rds()))
     except redis.RedisError as exc:
-        st.error(f"Redis is unreachable ({type(exc).__name__}).")
+        redis_down(exc)
         return
     if table.empty:
         st.info("Nothing has fired yet.")

@@ -2,7 +2,7 @@ import time
 
 import redis
 import streamlit as st
-from common import rds, settings
+from common import rds, redis_down, settings
 
 from cryptoviz import contracts, names
 from cryptoviz.monitor_view import groups_table, messages_table, topics_table
@@ -22,7 +22,7 @@ def live() -> None:
     try:
         raw = rds().get(names.TOPICS_REPORT)
     except redis.RedisError as exc:
-        st.error(f"Redis is unreachable ({type(exc).__name__}). Start the stack with `make up`.")
+        redis_down(exc)
         return
     if raw is None:
         st.info("No report from the monitor yet: it reads the broker every TOPICS_INTERVAL_S (`make up`).")
