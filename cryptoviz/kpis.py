@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cryptoviz.contracts import Heartbeat
 from cryptoviz.health import current_instances, service_state
 from cryptoviz.readers import Snapshot
 
@@ -33,11 +34,15 @@ class Kpi:
         return "watch" if better(self.value, self.alert) else "alert"
 
 
-def _gauges(snap: Snapshot, service: str, name: str, now: float) -> list[float]:
-    """`name` as reported by the live instances of `service` (a stopped one's figure is stale)."""
+def _live(snap: Snapshot, now: float) -> list[Heartbeat]:
+    """The heartbeats of the instances that are up (a stopped one's figures are stale)."""
     docs, _ = current_instances(snap.status, now)
-    live = [d for d in docs if d["service"] == service and service_state(d, now) == "up"]
-    values = [d.get("gauges", {}).get(name) for d in live]
+    return [d for d in docs if service_state(d, now) == "up"]
+
+
+def _gauges(live: list[Heartbeat], service: str, name: str) -> list[float]:
+    """`name` as reported by the live instances of `service`."""
+    values = [d.get("gauges", {}).get(name) for d in live if d["service"] == service]
     return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
 
 
@@ -57,8 +62,9 @@ def kpis(
 ) -> list[Kpi]:
     """`levels`: KPI key -> (target, alert level); `page_ms`: the page's last full render."""
     now = now or time.time()
-    latency = _gauges(snap, "ml-processor", "quote_to_prediction_ms", now)
-    lags = _gauges(snap, "ml-processor", "lag", now) + _gauges(snap, "spark-streaming", "offsets_behind", now)
+    live = _live(snap, now)
+    latency = _gauges(live, "ml-processor", "quote_to_prediction_ms")
+    lags = _gauges(live, "ml-processor", "lag") + _gauges(live, "spark-streaming", "offsets_behind")
     hit_rate, scored = direction_hit_rate(snap)
     return [
         Kpi(
@@ -132,7 +138,7 @@ def freshness(snap: Snapshot, now: float | None = None) -> dict[str, float | Non
     now = now or time.time()
     quotes = [pd.Timestamp(q["ingest_ts"]).timestamp() for q in snap.quotes.values() if q.get("ingest_ts")]
     predictions = [m["updated_ts"] for m in snap.ml.values()]
-    lake = _gauges(snap, "spark-streaming", "last_batch_ts", now)
+    lake = _gauges(_live(snap, now), "spark-streaming", "last_batch_ts")
     return {
         "quote": now - max(quotes) if quotes else None,
         "prediction": now - max(predictions) if predictions else None,

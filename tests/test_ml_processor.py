@@ -61,6 +61,20 @@ def test_a_batch_is_stored_then_committed_per_partition():
     assert store.writes == 1
 
 
+def test_the_batch_reports_how_long_its_oldest_quote_waited_from_scrape_to_store():
+    now = datetime.now(UTC)
+    scraped = [now - timedelta(seconds=5), now - timedelta(seconds=60), now]
+    quotes = [
+        make_quote("BTC", 100.0 + h, T0 + timedelta(hours=h), ingest_ts=t) for h, t in enumerate(scraped)
+    ]
+    records = [ListRecord(TOPIC, 0, h, b"BTC", encode(q)) for h, q in enumerate(quotes)]
+    proc = processor(ListConsumer(records))
+    assert proc.step() == 3
+    waited_ms = proc.telemetry.gauges["quote_to_prediction_ms"]
+    assert isinstance(waited_ms, float) and 60_000 <= waited_ms < 120_000  # the 60 s one, not the newest
+    assert proc.telemetry.histograms["quote_to_prediction"].total == pytest.approx(waited_ms / 1000, abs=1e-3)
+
+
 def test_a_bad_record_is_dead_lettered_with_its_reason_and_the_batch_goes_on():
     dlq = ListDeadLetters()
     good = hours("BTC", 3)

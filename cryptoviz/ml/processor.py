@@ -10,9 +10,9 @@ that offset (replayed after a crash between the Redis write and the commit) is s
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 import redis
@@ -81,7 +81,7 @@ class Processor:
         self.backoff = Backoff(base_s=0.5, cap_s=30)
         self.dlq_failures = 0
         self.poll_failures = 0
-        self.oldest_ingest = math.inf  # ingest time of the oldest quote applied in this batch
+        self.oldest_ingest: datetime | None = None  # of the oldest quote applied in this batch
 
     def _model(self, symbol: str) -> tuple[SymbolModel, tuple[int, int]]:
         entry = self.models.get(symbol)
@@ -137,7 +137,8 @@ class Processor:
             return
         self.telemetry.incr("scored", out.scored)
         changed[quote.symbol] = (out, model, (rec.partition, rec.offset))
-        self.oldest_ingest = min(self.oldest_ingest, quote.ingest_ts.timestamp())
+        if self.oldest_ingest is None or quote.ingest_ts < self.oldest_ingest:
+            self.oldest_ingest = quote.ingest_ts
 
     def _dead_letter(self, rec: Record, reason: str, detail: str) -> None:
         self.telemetry.incr(f"dead_letter.{reason}")
@@ -187,7 +188,7 @@ class Processor:
         if not batch:
             return 0
         t0 = time.perf_counter()
-        self.oldest_ingest = math.inf
+        self.oldest_ingest = None
         changed: Changes = {}
         n = 0
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
@@ -209,8 +210,8 @@ class Processor:
         self.telemetry.incr("predictions_out", len(changed))
         self.telemetry.gauge("batch_latency_ms", round(elapsed_ms, 2))
         self.telemetry.observe("ml_batch", elapsed_ms / 1000)
-        if changed and self.oldest_ingest < math.inf:  # the batch's oldest quote: scraped -> stored
-            waited = max(0.0, time.time() - self.oldest_ingest)
+        if changed and self.oldest_ingest is not None:  # the batch's oldest quote: scraped -> stored
+            waited = max(0.0, time.time() - self.oldest_ingest.timestamp())
             self.telemetry.gauge("quote_to_prediction_ms", round(waited * 1000, 1))
             self.telemetry.observe("quote_to_prediction", waited)
         self.telemetry.gauge("symbols", len(self.models))
