@@ -60,6 +60,9 @@ class KafkaSettings(_Base):
     kafka_client_id: str = "cryptoviz"
     # a consumer-group member that stops heartbeating is expired after this; its partitions move on
     kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300000)
+    # the longest the ML consumer's fetch waits at the broker for data (kafka-python's default is
+    # 500): measured on the local broker, publish -> read p50 36 ms at 500 and 7 ms at 10
+    kafka_fetch_max_wait_ms: int = Field(10, ge=1, le=30000)
 
 
 class ContractSettings(_Base):
