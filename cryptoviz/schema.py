@@ -69,6 +69,17 @@ FIELDS: dict[str, tuple[type, bool]] = {
     "source_ts": (datetime, False),
     "ingest_ts": (datetime, False),
 }
+SYMBOL_CHARS = 16
+# string field -> most characters (and at least one, all printable)
+STRING_CHARS = {"symbol": SYMBOL_CHARS, "name": MAX_NAME_CHARS}
+# number field -> (lowest, highest) accepted, both included, except the lowest of a POSITIVE one
+POSITIVE = frozenset({"price_usd"})
+NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "price_usd": (0.0, MAX_PRICE_USD),
+    "market_cap_usd": (0.0, MAX_AMOUNT_USD),
+    "volume_24h_usd": (0.0, MAX_AMOUNT_USD),
+    "change_24h_pct": (-100.0, 1e6),
+}
 
 
 class InvalidQuote(ValueError):
@@ -160,6 +171,13 @@ def _number(data: dict, field: str, nullable: bool) -> float | None:
     return value
 
 
+def _in_range(field: str, value: float | None) -> float | None:
+    low, high = NUMBER_RANGES[field]
+    if value is not None and not low <= value <= high:
+        raise InvalidQuote("out_of_range", f"{field}={value}")
+    return value
+
+
 def validate(
     data: object,
     symbols: Collection[str] | None = None,
@@ -179,27 +197,21 @@ def validate(
     version = data["schema_version"]
     if type(version) is not int or version != SCHEMA_VERSION:  # True == 1, but is no version
         raise InvalidQuote("bad_schema_version", repr(version)[:20])
-    symbol = _string(data, "symbol", 16)
+    symbol = _string(data, "symbol", STRING_CHARS["symbol"])
     if symbol not in (COINS if symbols is None else symbols):
         raise InvalidQuote("unknown_symbol", repr(symbol))
-    name = _string(data, "name", MAX_NAME_CHARS)
+    name = _string(data, "name", STRING_CHARS["name"])
     source = data["source"]
     if not isinstance(source, str) or source not in SOURCES:
         raise InvalidQuote("unknown_source", repr(source)[:40])
     price = _number(data, "price_usd", nullable=False)
     assert price is not None
-    if price <= 0:
+    if price <= NUMBER_RANGES["price_usd"][0]:  # POSITIVE
         raise InvalidQuote("price_not_positive", str(price))
-    if price > MAX_PRICE_USD:
-        raise InvalidQuote("out_of_range", f"price_usd={price}")
-    market_cap = _number(data, "market_cap_usd", nullable=True)
-    volume = _number(data, "volume_24h_usd", nullable=True)
-    for field, amount in (("market_cap_usd", market_cap), ("volume_24h_usd", volume)):
-        if amount is not None and not 0 <= amount <= MAX_AMOUNT_USD:
-            raise InvalidQuote("out_of_range", f"{field}={amount}")
-    change = _number(data, "change_24h_pct", nullable=True)
-    if change is not None and not -100 <= change <= 1e6:
-        raise InvalidQuote("out_of_range", f"change_24h_pct={change}")
+    _in_range("price_usd", price)
+    market_cap = _in_range("market_cap_usd", _number(data, "market_cap_usd", nullable=True))
+    volume = _in_range("volume_24h_usd", _number(data, "volume_24h_usd", nullable=True))
+    change = _in_range("change_24h_pct", _number(data, "change_24h_pct", nullable=True))
     latest = (now or utcnow()) + timedelta(seconds=max_future_s)
     source_ts = _in_time(parse_ts(data["source_ts"], "source_ts"), "source_ts", latest)
     ingest_ts = _in_time(parse_ts(data["ingest_ts"], "ingest_ts"), "ingest_ts", latest)

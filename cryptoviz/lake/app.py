@@ -58,7 +58,8 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     telemetry.gauge("spark_master", master)
     telemetry.gauge("spark_ui", f"http://127.0.0.1:{lake.spark_ui_port}")
     telemetry.gauge("lake_url", url)
-    writer = BatchWriter(fs, base, telemetry)
+    max_future_s = load(ContractSettings).max_future_s
+    writer = BatchWriter(fs, base, telemetry, max_future_s)
 
     def start():
         stream = quotes_stream(
@@ -66,7 +67,7 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
             kafka.kafka_bootstrap_servers,
             names.TOPIC_RAW,
             lake.lake_max_offsets_per_trigger,
-            load(ContractSettings).max_future_s,
+            max_future_s,
         )
         out = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint_dir(lake, url))
         trigger = {"availableNow": True} if once else {"processingTime": f"{lake.lake_trigger_s} seconds"}

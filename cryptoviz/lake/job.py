@@ -1,12 +1,14 @@
 """The Structured Streaming job: crypto-raw-data -> validated, deduplicated Parquet by symbol and date.
 
-Validation runs the contract's own validator (cryptoviz.schema) in an Arrow UDF, and the Spark
-schema of a row is derived from cryptoviz.schema.FIELDS: one definition. Rows that fail go to the
-quarantine with the raw value and the reason. Each micro-batch is written by pyarrow through a
-LakeWriter, which keeps each (symbol, source_ts) once, and each quarantined (partition, offset),
-against what the lake already holds: a batch replayed after a crash, a lost checkpoint, a scraper
-that republished its warm-up, all land once. No state store, no watermark: history replayed days
-late is as welcome as a live tick.
+Validation runs in the JVM as column expressions generated from the contract
+(`cryptoviz.lake.validation.accepted`, stricter than the contract); only a message they do not
+accept goes to the contract's own validator (cryptoviz.schema) in an Arrow UDF, which accepts it or
+gives the reason. The Spark schema of a row is derived from cryptoviz.schema.FIELDS: one definition.
+Rows that fail go to the quarantine with the raw value and the reason. Each micro-batch is
+written by pyarrow through a LakeWriter, which keeps each (symbol, source_ts) once, and each
+quarantined (partition, offset), against what the lake already holds: a batch replayed after a
+crash, a lost checkpoint, a scraper that republished its warm-up, all land once. No state store,
+no watermark: history replayed days late is as welcome as a live tick.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from collections import Counter
 from datetime import datetime
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -22,6 +26,7 @@ from pyspark.sql import types as T
 
 from cryptoviz import names
 from cryptoviz.lake.kafka_source import NAME, KafkaDataSource
+from cryptoviz.lake.validation import accepted
 from cryptoviz.lake.writer import LAKE_SCHEMA, LakeBatch, LakeWriter
 from cryptoviz.schema import FIELDS, MAX_FUTURE_S
 from cryptoviz.telemetry import Telemetry
@@ -96,16 +101,25 @@ def quotes_stream(
         .option("maxOffsetsPerTrigger", str(max_offsets))
         .load()
     )
+    parsed = raw.withColumn("q", F.from_json("value", spark_schema()))
+    return parsed.withColumn(
+        "accepted", accepted(F.col("value"), F.col("value_utf8"), F.col("q"), max_future_s)
+    )
+
+
+def with_reasons(df: DataFrame, max_future_s: float) -> DataFrame:
+    """The rows the expressions did not accept, each with the contract's reason (None: valid)."""
     reason = F.when(~F.col("value_utf8"), F.lit("bad_json")).otherwise(
         rejection_reason(max_future_s)("value")
     )
-    return raw.withColumn("reason", reason).withColumn("q", F.from_json("value", spark_schema()))
+    return df.where(~F.col("accepted")).withColumn("reason", reason)
 
 
 def good_rows(df: DataFrame) -> DataFrame:
+    """Lake rows of valid quotes (the caller keeps only those)."""
     cols = [F.col(f"q.{name}").alias(name) for name in FIELDS if name not in ("source_ts", "ingest_ts")]
     event = F.to_timestamp(F.col("q.source_ts"))
-    return df.where(F.col("reason").isNull()).select(
+    return df.select(
         *cols,
         event.alias("source_ts"),
         F.to_timestamp(F.col("q.ingest_ts")).alias("ingest_ts"),
@@ -129,19 +143,40 @@ def bad_rows(df: DataFrame) -> DataFrame:
 class BatchWriter:
     """foreachBatch sink: Arrow out of Spark, Parquet in by pyarrow, file names carrying the batch id."""
 
-    def __init__(self, fs: pafs.FileSystem, base: str, telemetry: Telemetry) -> None:
+    def __init__(self, fs: pafs.FileSystem, base: str, telemetry: Telemetry, max_future_s: float) -> None:
         self.quotes = LakeWriter(fs, base, names.LAKE_QUOTES)
         self.quarantine = LakeWriter(fs, base, names.LAKE_QUARANTINE)
         self.telemetry = telemetry
+        self.max_future_s = max_future_s
+
+    def split(self, df: DataFrame) -> tuple[pa.Table, pa.Table]:
+        """(good rows, quarantined rows) of a micro-batch, as Arrow. The Python validator runs
+        only when the expressions left some rows to it (a Python UDF in a CASE would run on all)."""
+        df = df.persist()
+        try:
+            good = good_rows(df.where(F.col("accepted"))).toArrow()
+            if not df.where(~F.col("accepted")).take(1):
+                return good, pa.table({})
+            rest = with_reasons(df, self.max_future_s).persist()
+            try:
+                self.telemetry.incr("rows_validated_in_python", rest.count())
+                also = good_rows(rest.where(F.col("reason").isNull())).toArrow()
+                bad = bad_rows(rest).toArrow()
+            finally:
+                rest.unpersist()
+        finally:
+            df.unpersist()
+        if not also.num_rows:
+            return good, bad
+        # in the order read, as before the split: of two rows with one key, the first one stays
+        both = pa.concat_tables([good, also])
+        return both.take(
+            pc.sort_indices(both, [("kafka_partition", "ascending"), ("kafka_offset", "ascending")])
+        ), bad
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         t0 = time.perf_counter()
-        df = df.persist()
-        try:
-            good = good_rows(df).toArrow()
-            bad = bad_rows(df).toArrow()
-        finally:
-            df.unpersist()
+        good, bad = self.split(df)
         wrote = self.quotes.write(LakeBatch(good.cast(LAKE_SCHEMA), batch_id))
         held = self.quarantine.write(LakeBatch(bad, batch_id))
         elapsed = time.perf_counter() - t0
