@@ -73,6 +73,10 @@ def test_the_batch_reports_how_long_its_oldest_quote_waited_from_scrape_to_store
     waited_ms = proc.telemetry.gauges["quote_to_prediction_ms"]
     assert isinstance(waited_ms, float) and 60_000 <= waited_ms < 120_000  # the 60 s one, not the newest
     assert proc.telemetry.histograms["quote_to_prediction"].total == pytest.approx(waited_ms / 1000, abs=1e-3)
+    # the batch's phases, each observed once, adding up to the batch's own time
+    phases = [proc.telemetry.histograms[f"ml_{p}"] for p in ("models", "store", "commit")]
+    assert [sum(h.counts) for h in phases] == [1, 1, 1]
+    assert sum(h.total for h in phases) == pytest.approx(proc.telemetry.histograms["ml_batch"].total)
 
 
 def test_a_bad_record_is_dead_lettered_with_its_reason_and_the_batch_goes_on():
