@@ -60,9 +60,11 @@ class KafkaSettings(_Base):
     kafka_client_id: str = "cryptoviz"
     # a consumer-group member that stops heartbeating is expired after this; its partitions move on
     kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300000)
-    # the longest the ML consumer's fetch waits at the broker for data (kafka-python's default is
-    # 500): measured on the local broker, publish -> read p50 36 ms at 500 and 7 ms at 10
-    kafka_fetch_max_wait_ms: int = Field(10, ge=1, le=30000)
+    # the longest the ML consumer's fetch waits at the broker for data (kafka-python's default):
+    # lower answers sooner on an in-memory broker (a bare consume loop: publish -> read p50 36 ms at
+    # 500, 7 ms at 10), but starved the processor on the local stack's durable broker (10 ms: 9
+    # ticks/s, two minutes behind a replay)
+    kafka_fetch_max_wait_ms: int = Field(500, ge=1, le=30000)
 
 
 class ContractSettings(_Base):
