@@ -20,13 +20,13 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from cryptoviz import names
 from cryptoviz.lake.kafka_source import NAME, KafkaDataSource
-from cryptoviz.lake.validation import accepted
+from cryptoviz.lake.validation import accepted, judge
 from cryptoviz.lake.writer import LAKE_SCHEMA, LakeBatch, LakeWriter
 from cryptoviz.schema import FIELDS, MAX_FUTURE_S
 from cryptoviz.telemetry import Telemetry
@@ -39,25 +39,6 @@ def spark_schema() -> T.StructType:
     return T.StructType(
         [T.StructField(name, _SPARK_TYPES[typ], nullable) for name, (typ, nullable) in FIELDS.items()]
     )
-
-
-def rejection_reason(max_future_s: float):
-    """The validator as a Spark UDF: the contract's reason for a bad value, None for a good one.
-    Whatever goes wrong with one value is that value's reason, never the batch's failure."""
-
-    @F.udf(returnType=T.StringType(), useArrow=True)
-    def reason(value: str | None) -> str | None:
-        from cryptoviz.schema import InvalidQuote, decode, internal_error
-
-        try:
-            decode(value, max_future_s=max_future_s)
-        except InvalidQuote as exc:
-            return exc.reason
-        except Exception as exc:
-            return internal_error(exc)
-        return None
-
-    return reason
 
 
 def session(master: str, ui_port: int, driver_memory: str, app: str = "cryptoviz-lake") -> SparkSession:
@@ -107,36 +88,37 @@ def quotes_stream(
     )
 
 
-def with_reasons(df: DataFrame, max_future_s: float) -> DataFrame:
-    """The rows the expressions did not accept, each with the contract's reason (None: valid)."""
-    reason = F.when(~F.col("value_utf8"), F.lit("bad_json")).otherwise(
-        rejection_reason(max_future_s)("value")
-    )
-    return df.where(~F.col("accepted")).withColumn("reason", reason)
+def lake_columns() -> list[Column]:
+    """A lake row from the parsed message (a timestamp that does not parse is null, not an error:
+    the rows the expressions refuse are dropped from these columns, not failed by them)."""
+    cols = [F.col(f"q.{name}").alias(name) for name in FIELDS if name not in ("source_ts", "ingest_ts")]
+    event = F.try_to_timestamp(F.col("q.source_ts"))
+    return [
+        *cols,
+        event.alias("source_ts"),
+        F.try_to_timestamp(F.col("q.ingest_ts")).alias("ingest_ts"),
+        F.date_format(event, "yyyy-MM-dd").alias("date"),
+        F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"),
+    ]
 
 
 def good_rows(df: DataFrame) -> DataFrame:
     """Lake rows of valid quotes (the caller keeps only those)."""
-    cols = [F.col(f"q.{name}").alias(name) for name in FIELDS if name not in ("source_ts", "ingest_ts")]
-    event = F.to_timestamp(F.col("q.source_ts"))
+    return df.select(*lake_columns())
+
+
+def batch_rows(df: DataFrame) -> DataFrame:
+    """Each row of a micro-batch once: its lake row, whether the expressions accepted it, and for
+    the others the message itself (what the Python validator and the quarantine need)."""
+    rest = ~F.col("accepted")
     return df.select(
-        *cols,
-        event.alias("source_ts"),
-        F.to_timestamp(F.col("q.ingest_ts")).alias("ingest_ts"),
-        F.date_format(event, "yyyy-MM-dd").alias("date"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-    )
-
-
-def bad_rows(df: DataFrame) -> DataFrame:
-    return df.where(F.col("reason").isNotNull()).select(
-        "key",
-        "value",
-        "reason",
-        "partition",
-        "offset",
-        F.date_format(F.col("timestamp"), "yyyy-MM-dd").alias("date"),
+        *lake_columns(),
+        F.col("accepted"),
+        F.when(rest, F.col("key")).alias("key"),
+        F.when(rest, F.col("value")).alias("value"),
+        F.col("value_utf8"),
+        F.date_format(F.col("timestamp"), "yyyy-MM-dd").alias("received_date"),
     )
 
 
@@ -150,29 +132,22 @@ class BatchWriter:
         self.max_future_s = max_future_s
 
     def split(self, df: DataFrame) -> tuple[pa.Table, pa.Table]:
-        """(good rows, quarantined rows) of a micro-batch, as Arrow. The Python validator runs
-        only when the expressions left some rows to it (a Python UDF in a CASE would run on all)."""
-        df = df.persist()
-        try:
-            good = good_rows(df.where(F.col("accepted"))).toArrow()
-            if not df.where(~F.col("accepted")).take(1):
-                return good, pa.table({})
-            rest = with_reasons(df, self.max_future_s).persist()
-            try:
-                self.telemetry.incr("rows_validated_in_python", rest.count())
-                also = good_rows(rest.where(F.col("reason").isNull())).toArrow()
-                bad = bad_rows(rest).toArrow()
-            finally:
-                rest.unpersist()
-        finally:
-            df.unpersist()
+        """(good rows, quarantined rows) of a micro-batch, as Arrow, from one pass over it; the rows
+        the expressions did not accept are judged by the contract's Python validator, here."""
+        table = batch_rows(df).toArrow()
+        accepted = table.column("accepted").fill_null(False)
+        good = table.filter(accepted).select(LAKE_SCHEMA.names)
+        rest = table.filter(pc.invert(accepted))
+        if not rest.num_rows:
+            return good, pa.table({})
+        self.telemetry.incr("rows_validated_in_python", rest.num_rows)
+        also, bad = judge(rest, self.max_future_s)
         if not also.num_rows:
             return good, bad
-        # in the order read, as before the split: of two rows with one key, the first one stays
-        both = pa.concat_tables([good, also])
-        return both.take(
-            pc.sort_indices(both, [("kafka_partition", "ascending"), ("kafka_offset", "ascending")])
-        ), bad
+        # in the order read: of two rows with one key, the first one stays
+        both = pa.concat_tables([good.cast(LAKE_SCHEMA), also])
+        order = pc.sort_indices(both, [("kafka_partition", "ascending"), ("kafka_offset", "ascending")])
+        return both.take(order), bad
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         t0 = time.perf_counter()

@@ -7,10 +7,11 @@ JSON the producers write (the fields in FIELDS order, no whitespace, printable A
 without escapes, plain numbers, UTC timestamps ending in Z), and the parsed values must be within
 the contract's bounds. It is deliberately stricter than the contract: a message it does not
 accept is not refused by it, but handed to the Python validator, which accepts it or gives the
-reason. Every quote a producer of this platform writes takes the fast path, so the Python
-validator runs on the odd message only; `tests/integration/test_lake_validation.py` checks that
-whatever the expressions accept the Python validator accepts with the same values, on the
-malformed catalogue, generated adversarial messages and the real history.
+reason (`judge`, in the driver, on the rows the expressions left). Every quote a producer of this
+platform writes takes the fast path, so the Python validator runs on the odd message only;
+`tests/integration/test_lake_validation.py` checks that whatever the expressions accept the Python
+validator accepts with the same values, on the malformed catalogue, generated adversarial
+messages and the real history.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import re
 from datetime import datetime
 from functools import reduce
 
+import pyarrow as pa
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from cryptoviz.coins import COINS
+from cryptoviz.lake.writer import LAKE_SCHEMA, QUARANTINE_SCHEMA, quotes_table
 from cryptoviz.schema import (
     EARLIEST,
     FIELDS,
@@ -31,6 +34,9 @@ from cryptoviz.schema import (
     SCHEMA_VERSION,
     SOURCES,
     STRING_CHARS,
+    InvalidQuote,
+    decode,
+    internal_error,
 )
 
 # printable ASCII except the quote and the backslash: a string with neither needs no JSON escape
@@ -81,3 +87,32 @@ def accepted(value: Column, value_utf8: Column, parsed: Column, max_future_s: fl
             ts = F.try_to_timestamp(field)
             checks.append(ts.isNotNull() & (ts >= F.lit(EARLIEST)) & (ts <= latest))
     return F.coalesce(reduce(lambda a, b: a & b, checks), F.lit(False))
+
+
+def judge(rest: pa.Table, max_future_s: float) -> tuple[pa.Table, pa.Table]:
+    """The rows the expressions did not accept, through the contract's own validator: (lake rows
+    of those it accepts, quarantine rows of the others with its reason). `rest` has the columns of
+    `job.batch_rows`. Whatever goes wrong with one message is that message's reason."""
+    lake: list[pa.Table] = []
+    bad: dict[str, list] = {name: [] for name in QUARANTINE_SCHEMA.names}
+    columns = ("key", "value", "value_utf8", "kafka_partition", "kafka_offset", "received_date")
+    for key, value, utf8, partition, offset, received in zip(
+        *(rest.column(c).to_pylist() for c in columns), strict=True
+    ):
+        try:
+            if not utf8:
+                raise InvalidQuote("bad_json", "not UTF-8")
+            quote = decode(value, max_future_s=max_future_s)
+        except InvalidQuote as exc:
+            reason = exc.reason
+        except Exception as exc:
+            reason = internal_error(exc)
+        else:
+            lake.append(quotes_table([quote], partition, offset))
+            continue
+        for name, v in zip(
+            QUARANTINE_SCHEMA.names, (key, value, reason, partition, offset, received), strict=True
+        ):
+            bad[name].append(v)
+    good = pa.concat_tables(lake) if lake else LAKE_SCHEMA.empty_table()
+    return good, pa.Table.from_pydict(bad, schema=QUARANTINE_SCHEMA)

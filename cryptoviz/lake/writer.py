@@ -33,6 +33,19 @@ LAKE_SCHEMA = pa.schema(
     + [("date", pa.string()), ("kafka_partition", pa.int32()), ("kafka_offset", pa.int64())]
 )
 
+# One row of the quarantine: the message as read, why it was refused, where it was in the topic,
+# and the day it was received (the partition folder).
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("value", pa.string()),
+        ("reason", pa.string()),
+        ("partition", pa.int32()),
+        ("offset", pa.int64()),
+        ("date", pa.string()),
+    ]
+)
+
 
 KEYS = {  # what makes a row the same row, per lake folder
     names.LAKE_QUOTES: ("symbol", "source_ts"),
