@@ -44,9 +44,9 @@ def fill_symbols(client) -> None:
         q = make_quote(sym, 100.0 + n, t0 + timedelta(hours=47), ingest_ts=t0 + timedelta(hours=47))
         latest[sym] = encode(q)
         if len(changed) == 100:
-            store.write_batch(client, changed, 3600)
+            store.write_batch(client, store.every_snapshot(changed), 3600)
             changed = {}
-    store.write_batch(client, changed, 3600)
+    store.write_batch(client, store.every_snapshot(changed), 3600)
     client.hset(names.QUOTES_LATEST, mapping=latest)
 
 

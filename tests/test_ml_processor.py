@@ -31,7 +31,11 @@ def hours(symbol: str, n: int, partition: int = 0) -> list[ListRecord]:
 
 
 def processor(
-    consumer: ListConsumer, store: MemoryStore | None = None, dlq: ListDeadLetters | None = None
+    consumer: ListConsumer,
+    store: MemoryStore | None = None,
+    dlq: ListDeadLetters | None = None,
+    snapshot_interval_s: float = 0.0,
+    max_records: int = 2000,
 ) -> Processor:
     proc = Processor(
         consumer,
@@ -40,6 +44,8 @@ def processor(
         Telemetry("ml-processor", None),
         ModelConfig(),
         symbols={"BTC", "ETH"},
+        max_records=max_records,
+        snapshot_interval_s=snapshot_interval_s,
     )
     proc.backoff = Backoff(base_s=0.001, cap_s=0.001)
     return proc
@@ -202,3 +208,81 @@ def test_a_snapshot_that_cannot_be_read_starts_the_model_afresh_and_dead_letters
     assert successor.telemetry.counters["skipped_already_applied"] == 30  # its offset still holds
     restored = store.load("BTC")
     assert restored is not None and restored["offset"] == 30
+
+
+P0, P1 = TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)
+
+
+def spaced(consumer: ListConsumer, store: MemoryStore, dlq: ListDeadLetters | None = None) -> Processor:
+    """A processor that snapshots each symbol once (an hour apart) and reads 4 records a batch."""
+    return processor(consumer, store, dlq, snapshot_interval_s=3600.0, max_records=4)
+
+
+def reference(records: list[ListRecord]) -> MemoryStore:
+    """The store after every record went through at once, a snapshot with every batch."""
+    store = MemoryStore()
+    processor(ListConsumer(records), store).step()
+    return store
+
+
+def same_state(store: MemoryStore, expected: MemoryStore, symbol: str) -> bool:
+    return store.load(symbol) == expected.load(symbol)
+
+
+def test_spaced_snapshots_hold_the_commit_back_to_the_first_message_no_snapshot_holds():
+    records = hours("BTC", 8)
+    store, consumer = MemoryStore(), ListConsumer(records)
+    proc = spaced(consumer, store)
+    assert proc.step() == 4  # BTC's first snapshot, at offset 3
+    assert consumer.committed == {P0: 4} and store.load("BTC")["offset"] == 3
+    assert proc.step() == 4  # applied and shown, not yet in a snapshot: not committed
+    assert consumer.committed == {P0: 4} and store.load("BTC")["offset"] == 3
+    assert contracts.decode_view(store.values[names.ml_view_key("BTC")])["price"] == 107.0
+    proc.saved_at["BTC"] -= 3600  # an hour later, with nothing new to read
+    assert proc.step() == 0
+    assert consumer.committed == {P0: 8} and same_state(store, reference(records), "BTC")
+    proc.flush()  # at stop: nothing left to write or commit
+    assert store.writes == 3
+
+
+def test_at_stop_the_snapshots_not_written_yet_are_written_then_committed():
+    records = hours("BTC", 8)
+    store, consumer = MemoryStore(), ListConsumer(records)
+    proc = spaced(consumer, store)
+    assert proc.step() == 4 and proc.step() == 4
+    assert consumer.committed == {P0: 4}
+    proc.flush()
+    assert consumer.committed == {P0: 8} and same_state(store, reference(records), "BTC")
+
+
+def test_a_crash_with_snapshots_held_back_reads_again_from_the_commit_and_scores_each_tick_once():
+    records = hours("BTC", 30) + hours("ETH", 20, partition=1)
+    store, consumer = MemoryStore(), ListConsumer(records)
+    first = spaced(consumer, store)
+    for _ in range(6):
+        first.step()
+    assert consumer.committed[P0] < consumer.positions[P0]  # the crash loses applied ticks
+    successor_consumer = ListConsumer(records)
+    successor_consumer.positions.update(consumer.committed)
+    successor = spaced(successor_consumer, store)
+    while successor.step():
+        pass
+    successor.flush()
+    expected = reference(records)
+    assert same_state(store, expected, "BTC") and same_state(store, expected, "ETH")
+    assert successor_consumer.committed == {P0: 30, P1: 20}
+
+
+def test_a_batch_read_again_goes_back_to_what_no_snapshot_holds():
+    records = [*hours("BTC", 8), ListRecord(TOPIC, 0, 8, b"BTC", b"{oops"), quote_record("BTC", 9, 9)]
+    store, consumer, dlq = MemoryStore(), ListConsumer(records), ListDeadLetters(refuse=1)
+    proc = spaced(consumer, store, dlq)
+    assert proc.step() == 4 and proc.step() == 4  # offsets 4..7 applied, in no snapshot
+    assert proc.step() == 0  # the dead letter is refused: read again from offset 4, not 8
+    assert consumer.positions[P0] == 4 and proc.models == {} and proc.unsaved == {}
+    while proc.step():
+        pass
+    proc.flush()
+    assert [rec.offset for rec, _ in dlq.delivered] == [8]
+    good = [r for r in records if r.offset != 8]
+    assert same_state(store, reference(good), "BTC") and consumer.committed == {P0: 10}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cryptoviz import contracts, names
-from cryptoviz.ml.store import STATE_TTL_S, Changes, documents
+from cryptoviz.ml.store import STATE_TTL_S, Changes, MLBatch, documents, every_snapshot
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 
 
@@ -20,7 +20,7 @@ def changes() -> Changes:
 
 
 def test_each_symbol_has_a_view_a_summary_and_a_snapshot_with_their_ttls():
-    docs = {key: (value, ttl) for key, value, ttl in documents(changes(), 900)}
+    docs = {key: (value, ttl) for key, value, ttl in documents(every_snapshot(changes()), 900)}
     for symbol in ("BTC", "ETH"):
         view, view_ttl = docs[names.ml_view_key(symbol)]
         summary, summary_ttl = docs[names.ml_summary_key(symbol)]
@@ -37,10 +37,21 @@ def test_each_symbol_has_a_view_a_summary_and_a_snapshot_with_their_ttls():
 def test_a_snapshot_restores_the_model_it_was_taken_from():
     batch = changes()
     state = contracts.decode_state(
-        dict((k, v) for k, v, _ in documents(batch, 60))[names.ml_state_key("BTC")]
+        dict((k, v) for k, v, _ in documents(every_snapshot(batch), 60))[names.ml_state_key("BTC")]
     )
     restored = SymbolModel.from_state(state["model"], ModelConfig())
     original = batch["BTC"][1]
     assert restored.update(1_700_000_000 + 12 * 3600, 60012.0) == original.update(
         1_700_000_000 + 12 * 3600, 60012.0
+    )
+
+
+def test_a_batch_writes_the_snapshots_due_and_the_views_of_what_changed():
+    changed = changes()
+    btc_model, btc_position = changed["BTC"][1], changed["BTC"][2]
+    keys = [
+        k for k, _, _ in documents(MLBatch({"ETH": changed["ETH"]}, {"BTC": (btc_model, btc_position)}), 60)
+    ]
+    assert sorted(keys) == sorted(
+        [names.ml_view_key("ETH"), names.ml_summary_key("ETH"), names.ml_state_key("BTC")]
     )

@@ -56,6 +56,7 @@ def main(stop: Stop) -> int:
         symbols=set(coins),
         max_records=ml.ml_max_poll_records,
         max_future_s=load(ContractSettings).max_future_s,
+        snapshot_interval_s=ml.ml_snapshot_interval_s,
     )
     subscribe(processor, consumer, names.TOPIC_STREAMING)
     log.info("started", group=ml.ml_consumer_group, symbols=",".join(coins))

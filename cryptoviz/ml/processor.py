@@ -6,10 +6,17 @@ service passes Kafka and Redis, unit tests the in-memory doubles, and `step` is 
 Exactly-once scoring across restarts: each symbol's snapshot in Redis carries the offset of the
 last message it includes, written in the same transaction as the predictions. A message at or below
 that offset (replayed after a crash between the Redis write and the commit) is skipped.
+
+Snapshots may be spaced out (`snapshot_interval_s`; a symbol's is written at most that often, and
+at stop): a snapshot is about 40 KB, a view a fifth of that. The committed offset of a partition
+then stays at the first message some symbol's snapshot does not include yet, so whatever a crash,
+a rebalance or a refused batch loses from memory is read again from the broker and applied onto
+the snapshot, and what the snapshot already holds is skipped as above.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
@@ -21,7 +28,7 @@ from kafka.errors import KafkaError
 
 from cryptoviz import logs
 from cryptoviz.interfaces import Consumer, DeadLetters, NotDelivered, Record
-from cryptoviz.ml.store import Changes, StateStore
+from cryptoviz.ml.store import Changes, MLBatch, StateStore
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.retry import Backoff, Stopped, retry
 from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, decode, internal_error
@@ -45,9 +52,9 @@ class _DropOnRevoke(ConsumerRebalanceListener):
         self.processor = processor
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        # everything for these partitions is already in Redis and committed: forget it, the new
-        # owner loads the snapshot
-        self.processor.models.clear()
+        # forget everything: what is not in a snapshot yet is not committed either, so the new
+        # owner loads the snapshot and reads the rest again
+        self.processor.forget()
         self.processor.telemetry.incr("rebalances")
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -65,6 +72,7 @@ class Processor:
         symbols: Collection[str] | None = None,
         max_records: int = 2000,
         max_future_s: float = MAX_FUTURE_S,
+        snapshot_interval_s: float = 0.0,
     ) -> None:
         self.consumer = consumer
         self.dead_letters = dead_letters
@@ -82,6 +90,19 @@ class Processor:
         self.dlq_failures = 0
         self.poll_failures = 0
         self.oldest_ingest: datetime | None = None  # of the oldest quote applied in this batch
+        self.snapshot_interval_s = snapshot_interval_s
+        # symbol -> (partition, offset) of the first message applied since its last snapshot
+        self.unsaved: dict[str, tuple[int, int]] = {}
+        self.saved_at: dict[str, float] = {}  # symbol -> when its snapshot was last written (monotonic)
+        self.held_back: dict[TopicPartition, OffsetAndMetadata] = {}  # offsets read, not yet committed
+        self.committed: dict[TopicPartition, int] = {}  # what this processor last committed
+
+    def forget(self) -> None:
+        """Drop every model and what it held unsaved (they reload from their snapshots)."""
+        self.models.clear()
+        self.unsaved.clear()
+        self.held_back.clear()
+        self.committed.clear()
 
     def _model(self, symbol: str) -> tuple[SymbolModel, tuple[int, int]]:
         entry = self.models.get(symbol)
@@ -137,6 +158,7 @@ class Processor:
             return
         self.telemetry.incr("scored", out.scored)
         changed[quote.symbol] = (out, model, (rec.partition, rec.offset))
+        self.unsaved.setdefault(quote.symbol, (rec.partition, rec.offset))
         if self.oldest_ingest is None or quote.ingest_ts < self.oldest_ingest:
             self.oldest_ingest = quote.ingest_ts
 
@@ -158,11 +180,15 @@ class Processor:
             raise BatchNotDone(str(exc)) from None
 
     def _rewind(self, batch: Mapping[TopicPartition, Sequence[Record]], exc: BatchNotDone) -> None:
-        """Read the batch again: each partition back to its first record, and the models dropped so
-        they reload from their Redis snapshots (which this batch never reached)."""
-        for tp, records in batch.items():
-            self.consumer.seek(tp, records[0].offset)
-        self.models.clear()
+        """Read the batch again, and what earlier batches applied that no snapshot holds yet: each
+        partition back to the first such record, and the models dropped so they reload from their
+        Redis snapshots (which this batch never reached)."""
+        starts = {tp: records[0].offset for tp, records in batch.items()}
+        for tp, first in self._firsts_unsaved(list(starts) + list(self.held_back)).items():
+            starts[tp] = min(first, starts.get(tp, first))
+        for tp, offset in starts.items():
+            self.consumer.seek(tp, offset)
+        self.forget()
         self.dlq_failures += 1
         self.telemetry.incr("errors.dead_letter_not_acknowledged")
         delay = self.backoff.delay(self.dlq_failures)
@@ -186,6 +212,9 @@ class Processor:
             return 0
         self.poll_failures = 0
         if not batch:
+            if due := self._due():  # a quiet stream still gets its snapshots, and its commit, in time
+                self._store({}, due)
+                self._commit({})
             return 0
         t0 = time.perf_counter()
         self.oldest_ingest = None
@@ -203,8 +232,7 @@ class Processor:
             return 0
         self.dlq_failures = 0
         t1 = time.perf_counter()
-        if changed:
-            self._with_retry(lambda: self.store.write(changed), "write_batch")
+        self._store(changed, self._due())
         t2 = time.perf_counter()
         self._commit(offsets)
         t3 = time.perf_counter()
@@ -224,11 +252,59 @@ class Processor:
         self.telemetry.gauge("symbols", len(self.models))
         return n
 
+    def _due(self, everything: bool = False) -> list[str]:
+        """The symbols whose snapshot is to be written now."""
+        now = time.monotonic()
+        return [
+            s
+            for s in self.unsaved
+            if everything or now - self.saved_at.get(s, -math.inf) >= self.snapshot_interval_s
+        ]
+
+    def _store(self, changed: Changes, due: list[str]) -> None:
+        if not changed and not due:
+            return
+        snapshots = {s: self.models[s] for s in due}
+        self._with_retry(lambda: self.store.write(MLBatch(changed, snapshots)), "write_batch")
+        now = time.monotonic()
+        for s in due:
+            del self.unsaved[s]
+            self.saved_at[s] = now
+        self.telemetry.incr("snapshots_written", len(due))
+
+    def _firsts_unsaved(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Of these partitions, those with messages no snapshot holds yet -> the first of them."""
+        by_partition = {tp.partition: tp for tp in tps}
+        firsts: dict[TopicPartition, int] = {}
+        for partition, offset in self.unsaved.values():
+            tp = by_partition.get(partition)
+            if tp is not None:
+                firsts[tp] = min(offset, firsts.get(tp, offset))
+        return firsts
+
+    def flush(self) -> None:
+        """Write every snapshot not written yet, then commit what was held back (at stop)."""
+        self._store({}, self._due(everything=True))
+        self._commit({})
+
     def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
-        """Commit after the write. A failure is counted, never fatal: the Redis snapshots carry the
-        offsets they include, so whatever is read again after an uncommitted batch is skipped."""
+        """Commit after the write, each partition at most up to the first message a snapshot does
+        not include yet (the rest is held back until it does). A failure is counted, never fatal:
+        the Redis snapshots carry the offsets they include, so whatever is read again after an
+        uncommitted batch is skipped."""
+        self.held_back.update(offsets)
+        firsts = self._firsts_unsaved(list(self.held_back))
+        offsets = {}
+        for tp, meta in self.held_back.items():
+            first = firsts.get(tp)
+            offsets[tp] = meta if first is None or first >= meta.offset else OffsetAndMetadata(first, "", -1)
+        self.held_back = {tp: m for tp, m in self.held_back.items() if offsets[tp].offset < m.offset}
+        offsets = {tp: m for tp, m in offsets.items() if self.committed.get(tp) != m.offset}
+        if not offsets:
+            return
         try:
             self.consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
+            self.committed.update({tp: m.offset for tp, m in offsets.items()})
         except KafkaError as exc:
             self.telemetry.incr("errors.commit")
             log.warning("commit_failed_offsets_kept_in_redis", error=exc)
@@ -273,6 +349,7 @@ class Processor:
                 if self.telemetry.counters and not stop:
                     self.telemetry.gauge("lag", self.lag())
                 self.telemetry.maybe_publish()
+            self.flush()
         except Stopped as exc:
             log.warning("stopped_before_the_batch_was_committed", waiting_for=str(exc))
         log.info("stopping_after_last_batch", signal=stop.signal)

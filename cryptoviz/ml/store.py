@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Protocol, TypeAlias, cast
+from typing import NamedTuple, Protocol, TypeAlias, cast
 
 import redis
 
@@ -19,13 +19,23 @@ STATE_TTL_S = 30 * 24 * 3600
 
 # symbol -> (its newest output, its model, the (partition, offset) of the last record it includes)
 Changes: TypeAlias = dict[str, tuple[Output, SymbolModel, tuple[int, int]]]
+# symbol -> (its model, the (partition, offset) of the last record the model includes)
+Snapshots: TypeAlias = dict[str, tuple[SymbolModel, tuple[int, int]]]
+
+
+class MLBatch(NamedTuple):
+    """What one processor batch stores: the views and summaries of the symbols that changed, and
+    the snapshots that are due (every changed symbol's, unless snapshots are spaced out)."""
+
+    changed: Changes
+    snapshots: Snapshots
 
 
 class StateStore(Protocol):
-    """A sink of Changes (`interfaces.Sink[Changes, None]`) that also gives a symbol's snapshot back."""
+    """A sink of MLBatch (`interfaces.Sink[MLBatch, None]`) that also gives a symbol's snapshot back."""
 
     def load(self, symbol: str) -> MLState | None: ...
-    def write(self, batch: Changes) -> None: ...
+    def write(self, batch: MLBatch) -> None: ...
 
 
 class RedisStore:
@@ -36,7 +46,7 @@ class RedisStore:
     def load(self, symbol: str) -> MLState | None:
         return load_state(self.client, symbol)
 
-    def write(self, batch: Changes) -> None:
+    def write(self, batch: MLBatch) -> None:
         write_batch(self.client, batch, self.ttl_s)
 
 
@@ -71,21 +81,28 @@ def load_state(client: redis.Redis, symbol: str) -> MLState | None:
     return contracts.decode_state(cast(bytes, raw)) if raw else None
 
 
-def documents(changed: Changes, ttl_s: int) -> Iterator[tuple[str, bytes, int]]:
-    """(key, encoded value, ttl) of everything a batch stores: each symbol's view, summary and snapshot."""
-    for symbol, (out, model, (partition, offset)) in changed.items():
+def every_snapshot(changed: Changes) -> MLBatch:
+    """The batch that snapshots every symbol that changed (seeds, benches and tests)."""
+    return MLBatch(changed, {symbol: (model, pos) for symbol, (_, model, pos) in changed.items()})
+
+
+def documents(batch: MLBatch, ttl_s: int) -> Iterator[tuple[str, bytes, int]]:
+    """(key, encoded value, ttl) of everything a batch stores: each changed symbol's view and
+    summary, each due snapshot."""
+    for symbol, (out, model, _) in batch.changed.items():
         doc = view(symbol, out, model)
         yield names.ml_view_key(symbol), contracts.encode(doc), ttl_s
         yield names.ml_summary_key(symbol), contracts.encode(contracts.summary_of(doc)), ttl_s
+    for symbol, (model, (partition, offset)) in batch.snapshots.items():
         state: MLState = {"model": model.to_state(), "partition": partition, "offset": offset}
         yield names.ml_state_key(symbol), contracts.encode(state), STATE_TTL_S
 
 
-def write_batch(client: redis.Redis, changed: Changes, ttl_s: int) -> None:
+def write_batch(client: redis.Redis, batch: MLBatch, ttl_s: int) -> None:
     """Views, snapshots (with the partition/offset they include) and the index, atomically."""
     pipe = client.pipeline(transaction=True)
-    for key, value, ttl in documents(changed, ttl_s):
+    for key, value, ttl in documents(batch, ttl_s):
         pipe.set(key, value, ex=ttl)
-    if changed:
-        pipe.zadd(names.ML_INDEX, {symbol: out.t for symbol, (out, _, _) in changed.items()})
+    if batch.changed:
+        pipe.zadd(names.ML_INDEX, {symbol: out.t for symbol, (out, _, _) in batch.changed.items()})
     pipe.execute()

@@ -19,7 +19,7 @@ from kafka import TopicPartition
 from cryptoviz import contracts, names
 from cryptoviz.contracts import MLState
 from cryptoviz.interfaces import NotDelivered, Offsets, Record
-from cryptoviz.ml.store import Changes, documents
+from cryptoviz.ml.store import MLBatch, documents
 
 T = TypeVar("T")
 
@@ -150,7 +150,7 @@ class MemoryStore:
         raw = self.values.get(names.ml_state_key(symbol))
         return contracts.decode_state(raw) if raw else None
 
-    def write(self, batch: Changes) -> None:
+    def write(self, batch: MLBatch) -> None:
         if self.fail_writes:
             self.fail_writes -= 1
             raise redis.ConnectionError("the store is away")

@@ -28,7 +28,7 @@ def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("B
         out = models[q.symbol].update(q.event_time, q.price_usd)
         if out is not None:
             changed[q.symbol] = (out, models[q.symbol], (0, i))
-    store.write_batch(client, changed, 300)
+    store.write_batch(client, store.every_snapshot(changed), 300)
     client.hset(names.QUOTES_LATEST, mapping={q.symbol: encode(q) for q in quotes[-len(symbols) :]})
     telemetry = Telemetry("scraper", client, instance="test-1")
     telemetry.incr("quotes_published", len(quotes))
