@@ -2,7 +2,7 @@
 
 Validation runs in the JVM as column expressions generated from the contract
 (`cryptoviz.lake.validation.accepted`, stricter than the contract); only a message they do not
-accept goes to the contract's own validator (cryptoviz.schema) in an Arrow UDF, which accepts it or
+accept goes to the contract's own validator (cryptoviz.schema), in the driver, which accepts it or
 gives the reason. The Spark schema of a row is derived from cryptoviz.schema.FIELDS: one definition.
 Rows that fail go to the quarantine with the raw value and the reason. Each micro-batch is
 written by pyarrow through a LakeWriter, which keeps each (symbol, source_ts) once, and each
