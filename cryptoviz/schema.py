@@ -69,9 +69,8 @@ FIELDS: dict[str, tuple[type, bool]] = {
     "source_ts": (datetime, False),
     "ingest_ts": (datetime, False),
 }
-SYMBOL_CHARS = 16
 # string field -> most characters (and at least one, all printable)
-STRING_CHARS = {"symbol": SYMBOL_CHARS, "name": MAX_NAME_CHARS}
+STRING_CHARS = {"symbol": 16, "name": MAX_NAME_CHARS}
 # number field -> (lowest, highest) accepted, both included, except the lowest of a POSITIVE one
 POSITIVE = frozenset({"price_usd"})
 NUMBER_RANGES: dict[str, tuple[float, float]] = {
