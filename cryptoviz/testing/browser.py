@@ -71,13 +71,14 @@ def render_pages(url: str, pages: list[PageCheck], shots: Path, password: str | 
                 heading.wait_for(timeout=30000)
                 if chart:
                     page.locator(".js-plotly-plot").first.wait_for(timeout=30000)
-            except Exception:
+                for text in texts:  # a page paints top to bottom: each text is waited for (in the
+                    # page, maybe hidden: a data frame's cells are a hidden table under its canvas)
+                    page.get_by_text(text).first.wait_for(state="attached", timeout=30000)
+            except Exception as exc:
                 page.screenshot(path=str(shot.with_suffix(".failed.png")), full_page=True)
-                raise
+                raise AssertionError(f"{path or 'home'}: {exc}") from None
             page.wait_for_timeout(1500)  # let the data frames paint before the screenshot
             body = page.inner_text("body")
-            for text in texts:
-                assert text in body, f"{path or 'home'}: {text!r} not shown"
             assert page.locator('[data-testid="stException"]').count() == 0, f"{path}: an exception box"
             assert "Traceback" not in body
             assert "Deploy" not in body, f"{path or 'home'}: Streamlit's toolbar shows (dashboard/.streamlit)"
