@@ -7,12 +7,14 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from redis import Redis
 
-from cryptoviz import servers
+from cryptoviz import names, servers
 
 
 def wait_for(cond, timeout: float, what: str, every: float = 0.5):
@@ -26,6 +28,21 @@ def wait_for(cond, timeout: float, what: str, every: float = 0.5):
             return last
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def wait_for_snapshots_at(client: Redis, symbols: Iterable[str], event_ts: float, timeout: float) -> dict:
+    """Until every symbol's model snapshot in Redis includes the tick at `event_ts` (the processor
+    writes a snapshot at most every ML_SNAPSHOT_INTERVAL_S, so it follows the predictions); the
+    snapshots' models by symbol. Read before, a snapshot may hold fewer scored predictions."""
+    wanted = list(symbols)
+
+    def current() -> dict | None:
+        raws = client.mget([names.ml_state_key(s) for s in wanted])
+        models = {s: orjson.loads(raw)["model"] for s, raw in zip(wanted, raws, strict=True) if raw}
+        at = len(models) == len(wanted) and all(m.get("last_t") == event_ts for m in models.values())
+        return models if at else None
+
+    return wait_for(current, timeout, "every symbol's model snapshot at the last tick")
 
 
 class RealServers:

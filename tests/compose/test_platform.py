@@ -23,6 +23,7 @@ from cryptoviz.lake.reader import LakeReader
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.testing.browser import render_pages
+from cryptoviz.testing.harness import wait_for_snapshots_at
 
 from .conftest import ARTIFACTS, COINS, REPLAY_FILE, REPLAY_START, SHARED_DATA, Compose, wait_for
 
@@ -80,10 +81,10 @@ def scored_clean_pass_by_coin() -> dict[str, int]:
 
 
 def scored_stored_by_coin(stack: Compose) -> dict[str, int]:
-    client = stack.redis()
-    states = {s: client.get(names.ml_state_key(s)) for s in COINS}
-    assert all(states.values()), "every coin has an ML state in Redis"
-    return {s: orjson.loads(raw or b"")["model"]["board"]["scored"] for s, raw in states.items()}
+    """Scored predictions in each coin's snapshot, once the snapshots hold the last replayed hour."""
+    last = max(r.ts for r in replayed_rows()).timestamp()
+    models = wait_for_snapshots_at(stack.redis(), COINS, last, 60)
+    return {s: model["board"]["scored"] for s, model in models.items()}
 
 
 def scored_stored(stack: Compose) -> int:

@@ -19,6 +19,7 @@ from cryptoviz import bus, names, servers
 from cryptoviz.lake.compact import STAGED
 from cryptoviz.malformed import malformed
 from cryptoviz.models.engine import ModelConfig, SymbolModel
+from cryptoviz.testing.harness import wait_for_snapshots_at
 
 from .conftest import SYMBOLS, LocalStack, replayed_rows, wait_for, wait_for_predictions_at
 
@@ -174,7 +175,8 @@ def test_faults_lose_nothing_and_count_nothing_twice(stack):
         for r in (r for r in rows if r.symbol == sym):
             model.update(r.ts.timestamp(), r.price)
         clean += model.board.scored
-    stored = sum(orjson.loads(client.get(names.ml_state_key(s)))["model"]["board"]["scored"] for s in SYMBOLS)
+    models = wait_for_snapshots_at(client, SYMBOLS, max(r.ts for r in rows).timestamp(), 60)
+    stored = sum(model["board"]["scored"] for model in models.values())
     assert stored == clean, "every prediction scored once: none lost, none twice"
 
     state = stack.state()
