@@ -10,7 +10,7 @@ from kafka import TopicPartition
 from kafka.errors import KafkaConnectionError
 
 from cryptoviz import contracts, names
-from cryptoviz.ml.processor import Processor
+from cryptoviz.ml.processor import Processor, _DropOnRevoke
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.retry import Backoff, Stopped
 from cryptoviz.schema import encode, make_quote
@@ -286,3 +286,17 @@ def test_a_batch_read_again_goes_back_to_what_no_snapshot_holds():
     assert [rec.offset for rec, _ in dlq.delivered] == [8]
     good = [r for r in records if r.offset != 8]
     assert same_state(store, reference(good), "BTC") and consumer.committed == {P0: 10}
+
+
+def test_a_rebalance_that_gives_a_partition_back_reads_again_what_no_snapshot_holds():
+    records = hours("BTC", 12)
+    store, consumer = MemoryStore(), ListConsumer(records)
+    proc = spaced(consumer, store)
+    assert proc.step() == 4 and proc.step() == 4  # offsets 4..7 applied, in no snapshot
+    # the group rebalances and this member keeps the partition (kafka-python keeps its position)
+    _DropOnRevoke(proc).on_partitions_revoked([P0])
+    assert consumer.positions[P0] == 4 and proc.models == {}
+    while proc.step():
+        pass
+    proc.flush()
+    assert same_state(store, reference(records), "BTC") and consumer.committed == {P0: 12}

@@ -53,8 +53,9 @@ class _DropOnRevoke(ConsumerRebalanceListener):
 
     def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # forget everything: what is not in a snapshot yet is not committed either, so the new
-        # owner loads the snapshot and reads the rest again
-        self.processor.forget()
+        # owner loads the snapshot and reads the rest again (kafka-python keeps the position of a
+        # partition this member is given back, so that position goes back first)
+        self.processor.drop_unsaved()
         self.processor.telemetry.incr("rebalances")
 
     def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
@@ -96,6 +97,13 @@ class Processor:
         self.saved_at: dict[str, float] = {}  # symbol -> when its snapshot was last written (monotonic)
         self.held_back: dict[TopicPartition, OffsetAndMetadata] = {}  # offsets read, not yet committed
         self.committed: dict[TopicPartition, int] = {}  # what this processor last committed
+
+    def drop_unsaved(self) -> None:
+        """Forget every model, each partition back to the first message no snapshot holds: whoever
+        reads the partition next, this member too, applies the rest again onto the snapshots."""
+        for tp, first in self._firsts_unsaved(list(self.consumer.assignment())).items():
+            self.consumer.seek(tp, first)
+        self.forget()
 
     def forget(self) -> None:
         """Drop every model and what it held unsaved (they reload from their snapshots)."""
