@@ -98,11 +98,15 @@ class Processor:
         self.held_back: dict[TopicPartition, OffsetAndMetadata] = {}  # offsets read, not yet committed
         self.committed: dict[TopicPartition, int] = {}  # what this processor last committed
 
-    def drop_unsaved(self) -> None:
-        """Forget every model, each partition back to the first message no snapshot holds: whoever
-        reads the partition next, this member too, applies the rest again onto the snapshots."""
+    def drop_unsaved(self, starts: Mapping[TopicPartition, int] | None = None) -> None:
+        """Forget every model, each partition back to the first message no snapshot holds (or to
+        `starts`, if earlier): whoever reads the partition next, this member too, applies the rest
+        again onto the snapshots."""
+        back = dict(starts or {})
         for tp, first in self._firsts_unsaved(list(self.consumer.assignment())).items():
-            self.consumer.seek(tp, first)
+            back[tp] = min(first, back.get(tp, first))
+        for tp, offset in back.items():
+            self.consumer.seek(tp, offset)
         self.forget()
 
     def forget(self) -> None:
@@ -191,12 +195,7 @@ class Processor:
         """Read the batch again, and what earlier batches applied that no snapshot holds yet: each
         partition back to the first such record, and the models dropped so they reload from their
         Redis snapshots (which this batch never reached)."""
-        starts = {tp: records[0].offset for tp, records in batch.items()}
-        for tp, first in self._firsts_unsaved(list(starts) + list(self.held_back)).items():
-            starts[tp] = min(first, starts.get(tp, first))
-        for tp, offset in starts.items():
-            self.consumer.seek(tp, offset)
-        self.forget()
+        self.drop_unsaved({tp: records[0].offset for tp, records in batch.items()})
         self.dlq_failures += 1
         self.telemetry.incr("errors.dead_letter_not_acknowledged")
         delay = self.backoff.delay(self.dlq_failures)
