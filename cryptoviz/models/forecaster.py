@@ -252,7 +252,9 @@ class Forecaster:
         r, span = self.last_move()
         last = r / (sigma * math.sqrt(max(span, 1.0) / HOUR))
         dist = math.log(price / ma) / scale if ma else 0.0
-        return (_clip(math.log(consensus / price) / scale), _clip(last), _clip(dist))
+        # a trend extrapolated below zero (a steep fall over dense ticks) is as far down as a feature goes
+        seed = math.log(consensus / price) / scale if consensus > 0 else -CLIP
+        return (_clip(seed), _clip(last), _clip(dist))
 
     def forecast(
         self, price: float, consensus: dict[str, float], ma: dict[str, float | None]

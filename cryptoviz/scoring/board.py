@@ -159,6 +159,19 @@ class HorizonScore:
         self.expired = state["expired"]
 
 
+def summarize(
+    scores: dict[str, HorizonScore], pending: dict[str, int], moves: dict[str, MoveTally], fee_bps: float
+) -> dict:
+    """A scoreboard's summary: per horizon its scores and how many predictions wait, and the
+    volatility forecast's."""
+    out: dict = {}
+    for h, score in scores.items():
+        out[h] = score.summary(fee_bps)
+        out[h]["pending"] = pending[h]
+    out["volatility"] = {h: m.summary() for h, m in moves.items()}
+    return out
+
+
 class Scoreboard:
     """Pending predictions per horizon, scored when due; `settled` holds the forecasts the last
     tick settled, (horizon, base price, Forecast), for the forecaster to learn from."""
@@ -224,12 +237,8 @@ class Scoreboard:
             self.moves.setdefault(h, MoveTally()).add(expected, realised)
 
     def summary(self) -> dict:
-        out: dict = {}
-        for h, score in self.scores.items():
-            out[h] = score.summary(self.fee_bps)
-            out[h]["pending"] = len(self.pending[h])
-        out["volatility"] = {h: m.summary() for h, m in self.moves.items()}
-        return out
+        pending = {h: len(q) for h, q in self.pending.items()}
+        return summarize(self.scores, pending, self.moves, self.fee_bps)
 
     def to_state(self) -> dict:
         return {

@@ -1,0 +1,515 @@
+"""Every symbol's models in one place: the compiled core's arrays, a row per symbol.
+
+`ModelBook.apply` runs a batch of ticks (any symbols, in order) through `core.run` in one call and
+returns a matrix of every tick's outputs (`layout.OUT_*`); `output` turns one row into the
+engine's `Output` when a view needs it. A symbol's state goes in and out in the reference
+engine's snapshot format (`SymbolModel.to_state`), so snapshots are the same whichever wrote them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from cryptoviz.models import HORIZONS, HOUR, core
+from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
+from cryptoviz.models.forecaster import LEVELS, Forecast
+from cryptoviz.models.layout import (
+    ALPHA,
+    ALWAYS_UP,
+    BRIER_FM,
+    EWMA,
+    FC,
+    FIRED,
+    FIRST_P,
+    FIRST_T,
+    FM,
+    HAC,
+    HAS_FIRST,
+    INTERVALS,
+    LAST_T,
+    MOVE_ERROR,
+    MOVE_RATIO,
+    MOVE_TALLY,
+    NBLEND,
+    NK,
+    NL,
+    NPBIN,
+    NQ,
+    NR,
+    NS,
+    NSHRINK,
+    NVB,
+    OUT_FC,
+    OUT_HAS_FC,
+    OUT_HAS_MOVES,
+    OUT_MOVES,
+    OUT_OK,
+    OUT_PRED,
+    OUT_SCORED,
+    OUT_SIGNAL,
+    OUT_STATS,
+    OUT_WIDTH,
+    OUTCOMES,
+    PROB,
+    PUP,
+    Q_BOARD,
+    Q_MA,
+    Q_MOMENTUM,
+    Q_MOVES,
+    Q_RECENT,
+    Q_TREND,
+    Q_VOL,
+    QUEUE_FIELDS,
+    RESID,
+    RESIDUAL_BINS,
+    RIDGE,
+    SCORED_TOTAL,
+    SHRINK_FM,
+    SIGMA_BINS,
+    SIGMAS,
+    SKILL,
+    SUMS,
+    TALLY,
+    TICKS,
+    TREND_LAST,
+    VOL,
+    WIDTH,
+    WIN,
+)
+from cryptoviz.models.moves import VOL_HORIZONS
+from cryptoviz.models.signals import Signal
+from cryptoviz.scoring.board import SCORED, HorizonScore, hac_lags, summarize
+from cryptoviz.scoring.tallies import RELIABILITY_BINS, HacMean, IntervalTally, MoveTally, ProbabilityTally
+
+ACTIONS = {1: "BUY", -1: "SELL", 0: "HOLD"}
+_PRED_KEYS = (
+    "moving_average",
+    "linear_trend",
+    "momentum",
+    "consensus",
+    "persistence",
+    "drift",
+    "reversal",
+    "forecast",
+)
+_PRED_INDEX = tuple(SCORED.index(k) for k in _PRED_KEYS)
+
+
+def config_vector(config: ModelConfig) -> np.ndarray:
+    """The core's config (`core.C_*`), with the decays and penalties computed as the reference does."""
+    fc = config.forecast
+    if len(fc.p_up_edges) != NPBIN - 1:
+        raise ValueError(
+            f"the compiled core has {NPBIN - 1} P(up) edges; the config gives {len(fc.p_up_edges)}"
+        )
+    if config.signal_horizon not in HORIZONS:
+        raise ValueError(f"signal horizon {config.signal_horizon!r} is none of {list(HORIZONS)}")
+    c = np.zeros(core.C_WIDTH)
+    c[core.C_MA_SPAN : core.C_W0] = (
+        config.ma_window_s,
+        config.trend_window_s,
+        config.momentum_window_s,
+        config.volatility_window_s,
+    )
+    c[core.C_W0 : core.C_THRESHOLD] = config.weights
+    c[core.C_THRESHOLD], c[core.C_FEE_BPS], c[core.C_TOLERANCE] = config.threshold, config.fee_bps, 0.25
+    c[core.C_VOL_HALFLIFE], c[core.C_VOL_LONG_HALFLIFE] = fc.vol_halflife_h, fc.vol_long_halflife_h
+    for index, halflife in (
+        (core.C_REGIME_DECAY, fc.regime_halflife),
+        (core.C_RIDGE_DECAY, fc.ridge_halflife),
+        (core.C_PUP_DECAY, fc.p_up_halflife),
+        (core.C_RESID_DECAY, fc.residual_halflife),
+        (core.C_MOVE_DECAY, fc.move_halflife),
+        (core.C_SHRINK_DECAY, fc.shrink_halflife),
+    ):
+        c[index] = 0.5 ** (1.0 / halflife)
+    c[core.C_ACI_GAMMA] = fc.aci_gamma
+    for h, horizon_s in enumerate(HORIZONS.values()):
+        c[core.C_HORIZON + h] = horizon_s
+        c[core.C_PENALTY + h] = fc.ridge_penalty_per_h * math.sqrt(horizon_s / HOUR)
+        c[core.C_PRIOR + h] = fc.p_up_prior_per_h * horizon_s / HOUR
+    c[core.C_VOL_HORIZON : core.C_VOL_HORIZON + len(VOL_HORIZONS)] = list(VOL_HORIZONS.values())
+    c[core.C_EDGES : core.C_EDGES + NPBIN - 1] = fc.p_up_edges
+    c[core.C_LEVEL : core.C_LEVEL + NL] = list(LEVELS.values())
+    return c
+
+
+class ModelBook:
+    """The models of every symbol seen, in arrays; symbols get a row on first sight."""
+
+    def __init__(self, config: ModelConfig, rows: int = 16, slots: int = 8) -> None:
+        self.config = config
+        self.cfg = config_vector(config)
+        self.rows: dict[str, int] = {}
+        self.fixed = np.zeros((rows, WIDTH))
+        self.meta = np.zeros((rows, NQ, 2), dtype=np.int64)
+        self.rings = tuple(np.zeros((rows, slots, n)) for n in QUEUE_FIELDS)
+        self._fresh = self._encode(SymbolModel(config))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __contains__(self, symbol: str) -> bool:
+        return symbol in self.rows
+
+    def row(self, symbol: str) -> int:
+        """The symbol's row, a fresh model's when it is new."""
+        i = self.rows.get(symbol)
+        if i is None:
+            i = len(self.rows)
+            if i == self.fixed.shape[0]:
+                self._grow_rows()
+            self.rows[symbol] = i
+            self._store(i, self._fresh)
+        return i
+
+    def forget(self, symbol: str | None = None) -> None:
+        """Drop one symbol (its row is cleared for reuse at the end) or all."""
+        if symbol is None:
+            self.rows.clear()
+            return
+        i = self.rows.pop(symbol, None)
+        if i is None:
+            return
+        last = len(self.rows)
+        if i != last:  # move the last row into the gap
+            moved = next(s for s, j in self.rows.items() if j == last)
+            self.fixed[i] = self.fixed[last]
+            self.meta[i] = self.meta[last]
+            for ring in self.rings:
+                ring[i] = ring[last]
+            self.rows[moved] = i
+
+    def apply(self, rows: np.ndarray, ts: np.ndarray, prices: np.ndarray) -> np.ndarray:
+        """Run the ticks (row, event time, price) in order; the output matrix, a row per tick."""
+        out = np.empty((len(rows), OUT_WIDTH))
+        done = 0
+        while done < len(rows):
+            k, full = core.run(
+                self.fixed, self.rings, self.meta, self.cfg, rows[done:], ts[done:], prices[done:], out[done:]
+            )
+            done += k
+            if full >= 0:
+                self._grow_queue(full)
+        return out
+
+    def load(self, symbol: str, state: dict) -> None:
+        """Take a snapshot (`SymbolModel.to_state` format); one this code cannot read raises."""
+        self._store(self.row(symbol), self._encode(SymbolModel.from_state(state, self.config)))
+
+    def to_state(self, symbol: str) -> dict:
+        return self.model(symbol).to_state()
+
+    # --- reading outputs -----------------------------------------------------------------------
+    def output(self, row: np.ndarray, t: float, price: float) -> Output | None:
+        """One tick's Output, as `SymbolModel.update` returns it (None: the tick was not newer)."""
+        if not row[OUT_OK]:
+            return None
+        v = row.tolist()
+        predictions: dict[str, dict[str, float]] = {}
+        forecasts: dict[str, Forecast] = {}
+        signals: dict[str, Signal] = {}
+        for h_index, h in enumerate(HORIZONS):
+            p = OUT_PRED + h_index * NS
+            predictions[h] = {k: v[p + j] for k, j in zip(_PRED_KEYS, _PRED_INDEX, strict=True)}
+            if v[OUT_HAS_FC + h_index]:
+                f = OUT_FC + h_index * FC
+                forecasts[h] = Forecast.from_list(v[f : f + FC])
+            s = OUT_SIGNAL + h_index * 5
+            signals[h] = Signal(
+                ACTIONS[int(v[s])],
+                round(v[s + 1], 4),
+                round(v[s + 2], 4),
+                round(v[s + 3], 4),
+                round(v[s + 4], 4),
+                h,
+            )
+        moves = {h: v[OUT_MOVES + j] for j, h in enumerate(VOL_HORIZONS)} if v[OUT_HAS_MOVES] else {}
+        return Output(
+            t, price, predictions, signals[self.config.signal_horizon], int(v[OUT_SCORED]), forecasts, moves
+        )
+
+    @staticmethod
+    def stats(row: np.ndarray) -> dict:
+        """`SymbolModel.stats` just after the tick whose output row this is."""
+        vol = float(row[OUT_STATS + 2])
+        return {
+            "ticks": int(row[OUT_STATS + 4]),
+            "moving_average": float(row[OUT_PRED]),
+            "trend_slope_per_h": float(row[OUT_STATS]),
+            "momentum_per_h": float(row[OUT_STATS + 1]),
+            "volatility_1h_pct": vol * 100 if not math.isnan(vol) else None,
+            "window_points": int(row[OUT_STATS + 3]),
+        }
+
+    def summary(self, symbol: str) -> dict:
+        """`Scoreboard.summary` of the symbol, without copying its pending predictions."""
+        i = self.rows[symbol]
+        scores = {h: self._score(i, h_index, s) for h_index, (h, s) in enumerate(HORIZONS.items())}
+        pending = {h: int(self.meta[i, Q_BOARD + h_index, 1]) for h_index, h in enumerate(HORIZONS)}
+        return summarize(scores, pending, self._move_tallies(i), self.config.fee_bps)
+
+    def model(self, symbol: str) -> SymbolModel:
+        """The symbol's state as the reference engine's objects."""
+        return self._decode(self.rows[symbol])
+
+    # --- growing -------------------------------------------------------------------------------
+    def _grow_rows(self) -> None:
+        n = self.fixed.shape[0] * 2
+        self.fixed = np.resize(self.fixed, (n, WIDTH))
+        self.meta = np.resize(self.meta, (n, NQ, 2))
+        self.rings = tuple(np.resize(r, (n, *r.shape[1:])) for r in self.rings)
+
+    def _grow_queue(self, q: int) -> None:
+        old = self.rings[q]
+        rows, cap, fields = old.shape
+        new = np.zeros((rows, cap * 2, fields))
+        for i in range(len(self.rows)):
+            head, n = self.meta[i, q]
+            order = (head + np.arange(n)) % cap
+            new[i, :n] = old[i, order]
+            self.meta[i, q, 0] = 0
+        self.rings = (*self.rings[:q], new, *self.rings[q + 1 :])
+
+    # --- the reference objects <-> a row ----------------------------------------------------------
+    def _store(self, i: int, encoded: tuple[np.ndarray, list[list[list[float]]]]) -> None:
+        values, queues = encoded
+        self.fixed[i] = values
+        for q, items in enumerate(queues):
+            while len(items) > self.rings[q].shape[1]:
+                self._grow_queue(q)
+            ring = self.rings[q]
+            self.meta[i, q] = (0, len(items))
+            if items:
+                ring[i, : len(items)] = items
+
+    def _encode(self, m: SymbolModel) -> tuple[np.ndarray, list[list[list[float]]]]:
+        """A SymbolModel as a state row and its queues' items (oldest first)."""
+        fixed = np.zeros(WIDTH)
+        fixed[LAST_T], fixed[TICKS] = m.last_t, m.ticks
+        if m.first is not None:
+            fixed[HAS_FIRST], fixed[FIRST_T], fixed[FIRST_P] = 1.0, *m.first
+        fixed[TREND_LAST] = m.trend.last
+        for w, win in enumerate((m.ma.window, m.trend.window)):
+            o = WIN + 8 * w
+            if win.anchor is not None:
+                fixed[o], fixed[o + 1] = win.anchor, 1.0
+            fixed[o + 2 : o + 8] = win.n, win.st, win.sp, win.stt, win.stp, win._evictions
+        fixed[VOL] = m.vol.sum_sq
+        if m.vol.last is not None:
+            fixed[VOL + 1 : VOL + 4] = 1.0, *m.vol.last
+        fc = m.forecaster
+        for o, ewma in ((EWMA, fc.vol), (EWMA + 5, fc.moves.vol_long)):
+            fixed[o], fixed[o + 1] = ewma.var, ewma.weight
+            if ewma.last is not None:
+                fixed[o + 2 : o + 5] = 1.0, *ewma.last
+        fixed[SIGMAS], fixed[SIGMAS + 1] = fc.sigmas.g, fc.sigmas.total
+        fixed[SIGMAS + 2 : SIGMAS + 2 + SIGMA_BINS] = fc.sigmas.counts
+        for h, hf in enumerate(fc.horizons.values()):
+            o = RIDGE + h * (NK * NK + NK)
+            fixed[o : o + NK * NK] = [v for row in hf.ridge.xx for v in row]
+            fixed[o + NK * NK : o + NK * NK + NK] = hf.ridge.xy
+            o = PUP + h * (1 + 2 * NPBIN + 2)
+            fixed[o] = hf.p_up.g
+            fixed[o + 1 : o + 1 + NPBIN] = hf.p_up.n
+            fixed[o + 1 + NPBIN : o + 1 + 2 * NPBIN] = hf.p_up.hits
+            fixed[o + 1 + 2 * NPBIN], fixed[o + 2 + 2 * NPBIN] = hf.p_up.total_n, hf.p_up.total_hits
+            for k, mean in enumerate(hf.shrink_gains):
+                o = SHRINK_FM + (h * NSHRINK + k) * FM
+                fixed[o : o + FM] = mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx
+            for k, mean in enumerate(hf.p_up_briers):
+                o = BRIER_FM + (h * NBLEND + k) * FM
+                fixed[o : o + FM] = mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx
+            for r, hist in enumerate(hf.residuals):
+                o = RESID + (h * NR + r) * (2 + RESIDUAL_BINS)
+                fixed[o], fixed[o + 1] = hist.g, hist.total
+                fixed[o + 2 : o + 2 + RESIDUAL_BINS] = hist.counts
+            for r, levels in enumerate(hf.levels):
+                for lv, level in enumerate(levels.values()):
+                    fixed[ALPHA + (h * NR + r) * NL + lv] = level.alpha
+        for v, vh in enumerate(VOL_HORIZONS):
+            for b in range(NVB):
+                for base, means in ((MOVE_RATIO, fc.moves.ratio[vh]), (MOVE_ERROR, fc.moves.error[vh])):
+                    o = base + (v * NVB + b) * FM
+                    mean = means[b]
+                    fixed[o : o + FM] = mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx
+        board = m.board
+        for h, (name, horizon_s) in enumerate(HORIZONS.items()):
+            score = board.scores[name]
+            for j, model_name in enumerate(SCORED):
+                o = SUMS + (h * NS + j) * 5
+                fixed[o : o + 5] = score.sums[model_name]
+            lags = hac_lags(horizon_s)
+            for j, hac in enumerate(score.skill.values()):
+                o = SKILL + (h * (NS - 1) + j) * HAC
+                fixed[o : o + 4] = hac.n, hac.total, hac.squares, len(hac.first)
+                fixed[o + 4 : o + 5 + lags] = hac.cross
+                fixed[o + 5 + lags : o + 5 + lags + len(hac.first)] = hac.first
+                start = hac.n - len(hac.recent)
+                for k, x in enumerate(hac.recent):
+                    fixed[o + 5 + 2 * lags + (start + k) % lags] = x
+            for lv, tally in enumerate(score.intervals.values()):
+                o = INTERVALS + (h * NL + lv) * TALLY
+                fixed[o : o + 4] = tally.n, tally.covered, tally.width, tally.score
+                fixed[o + 4 : o + TALLY] = [v for pair in tally.by_regime for v in pair]
+            o = PROB + h * (3 + 3 * RELIABILITY_BINS)
+            fixed[o : o + 3] = score.p_up.n, score.p_up.brier, score.p_up.brier_base
+            fixed[o + 3 : o + 3 + 3 * RELIABILITY_BINS] = [v for b in score.p_up.bins for v in b]
+            fixed[ALWAYS_UP + h * 3 : ALWAYS_UP + h * 3 + 3] = score.always_up.to_state()
+            fixed[FIRED + h * 3 : FIRED + h * 3 + 3] = score.fired.to_state()
+            fixed[OUTCOMES + h * 3 : OUTCOMES + h * 3 + 3] = score.ups, score.outcomes, score.expired
+        for v, vh in enumerate(VOL_HORIZONS):
+            moves = board.moves.get(vh)
+            if moves is not None:
+                fixed[MOVE_TALLY + v * 6 : MOVE_TALLY + v * 6 + 6] = 1.0, *moves.to_state()
+        fixed[SCORED_TOTAL] = board.scored
+        queues: list[list[list[float]]] = [[] for _ in range(NQ)]
+        queues[Q_MA] = [list(p) for p in m.ma.window.points]
+        queues[Q_TREND] = [list(p) for p in m.trend.window.points]
+        queues[Q_MOMENTUM] = [list(p) for p in m.momentum.points]
+        queues[Q_VOL] = [list(p) for p in m.vol.points]
+        queues[Q_RECENT] = [list(p) for p in fc.recent]
+        for h, name in enumerate(HORIZONS):
+            queues[Q_BOARD + h] = [
+                [e[0], e[1], *e[2], e[3], e[4], 1.0 if e[5] else 0.0, *(e[5] or [0.0] * FC)]
+                for e in board.pending[name]
+            ]
+        for v, vh in enumerate(VOL_HORIZONS):
+            queues[Q_MOVES + v] = [list(e) for e in fc.moves.pending[vh]]
+        return fixed, queues
+
+    def _items(self, i: int, q: int) -> list[list[float]]:
+        ring = self.rings[q]
+        head, n = self.meta[i, q]
+        return ring[i, (head + np.arange(n)) % ring.shape[1]].tolist()
+
+    def _hac(self, i: int, o: int, lags: int) -> HacMean:
+        fixed = self.fixed
+        hac = HacMean(lags)
+        n = int(fixed[i, o])
+        hac.n, hac.total, hac.squares = n, float(fixed[i, o + 1]), float(fixed[i, o + 2])
+        hac.cross = fixed[i, o + 4 : o + 5 + lags].tolist()
+        hac.first = fixed[i, o + 5 + lags : o + 5 + lags + int(fixed[i, o + 3])].tolist()
+        hac.recent.extend(float(fixed[i, o + 5 + 2 * lags + j % lags]) for j in range(max(0, n - lags), n))
+        return hac
+
+    def _score(self, i: int, h: int, horizon_s: float) -> HorizonScore:
+        fixed = self.fixed
+        score = HorizonScore(horizon_s)
+        for j, name in enumerate(SCORED):
+            o = SUMS + (h * NS + j) * 5
+            n, abs_err, pct_err, n_dir, hits = fixed[i, o : o + 5].tolist()
+            score.sums[name] = [int(n), abs_err, pct_err, int(n_dir), int(hits)]
+        lags = hac_lags(horizon_s)
+        for j, name in enumerate(score.skill):
+            score.skill[name] = self._hac(i, SKILL + (h * (NS - 1) + j) * HAC, lags)
+        for lv, (name, alpha) in enumerate(LEVELS.items()):
+            o = INTERVALS + (h * NL + lv) * TALLY
+            t = IntervalTally(alpha)
+            n, covered, width, sc = fixed[i, o : o + 4].tolist()
+            t.n, t.covered, t.width, t.score = int(n), int(covered), width, sc
+            reg = fixed[i, o + 4 : o + TALLY].tolist()
+            t.by_regime = [[int(reg[2 * r]), int(reg[2 * r + 1])] for r in range(NR)]
+            score.intervals[name] = t
+        o = PROB + h * (3 + 3 * RELIABILITY_BINS)
+        p = ProbabilityTally()
+        n, p.brier, p.brier_base = fixed[i, o : o + 3].tolist()
+        p.n = int(n)
+        bins = fixed[i, o + 3 : o + 3 + 3 * RELIABILITY_BINS].tolist()
+        p.bins = [[int(bins[3 * b]), bins[3 * b + 1], int(bins[3 * b + 2])] for b in range(RELIABILITY_BINS)]
+        score.p_up = p
+        for tally, base in ((score.always_up, ALWAYS_UP), (score.fired, FIRED)):
+            n, hits, net = fixed[i, base + h * 3 : base + h * 3 + 3].tolist()
+            tally.n, tally.hits, tally.net = int(n), int(hits), net
+        ups, outcomes, expired = fixed[i, OUTCOMES + h * 3 : OUTCOMES + h * 3 + 3].tolist()
+        score.ups, score.outcomes, score.expired = int(ups), int(outcomes), int(expired)
+        return score
+
+    def _move_tallies(self, i: int) -> dict[str, MoveTally]:
+        tallies: dict[str, MoveTally] = {}
+        for v, h in enumerate(VOL_HORIZONS):
+            present, n, sse, sse_constant, realised, seen = self.fixed[
+                i, MOVE_TALLY + v * 6 : MOVE_TALLY + v * 6 + 6
+            ].tolist()
+            if present:
+                t = MoveTally()
+                t.n, t.sse, t.sse_constant, t.realised, t.seen = (
+                    int(n),
+                    sse,
+                    sse_constant,
+                    realised,
+                    int(seen),
+                )
+                tallies[h] = t
+        return tallies
+
+    def _decode(self, i: int) -> SymbolModel:
+        fixed = self.fixed
+        v = fixed[i].tolist()
+        m = SymbolModel(self.config)
+        m.last_t, m.ticks = v[LAST_T], int(v[TICKS])
+        m.first = (v[FIRST_T], v[FIRST_P]) if v[HAS_FIRST] else None
+        m.trend.last = v[TREND_LAST]
+        for w, (win, q) in enumerate(((m.ma.window, Q_MA), (m.trend.window, Q_TREND))):
+            o = WIN + 8 * w
+            win.anchor = v[o] if v[o + 1] else None
+            win.n = int(v[o + 2])
+            win.st, win.sp, win.stt, win.stp = v[o + 3 : o + 7]
+            win._evictions = int(v[o + 7])
+            win.points = deque((t, p) for t, p in self._items(i, q))
+        m.momentum.points = deque((t, p) for t, p in self._items(i, Q_MOMENTUM))
+        m.vol.points = deque((t, p) for t, p in self._items(i, Q_VOL))
+        m.vol.sum_sq = v[VOL]
+        m.vol.last = (v[VOL + 2], v[VOL + 3]) if v[VOL + 1] else None
+        fc = m.forecaster
+        for o, ewma in ((EWMA, fc.vol), (EWMA + 5, fc.moves.vol_long)):
+            ewma.var, ewma.weight = v[o], v[o + 1]
+            ewma.last = (v[o + 3], v[o + 4]) if v[o + 2] else None
+        fc.sigmas.g, fc.sigmas.total = v[SIGMAS], v[SIGMAS + 1]
+        fc.sigmas.counts = v[SIGMAS + 2 : SIGMAS + 2 + SIGMA_BINS]
+        fc.recent = deque((t, p) for t, p in self._items(i, Q_RECENT))
+        for h, hf in enumerate(fc.horizons.values()):
+            o = RIDGE + h * (NK * NK + NK)
+            hf.ridge.xx = [v[o + r * NK : o + (r + 1) * NK] for r in range(NK)]
+            hf.ridge.xy = v[o + NK * NK : o + NK * NK + NK]
+            o = PUP + h * (1 + 2 * NPBIN + 2)
+            hf.p_up.g = v[o]
+            hf.p_up.n = v[o + 1 : o + 1 + NPBIN]
+            hf.p_up.hits = v[o + 1 + NPBIN : o + 1 + 2 * NPBIN]
+            hf.p_up.total_n, hf.p_up.total_hits = v[o + 1 + 2 * NPBIN], v[o + 2 + 2 * NPBIN]
+            for k, mean in enumerate(hf.shrink_gains):
+                o = SHRINK_FM + (h * NSHRINK + k) * FM
+                mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx = v[o : o + FM]
+            for k, mean in enumerate(hf.p_up_briers):
+                o = BRIER_FM + (h * NBLEND + k) * FM
+                mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx = v[o : o + FM]
+            for r, hist in enumerate(hf.residuals):
+                o = RESID + (h * NR + r) * (2 + RESIDUAL_BINS)
+                hist.g, hist.total = v[o], v[o + 1]
+                hist.counts = v[o + 2 : o + 2 + RESIDUAL_BINS]
+            for r, levels in enumerate(hf.levels):
+                for lv, level in enumerate(levels.values()):
+                    level.alpha = v[ALPHA + (h * NR + r) * NL + lv]
+        for j, vh in enumerate(VOL_HORIZONS):
+            for b in range(NVB):
+                for base, means in ((MOVE_RATIO, fc.moves.ratio[vh]), (MOVE_ERROR, fc.moves.error[vh])):
+                    o = base + (j * NVB + b) * FM
+                    mean = means[b]
+                    mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx = v[o : o + FM]
+            fc.moves.pending[vh] = deque((e[0], e[1], e[2], e[3], e[4]) for e in self._items(i, Q_MOVES + j))
+        board = m.board
+        for h, (name, horizon_s) in enumerate(HORIZONS.items()):
+            board.scores[name] = self._score(i, h, horizon_s)
+            pending: deque[list] = deque()
+            for e in self._items(i, Q_BOARD + h):
+                fc_list = e[3 + NS + 2 :] if e[2 + NS + 2] else None
+                if fc_list is not None:
+                    fc_list[core.F_REGIME] = int(fc_list[core.F_REGIME])
+                pending.append([e[0], e[1], e[2 : 2 + NS], int(e[2 + NS]), e[3 + NS], fc_list])
+            board.pending[name] = pending
+        board.moves = self._move_tallies(i)
+        board.scored = int(v[SCORED_TOTAL])
+        return m

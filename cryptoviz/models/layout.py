@@ -1,0 +1,108 @@
+"""Where each number of a symbol's model state lives in the compiled core's arrays.
+
+The core (`cryptoviz.models.core`) keeps every symbol's fixed-size state in one row of a float64
+matrix (struct of arrays: row = symbol, column = one number of the state) and its queues in ring
+buffers, one 3-D array per queue (symbol, slot, field). This module only counts: it names each
+block of columns and how wide it is, so the core, the book that owns the arrays and the state
+conversion read the same offsets. Module-level ints, so numba takes them as compile-time constants.
+"""
+
+from __future__ import annotations
+
+from cryptoviz.models import HORIZONS
+from cryptoviz.models.forecaster import FEATURES, LEVELS, P_BLENDS, REGIMES, SHRINKS, ForecastConfig
+from cryptoviz.models.moves import VOL_BLENDS, VOL_HORIZONS
+from cryptoviz.scoring.board import SCORED, hac_lags
+from cryptoviz.scoring.tallies import RELIABILITY_BINS
+
+H = len(HORIZONS)  # prediction horizons (1h, 6h)
+VH = len(VOL_HORIZONS)  # expected-move horizons (1h, 6h, 24h)
+NS = len(SCORED)  # scored models and baselines
+NK = len(FEATURES)
+NL = len(LEVELS)
+NR = len(REGIMES)
+NSHRINK = len(SHRINKS)
+NBLEND = len(P_BLENDS)
+NVB = len(VOL_BLENDS)
+NPBIN = len(ForecastConfig().p_up_edges) + 1
+SIGMA_BINS = 240
+RESIDUAL_BINS = 400
+LAGS = tuple(hac_lags(s) for s in HORIZONS.values())
+LMAX = max(LAGS)
+FC = (
+    2 + 2 * NL + 5 + NK
+)  # Forecast.to_list(): point, (low, high) per level, p_up, p_raw, regime, sigma, features, z_point, z_ridge
+ENTRY = (
+    1 + 1 + NS + 1 + 1 + 1 + FC
+)  # a pending prediction: due, base, predictions, direction, base rate, has forecast, forecast
+MOVE_ENTRY = 5  # a pending expected move: due, base, sigma sqrt(h), sigma_long sqrt(h), expected %
+FM = 4  # a fading mean: sum_w, sum_w2, sum_x, sum_xx
+HAC = (
+    4 + 2 * LMAX + 1 + LMAX
+)  # n, total, squares, first count, cross[0..L], first[L], recent[L] (a ring: its oldest at n % L)
+TALLY = 4 + 2 * NR  # an interval tally: n, covered, width, score, [n, covered] per regime
+
+_width = 0
+
+
+def _block(n: int) -> int:
+    global _width
+    start = _width
+    _width += n
+    return start
+
+
+# the engine
+LAST_T = _block(1)
+TICKS = _block(1)
+HAS_FIRST = _block(1)
+FIRST_T = _block(1)
+FIRST_P = _block(1)
+TREND_LAST = _block(1)
+# a time window (moving average 0, linear trend 1): anchor, has anchor, n, st, sp, stt, stp, evictions
+WIN = _block(2 * 8)
+# the stats' volatility: sum of squares, has last, last t, last price
+VOL = _block(4)
+# the EWMA variances (fast 0, long 1): var, weight, has last, last t, last price
+EWMA = _block(2 * 5)
+SIGMAS = _block(2 + SIGMA_BINS)  # g, total, counts
+# per horizon: the forecaster
+RIDGE = _block(H * (NK * NK + NK))
+PUP = _block(H * (1 + 2 * NPBIN + 2))  # g, n[bins], hits[bins], total_n, total_hits
+SHRINK_FM = _block(H * NSHRINK * FM)
+BRIER_FM = _block(H * NBLEND * FM)
+RESID = _block(H * NR * (2 + RESIDUAL_BINS))  # per regime: g, total, counts
+ALPHA = _block(H * NR * NL)
+# the move forecaster's fading means: per horizon, per blend
+MOVE_RATIO = _block(VH * NVB * FM)
+MOVE_ERROR = _block(VH * NVB * FM)
+# per horizon: the scoreboard
+SUMS = _block(H * NS * 5)  # n, sum |err|, sum |err| / price, n with a direction, hits
+SKILL = _block(H * (NS - 1) * HAC)  # every scored name but persistence, in SCORED order
+INTERVALS = _block(H * NL * TALLY)
+PROB = _block(H * (3 + 3 * RELIABILITY_BINS))  # n, brier, brier of the base rate, [n, sum p, ups] per bin
+ALWAYS_UP = _block(H * 3)  # n, hits, net
+FIRED = _block(H * 3)
+OUTCOMES = _block(H * 3)  # ups, outcomes, expired
+MOVE_TALLY = _block(VH * 6)  # present, n, sse, sse of the constant, realised, seen
+SCORED_TOTAL = _block(1)
+WIDTH = _width
+
+# the queues, each a ring buffer (symbol, slot, field)
+Q_MA, Q_TREND, Q_MOMENTUM, Q_VOL, Q_RECENT = range(5)
+Q_BOARD = 5  # + horizon index
+Q_MOVES = Q_BOARD + H  # + move horizon index
+NQ = Q_MOVES + VH
+QUEUE_FIELDS = (2, 2, 2, 2, 2, *([ENTRY] * H), *([MOVE_ENTRY] * VH))
+
+# a tick's outputs, per tick: the columns of the output matrix
+OUT_OK = 0  # 0: not newer than the symbol's last tick, nothing else written
+OUT_SCORED = 1
+OUT_PRED = 2  # H x NS predictions in SCORED order
+OUT_HAS_FC = OUT_PRED + H * NS  # H flags
+OUT_FC = OUT_HAS_FC + H  # H x FC, Forecast.to_list() order
+OUT_SIGNAL = OUT_FC + H * FC  # H x (direction, p_up, confidence, move %, agreement)
+OUT_HAS_MOVES = OUT_SIGNAL + H * 5
+OUT_MOVES = OUT_HAS_MOVES + 1  # VH expected moves, % of price
+OUT_STATS = OUT_MOVES + VH  # trend slope per h, momentum per h, volatility (nan: none), window points, ticks
+OUT_WIDTH = OUT_STATS + 5
