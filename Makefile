@@ -13,6 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: install system-packages up down status test test-compose lint format bench clean
 
 install: system-packages $(STAMP)
+	@$(BIN)/python -m cryptoviz.models.book  # the model core compiled once (numba's cache), not on a first batch
 
 # Debian packages the stack needs, installed only when missing.
 system-packages:

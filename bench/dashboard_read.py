@@ -34,7 +34,8 @@ def fill_symbols(client) -> None:
     from datetime import UTC, datetime, timedelta
 
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
-    changed, latest = {}, {}
+    changed: store.Changes = {}
+    latest = {}
     for n, sym in enumerate(SYMBOLS):
         model = SymbolModel(ModelConfig())
         for i in range(48):

@@ -11,10 +11,12 @@ from kafka.errors import KafkaConnectionError
 
 from cryptoviz import contracts, names
 from cryptoviz.ml.processor import Processor, _DropOnRevoke
-from cryptoviz.models.engine import ModelConfig
+from cryptoviz.ml.store import view
+from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.retry import Backoff, Stopped
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.telemetry import Telemetry
+from cryptoviz.testing.compare import same
 from cryptoviz.testing.doubles import ListConsumer, ListDeadLetters, ListRecord, MemoryStore
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -115,7 +117,11 @@ def test_dead_letters_not_acknowledged_mean_the_batch_is_read_again_and_nothing_
     assert (
         store.values == {} and consumer.committed == {} and consumer.positions[TopicPartition(TOPIC, 0)] == 0
     )
-    assert proc.telemetry.counters["errors.dead_letter_not_acknowledged"] == 1 and proc.models == {}
+    assert (
+        proc.telemetry.counters["errors.dead_letter_not_acknowledged"] == 1
+        and len(proc.book) == 0
+        and proc.positions == {}
+    )
     assert proc.step() == 4  # read again, whole
     assert [rec.offset for rec, _ in dlq.delivered] == [0]  # once
     assert consumer.committed == {TopicPartition(TOPIC, 0): 4} and proc.dlq_failures == 0
@@ -279,7 +285,7 @@ def test_a_batch_read_again_goes_back_to_what_no_snapshot_holds():
     proc = spaced(consumer, store, dlq)
     assert proc.step() == 4 and proc.step() == 4  # offsets 4..7 applied, in no snapshot
     assert proc.step() == 0  # the dead letter is refused: read again from offset 4, not 8
-    assert consumer.positions[P0] == 4 and proc.models == {} and proc.unsaved == {}
+    assert consumer.positions[P0] == 4 and len(proc.book) == 0 and proc.positions == {} and proc.unsaved == {}
     while proc.step():
         pass
     proc.flush()
@@ -295,8 +301,50 @@ def test_a_rebalance_that_gives_a_partition_back_reads_again_what_no_snapshot_ho
     assert proc.step() == 4 and proc.step() == 4  # offsets 4..7 applied, in no snapshot
     # the group rebalances and this member keeps the partition (kafka-python keeps its position)
     _DropOnRevoke(proc).on_partitions_revoked([P0])
-    assert consumer.positions[P0] == 4 and proc.models == {}
+    assert consumer.positions[P0] == 4 and len(proc.book) == 0 and proc.positions == {}
     while proc.step():
         pass
     proc.flush()
     assert same_state(store, reference(records), "BTC") and consumer.committed == {P0: 12}
+
+
+def test_the_views_and_snapshots_are_the_reference_engines():
+    """The processor runs the compiled core; what it stores for a symbol is what the reference
+    engine fed the same quotes gives (the view's predictions, signal, forecast, stats, accuracy;
+    the snapshot), batch after batch, with a repeated and an older tick among the quotes."""
+    ticks = [(T0 + timedelta(hours=h), 100.0 * 1.01 ** (h % 9) * 0.995 ** (h % 4)) for h in range(300)]
+    quotes = [*ticks[:42], ticks[40], ticks[40], *ticks[42:]]  # hour 40 again after 40, then after 41
+    records = [
+        ListRecord(TOPIC, 0, offset, b"BTC", encode(make_quote("BTC", price, ts)))
+        for offset, (ts, price) in enumerate(quotes)
+    ]
+    store = MemoryStore()
+    proc = processor(ListConsumer(records), store, max_records=37)
+    reference = SymbolModel(ModelConfig())
+    applied = 0
+    while proc.step():
+        stored = contracts.decode_view(store.values[names.ml_view_key("BTC")])
+        out = None
+        while applied < len(ticks) and ticks[applied][0].timestamp() <= stored["event_ts"]:
+            out = reference.update(ticks[applied][0].timestamp(), ticks[applied][1])
+            applied += 1
+        assert out is not None
+        expected = contracts.decode_view(contracts.encode(view("BTC", out, reference)))
+        for key in (
+            "event_ts",
+            "price",
+            "predictions",
+            "due_ts",
+            "signal",
+            "forecast",
+            "expected_move_pct",
+            "stats",
+            "accuracy",
+        ):
+            same(expected[key], stored[key], key)
+    assert applied == len(ticks)
+    same(
+        reference.to_state(),
+        contracts.decode_state(store.values[names.ml_state_key("BTC")])["model"],
+        "state",
+    )

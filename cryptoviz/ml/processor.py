@@ -22,16 +22,19 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
+import numpy as np
 import redis
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
 from cryptoviz import logs
 from cryptoviz.interfaces import Consumer, DeadLetters, NotDelivered, Record
-from cryptoviz.ml.store import Changes, MLBatch, StateStore
-from cryptoviz.models.engine import ModelConfig, SymbolModel
+from cryptoviz.ml.store import Changes, MLBatch, Snapshots, StateStore
+from cryptoviz.models.book import BookModel, ModelBook
+from cryptoviz.models.engine import ModelConfig
+from cryptoviz.models.layout import OUT_OK, OUT_SCORED
 from cryptoviz.retry import Backoff, Stopped, retry
-from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, decode, internal_error
+from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, Quote, decode, internal_error
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
@@ -84,9 +87,8 @@ class Processor:
         self.max_records = max_records
         self.max_future_s = max_future_s
         self.stop = Stop()  # run() replaces it with the service's
-        self.models: dict[
-            str, tuple[SymbolModel, tuple[int, int]]
-        ] = {}  # symbol -> (model, (partition, offset))
+        self.book = ModelBook(config)  # every symbol's models, run by the compiled core
+        self.positions: dict[str, tuple[int, int]] = {}  # symbol -> (partition, offset) its model includes
         self.backoff = Backoff(base_s=0.5, cap_s=30)
         self.dlq_failures = 0
         self.poll_failures = 0
@@ -111,68 +113,95 @@ class Processor:
 
     def forget(self) -> None:
         """Drop every model and what it held unsaved (they reload from their snapshots)."""
-        self.models.clear()
+        self.book.forget()
+        self.positions.clear()
         self.unsaved.clear()
         self.held_back.clear()
         self.committed.clear()
 
-    def _model(self, symbol: str) -> tuple[SymbolModel, tuple[int, int]]:
-        entry = self.models.get(symbol)
-        if entry is None:
+    def _position(self, symbol: str) -> tuple[int, int]:
+        """The (partition, offset) the symbol's model includes; on first sight its model is loaded
+        from its snapshot (or starts afresh)."""
+        position = self.positions.get(symbol)
+        if position is None:
             saved = self._with_retry(lambda: self.store.load(symbol), "load_state")
+            position = (-1, -1)
             if saved:
-                entry = (self._restored(symbol, saved["model"]), (saved["partition"], saved["offset"]))
-            else:
-                entry = (SymbolModel(self.config), (-1, -1))
-            self.models[symbol] = entry
-        return entry
+                self._restore(symbol, saved["model"])
+                position = (saved["partition"], saved["offset"])
+            self.positions[symbol] = position
+        return position
 
-    def _restored(self, symbol: str, state: dict) -> SymbolModel:
-        """The model a snapshot holds; a snapshot this code cannot read (its shape changed without
-        a new STATE_VERSION, or it is damaged) is counted and the model starts afresh: it must
-        never turn every later message of the symbol into a dead letter."""
+    def _restore(self, symbol: str, state: dict) -> None:
+        """Load the model a snapshot holds; a snapshot this code cannot read (its shape changed
+        without a new STATE_VERSION, or it is damaged) is counted and the model starts afresh: it
+        must never turn every later message of the symbol into a dead letter."""
         try:
-            model = SymbolModel.from_state(state, self.config)
+            self.book.load(symbol, state)
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             self.telemetry.incr("errors.state_unreadable")
             log.warning("state_unreadable_starting_afresh", symbol=symbol, error=repr(exc)[:300])
-            return SymbolModel(self.config)
+            return
         self.telemetry.incr("states_restored")
-        return model
 
     def process(self, records: Sequence[Record], changed: Changes) -> None:
         """Apply a partition's records; what changed (symbol -> output, model, position) goes to `changed`.
 
-        A record that fails, by the contract or by an unexpected exception while handling it alone,
-        goes to the dead-letter topic with its reason and is passed: it never stops the batch."""
+        Each record is decoded and checked by the contract, then the quotes go through the compiled
+        core in one call. A record that fails, by the contract or by an unexpected exception while
+        handling it alone, goes to the dead-letter topic with its reason and is passed: it never
+        stops the batch."""
+        ticks: list[tuple[Record, Quote, int]] = []
         for rec in records:
             try:
-                self._apply(rec, changed)
+                tick = self._accept(rec)
             except InvalidQuote as exc:
                 self._dead_letter(rec, exc.reason, exc.detail)
             except (redis.RedisError, Stopped, BatchNotDone):
                 raise  # a server is down or we are stopping: the batch is not done, nothing is passed
             except Exception as exc:
                 self._dead_letter(rec, internal_error(exc), repr(exc)[:300])
+            else:
+                if tick is not None:
+                    ticks.append(tick)
+        if ticks:
+            self._apply(ticks, changed)
 
-    def _apply(self, rec: Record, changed: Changes) -> None:
+    def _accept(self, rec: Record) -> tuple[Record, Quote, int] | None:
+        """The record's quote and its symbol's row in the book; None if its model already has it."""
         quote = decode(rec.value, self.symbols, max_future_s=self.max_future_s)
         if rec.key is not None and rec.key.decode("utf-8", "replace") != quote.symbol:
             raise InvalidQuote("key_mismatch", f"key {rec.key!r} for {quote.symbol}")
-        model, (part, offset) = self._model(quote.symbol)
+        part, offset = self._position(quote.symbol)
         if part == rec.partition and rec.offset <= offset:
             self.telemetry.incr("skipped_already_applied")
-            return
-        out = model.update(quote.event_time, quote.price_usd)
-        self.models[quote.symbol] = (model, (rec.partition, rec.offset))
-        if out is None:
-            self.telemetry.incr("skipped_not_newer")
-            return
-        self.telemetry.incr("scored", out.scored)
-        changed[quote.symbol] = (out, model, (rec.partition, rec.offset))
-        self.unsaved.setdefault(quote.symbol, (rec.partition, rec.offset))
-        if self.oldest_ingest is None or quote.ingest_ts < self.oldest_ingest:
-            self.oldest_ingest = quote.ingest_ts
+            return None
+        self.positions[quote.symbol] = (rec.partition, rec.offset)
+        return rec, quote, self.book.row(quote.symbol)
+
+    def _apply(self, ticks: list[tuple[Record, Quote, int]], changed: Changes) -> None:
+        n = len(ticks)
+        rows = np.fromiter((row for _, _, row in ticks), dtype=np.int64, count=n)
+        ts = np.fromiter((q.event_time for _, q, _ in ticks), dtype=np.float64, count=n)
+        prices = np.fromiter((q.price_usd for _, q, _ in ticks), dtype=np.float64, count=n)
+        out = self.book.apply(rows, ts, prices)
+        latest: dict[str, int] = {}  # symbol -> its last tick that was applied
+        scored = 0
+        for k, (rec, quote, _) in enumerate(ticks):
+            if not out[k, OUT_OK]:
+                self.telemetry.incr("skipped_not_newer")
+                continue
+            scored += int(out[k, OUT_SCORED])
+            latest[quote.symbol] = k
+            self.unsaved.setdefault(quote.symbol, (rec.partition, rec.offset))
+            if self.oldest_ingest is None or quote.ingest_ts < self.oldest_ingest:
+                self.oldest_ingest = quote.ingest_ts
+        self.telemetry.incr("scored", scored)
+        for symbol, k in latest.items():
+            rec, quote, _ = ticks[k]
+            output = self.book.output(out[k], quote.event_time, quote.price_usd)
+            assert output is not None  # the tick was applied
+            changed[symbol] = (output, BookModel(self.book, symbol, out[k]), (rec.partition, rec.offset))
 
     def _dead_letter(self, rec: Record, reason: str, detail: str) -> None:
         self.telemetry.incr(f"dead_letter.{reason}")
@@ -256,7 +285,7 @@ class Processor:
             waited = max(0.0, time.time() - self.oldest_ingest.timestamp())
             self.telemetry.gauge("quote_to_prediction_ms", round(waited * 1000, 1))
             self.telemetry.observe("quote_to_prediction", waited)
-        self.telemetry.gauge("symbols", len(self.models))
+        self.telemetry.gauge("symbols", len(self.book))
         return n
 
     def _due(self, everything: bool = False) -> list[str]:
@@ -271,7 +300,7 @@ class Processor:
     def _store(self, changed: Changes, due: list[str]) -> None:
         if not changed and not due:
             return
-        snapshots = {s: self.models[s] for s in due}
+        snapshots: Snapshots = {s: (BookModel(self.book, s), self.positions[s]) for s in due}
         self._with_retry(lambda: self.store.write(MLBatch(changed, snapshots)), "write_batch")
         now = time.monotonic()
         for s in due:

@@ -12,15 +12,26 @@ import redis
 
 from cryptoviz import contracts, names
 from cryptoviz.contracts import MLSignal, MLState, MLView
-from cryptoviz.models.engine import Output, SymbolModel
+from cryptoviz.models import HORIZONS
+from cryptoviz.models.engine import Output
 from cryptoviz.models.forecaster import REGIMES
 
 STATE_TTL_S = 30 * 24 * 3600
 
+
+class Model(Protocol):
+    """What the store reads of a symbol's model: the processor's `book.BookModel`, or the reference
+    `SymbolModel` (seeds and tests)."""
+
+    def stats(self) -> dict: ...
+    def summary(self) -> dict: ...
+    def to_state(self) -> dict: ...
+
+
 # symbol -> (its newest output, its model, the (partition, offset) of the last record it includes)
-Changes: TypeAlias = dict[str, tuple[Output, SymbolModel, tuple[int, int]]]
+Changes: TypeAlias = dict[str, tuple[Output, Model, tuple[int, int]]]
 # symbol -> (its model, the (partition, offset) of the last record the model includes)
-Snapshots: TypeAlias = dict[str, tuple[SymbolModel, tuple[int, int]]]
+Snapshots: TypeAlias = dict[str, tuple[Model, tuple[int, int]]]
 
 
 class MLBatch(NamedTuple):
@@ -50,13 +61,13 @@ class RedisStore:
         write_batch(self.client, batch, self.ttl_s)
 
 
-def view(symbol: str, out: Output, model: SymbolModel) -> MLView:
+def view(symbol: str, out: Output, model: Model) -> MLView:
     return {
         "symbol": symbol,
         "event_ts": out.t,
         "price": out.price,
         "predictions": out.predictions,
-        "due_ts": {h: out.t + s for h, s in model.board.horizons.items()},
+        "due_ts": {h: out.t + s for h, s in HORIZONS.items()},
         "signal": cast(MLSignal, out.signal.to_dict()),
         "forecast": {
             h: {
@@ -70,7 +81,7 @@ def view(symbol: str, out: Output, model: SymbolModel) -> MLView:
         },
         "expected_move_pct": out.expected_moves,
         "stats": model.stats(),
-        "accuracy": model.board.summary(),
+        "accuracy": model.summary(),
         "updated_ts": time.time(),
     }
 

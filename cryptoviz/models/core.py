@@ -13,14 +13,19 @@ reference classes' docstrings say what each step means; here they are only named
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
+from typing import Any, cast
 
+import numba
 import numpy as np
-from numba import njit
 
+from cryptoviz.models import layout
 from cryptoviz.models.layout import (
     ALPHA,
     ALWAYS_UP,
     BRIER_FM,
+    CLIP,
     ENTRY,
     EWMA,
     FC,
@@ -33,12 +38,15 @@ from cryptoviz.models.layout import (
     INTERVALS,
     LAGS,
     LAST_T,
+    MAX_RATIO,
+    MIN_RESIDUALS,
     MOVE_ERROR,
     MOVE_RATIO,
     MOVE_TALLY,
     NBLEND,
     NK,
     NL,
+    NORMAL_ZS,
     NPBIN,
     NQ,
     NR,
@@ -55,6 +63,7 @@ from cryptoviz.models.layout import (
     OUT_SIGNAL,
     OUT_STATS,
     OUTCOMES,
+    P_BLENDS,
     PROB,
     PUP,
     Q_BOARD,
@@ -64,11 +73,15 @@ from cryptoviz.models.layout import (
     Q_RECENT,
     Q_TREND,
     Q_VOL,
+    RELIABILITY_BINS,
+    RESCALE_AT,
     RESID,
     RESIDUAL_BINS,
     RIDGE,
     SCORED_TOTAL,
     SHRINK_FM,
+    SHRINK_T,
+    SHRINKS,
     SIGMA_BINS,
     SIGMAS,
     SKILL,
@@ -78,11 +91,17 @@ from cryptoviz.models.layout import (
     TREND_LAST,
     VH,
     VOL,
+    VOL_BLENDS,
     WIN,
     H,
 )
-from cryptoviz.models.moves import MAX_RATIO, VOL_BLENDS
-from cryptoviz.scoring.tallies import RELIABILITY_BINS
+
+# numba caches the compiled core next to this file (or under NUMBA_CACHE_DIR), in a folder of the
+# layout's fingerprint: a change to a constant imported here compiles afresh instead of loading
+# code built for other offsets
+_base = os.environ.get("NUMBA_CACHE_DIR") or str(Path(__file__).parent / "__pycache__")
+cast(Any, numba.config).CACHE_DIR = str(Path(_base) / f"core-{layout.fingerprint()}")  # no stubs
+njit = numba.njit
 
 # the config vector's entries (`book.config_vector` fills it)
 C_MA_SPAN, C_TREND_SPAN, C_MOM_SPAN, C_VOL_SPAN, C_W0, C_W1, C_W2, C_THRESHOLD, C_FEE_BPS = range(9)
@@ -97,14 +116,7 @@ C_LEVEL = C_EDGES + NPBIN - 1  # + level: its nominal miscoverage
 C_WIDTH = C_LEVEL + NL
 
 HOUR = 3600.0
-CLIP = 8.0
-RESCALE_AT = 1e100
-SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0)
-P_BLENDS = (0.0, 0.5, 1.0)
-SHRINK_T = 2.0
-MIN_RESIDUALS = 50.0
-NORMAL_Z = (1.2816, 1.6449)
-ACI_FLOOR = 0.002
+ACI_FLOOR = 0.002  # AdaptiveLevel's floor
 SIGMA_LO, SIGMA_HI = -12.0, 0.0
 RESID_LO, RESID_HI = -CLIP - 2, CLIP + 2
 # a forecast's fields (Forecast.to_list order)
@@ -617,7 +629,7 @@ def _forecast(fixed, i, h, cfg, price, sigma, regime, x, out, o):
     else:
         raw = 0.5
         for lv in range(NL):
-            q = NORMAL_Z[lv]
+            q = NORMAL_ZS[lv]
             out[o + F_BOUNDS + 2 * lv] = price * math.exp((z - q) * scale)
             out[o + F_BOUNDS + 2 * lv + 1] = price * math.exp((z + q) * scale)
         p_up = 0.5

@@ -137,6 +137,9 @@ class SymbolModel:
             "window_points": self.trend.window.n,
         }
 
+    def summary(self) -> dict:
+        return self.board.summary()
+
     # --- snapshot ------------------------------------------------------------------------------
     def to_state(self) -> dict:
         return {

@@ -9,11 +9,29 @@ conversion read the same offsets. Module-level ints, so numba takes them as comp
 
 from __future__ import annotations
 
+import hashlib
+
 from cryptoviz.models import HORIZONS
-from cryptoviz.models.forecaster import FEATURES, LEVELS, P_BLENDS, REGIMES, SHRINKS, ForecastConfig
-from cryptoviz.models.moves import VOL_BLENDS, VOL_HORIZONS
+from cryptoviz.models.estimators import RESCALE_AT
+from cryptoviz.models.forecaster import (
+    CLIP,
+    FEATURES,
+    LEVELS,
+    MIN_RESIDUALS,
+    NORMAL_Z,
+    P_BLENDS,
+    REGIMES,
+    SHRINK_T,
+    SHRINKS,
+    ForecastConfig,
+)
+from cryptoviz.models.moves import MAX_RATIO, VOL_BLENDS, VOL_HORIZONS
 from cryptoviz.scoring.board import SCORED, hac_lags
 from cryptoviz.scoring.tallies import RELIABILITY_BINS
+
+# the reference's constants the core reads (re-exported: the core's cache key covers them)
+NORMAL_ZS = tuple(NORMAL_Z[name] for name in LEVELS)
+_CONSTANTS = (CLIP, MIN_RESIDUALS, SHRINK_T, SHRINKS, P_BLENDS, RESCALE_AT, MAX_RATIO, VOL_BLENDS)
 
 H = len(HORIZONS)  # prediction horizons (1h, 6h)
 VH = len(VOL_HORIZONS)  # expected-move horizons (1h, 6h, 24h)
@@ -106,3 +124,12 @@ OUT_HAS_MOVES = OUT_SIGNAL + H * 5
 OUT_MOVES = OUT_HAS_MOVES + 1  # VH expected moves, % of price
 OUT_STATS = OUT_MOVES + VH  # trend slope per h, momentum per h, volatility (nan: none), window points, ticks
 OUT_WIDTH = OUT_STATS + 5
+
+
+def fingerprint() -> str:
+    """A hash of every number above: numba's cache knows when core.py changes, not when what it
+    imports does, so the core keeps its compiled code under this key."""
+    names = (k for k, v in globals().items() if k.isupper() and isinstance(v, int | float | tuple))
+    values = sorted((k, globals()[k]) for k in names)
+    extra = (tuple(HORIZONS.items()), SCORED, tuple(LEVELS.items()), tuple(VOL_HORIZONS.items()))
+    return hashlib.sha256(repr((values, extra)).encode()).hexdigest()[:16]
