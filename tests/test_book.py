@@ -143,3 +143,21 @@ def test_forgetting_a_symbol_keeps_the_others(history):
 def test_a_config_the_core_cannot_hold_is_refused():
     with pytest.raises(ValueError, match="P\\(up\\) edges"):
         ModelBook(ModelConfig(forecast=replace(ForecastConfig(), p_up_edges=(0.5,))))
+
+
+def test_no_look_ahead_shuffling_the_future_inside_a_batch_changes_nothing_before_it(history):
+    """The core takes a whole batch at once: what it outputs for a tick must not depend on the ticks
+    after it, in the same call or later ones."""
+    btc = [tick for tick in history if tick[0] == "BTC"][:1500]
+    cut = 1000
+    later = [p for _, _, p in btc[cut:]]
+    random.Random(3).shuffle(later)
+    shuffled = btc[:cut] + [(s, t, p) for (s, t, _), p in zip(btc[cut:], later, strict=True)]
+    outputs = []
+    for ticks in (btc, shuffled):
+        book = ModelBook(ModelConfig())
+        rows = np.full(len(ticks), book.row("BTC"), dtype=np.int64)
+        out = book.apply(rows, np.array([t for _, t, _ in ticks]), np.array([p for _, _, p in ticks]))
+        outputs.append(out)
+    assert np.array_equal(outputs[0][:cut], outputs[1][:cut], equal_nan=True)
+    assert not np.array_equal(outputs[0][cut:], outputs[1][cut:])

@@ -1,1 +1,1 @@
-"""Walk-forward backtest: the runner (the live SymbolModel fed one row at a time) and its report."""
+"""Walk-forward backtest: the runner (the live model core fed history in event-time order), its report."""

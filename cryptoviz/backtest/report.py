@@ -200,7 +200,7 @@ def main(args: argparse.Namespace) -> int:
                     series[sym],
                     config,
                     keep_trace=sym == args.plot_symbol,
-                    on_row=lambda: progress.advance(task),
+                    on_rows=lambda n: progress.advance(task, n),
                 )
             )
     elapsed = time.perf_counter() - t0

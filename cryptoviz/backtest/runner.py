@@ -1,7 +1,8 @@
 """Walk-forward backtest on real history with the live models and the live scoring code.
 
-Each symbol's rows are fed in event-time order to `SymbolModel`, the class the ML processor runs,
-so every prediction sees only the past and is scored by `Scoreboard` exactly as live. Nothing here
+Each symbol's rows are fed in event-time order to the model book, the compiled core the ML
+processor runs, so every prediction sees only the past and is scored exactly as live (the core
+matches the reference `SymbolModel` to 1e-9: tests/test_book.py). Nothing here
 predicts or scores on its own; this module only feeds history and summarises.
 """
 
@@ -11,8 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
+
 from cryptoviz.models import HORIZONS
-from cryptoviz.models.engine import ModelConfig, SymbolModel
+from cryptoviz.models.book import ModelBook
+from cryptoviz.models.engine import ModelConfig
+from cryptoviz.models.layout import OUT_OK
 from cryptoviz.scoring import BASELINES, MODELS
 
 
@@ -29,6 +34,7 @@ class SymbolResult:
 
 
 GAP_S = 6 * 3600  # a longer gap splits the series: nothing is scored or held across it
+CHUNK = 10_000  # rows per call of the core (the progress bar moves as often)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,36 +55,45 @@ def run_symbol(
     series: Iterable[tuple[float, float]],
     config: ModelConfig,
     keep_trace: bool = False,
-    on_row: Callable[[], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
 ) -> SymbolResult:
-    model = SymbolModel(config)
+    """The symbol's rows through the model book (the processor's compiled core), CHUNK at a time."""
+    book = ModelBook(config)
+    row = book.row(symbol)
     first = last = None
     rows = 0
     segments = 0
     trace: list[Trace] = []
-    for t, price in series:
-        out = model.update(t, price)
-        if on_row is not None:
-            on_row()
-        if out is None:
-            continue
-        rows += 1
-        if last is None or t - last[0] > GAP_S:
-            segments += 1
-        first = first or (t, price)
-        last = (t, price)
-        if keep_trace:
-            fc = out.forecasts.get("1h")
-            trace.append(
-                Trace(
-                    t,
-                    price,
-                    out.predictions["1h"]["consensus"],
-                    out.predictions["1h"]["forecast"],
-                    fc.intervals["80"] if fc else None,
-                    fc.intervals["90"] if fc else None,
+    points = list(series)
+    for start in range(0, len(points), CHUNK):
+        chunk = points[start : start + CHUNK]
+        ts = np.array([t for t, _ in chunk])
+        prices = np.array([p for _, p in chunk])
+        out = book.apply(np.full(len(chunk), row, dtype=np.int64), ts, prices)
+        for k, (t, price) in enumerate(chunk):
+            if not out[k, OUT_OK]:
+                continue
+            rows += 1
+            if last is None or t - last[0] > GAP_S:
+                segments += 1
+            first = first or (t, price)
+            last = (t, price)
+            if keep_trace:
+                result = book.output(out[k], t, price)
+                assert result is not None
+                fc = result.forecasts.get("1h")
+                trace.append(
+                    Trace(
+                        t,
+                        price,
+                        result.predictions["1h"]["consensus"],
+                        result.predictions["1h"]["forecast"],
+                        fc.intervals["80"] if fc else None,
+                        fc.intervals["90"] if fc else None,
+                    )
                 )
-            )
+        if on_rows is not None:
+            on_rows(len(chunk))
     if first is None or last is None:
         raise ValueError(f"no rows for {symbol}")
     return SymbolResult(
@@ -86,7 +101,7 @@ def run_symbol(
         rows,
         datetime.fromtimestamp(first[0], UTC),
         datetime.fromtimestamp(last[0], UTC),
-        model.board.summary(),
+        book.summary(symbol),
         last[1] / first[1] - 1,
         segments,
         trace,

@@ -207,7 +207,7 @@ class ModelBook:
 
     def apply(self, rows: np.ndarray, ts: np.ndarray, prices: np.ndarray) -> np.ndarray:
         """Run the ticks (row, event time, price) in order; the output matrix, a row per tick."""
-        out = np.empty((len(rows), OUT_WIDTH))
+        out = np.zeros((len(rows), OUT_WIDTH))  # what a tick does not produce stays 0
         done = 0
         while done < len(rows):
             k, full = core.run(
