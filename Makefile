@@ -7,13 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := redis-server openjdk-17-jre-headless chromium prometheus
+APT_PACKAGES := redis-server openjdk-17-jre-headless chromium prometheus gcc
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages up down status test test-compose lint format bench clean
 
 install: system-packages $(STAMP)
-	@$(BIN)/python -m cryptoviz.models.book  # the model core compiled once (numba's cache), not on a first batch
+	@$(BIN)/python -m cryptoviz.models.build_core
 
 # Debian packages the stack needs, installed only when missing.
 system-packages:
@@ -22,6 +22,9 @@ system-packages:
 	(command -v java >/dev/null 2>&1 && java -version 2>&1 | grep -q -E 'version "(1[7-9]|2[0-9])') || missing="$$missing openjdk-17-jre-headless"; \
 	(command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1) || missing="$$missing chromium"; \
 	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
+	$(PYTHON) -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
+	  || missing="$$missing $$($(PYTHON) -c 'import sys; print("python%d.%d-dev" % sys.version_info[:2])')"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

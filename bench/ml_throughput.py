@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from cryptoviz.models import kernel
 from cryptoviz.models.book import ModelBook
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.schema import decode, encode, make_quote
@@ -76,7 +77,9 @@ def main() -> None:
 
     rate = n / elapsed
     ref_rate = REFERENCE_TICKS / ref_s
-    print(f"machine: {platform.machine()} python {platform.python_version()}, one process")
+    print(
+        f"machine: {platform.machine()} python {platform.python_version()}, one process, core: {kernel.build}"
+    )
     print(
         f"{n} ticks, {len(SYMBOLS)} symbols, batches of {BATCH}, {scored} predictions scored, {elapsed:.2f}s"
     )
@@ -96,6 +99,7 @@ def main() -> None:
                 "decode_us_per_tick": round(decode_s / n * 1e6, 2),
                 "core_us_per_tick": round(core_s / n * 1e6, 3),
                 "core_ticks_per_s": round(n / core_s),
+                "core_build": kernel.build,
                 "reference_ticks_per_s": round(ref_rate),
                 "symbols": len(SYMBOLS),
                 "target_ticks_per_s": 200000,

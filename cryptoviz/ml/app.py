@@ -7,7 +7,7 @@ import time
 from cryptoviz import bus, clients, logs, metrics, names
 from cryptoviz.ml.processor import Processor, subscribe
 from cryptoviz.ml.store import RedisStore
-from cryptoviz.models import book
+from cryptoviz.models import book, kernel
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.service import Stop
 from cryptoviz.settings import (
@@ -59,7 +59,7 @@ def main(stop: Stop) -> int:
         max_future_s=load(ContractSettings).max_future_s,
         snapshot_interval_s=ml.ml_snapshot_interval_s,
     )
-    log.info("model_core_ready", seconds=round(book.warm(), 2))  # compiled or loaded from numba's cache
+    log.info("model_core_ready", build=kernel.build, seconds=round(book.warm(), 2))
     subscribe(processor, consumer, names.TOPIC_STREAMING)
     log.info("started", group=ml.ml_consumer_group, symbols=",".join(coins))
     try:

@@ -1,7 +1,7 @@
 """Every symbol's models in one place: the compiled core's arrays, a row per symbol.
 
-`ModelBook.apply` runs a batch of ticks (any symbols, in order) through `core.run` in one call and
-returns a matrix of every tick's outputs (`layout.OUT_*`); `output` turns one row into the
+`ModelBook.apply` runs a batch of ticks (any symbols, in order) through the core (`kernel.run`) in
+one call and returns a matrix of every tick's outputs (`layout.OUT_*`); `output` turns one row into the
 engine's `Output` when a view needs it. A symbol's state goes in and out in the reference
 engine's snapshot format (`SymbolModel.to_state`), so snapshots are the same whichever wrote them.
 """
@@ -14,7 +14,7 @@ from collections import deque
 
 import numpy as np
 
-from cryptoviz.models import HORIZONS, HOUR, core
+from cryptoviz.models import HORIZONS, HOUR, kernel, layout
 from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
 from cryptoviz.models.forecaster import LEVELS, Forecast
 from cryptoviz.models.layout import (
@@ -100,7 +100,7 @@ _PRED_INDEX = tuple(SCORED.index(k) for k in _PRED_KEYS)
 
 
 def config_vector(config: ModelConfig) -> np.ndarray:
-    """The core's config (`core.C_*`), with the decays and penalties computed as the reference does."""
+    """The core's config (`C_*`), with the decays and penalties computed as the reference does."""
     fc = config.forecast
     if len(fc.p_up_edges) != NPBIN - 1:
         raise ValueError(
@@ -108,33 +108,33 @@ def config_vector(config: ModelConfig) -> np.ndarray:
         )
     if config.signal_horizon not in HORIZONS:
         raise ValueError(f"signal horizon {config.signal_horizon!r} is none of {list(HORIZONS)}")
-    c = np.zeros(core.C_WIDTH)
-    c[core.C_MA_SPAN : core.C_W0] = (
+    c = np.zeros(layout.C_WIDTH)
+    c[layout.C_MA_SPAN : layout.C_W0] = (
         config.ma_window_s,
         config.trend_window_s,
         config.momentum_window_s,
         config.volatility_window_s,
     )
-    c[core.C_W0 : core.C_THRESHOLD] = config.weights
-    c[core.C_THRESHOLD], c[core.C_FEE_BPS], c[core.C_TOLERANCE] = config.threshold, config.fee_bps, 0.25
-    c[core.C_VOL_HALFLIFE], c[core.C_VOL_LONG_HALFLIFE] = fc.vol_halflife_h, fc.vol_long_halflife_h
+    c[layout.C_W0 : layout.C_THRESHOLD] = config.weights
+    c[layout.C_THRESHOLD], c[layout.C_FEE_BPS], c[layout.C_TOLERANCE] = config.threshold, config.fee_bps, 0.25
+    c[layout.C_VOL_HALFLIFE], c[layout.C_VOL_LONG_HALFLIFE] = fc.vol_halflife_h, fc.vol_long_halflife_h
     for index, halflife in (
-        (core.C_REGIME_DECAY, fc.regime_halflife),
-        (core.C_RIDGE_DECAY, fc.ridge_halflife),
-        (core.C_PUP_DECAY, fc.p_up_halflife),
-        (core.C_RESID_DECAY, fc.residual_halflife),
-        (core.C_MOVE_DECAY, fc.move_halflife),
-        (core.C_SHRINK_DECAY, fc.shrink_halflife),
+        (layout.C_REGIME_DECAY, fc.regime_halflife),
+        (layout.C_RIDGE_DECAY, fc.ridge_halflife),
+        (layout.C_PUP_DECAY, fc.p_up_halflife),
+        (layout.C_RESID_DECAY, fc.residual_halflife),
+        (layout.C_MOVE_DECAY, fc.move_halflife),
+        (layout.C_SHRINK_DECAY, fc.shrink_halflife),
     ):
         c[index] = 0.5 ** (1.0 / halflife)
-    c[core.C_ACI_GAMMA] = fc.aci_gamma
+    c[layout.C_ACI_GAMMA] = fc.aci_gamma
     for h, horizon_s in enumerate(HORIZONS.values()):
-        c[core.C_HORIZON + h] = horizon_s
-        c[core.C_PENALTY + h] = fc.ridge_penalty_per_h * math.sqrt(horizon_s / HOUR)
-        c[core.C_PRIOR + h] = fc.p_up_prior_per_h * horizon_s / HOUR
-    c[core.C_VOL_HORIZON : core.C_VOL_HORIZON + len(VOL_HORIZONS)] = list(VOL_HORIZONS.values())
-    c[core.C_EDGES : core.C_EDGES + NPBIN - 1] = fc.p_up_edges
-    c[core.C_LEVEL : core.C_LEVEL + NL] = list(LEVELS.values())
+        c[layout.C_HORIZON + h] = horizon_s
+        c[layout.C_PENALTY + h] = fc.ridge_penalty_per_h * math.sqrt(horizon_s / HOUR)
+        c[layout.C_PRIOR + h] = fc.p_up_prior_per_h * horizon_s / HOUR
+    c[layout.C_VOL_HORIZON : layout.C_VOL_HORIZON + len(VOL_HORIZONS)] = list(VOL_HORIZONS.values())
+    c[layout.C_EDGES : layout.C_EDGES + NPBIN - 1] = fc.p_up_edges
+    c[layout.C_LEVEL : layout.C_LEVEL + NL] = list(LEVELS.values())
     return c
 
 
@@ -207,10 +207,13 @@ class ModelBook:
 
     def apply(self, rows: np.ndarray, ts: np.ndarray, prices: np.ndarray) -> np.ndarray:
         """Run the ticks (row, event time, price) in order; the output matrix, a row per tick."""
+        rows = np.ascontiguousarray(rows, dtype=np.int64)  # the types the compiled core takes
+        ts = np.ascontiguousarray(ts, dtype=np.float64)
+        prices = np.ascontiguousarray(prices, dtype=np.float64)
         out = np.zeros((len(rows), OUT_WIDTH))  # what a tick does not produce stays 0
         done = 0
         while done < len(rows):
-            k, full = core.run(
+            k, full = kernel.run(
                 self.fixed, self.rings, self.meta, self.cfg, rows[done:], ts[done:], prices[done:], out[done:]
             )
             done += k
@@ -531,7 +534,7 @@ class ModelBook:
             for e in self._items(i, Q_BOARD + h):
                 fc_list = e[3 + NS + 2 :] if e[2 + NS + 2] else None
                 if fc_list is not None:
-                    fc_list[core.F_REGIME] = int(fc_list[core.F_REGIME])
+                    fc_list[layout.F_REGIME] = int(fc_list[layout.F_REGIME])
                 pending.append([e[0], e[1], e[2 : 2 + NS], int(e[2 + NS]), e[3 + NS], fc_list])
             board.pending[name] = pending
         board.moves = self._move_tallies(i)
@@ -540,12 +543,8 @@ class ModelBook:
 
 
 def warm() -> float:
-    """Compile the core, or load it from numba's cache, now rather than on the first batch; the
-    seconds it took."""
+    """Make the core ready now rather than on the first batch (the ahead-of-time module is; numba's
+    JIT compiles, or loads its cache); the seconds it took."""
     start = time.perf_counter()
     ModelBook(ModelConfig(), rows=1, slots=2).apply(np.zeros(1, dtype=np.int64), np.ones(1), np.ones(1))
     return time.perf_counter() - start
-
-
-if __name__ == "__main__":  # `python -m cryptoviz.models.book`: make install and the image builds
-    print(f"model core ready in {warm():.1f} s")

@@ -126,6 +126,35 @@ OUT_STATS = OUT_MOVES + VH  # trend slope per h, momentum per h, volatility (nan
 OUT_WIDTH = OUT_STATS + 5
 
 
+# the config vector's entries (`book.config_vector` fills it)
+C_MA_SPAN, C_TREND_SPAN, C_MOM_SPAN, C_VOL_SPAN, C_W0, C_W1, C_W2, C_THRESHOLD, C_FEE_BPS = range(9)
+C_TOLERANCE, C_VOL_HALFLIFE, C_VOL_LONG_HALFLIFE, C_REGIME_DECAY, C_RIDGE_DECAY, C_PUP_DECAY = range(9, 15)
+C_RESID_DECAY, C_ACI_GAMMA, C_MOVE_DECAY, C_SHRINK_DECAY = range(15, 19)
+C_HORIZON = 19  # + h: the horizon in seconds
+C_PENALTY = C_HORIZON + H  # + h
+C_PRIOR = C_PENALTY + H  # + h
+C_VOL_HORIZON = C_PRIOR + H  # + move horizon
+C_EDGES = C_VOL_HORIZON + VH  # the P(up) bins' edges
+C_LEVEL = C_EDGES + NPBIN - 1  # + level: its nominal miscoverage
+C_WIDTH = C_LEVEL + NL
+
+ACI_FLOOR = 0.002  # AdaptiveLevel's floor
+SIGMA_LO, SIGMA_HI = -12.0, 0.0
+RESID_LO, RESID_HI = -CLIP - 2, CLIP + 2
+# a forecast's fields (Forecast.to_list order)
+F_POINT, F_BOUNDS = 0, 1
+F_PUP = 1 + 2 * NL
+F_PRAW, F_REGIME, F_SIGMA, F_FEATURES = F_PUP + 1, F_PUP + 2, F_PUP + 3, F_PUP + 4
+F_ZPOINT = F_FEATURES + NK
+F_ZRIDGE = F_ZPOINT + 1
+# a pending prediction's fields
+E_DUE, E_BASE, E_PRED = 0, 1, 2
+E_DIRECTION = E_PRED + NS
+E_BASE_RATE, E_HAS_FC, E_FC = E_DIRECTION + 1, E_DIRECTION + 2, E_DIRECTION + 3
+P_FORECAST, P_PERSISTENCE, P_DRIFT, P_REVERSAL = 4, 5, 6, 7  # indices in SCORED
+assert E_FC + FC == ENTRY
+
+
 def fingerprint() -> str:
     """A hash of every number above: numba's cache knows when core.py changes, not when what it
     imports does, so the core keeps its compiled code under this key."""

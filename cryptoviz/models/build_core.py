@@ -1,0 +1,69 @@
+"""Compile the model core ahead of time: `python -m cryptoviz.models.build_core`.
+
+Writes `cryptoviz/models/_core_<fingerprint>.*.so` (see `kernel`) with numba's pycc, which needs a
+C compiler and Python's headers, and removes the modules of other fingerprints. When that cannot be
+done it says why and exits 0 with the JIT's cache warmed instead: the platform runs either way.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def signature(queues: int) -> str:
+    """`core.run`'s types, as `ModelBook.apply` passes them."""
+    return (
+        f"Tuple((int64, int64))(float64[:, ::1], UniTuple(float64[:, :, ::1], {queues}), int64[:, :, ::1], "
+        "float64[::1], int64[::1], float64[::1], float64[::1], float64[:, ::1])"
+    )
+
+
+def build() -> Path:
+    from numba.core.errors import NumbaPendingDeprecationWarning
+    from numba.pycc import CC
+
+    from cryptoviz.models import core, kernel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)  # pycc: no successor yet
+        cc = CC(kernel.MODULE)
+    cc.output_dir = str(HERE)
+    cc.verbose = False
+    cc.export("run", signature(core.NQ))(core.run.py_func)
+    cc.compile()
+    built = next(HERE.glob(f"{kernel.MODULE}.*"))
+    for old in HERE.glob("_core_*"):
+        if old.name.split(".")[0] != kernel.MODULE:
+            old.unlink()
+    return built
+
+
+def main() -> int:
+    from cryptoviz.models import kernel
+
+    if kernel.build == "aot":
+        print(f"model core: {kernel.MODULE} is built")
+        return 0
+    start = time.perf_counter()
+    try:
+        built = build()
+    except Exception as exc:  # no compiler, no headers: the JIT runs the same source
+        from cryptoviz.models.book import warm
+
+        print(
+            f"model core: not compiled ahead of time ({type(exc).__name__}: {str(exc)[:200]}); "
+            f"numba's JIT will run it (warmed in {warm():.1f} s, about 100 MB more per process)",
+            file=sys.stderr,
+        )
+        return 0
+    print(f"model core compiled ahead of time in {time.perf_counter() - start:.1f} s: {built.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
