@@ -7,7 +7,6 @@ job with `--once` into a temporary folder, then times the parts alone to say whe
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import platform
@@ -18,6 +17,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import msgspec
 import orjson
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -38,7 +38,7 @@ def main() -> None:
     quotes = [q for b in history_to_quotes(read_history([HISTORY_2017_2021, HISTORY_2024_2026])) for q in b]
     # moved 17 s off the hour (not years back: the contract refuses quotes before 2009-01-03)
     shift = timedelta(seconds=17)
-    quotes += [dataclasses.replace(q, source_ts=q.source_ts + shift) for q in quotes[: N - len(quotes)]]
+    quotes += [msgspec.structs.replace(q, source_ts=q.source_ts + shift) for q in quotes[: N - len(quotes)]]
     values = [(q.symbol, encode(q)) for q in quotes]
     with RealServers() as real, tempfile.TemporaryDirectory() as tmp:
         bus.ensure_topics(real.bootstrap, partitions=4)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 
 from cryptoviz.coins import COINS
@@ -30,6 +31,7 @@ MAX_MESSAGE_BYTES = 16 * 1024  # a quote is about 300 bytes
 MAX_NAME_CHARS = 64
 MAX_TS_CHARS = 40
 EARLIEST = datetime(2009, 1, 3, tzinfo=UTC)  # the first Bitcoin block: no crypto quote is older
+_AHEAD = timedelta(seconds=MAX_FUTURE_S)
 
 # Why a message was refused: the closed set every counter, DLQ record and quarantine row uses.
 REASONS = frozenset(
@@ -90,8 +92,9 @@ class InvalidQuote(ValueError):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class Quote:
+class Quote(msgspec.Struct, frozen=True):
+    """A valid quote (a msgspec Struct: built in C, about 15x faster than a frozen dataclass)."""
+
     symbol: str
     name: str
     price_usd: float
@@ -246,11 +249,71 @@ def decode(
         raw = raw.encode("utf-8", "surrogatepass")
         if len(raw) > MAX_MESSAGE_BYTES:
             raise InvalidQuote("too_large", f"{len(raw)} bytes > {MAX_MESSAGE_BYTES}")
+    ahead = _AHEAD if max_future_s == MAX_FUTURE_S else timedelta(seconds=max_future_s)
+    quote = _canonical(raw, COINS if symbols is None else symbols, (now or datetime.now(UTC)) + ahead)
+    if quote is not None:
+        return quote
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:  # also invalid UTF-8 and nesting past orjson's limit
         raise InvalidQuote("bad_json") from None
     return validate(data, symbols, now, max_future_s)
+
+
+# --- the fast path: what producers write, checked in C ------------------------------------------
+def _wire_type(name: str, kind: type, nullable: bool) -> Any:
+    """The msgspec type of a field, from the contract above: bounds and lengths as constraints."""
+    t: Any
+    if name == "schema_version":
+        t = Literal[SCHEMA_VERSION]  # an int 1: neither true nor 1.0, as validate
+    elif name == "source":
+        t = Literal[tuple(sorted(SOURCES))]
+    elif kind is str:
+        t = Annotated[str, msgspec.Meta(min_length=1, max_length=STRING_CHARS[name])]
+    elif kind is float:
+        low, high = NUMBER_RANGES[name]
+        bounds = msgspec.Meta(gt=low, le=high) if name in POSITIVE else msgspec.Meta(ge=low, le=high)
+        t = Annotated[float, bounds]
+    else:
+        t = Annotated[str, msgspec.Meta(max_length=MAX_TS_CHARS)]  # read below, as parse_ts does
+    return t | None if nullable else t
+
+
+_Wire: Any = msgspec.defstruct("Wire", [(name, _wire_type(name, *spec)) for name, spec in FIELDS.items()])
+_WIRE = msgspec.json.Decoder(_Wire)
+
+
+def _canonical(raw: bytes | str, symbols: Collection[str], latest: datetime) -> Quote | None:
+    """The quote, if the message is typed and bounded as the contract says with its timestamps in
+    UTC (msgspec checks types, bounds and lengths while it parses, in C; the timestamps are read as
+    parse_ts reads them); None for anything else, which `validate` then judges, reason and all.
+    Never more lenient than `validate`: tests/test_fuzz.py compares the two on arbitrary input."""
+    try:
+        w = _WIRE.decode(raw)
+    except Exception:  # malformed JSON, a type or bound, invalid UTF-8 in a string...: the validator says
+        return None
+    if w.symbol not in symbols or not w.symbol.isprintable() or not w.name.isprintable():
+        return None
+    try:
+        source_ts = datetime.fromisoformat(w.source_ts)
+        ingest_ts = datetime.fromisoformat(w.ingest_ts)
+    except ValueError:
+        return None
+    if source_ts.tzinfo is not UTC or ingest_ts.tzinfo is not UTC:  # what parse_ts needs no converting
+        return None
+    if not (EARLIEST <= source_ts <= latest and EARLIEST <= ingest_ts <= latest):
+        return None
+    return Quote(
+        w.symbol,
+        w.name,
+        float(w.price_usd),
+        w.market_cap_usd,
+        w.volume_24h_usd,
+        w.change_24h_pct,
+        w.source,
+        source_ts,
+        ingest_ts,
+    )
 
 
 def make_quote(

@@ -17,13 +17,27 @@ import io
 import json
 import os
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cryptoviz.coins import COINS as KNOWN_COINS
 from cryptoviz.malformed import good_quote
-from cryptoviz.schema import FIELDS, MAX_PRICE_USD, REASONS, InvalidQuote, Quote, decode, encode
+from cryptoviz.schema import (
+    FIELDS,
+    MAX_FUTURE_S,
+    MAX_PRICE_USD,
+    REASONS,
+    SOURCES,
+    InvalidQuote,
+    Quote,
+    _canonical,
+    decode,
+    encode,
+    validate,
+)
 from cryptoviz.scraper.sources.base import FetchResult, SourceError
 from cryptoviz.scraper.sources.coingecko import parse_market_chart, parse_markets
 from cryptoviz.scraper.sources.coinmarketcap import parse_quotes_latest
@@ -219,3 +233,85 @@ def test_replay_rows_any_content(rows, tmp_path_factory):
     got = read_history([path], COINS, rejects)
     assert all(r.symbol in COINS and r.ts.tzinfo is not None for r in got)
     assert len(got) + sum(rejects.values()) <= len(rows)
+
+
+def reference(raw: bytes | str, symbols: set[str] | None) -> Quote | str:
+    """What the contract's validator alone makes of a message: the quote, or the reason."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return "bad_json"
+    try:
+        return validate(data, symbols, NOW)
+    except InvalidQuote as exc:
+        return exc.reason
+
+
+def assert_fast_path_agrees(raw: bytes | str, symbols: set[str] | None = None) -> None:
+    """The fast path accepts only what the validator accepts, as the very same quote (field by field,
+    types and time zones too); everything else decode hands to the validator."""
+    latest = NOW + timedelta(seconds=MAX_FUTURE_S)
+    fast = _canonical(raw, COINS_SET if symbols is None else symbols, latest)
+    if fast is not None:
+        ref = reference(raw, symbols)
+        assert isinstance(ref, Quote), (raw, ref)
+        for name in FIELDS:
+            a, b = getattr(fast, name), getattr(ref, name)
+            assert a == b and type(a) is type(b), (name, a, b)
+        assert fast.source_ts.tzinfo is ref.source_ts.tzinfo and fast.ingest_ts.tzinfo is ref.ingest_ts.tzinfo
+
+
+COINS_SET = frozenset(KNOWN_COINS)
+timestamps = st.sampled_from(
+    [
+        "2025-01-01T00:00:00Z",
+        "2025-01-01T00:00:00.000Z",
+        "2025-01-01T00:00:00.1234567Z",
+        "2025-01-01t00:00:00z",
+        "2025-01-01 00:00:00Z",
+        "2025-01-01T00:00:00+00:00",
+        "2025-01-01T01:00:00+01:00",
+        "2025-01-01T00:00:00",
+        "20250101T000000Z",
+        "2008-12-31T23:59:59Z",
+        "2025-06-01T00:05:00Z",
+        "2025-06-01T00:05:00.001Z",
+        "2025-01-01T00:00:00." + "0" * 30 + "Z",
+    ]
+) | st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat())
+fields = {
+    "schema_version": st.sampled_from([1, 1.0, True, "1", 2]),
+    "symbol": st.sampled_from(["BTC", "ETH", "btc", "", "BTC\n", "B" * 17]) | st.text(max_size=20),
+    "name": st.sampled_from(["Bitcoin", "", "N" * 64, "N" * 65, "Bit\x00coin", "Bitcoïn", "\ud800"])
+    | st.text(max_size=70),
+    "price_usd": st.floats()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([0, 0.0, -0.0, 1e7, 1e7 + 1]),
+    "market_cap_usd": st.none() | st.floats() | st.integers(min_value=-10, max_value=2**50) | st.just(True),
+    "volume_24h_usd": st.none() | st.floats() | st.sampled_from([0, -1e-300, 1e14, 1e14 * (1 + 1e-15)]),
+    "change_24h_pct": st.none() | st.floats() | st.sampled_from([-100, -100.0000001, 1e6, "5"]),
+    "source": st.sampled_from([*sorted(SOURCES), "Replay", "", None]),
+    "source_ts": timestamps | json_values,
+    "ingest_ts": timestamps | json_values,
+}
+
+
+@FUZZ
+@given(st.fixed_dictionaries({}, optional=fields), st.booleans())
+def test_the_fast_path_accepts_only_what_the_validator_accepts_alike(data, as_text):
+    raw = json.dumps(good_quote() | data) if as_text else to_bytes(good_quote() | data)
+    assert_fast_path_agrees(raw)
+    assert_fast_path_agrees(raw, {"ETH"})
+
+
+@FUZZ
+@given(st.binary(max_size=600) | st.text(max_size=300).map(str.encode) | json_values.map(to_bytes))
+def test_the_fast_path_on_anything(raw):
+    assert_fast_path_agrees(raw)
+
+
+def test_the_fast_path_on_duplicate_keys_and_extra_fields():
+    good = to_bytes(good_quote())
+    assert_fast_path_agrees(good[:-1] + b',"symbol":"ETH","extra":[1,2]}')
+    assert_fast_path_agrees(good[:-1] + b',"price_usd":-1}')
+    assert_fast_path_agrees(b'{"symbol":"ETH",' + good[1:])

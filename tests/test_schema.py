@@ -5,12 +5,14 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
+from cryptoviz.coins import COINS
 from cryptoviz.malformed import malformed
 from cryptoviz.schema import (
     FIELDS,
     MAX_MESSAGE_BYTES,
     REASONS,
     InvalidQuote,
+    _canonical,
     decode,
     encode,
     format_ts,
@@ -18,6 +20,8 @@ from cryptoviz.schema import (
     to_dict,
     validate,
 )
+from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
+from cryptoviz.settings import HISTORY_2025H1
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
@@ -117,3 +121,15 @@ def test_a_str_message_is_bounded_by_its_utf8_size():
     assert len(text) < MAX_MESSAGE_BYTES
     with pytest.raises(InvalidQuote, match="too_large"):
         decode(text)
+
+
+def test_real_quotes_take_the_fast_path_and_no_malformed_one_does():
+    """decode's fast path (msgspec, typed and bounded from the contract) takes every quote a
+    producer writes; the malformed catalogue all goes to the validator for its reason (above)."""
+    rows = read_history([HISTORY_2025H1])[:2000]
+    quotes = [q for batch in history_to_quotes(rows) for q in batch]
+    latest = datetime(2030, 1, 1, tzinfo=UTC)
+    for quote in quotes:
+        assert _canonical(encode(quote), COINS, latest) == quote
+    for _, raw, _ in malformed():
+        assert _canonical(raw, COINS, latest) is None

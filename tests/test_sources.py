@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from cryptoviz.coins import DEFAULT_COINS
@@ -162,7 +162,7 @@ def test_rate_limit_backs_off_for_retry_after_and_source_goes_down():
 
 def test_publish_failure_keeps_the_quotes_for_the_next_cycle():
     cg = parse_markets(fixture("coingecko_markets.json"), SYMBOLS).quotes
-    later = [dataclasses.replace(q, source_ts=q.source_ts.replace(minute=5)) for q in cg]
+    later = [msgspec.structs.replace(q, source_ts=q.source_ts.replace(minute=5)) for q in cg]
     publisher = ListSink(fail_times=1)
     primary = ScriptedSource("coingecko", [cg, later])
     scraper, _, telemetry = make_scraper(primary, publisher=publisher)

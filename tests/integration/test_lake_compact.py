@@ -6,13 +6,13 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import replace
 from datetime import date, timedelta
 
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
+from msgspec.structs import replace
 
 from cryptoviz import names
 from cryptoviz.lake.compact import MANIFEST, STAGED, compact

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 
@@ -203,7 +203,7 @@ def test_scale_out_two_processors_split_symbols_and_the_survivor_takes_over(real
         takeover_s = time.monotonic() - killed
         late = [q for q in history[-4 * 20 :]]
         shifted = [
-            dataclasses.replace(q, source_ts=q.source_ts + timedelta(days=30)) for q in late
+            msgspec.structs.replace(q, source_ts=q.source_ts + timedelta(days=30)) for q in late
         ]  # newer than anything the models saw
         publish(bootstrap, shifted)
         newest = max(q.event_time for q in shifted)
