@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := redis-server openjdk-17-jre-headless chromium prometheus gcc
+APT_PACKAGES := redis-server openjdk-17-jre-headless chromium prometheus gcc g++
 PYTEST_ARGS ?=
 
 .PHONY: install system-packages up down status test test-compose lint format bench clean
@@ -23,6 +23,7 @@ system-packages:
 	(command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1) || missing="$$missing chromium"; \
 	command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v gcc >/dev/null 2>&1 || missing="$$missing gcc"; \
+	command -v g++ >/dev/null 2>&1 || missing="$$missing g++"; \
 	$(PYTHON) -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(sysconfig.get_paths()["include"] + "/Python.h"))' \
 	  || missing="$$missing $$($(PYTHON) -c 'import sys; print("python%d.%d-dev" % sys.version_info[:2])')"; \
 	if [ -n "$$missing" ]; then \
