@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numba
 import numpy as np
@@ -153,6 +153,12 @@ cast(Any, numba.config).CACHE_DIR = str(Path(_base) / f"core-{layout.fingerprint
 njit = numba.njit
 
 HOUR = 3600.0
+
+
+class Scratch(NamedTuple):
+    a: np.ndarray  # the ridge's augmented matrix
+    beta: np.ndarray  # its solution
+    cum: np.ndarray  # a histogram's running sums
 
 
 # --- queues: ring buffers; meta[i, q] = (head, length) ----------------------------------------
@@ -328,13 +334,12 @@ def _binned_add(fixed, i, o, cfg, score, event):
 
 
 @njit(cache=True)
-def _ridge_predict(fixed, i, o, penalty, x):
-    a = np.empty((NK, NK + 1))
+def _ridge_predict(fixed, i, o, penalty, x, a, beta):
+    """a: an (NK, NK + 1) and beta an (NK,) scratch array."""
     for r in range(NK):
         for c in range(NK):
             a[r, c] = fixed[i, o + r * NK + c] + (penalty if r == c else 0.0)
         a[r, NK] = fixed[i, o + NK * NK + r]
-    beta = np.zeros(NK)
     for col in range(NK):
         pivot = col
         for r in range(col + 1, NK):
@@ -530,13 +535,12 @@ def _score_entry(fixed, i, h, ring, s, price, fee_pct, cfg):
 
 
 @njit(cache=True)
-def _learn(fixed, i, h, cfg, ring, s, outcome):
+def _learn(fixed, i, h, cfg, ring, s, outcome, x):
     """HorizonForecaster.learn from a settled prediction's forecast (ring slot s)."""
     fc = E_FC
     base = ring[i, s, E_BASE]
     scale = ring[i, s, fc + F_SIGMA] * math.sqrt(cfg[C_HORIZON + h] / HOUR)
     z = _clip(math.log(outcome / base) / scale)
-    x = np.empty(NK)
     for k in range(NK):
         x[k] = ring[i, s, fc + F_FEATURES + k]
     _ridge_add(fixed, i, RIDGE + h * (NK * NK + NK), cfg[C_RIDGE_DECAY], x, z)
@@ -608,10 +612,12 @@ def _settle_moves(fixed, rings, meta, i, cfg, t, price):
 
 
 @njit(cache=True)
-def _forecast(fixed, i, h, cfg, price, sigma, regime, x, out, o):
+def _forecast(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
     """HorizonForecaster.forecast into out[o: o + FC]."""
     scale = sigma * math.sqrt(cfg[C_HORIZON + h] / HOUR)
-    z_ridge = _ridge_predict(fixed, i, RIDGE + h * (NK * NK + NK), cfg[C_PENALTY + h], x)
+    z_ridge = _ridge_predict(
+        fixed, i, RIDGE + h * (NK * NK + NK), cfg[C_PENALTY + h], x, scratch.a, scratch.beta
+    )
     dependence = max(1.0, cfg[C_HORIZON + h] / HOUR)
     best, best_gain = 0, 0.0
     for k in range(NSHRINK):
@@ -625,7 +631,7 @@ def _forecast(fixed, i, h, cfg, price, sigma, regime, x, out, o):
     width = (RESID_HI - RESID_LO) / bins
     ho = RESID + (h * NR + regime) * (2 + bins)
     if _hist_weight(fixed, i, ho, cfg[C_RESID_DECAY]) >= MIN_RESIDUALS:
-        cum = np.empty(bins)
+        cum = scratch.cum
         acc = 0.0
         for j in range(bins):
             acc += fixed[i, ho + 2 + j]
@@ -678,6 +684,8 @@ def _room(rings, meta, i):
 def run(fixed, rings, meta, cfg, sym, ts, prices, out):
     """Apply ticks k = 0.. of symbol rows sym[k] in order, writing out[k]; returns how many were
     applied and the queue that needs a larger ring (-1 when all were)."""
+    x = np.empty(NK)  # scratch, allocated once a call (not once a tick)
+    scratch = Scratch(np.empty((NK, NK + 1)), np.empty(NK), np.empty(RESIDUAL_BINS))
     for k in range(sym.shape[0]):
         i = sym[k]
         t, price = ts[k], prices[k]
@@ -704,7 +712,7 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out):
                     fixed[i, OUTCOMES + h * 3 + 2] += 1
                     continue
                 if _score_entry(fixed, i, h, ring, s, price, fee_pct, cfg):
-                    _learn(fixed, i, h, cfg, ring, s, price)
+                    _learn(fixed, i, h, cfg, ring, s, price, x)
                 scored += 1
         fixed[i, SCORED_TOTAL] += scored
         row[OUT_SCORED] = scored
@@ -777,7 +785,6 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out):
             row[po + P_DRIFT] = price * math.exp(drift_rate * horizon_s)
             row[po + P_REVERSAL] = reversal
         # the headline forecast
-        x = np.empty(NK)
         regime = 1
         if sigma > 0:
             if _hist_weight(fixed, i, SIGMAS, cfg[C_REGIME_DECAY]) < MIN_RESIDUALS:
@@ -793,7 +800,7 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out):
                 dist = math.log(price / ma) / scale if ma else 0.0
                 seed = math.log(row[po + 3] / price) / scale if row[po + 3] > 0 else -CLIP
                 x[0], x[1], x[2] = _clip(seed), _clip(last), _clip(dist)
-                _forecast(fixed, i, h, cfg, price, sigma, regime, x, row, OUT_FC + h * FC)
+                _forecast(fixed, i, h, cfg, price, sigma, regime, x, row, OUT_FC + h * FC, scratch)
                 row[OUT_HAS_FC + h] = 1.0
                 forecast, p_up = row[OUT_FC + h * FC + F_POINT], row[OUT_FC + h * FC + F_PUP]
             else:
