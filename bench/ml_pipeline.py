@@ -8,6 +8,7 @@ one Redis transaction per batch, commit) runs in this process until the group ha
 from __future__ import annotations
 
 import json
+import os
 import platform
 import random
 import time
@@ -18,12 +19,19 @@ from kafka import TopicPartition
 from cryptoviz import bus, names
 from cryptoviz.ml.processor import Processor, subscribe
 from cryptoviz.ml.store import RedisStore
+from cryptoviz.models import kernel
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.schema import encode, make_quote
+from cryptoviz.settings import MLSettings, load
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.harness import RealServers
 
 SYMBOLS = [f"S{i:03d}" for i in range(200)]
+# BENCH_SNAPSHOT_INTERVAL_S=0: a snapshot of every symbol in every batch (what this bench did before
+# session 7); unset: the service's default
+SNAPSHOT_INTERVAL_S = (
+    float(os.environ["BENCH_SNAPSHOT_INTERVAL_S"]) if "BENCH_SNAPSHOT_INTERVAL_S" in os.environ else None
+)
 TICKS = 500
 
 
@@ -50,7 +58,19 @@ def main() -> None:
         consumer = bus.consumer(bootstrap, group_id="cryptoviz-ml-bench")
         dlq = bus.DeadLetterProducer(bus.producer(bootstrap), origin="ml-processor")
         store = RedisStore(client, 300)
-        proc = Processor(consumer, dlq, store, telemetry, ModelConfig(), symbols=set(SYMBOLS))
+        ml = load(MLSettings)  # the service's settings: batches of up to 2,000, snapshots every 5 s
+        proc = Processor(
+            consumer,
+            dlq,
+            store,
+            telemetry,
+            ModelConfig(),
+            symbols=set(SYMBOLS),
+            max_records=ml.ml_max_poll_records,
+            snapshot_interval_s=SNAPSHOT_INTERVAL_S
+            if SNAPSHOT_INTERVAL_S is not None
+            else ml.ml_snapshot_interval_s,
+        )
         subscribe(proc, consumer, names.TOPIC_STREAMING)
         while not consumer.assignment():
             proc.step(timeout_ms=100)  # join the group (nothing is consumed before the assignment)
@@ -59,16 +79,23 @@ def main() -> None:
         while consumed < total:
             proc.step()
             consumed = telemetry.counters["ticks_in"]
+        flush_start = time.perf_counter()
+        proc.flush()  # the snapshots not written yet, and the commit they held back
         elapsed = time.perf_counter() - start
+        flush_s = time.perf_counter() - flush_start
         tps = [TopicPartition(names.TOPIC_STREAMING, p) for p in range(4)]
         committed = sum(consumer.committed(tp) or 0 for tp in tps)
         consumer.close()
         dlq.close(10)
         views = client.zcard(names.ML_INDEX)
     rate = total / elapsed
-    print(f"machine: {platform.machine()} python {platform.python_version()}, one processor process")
     print(
-        f"{total} ticks, {len(SYMBOLS)} symbols: {elapsed:.2f}s; committed offsets {committed}; "
+        f"machine: {platform.machine()} python {platform.python_version()}, one processor process, "
+        f"snapshots every {proc.snapshot_interval_s:g} s, core: {kernel.build}"
+    )
+    print(
+        f"{total} ticks, {len(SYMBOLS)} symbols: {elapsed:.2f}s (the last flush {flush_s:.2f}s); "
+        f"committed offsets {committed}; "
         f"symbols with predictions {views}"
     )
     print(f"ticks/s broker -> processor -> Redis -> commit: {rate:,.0f} (target 30,000)")
@@ -79,6 +106,7 @@ def main() -> None:
                 "ticks_per_s": round(rate),
                 "ticks": total,
                 "committed": committed,
+                "snapshot_interval_s": proc.snapshot_interval_s,
                 "target_ticks_per_s": 30000,
             }
         )
