@@ -6,6 +6,7 @@ import pytest
 
 from cryptoviz.models.forecaster import Forecast
 from cryptoviz.scoring import SCORED, Scoreboard, metrics
+from cryptoviz.scoring.board import HorizonScore
 
 H = {"1h": 3600.0}
 
@@ -117,3 +118,11 @@ def test_state_round_trip():
 def test_metrics_refuse_empty_input():
     with pytest.raises(ValueError):
         metrics(n=0, sum_abs_err=0, sum_abs_pct_err=0, n_direction=0, hits=0)
+
+
+def test_a_horizon_score_from_its_state_summarises_as_the_original():
+    board = two_scored()
+    for h, score in board.scores.items():
+        restored = HorizonScore.from_state(score.to_state())
+        assert restored.summary(board.fee_bps) == score.summary(board.fee_bps), h
+        assert restored.to_state() == score.to_state()

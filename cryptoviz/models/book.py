@@ -83,7 +83,7 @@ from cryptoviz.models.layout import (
 from cryptoviz.models.moves import VOL_HORIZONS
 from cryptoviz.models.signals import Signal
 from cryptoviz.scoring.board import SCORED, HorizonScore, hac_lags, summarize
-from cryptoviz.scoring.tallies import RELIABILITY_BINS, HacMean, IntervalTally, MoveTally, ProbabilityTally
+from cryptoviz.scoring.tallies import RELIABILITY_BINS, MoveTally
 
 ACTIONS = {1: "BUY", -1: "SELL", 0: "HOLD"}
 _PRED_KEYS = (
@@ -413,47 +413,65 @@ class ModelBook:
         head, n = self.meta[i, q]
         return ring[i, (head + np.arange(n)) % ring.shape[1]].tolist()
 
-    def _hac(self, i: int, o: int, lags: int) -> HacMean:
-        fixed = self.fixed
-        hac = HacMean(lags)
-        n = int(fixed[i, o])
-        hac.n, hac.total, hac.squares = n, float(fixed[i, o + 1]), float(fixed[i, o + 2])
-        hac.cross = fixed[i, o + 4 : o + 5 + lags].tolist()
-        hac.first = fixed[i, o + 5 + lags : o + 5 + lags + int(fixed[i, o + 3])].tolist()
-        hac.recent.extend(float(fixed[i, o + 5 + 2 * lags + j % lags]) for j in range(max(0, n - lags), n))
-        return hac
-
     def _score(self, i: int, h: int, horizon_s: float) -> HorizonScore:
-        fixed = self.fixed
-        score = HorizonScore(horizon_s)
+        """The horizon's HorizonScore, through its state (one read of the row's scoring columns)."""
+        v = self.fixed[i, SUMS:SCORED_TOTAL].tolist()
+
+        def at(offset: int, n: int) -> list[float]:
+            return v[offset - SUMS : offset - SUMS + n]
+
+        sums = {}
         for j, name in enumerate(SCORED):
-            o = SUMS + (h * NS + j) * 5
-            n, abs_err, pct_err, n_dir, hits = fixed[i, o : o + 5].tolist()
-            score.sums[name] = [int(n), abs_err, pct_err, int(n_dir), int(hits)]
+            n, abs_err, pct_err, n_dir, hits = at(SUMS + (h * NS + j) * 5, 5)
+            sums[name] = [int(n), abs_err, pct_err, int(n_dir), int(hits)]
         lags = hac_lags(horizon_s)
-        for j, name in enumerate(score.skill):
-            score.skill[name] = self._hac(i, SKILL + (h * (NS - 1) + j) * HAC, lags)
+        skill = {}
+        for j, name in enumerate(m for m in SCORED if m != "persistence"):
+            o = SKILL + (h * (NS - 1) + j) * HAC
+            n, total, squares, first_n = at(o, 4)
+            ring = at(o + 5 + 2 * lags, lags)
+            start = int(n) % lags  # the ring's oldest of the last `lags` values, once it is full
+            recent = ring[start:] + ring[:start] if n >= lags else ring[: int(n)]
+            skill[name] = [
+                lags,
+                int(n),
+                total,
+                squares,
+                at(o + 4, lags + 1),
+                at(o + 5 + lags, int(first_n)),
+                recent,
+            ]
+        intervals = {}
         for lv, (name, alpha) in enumerate(LEVELS.items()):
             o = INTERVALS + (h * NL + lv) * TALLY
-            t = IntervalTally(alpha)
-            n, covered, width, sc = fixed[i, o : o + 4].tolist()
-            t.n, t.covered, t.width, t.score = int(n), int(covered), width, sc
-            reg = fixed[i, o + 4 : o + TALLY].tolist()
-            t.by_regime = [[int(reg[2 * r]), int(reg[2 * r + 1])] for r in range(NR)]
-            score.intervals[name] = t
+            n, covered, width, score = at(o, 4)
+            reg = at(o + 4, 2 * NR)
+            by_regime = [[int(reg[2 * r]), int(reg[2 * r + 1])] for r in range(NR)]
+            intervals[name] = [alpha, int(n), int(covered), width, score, by_regime]
         o = PROB + h * (3 + 3 * RELIABILITY_BINS)
-        p = ProbabilityTally()
-        n, p.brier, p.brier_base = fixed[i, o : o + 3].tolist()
-        p.n = int(n)
-        bins = fixed[i, o + 3 : o + 3 + 3 * RELIABILITY_BINS].tolist()
-        p.bins = [[int(bins[3 * b]), bins[3 * b + 1], int(bins[3 * b + 2])] for b in range(RELIABILITY_BINS)]
-        score.p_up = p
-        for tally, base in ((score.always_up, ALWAYS_UP), (score.fired, FIRED)):
-            n, hits, net = fixed[i, base + h * 3 : base + h * 3 + 3].tolist()
-            tally.n, tally.hits, tally.net = int(n), int(hits), net
-        ups, outcomes, expired = fixed[i, OUTCOMES + h * 3 : OUTCOMES + h * 3 + 3].tolist()
-        score.ups, score.outcomes, score.expired = int(ups), int(outcomes), int(expired)
-        return score
+        n, brier, brier_base = at(o, 3)
+        bins = at(o + 3, 3 * RELIABILITY_BINS)
+        p_up = [
+            int(n),
+            brier,
+            brier_base,
+            [[int(bins[3 * b]), bins[3 * b + 1], int(bins[3 * b + 2])] for b in range(RELIABILITY_BINS)],
+        ]
+        always_n, always_hits, always_net = at(ALWAYS_UP + h * 3, 3)
+        fired_n, fired_hits, fired_net = at(FIRED + h * 3, 3)
+        ups, outcomes, expired = at(OUTCOMES + h * 3, 3)
+        return HorizonScore.from_state(
+            {
+                "sums": sums,
+                "skill": skill,
+                "intervals": intervals,
+                "p_up": p_up,
+                "always_up": [int(always_n), int(always_hits), always_net],
+                "fired": [int(fired_n), int(fired_hits), fired_net],
+                "ups": [int(ups), int(outcomes)],
+                "expired": int(expired),
+            }
+        )
 
     def _move_tallies(self, i: int) -> dict[str, MoveTally]:
         tallies: dict[str, MoveTally] = {}

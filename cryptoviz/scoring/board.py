@@ -147,6 +147,14 @@ class HorizonScore:
             "expired": self.expired,
         }
 
+    @classmethod
+    def from_state(cls, state: dict) -> HorizonScore:
+        """Without building the empty tallies first (the model book makes one per summary)."""
+        score = cls.__new__(cls)
+        score.sums, score.skill = {}, {}
+        score.load(state)
+        return score
+
     def load(self, state: dict) -> None:
         self.sums.update(state["sums"])
         for m, s in state["skill"].items():
