@@ -111,7 +111,7 @@ def test_gaps_duplicates_flat_prices_and_rescaling_match_the_reference():
 def test_a_snapshot_taken_in_and_resumed_runs_on_as_the_reference(history):
     """State out of the book, into a new book (and into the reference), then both run on alike."""
     config = ModelConfig()
-    head, tail = history[:14000], history[14000:18000]
+    head, tail = history[:7000], history[7000:10000]
     _, book = drive(head, config)
     resumed = ModelBook(config)
     reference = {}
