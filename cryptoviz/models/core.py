@@ -203,6 +203,20 @@ def _fm_add(fixed, i, o, d, x):
 
 
 @njit(cache=True)
+def _least_mean(fixed, i, o, n):
+    """The first of n fading means (from column o) with the least value; 0 while they have none
+    (they are fed together: all have values, or none has)."""
+    if fixed[i, o] <= 0:
+        return 0
+    best, best_value = 0, math.inf
+    for k in range(n):
+        value = fixed[i, o + k * FM + 2] / fixed[i, o + k * FM]
+        if value < best_value:
+            best, best_value = k, value
+    return best
+
+
+@njit(cache=True)
 def _fm_t_stat(fixed, i, o, dependence):
     sum_w, sum_w2, sum_x, sum_xx = fixed[i, o], fixed[i, o + 1], fixed[i, o + 2], fixed[i, o + 3]
     n_eff = sum_w * sum_w / sum_w2 / dependence if sum_w2 > 0 else 0.0
@@ -645,14 +659,7 @@ def _forecast(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
         raw = 1.0 - _hist_cdf(fixed, i, ho, bins, RESID_LO, width, -z)
         po = PUP + h * (1 + 2 * NPBIN + 2)
         binned, base = _binned_rate(fixed, i, po, cfg, h, raw), _binned_base(fixed, i, po)
-        k = 0
-        if fixed[i, BRIER_FM + h * NBLEND * FM] > 0:  # every Brier mean has values, or none has
-            best_score = math.inf
-            for b in range(NBLEND):
-                bo = BRIER_FM + (h * NBLEND + b) * FM
-                score = fixed[i, bo + 2] / fixed[i, bo]
-                if score < best_score:
-                    k, best_score = b, score
+        k = _least_mean(fixed, i, BRIER_FM + h * NBLEND * FM, NBLEND)
         p_up = base + P_BLENDS[k] * (binned - base)
     else:
         raw = 0.5
@@ -837,14 +844,7 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out):
             for v in range(VH):
                 s_v = cfg[C_VOL_HORIZON + v]
                 root_h = math.sqrt(s_v / HOUR)
-                b = 0
-                if fixed[i, MOVE_ERROR + v * NVB * FM] > 0:
-                    best = math.inf
-                    for j in range(NVB):
-                        eo = MOVE_ERROR + (v * NVB + j) * FM
-                        e = fixed[i, eo + 2] / fixed[i, eo]
-                        if e < best:
-                            b, best = j, e
+                b = _least_mean(fixed, i, MOVE_ERROR + v * NVB * FM, NVB)
                 ro = MOVE_RATIO + (v * NVB + b) * FM
                 c = fixed[i, ro + 2] / fixed[i, ro] if fixed[i, ro] > 0 else math.sqrt(2 / math.pi)
                 expected = c * _blend(sigma, long, VOL_BLENDS[b]) * root_h * 100
