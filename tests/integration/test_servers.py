@@ -93,3 +93,34 @@ def test_s3_put_and_list(real):
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="lake", Prefix="probe/")["Contents"]]
     assert keys == ["probe/one.txt"]
     assert s3.get_object(Bucket="lake", Key="probe/one.txt")["Body"].read() == b"hello"
+
+
+def test_stop_pids_stops_side_by_side_and_kills_what_ignores_the_signal(tmp_path):
+    """Every process gets SIGTERM at once; one that ignores it is SIGKILLed after the grace."""
+    import subprocess
+    import sys
+
+    from cryptoviz import servers
+
+    polite = (
+        "import pathlib, signal, sys, time; p = pathlib.Path(sys.argv[1]); "
+        "signal.signal(signal.SIGTERM, lambda *a: (p.with_suffix('.term').touch(), sys.exit(0))); "
+        "p.touch(); time.sleep(60)"
+    )
+    stubborn = (
+        "import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "pathlib.Path(sys.argv[1]).touch(); time.sleep(60)"
+    )
+    ready = [tmp_path / f"p{i}.ready" for i in range(3)]
+    codes = (polite, polite, stubborn)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(path)])
+        for code, path in zip(codes, ready, strict=True)
+    ]
+    deadline = time.monotonic() + 30
+    while not all(p.exists() for p in ready) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(p.exists() for p in ready)
+    assert servers.stop_pids([p.pid for p in procs], grace_s=1) == {p.pid for p in procs}
+    terms = [p.with_suffix(".term").exists() for p in ready]
+    assert terms == [True, True, False]  # two stopped on SIGTERM, the third was killed
