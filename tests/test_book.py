@@ -62,8 +62,11 @@ def history() -> list[tuple[str, float, float]]:
 
 
 def test_every_output_of_every_tick_matches_the_reference_on_seven_coins(history):
-    assert len({s for s, _, _ in history}) == 7
-    reference, book = drive(history, ModelConfig())
+    """The first 2,000 hours of each coin (window rebuilds, at 4,096 evictions, are reached by the
+    irregular series below)."""
+    ticks = history[:14000]
+    assert len({s for s, _, _ in ticks}) == 7
+    reference, book = drive(ticks, ModelConfig())
     for symbol, model in reference.items():
         same(model.board.summary(), book.summary(symbol), f"{symbol}.summary")
         same(model.to_state(), book.to_state(symbol), f"{symbol}.state")
