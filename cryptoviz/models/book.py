@@ -82,7 +82,7 @@ from cryptoviz.models.layout import (
 )
 from cryptoviz.models.moves import VOL_HORIZONS
 from cryptoviz.models.signals import Signal
-from cryptoviz.scoring.board import SCORED, HorizonScore, hac_lags, summarize
+from cryptoviz.scoring.board import SCORED, TOLERANCE, HorizonScore, hac_lags, summarize
 from cryptoviz.scoring.tallies import RELIABILITY_BINS, MoveTally
 
 ACTIONS = {1: "BUY", -1: "SELL", 0: "HOLD"}
@@ -116,7 +116,8 @@ def config_vector(config: ModelConfig) -> np.ndarray:
         config.volatility_window_s,
     )
     c[layout.C_W0 : layout.C_THRESHOLD] = config.weights
-    c[layout.C_THRESHOLD], c[layout.C_FEE_BPS], c[layout.C_TOLERANCE] = config.threshold, config.fee_bps, 0.25
+    c[layout.C_THRESHOLD], c[layout.C_FEE_BPS] = config.threshold, config.fee_bps
+    c[layout.C_TOLERANCE] = TOLERANCE  # the scoreboard's default, which SymbolModel uses
     c[layout.C_VOL_HALFLIFE], c[layout.C_VOL_LONG_HALFLIFE] = fc.vol_halflife_h, fc.vol_long_halflife_h
     for index, halflife in (
         (layout.C_REGIME_DECAY, fc.regime_halflife),

@@ -29,6 +29,7 @@ MODELS = ("moving_average", "linear_trend", "momentum", "consensus", "forecast")
 BASELINES = ("persistence", "drift", "reversal")
 SCORED = (*MODELS, *BASELINES)
 _P = SCORED.index("persistence")
+TOLERANCE = 0.25  # a prediction is scored by a tick at most this share of its horizon late, else expired
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,9 @@ class Scoreboard:
     """Pending predictions per horizon, scored when due; `settled` holds the forecasts the last
     tick settled, (horizon, base price, Forecast), for the forecaster to learn from."""
 
-    def __init__(self, horizons: dict[str, float], tolerance: float = 0.25, fee_bps: float = 10.0) -> None:
+    def __init__(
+        self, horizons: dict[str, float], tolerance: float = TOLERANCE, fee_bps: float = 10.0
+    ) -> None:
         self.horizons = horizons
         self.tolerance = tolerance
         self.fee_bps = fee_bps
@@ -258,7 +261,7 @@ class Scoreboard:
 
     @classmethod
     def from_state(
-        cls, state: dict, horizons: dict[str, float], tolerance: float = 0.25, fee_bps: float = 10.0
+        cls, state: dict, horizons: dict[str, float], tolerance: float = TOLERANCE, fee_bps: float = 10.0
     ) -> Scoreboard:
         board = cls(horizons, tolerance, fee_bps)
         for h in horizons:
