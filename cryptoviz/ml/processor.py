@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import numpy as np
@@ -150,11 +150,13 @@ class Processor:
         Each record is decoded and checked by the contract, then the quotes go through the compiled
         core in one call. A record that fails, by the contract or by an unexpected exception while
         handling it alone, goes to the dead-letter topic with its reason and is passed: it never
-        stops the batch."""
+        stops the batch. The records' event times are checked against one clock reading (a quote
+        too far ahead of it is refused), taken once for the batch."""
         ticks: list[tuple[Record, Quote, int]] = []
+        now = datetime.now(UTC)
         for rec in records:
             try:
-                tick = self._accept(rec)
+                tick = self._accept(rec, now)
             except InvalidQuote as exc:
                 self._dead_letter(rec, exc.reason, exc.detail)
             except (redis.RedisError, Stopped, BatchNotDone):
@@ -167,9 +169,9 @@ class Processor:
         if ticks:
             self._apply(ticks, changed)
 
-    def _accept(self, rec: Record) -> tuple[Record, Quote, int] | None:
+    def _accept(self, rec: Record, now: datetime) -> tuple[Record, Quote, int] | None:
         """The record's quote and its symbol's row in the book; None if its model already has it."""
-        quote = decode(rec.value, self.symbols, max_future_s=self.max_future_s)
+        quote = decode(rec.value, self.symbols, now, self.max_future_s)
         if rec.key is not None and rec.key.decode("utf-8", "replace") != quote.symbol:
             raise InvalidQuote("key_mismatch", f"key {rec.key!r} for {quote.symbol}")
         part, offset = self._position(quote.symbol)
