@@ -22,7 +22,7 @@ from cryptoviz.ml.store import RedisStore
 from cryptoviz.models import kernel
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.schema import encode, make_quote
-from cryptoviz.settings import MLSettings, load
+from cryptoviz.settings import KafkaSettings, MLSettings, load
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.harness import RealServers
 
@@ -55,7 +55,13 @@ def main() -> None:
         total = len(SYMBOLS) * TICKS
         client = real.redis_client()
         telemetry = Telemetry("ml-processor", client, instance="bench")
-        consumer = bus.consumer(bootstrap, group_id="cryptoviz-ml-bench")
+        kafka = load(KafkaSettings)  # the service's consumer settings (fetch sizes and waits)
+        consumer = bus.consumer(
+            bootstrap,
+            group_id="cryptoviz-ml-bench",
+            fetch_max_wait_ms=kafka.kafka_fetch_max_wait_ms,
+            max_partition_fetch_bytes=kafka.kafka_max_partition_fetch_bytes,
+        )
         dlq = bus.DeadLetterProducer(bus.producer(bootstrap), origin="ml-processor")
         store = RedisStore(client, 300)
         ml = load(MLSettings)  # the service's settings: batches of up to 2,000, snapshots every 5 s

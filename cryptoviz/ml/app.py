@@ -43,6 +43,7 @@ def main(stop: Stop) -> int:
         session_timeout_ms=kafka.kafka_session_timeout_ms,
         heartbeat_interval_ms=max(500, kafka.kafka_session_timeout_ms // 6),
         fetch_max_wait_ms=kafka.kafka_fetch_max_wait_ms,
+        max_partition_fetch_bytes=kafka.kafka_max_partition_fetch_bytes,
     )
     dlq = bus.DeadLetterProducer(
         bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-ml-dlq"),
