@@ -189,22 +189,9 @@ class ModelBook:
             self._store(i, self._fresh)
         return i
 
-    def forget(self, symbol: str | None = None) -> None:
-        """Drop one symbol (its row is cleared for reuse at the end) or all."""
-        if symbol is None:
-            self.rows.clear()
-            return
-        i = self.rows.pop(symbol, None)
-        if i is None:
-            return
-        last = len(self.rows)
-        if i != last:  # move the last row into the gap
-            moved = next(s for s, j in self.rows.items() if j == last)
-            self.fixed[i] = self.fixed[last]
-            self.meta[i] = self.meta[last]
-            for ring in self.rings:
-                ring[i] = ring[last]
-            self.rows[moved] = i
+    def forget(self) -> None:
+        """Drop every symbol (the processor's rebalance): a row is filled afresh when reused."""
+        self.rows.clear()
 
     def apply(self, rows: np.ndarray, ts: np.ndarray, prices: np.ndarray) -> np.ndarray:
         """Run the ticks (row, event time, price) in order; the output matrix, a row per tick."""
