@@ -43,10 +43,11 @@ class HacMean:
             return None
         m = self.total / n
         gammas = [self.squares / n - m * m]
-        recent = list(self.recent)
-        for k in range(1, self.lags + 1):
-            tail = self.total - sum(self.first[:k])  # sum of x_t, t > k
-            head = self.total - sum(recent[-k:])  # sum of x_t, t <= n - k
+        first_k = last_k = 0.0  # the sums of the first k and of the last k values, k = 1..lags
+        for k, (a, b) in enumerate(zip(self.first, reversed(self.recent), strict=True), start=1):
+            first_k += a
+            last_k += b
+            tail, head = self.total - first_k, self.total - last_k  # sums of x_t, t > k and t <= n - k
             gammas.append((self.cross[k] - m * (tail + head) + (n - k) * m * m) / n)
         return newey_west_t(m, gammas, n)
 
