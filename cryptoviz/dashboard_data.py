@@ -63,11 +63,14 @@ def signals_table(snap: Snapshot) -> pd.DataFrame:
             "forecast_1h": m["forecast"].get("1h"),
             "move_1h_pct": m["move_pct"],
             "consensus_1h": m["consensus"].get("1h"),
-            "event_time": pd.to_datetime(m["event_ts"], unit="s", utc=True),
+            "event_time": m["event_ts"],
         }
         for sym, m in sorted(snap.ml.items())
     ]
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if rows:  # one conversion for the column: per row it was most of a rerun with 1,000 symbols
+        table["event_time"] = pd.to_datetime(table["event_time"], unit="s", utc=True)
+    return table
 
 
 def predictions_table(view: MLView) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pandas as pd
 
 from cryptoviz import contracts
 from cryptoviz.dashboard_data import as_text, backtest_table, predictions_table, signals_table, status_table
@@ -18,6 +19,8 @@ def test_the_signals_table_has_a_row_per_symbol_with_its_summary():
     btc = table.iloc[0]
     summary = snapshot().ml["BTC"]
     assert btc["action"] == summary["action"] and btc["consensus_1h"] == summary["consensus"]["1h"]
+    assert btc["event_time"] == pd.to_datetime(summary["event_ts"], unit="s", utc=True)
+    assert str(table["event_time"].dtype) == "datetime64[ns, UTC]"
 
 
 def test_the_predictions_table_has_every_horizon_and_model_and_consistent_changes():
