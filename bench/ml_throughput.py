@@ -83,6 +83,10 @@ def main() -> None:
     for m in raw:
         decode(m, allowed, now)
     decode_s = time.perf_counter() - decode_start
+    summary_start = time.perf_counter()  # what the processor builds for each changed symbol's view
+    for symbol in SYMBOLS:
+        book.summary(symbol)
+    summary_us = (time.perf_counter() - summary_start) / len(SYMBOLS) * 1e6
 
     models = {s: SymbolModel(config) for s in SYMBOLS}
     ref_start = time.perf_counter()
@@ -105,6 +109,9 @@ def main() -> None:
         f"decode+validate {decode_s / n * 1e6:.2f} us, the compiled core {core_s / n * 1e6:.2f} us"
     )
     print(
+        f"a symbol's scoreboard summary (once per batch that changes it, not per tick): {summary_us:.0f} us"
+    )
+    print(
         f"reference engine (pure Python, tests only): {ref_rate:,.0f} ticks/s on the first {REFERENCE_TICKS}"
     )
     print(
@@ -118,6 +125,7 @@ def main() -> None:
                 "core_ticks_per_s": round(n / core_s),
                 "core_build": kernel.build,
                 "cold_ticks_per_s": round(len(warm) / cold_s),
+                "summary_us_per_symbol": round(summary_us),
                 "reference_ticks_per_s": round(ref_rate),
                 "symbols": len(SYMBOLS),
                 "target_ticks_per_s": 200000,
