@@ -65,10 +65,11 @@ class KafkaSettings(_Base):
     # 500, 7 ms at 10), but starved the processor on the local stack's durable broker (10 ms: 9
     # ticks/s, two minutes behind a replay)
     kafka_fetch_max_wait_ms: int = Field(500, ge=1, le=30000)
-    # the most one fetch brings of a partition to the ML consumer (kafka-python's default is 1 MiB):
-    # catching up on 100,000 quotes (bench/ml_pipeline.py) went from 17-20k to 37-39k ticks/s at 4
-    # MiB, 27-30k at 2; a fetch of a quiet partition is as small as before
-    kafka_max_partition_fetch_bytes: int = Field(4 << 20, ge=64 << 10, le=64 << 20)
+    # the most one fetch brings of a partition to the ML consumer, kafka-python's 1 MiB by default:
+    # catching up on 100,000 quotes (bench/ml_pipeline.py) went from 17-20k to 30-39k ticks/s at 4
+    # MiB, but with 4 MiB both compose runs then stalled the consumer group after the processors
+    # restarted (no member got a partition for over 5 minutes; README, troubleshooting)
+    kafka_max_partition_fetch_bytes: int = Field(1 << 20, ge=64 << 10, le=64 << 20)
 
 
 class ContractSettings(_Base):
