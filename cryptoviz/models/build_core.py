@@ -24,7 +24,7 @@ def signature(queues: int) -> str:
     """`core.run`'s types, as `ModelBook.apply` passes them."""
     return (
         f"Tuple((int64, int64))(float64[:, ::1], UniTuple(float64[:, :, ::1], {queues}), int64[:, :, ::1], "
-        "float64[::1], int64[::1], float64[::1], float64[::1], float64[:, ::1], float64[::1])"
+        "float64[::1], int64[::1], float64[::1], float64[::1], float64[:, ::1])"
     )
 
 
@@ -39,7 +39,6 @@ def build() -> Path:
         cc = CC(kernel.MODULE)
     cc.output_dir = str(HERE)
     cc.verbose = False
-    cc.use_nrt = False  # as core.njit: the core allocates nothing, so no reference counting
     cc.export("run", signature(core.NQ))(core.run.py_func)
     cc.compile()
     built = next(HERE.glob(f"{kernel.MODULE}.*"))

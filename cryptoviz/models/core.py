@@ -150,15 +150,11 @@ from cryptoviz.models.layout import (
 # code built for other offsets
 _base = os.environ.get("NUMBA_CACHE_DIR") or str(Path(__file__).parent / "__pycache__")
 cast(Any, numba.config).CACHE_DIR = str(Path(_base) / f"core-{layout.fingerprint()}")  # no stubs
-# The core allocates nothing (its scratch memory, `work`, is the caller's), so it runs without
-# numba's reference counting (`_nrt=False`; build_core sets the same for the ahead-of-time build):
-# every array handed to a step or taken out of `rings` cost an atomic increment and decrement, a
-# third of the core's time under `perf` (2.7 -> 1.9 us a tick). The steps are inlined into `run` by
-# numba itself (inline="always"), which dropped the calls' share of those first (2.6 -> 2.3 us);
-# compiling takes 16 s instead of 5. Without reference counting, no array may be made in here.
-_OPTIONS: dict[str, Any] = {"cache": True, "_nrt": False}  # `_nrt` is not in numba's stubs
-njit = numba.njit(**_OPTIONS)
-helper = numba.njit(inline="always", **_OPTIONS)
+njit = numba.njit
+# the steps are inlined into `run` by numba itself: a call that passes an array costs two atomic
+# reference counts (NRT_incref/NRT_decref were 13.5 % of the core's samples under `perf`), which
+# numba drops once the step is inlined. 2.6 -> 2.3 us a tick; compiling takes 16 s instead of 5.
+helper = numba.njit(cache=True, inline="always")
 
 HOUR = 3600.0
 
@@ -695,16 +691,12 @@ def _room(rings, meta, i):
     return -1
 
 
-@njit
-def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
+@njit(cache=True)
+def run(fixed, rings, meta, cfg, sym, ts, prices, out):
     """Apply ticks k = 0.. of symbol rows sym[k] in order, writing out[k]; returns how many were
-    applied and the queue that needs a larger ring (-1 when all were). `work`: WORK floats of
-    scratch, the caller's."""
-    x = work[:NK]
-    b = NK + NK * (NK + 1)  # where the ridge's matrix ends
-    scratch = Scratch(
-        work[NK:b].reshape((NK, NK + 1)), work[b : b + NK], work[b + NK : b + NK + RESIDUAL_BINS]
-    )
+    applied and the queue that needs a larger ring (-1 when all were)."""
+    x = np.empty(NK)  # scratch, allocated once a call (not once a tick)
+    scratch = Scratch(np.empty((NK, NK + 1)), np.empty(NK), np.empty(RESIDUAL_BINS))
     for k in range(sym.shape[0]):
         i = sym[k]
         t, price = ts[k], prices[k]
