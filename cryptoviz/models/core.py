@@ -151,10 +151,6 @@ from cryptoviz.models.layout import (
 _base = os.environ.get("NUMBA_CACHE_DIR") or str(Path(__file__).parent / "__pycache__")
 cast(Any, numba.config).CACHE_DIR = str(Path(_base) / f"core-{layout.fingerprint()}")  # no stubs
 njit = numba.njit
-# the steps are inlined into `run` by numba itself: a call that passes an array costs two atomic
-# reference counts (NRT_incref/NRT_decref were 13.5 % of the core's samples under `perf`), which
-# numba drops once the step is inlined. 2.6 -> 2.3 us a tick; compiling takes 16 s instead of 5.
-helper = numba.njit(cache=True, inline="always")
 
 HOUR = 3600.0
 
@@ -166,7 +162,7 @@ class Scratch(NamedTuple):
 
 
 # --- queues: ring buffers; meta[i, q] = (head, length) ----------------------------------------
-@helper
+@njit(cache=True)
 def _push(ring, meta, i, q):
     cap = ring.shape[1]
     slot = (meta[i, q, 0] + meta[i, q, 1]) % cap
@@ -174,22 +170,22 @@ def _push(ring, meta, i, q):
     return slot
 
 
-@helper
+@njit(cache=True)
 def _first(ring, meta, i, q):
     return meta[i, q, 0]
 
 
-@helper
+@njit(cache=True)
 def _last(ring, meta, i, q):
     return (meta[i, q, 0] + meta[i, q, 1] - 1) % ring.shape[1]
 
 
-@helper
+@njit(cache=True)
 def _second(ring, meta, i, q):
     return (meta[i, q, 0] + 1) % ring.shape[1]
 
 
-@helper
+@njit(cache=True)
 def _pop(ring, meta, i, q):
     slot = meta[i, q, 0]
     meta[i, q, 0] = (slot + 1) % ring.shape[1]
@@ -198,7 +194,7 @@ def _pop(ring, meta, i, q):
 
 
 # --- estimators ---------------------------------------------------------------------------------
-@helper
+@njit(cache=True)
 def _fm_add(fixed, i, o, d, x):
     fixed[i, o] = fixed[i, o] * d + 1.0
     fixed[i, o + 1] = fixed[i, o + 1] * d * d + 1.0
@@ -206,7 +202,7 @@ def _fm_add(fixed, i, o, d, x):
     fixed[i, o + 3] = fixed[i, o + 3] * d + x * x
 
 
-@helper
+@njit(cache=True)
 def _least_mean(fixed, i, o, n):
     """The first of n fading means (from column o) with the least value; 0 while they have none
     (they are fed together: all have values, or none has)."""
@@ -220,7 +216,7 @@ def _least_mean(fixed, i, o, n):
     return best
 
 
-@helper
+@njit(cache=True)
 def _fm_t_stat(fixed, i, o, dependence):
     sum_w, sum_w2, sum_x, sum_xx = fixed[i, o], fixed[i, o + 1], fixed[i, o + 2], fixed[i, o + 3]
     n_eff = sum_w * sum_w / sum_w2 / dependence if sum_w2 > 0 else 0.0
@@ -231,7 +227,7 @@ def _fm_t_stat(fixed, i, o, dependence):
     return mean / math.sqrt(var / n_eff) if var > 0 else 0.0
 
 
-@helper
+@njit(cache=True)
 def _ewma_update(fixed, i, o, halflife_h, t, price):
     if fixed[i, o + 2] > 0 and t > fixed[i, o + 3] and price > 0:
         dt_h = (t - fixed[i, o + 3]) / 3600.0
@@ -245,7 +241,7 @@ def _ewma_update(fixed, i, o, halflife_h, t, price):
         fixed[i, o + 4] = price
 
 
-@helper
+@njit(cache=True)
 def _ewma_hourly(fixed, i, o):
     """The hourly volatility; -1.0 for the reference's None (every use reads <= 0 as none, as the
     reference reads None and 0.0 alike)."""
@@ -254,7 +250,7 @@ def _ewma_hourly(fixed, i, o):
     return math.sqrt(fixed[i, o] / fixed[i, o + 1])
 
 
-@helper
+@njit(cache=True)
 def _hist_add(fixed, i, o, bins, lo, width, decay, x):
     k = min(bins - 1, max(0, int((x - lo) / width)))
     g = fixed[i, o]
@@ -270,12 +266,12 @@ def _hist_add(fixed, i, o, bins, lo, width, decay, x):
     fixed[i, o] = g
 
 
-@helper
+@njit(cache=True)
 def _hist_weight(fixed, i, o, decay):
     return fixed[i, o + 1] / (fixed[i, o] * decay)
 
 
-@helper
+@njit(cache=True)
 def _hist_cdf(fixed, i, o, bins, lo, width, x):
     total = fixed[i, o + 1]
     if total <= 0:
@@ -289,7 +285,7 @@ def _hist_cdf(fixed, i, o, bins, lo, width, x):
     return below / total
 
 
-@helper
+@njit(cache=True)
 def _hist_quantile(cum, bins, lo, hi, width, p):
     total = cum[bins - 1]
     target = p * total
@@ -309,7 +305,7 @@ def _hist_quantile(cum, bins, lo, hi, width, p):
     return lo + (k + ((target - below) / inside if inside > 0 else 0.0)) * width
 
 
-@helper
+@njit(cache=True)
 def _binned_bin(cfg, score):
     k = 0  # bisect_right over the edges
     for j in range(NPBIN - 1):
@@ -318,13 +314,13 @@ def _binned_bin(cfg, score):
     return k
 
 
-@helper
+@njit(cache=True)
 def _binned_base(fixed, i, o):
     total_n = fixed[i, o + 1 + 2 * NPBIN]
     return fixed[i, o + 2 + 2 * NPBIN] / total_n if total_n > 0 else 0.5
 
 
-@helper
+@njit(cache=True)
 def _binned_rate(fixed, i, o, cfg, h, score):
     k = _binned_bin(cfg, score)
     prior_w = cfg[C_PRIOR + h] * fixed[i, o] * cfg[C_PUP_DECAY]
@@ -333,7 +329,7 @@ def _binned_rate(fixed, i, o, cfg, h, score):
     )
 
 
-@helper
+@njit(cache=True)
 def _binned_add(fixed, i, o, cfg, score, event):
     k = _binned_bin(cfg, score)
     g = fixed[i, o]
@@ -351,7 +347,7 @@ def _binned_add(fixed, i, o, cfg, score, event):
     fixed[i, o] = g
 
 
-@helper
+@njit(cache=True)
 def _ridge_predict(fixed, i, o, penalty, x, a, beta):
     """a: an (NK, NK + 1) and beta an (NK,) scratch array."""
     for r in range(NK):
@@ -385,7 +381,7 @@ def _ridge_predict(fixed, i, o, penalty, x, a, beta):
     return out
 
 
-@helper
+@njit(cache=True)
 def _ridge_add(fixed, i, o, d, x, y):
     for r in range(NK):
         xi = x[r]
@@ -394,7 +390,7 @@ def _ridge_add(fixed, i, o, d, x, y):
         fixed[i, o + NK * NK + r] = fixed[i, o + NK * NK + r] * d + xi * y
 
 
-@helper
+@njit(cache=True)
 def _hac_add(fixed, i, o, lags, x):
     n = int(fixed[i, o])
     recent = o + 4 + (lags + 1) + lags  # the ring of the last `lags` values: value j at slot j % lags
@@ -409,18 +405,18 @@ def _hac_add(fixed, i, o, lags, x):
     fixed[i, recent + n % lags] = x
 
 
-@helper
+@njit(cache=True)
 def _clip(x):
     return max(-CLIP, min(CLIP, x))
 
 
-@helper
+@njit(cache=True)
 def _blend(short, long, w):
     return math.sqrt(w * short * short + (1 - w) * long * long)
 
 
 # --- one tick -----------------------------------------------------------------------------------
-@helper
+@njit(cache=True)
 def _window_add(fixed, rings, meta, i, w, q, span, t, p):
     o = WIN + 8 * w
     ring = rings[q]
@@ -452,7 +448,7 @@ def _window_add(fixed, rings, meta, i, w, q, span, t, p):
         _window_rebuild(fixed, ring, meta, i, o, q)
 
 
-@helper
+@njit(cache=True)
 def _window_rebuild(fixed, ring, meta, i, o, q):
     fixed[i, o + 7] = 0.0
     anchor = ring[i, _first(ring, meta, i, q), 0]
@@ -472,7 +468,7 @@ def _window_rebuild(fixed, ring, meta, i, o, q):
     fixed[i, o + 3], fixed[i, o + 4], fixed[i, o + 5], fixed[i, o + 6] = st, sp, stt, stp
 
 
-@helper
+@njit(cache=True)
 def _window_fit(fixed, i, o):
     """(ok, a, b) of the least-squares line over the window."""
     n = fixed[i, o + 2]
@@ -487,7 +483,7 @@ def _window_fit(fixed, i, o):
     return True, a, b
 
 
-@helper
+@njit(cache=True)
 def _score_entry(fixed, i, h, ring, s, price, fee_pct, cfg):
     """HorizonScore.score of one pending prediction (ring slot s); returns whether it held a forecast."""
     base = ring[i, s, E_BASE]
@@ -552,7 +548,7 @@ def _score_entry(fixed, i, h, ring, s, price, fee_pct, cfg):
     return has_fc
 
 
-@helper
+@njit(cache=True)
 def _learn(fixed, i, h, cfg, ring, s, outcome, x):
     """HorizonForecaster.learn from a settled prediction's forecast (ring slot s)."""
     fc = E_FC
@@ -595,7 +591,7 @@ def _learn(fixed, i, h, cfg, ring, s, outcome, x):
         fixed[i, a] = min(0.5, max(ACI_FLOOR, fixed[i, a] + cfg[C_ACI_GAMMA] * (cfg[C_LEVEL + lv] - missed)))
 
 
-@helper
+@njit(cache=True)
 def _settle_moves(fixed, rings, meta, i, cfg, t, price):
     for v in range(VH):
         q = Q_MOVES + v
@@ -629,7 +625,7 @@ def _settle_moves(fixed, rings, meta, i, cfg, t, price):
             fixed[i, mo + 5] += 1
 
 
-@helper
+@njit(cache=True)
 def _forecast(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
     """HorizonForecaster.forecast into out[o: o + FC]."""
     scale = sigma * math.sqrt(cfg[C_HORIZON + h] / HOUR)
@@ -683,7 +679,7 @@ def _forecast(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
     out[o + F_ZRIDGE] = z_ridge
 
 
-@helper
+@njit(cache=True)
 def _room(rings, meta, i):
     for q in range(NQ):
         if meta[i, q, 1] >= rings[q].shape[1]:
