@@ -95,6 +95,23 @@ def consumer(bootstrap: str, *topics: str, group_id: str | None = None, **overri
     return KafkaConsumer(*topics, **config)
 
 
+def close_consumer(consumer: KafkaConsumer, timeout_ms: int) -> None:
+    """Close a group member without a LeaveGroup: the coordinator drops it once its session times out
+    (`session_timeout_ms`), and the others take its partitions then.
+
+    Why not leave: Tansu (the local broker, and compose's stand-in for Redpanda) removes a member
+    that leaves while the group is rebalancing but keeps it as the group's leader. Every member that
+    joins after it is then a follower waiting for an assignment from a leader that is gone (its
+    SyncGroup answered REBALANCE_IN_PROGRESS, again and again) until the broker happens to reload the
+    group: seen from 36 s to over 5 min, when both ML processors stopped at once. A member that
+    expires instead is dropped as leader too. The cost, on any broker: a stopped member's
+    partitions wait one session timeout (6 s by default) before another member takes them."""
+    # kafka-python sends LeaveGroup on close only for a member that has a generation; forgetting it
+    # is the one way to skip it (static membership would too, but Tansu's joins then skip its expiry)
+    consumer._coordinator.reset_generation()
+    consumer.close(autocommit=False, timeout_ms=timeout_ms)
+
+
 def ensure_topics(bootstrap: str, topics: tuple[str, ...] = names.ALL_TOPICS, partitions: int = 4) -> None:
     """Create the topics that do not exist yet (idempotent); waits about 30 s for the broker."""
     admin = retry(

@@ -24,7 +24,7 @@ from cryptoviz.telemetry import Telemetry
 log = logs.get("ml-processor")
 
 DLQ_CLOSE_TIMEOUT_S = 3.0
-LEAVE_GROUP_TIMEOUT_MS = 2000
+CLOSE_TIMEOUT_MS = 2000
 
 
 def main(stop: Stop) -> int:
@@ -69,9 +69,9 @@ def main(stop: Stop) -> int:
         stopping = time.monotonic()
         if dlq.close(DLQ_CLOSE_TIMEOUT_S) is not None:
             telemetry.incr("errors.dead_letters_unacknowledged_at_close")
-        # leaves the group at once, so the others take over without waiting; bounded, as the
-        # coordinator may be the server that is down
-        consumer.close(autocommit=False, timeout_ms=LEAVE_GROUP_TIMEOUT_MS)
+        # bounded, as the broker may be the server that is down; the group drops this member after
+        # its session timeout (bus.close_consumer says why it does not leave at once)
+        bus.close_consumer(consumer, CLOSE_TIMEOUT_MS)
         telemetry.publish("stopped")
         log.info(
             "stopped",

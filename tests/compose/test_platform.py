@@ -96,10 +96,11 @@ def assert_scored_once(stack: Compose) -> None:
     assert stored == clean, f"every prediction scored once (stored by coin {stored}, a clean pass {clean})"
 
 
-def wait_for_the_replay_to_be_processed(stack: Compose, timeout: float, catch_up_s: float = 300) -> None:
-    """The scraper done, then every coin's latest prediction at the last hour. `catch_up_s`: on the
-    local broker a group whose members all restarted at once can stall for minutes before it
-    resumes (README, troubleshooting); the count checks that follow say whether anything was lost."""
+def wait_for_the_replay_to_be_processed(stack: Compose, timeout: float, catch_up_s: float = 180) -> None:
+    """The scraper done, then every coin's latest prediction at the last hour. `catch_up_s` covers a
+    restart: the new processors are given partitions once the old members' sessions expire (6 s),
+    then read again what was not committed; the count checks that follow say whether anything was
+    lost."""
     wait_for(
         lambda: (d := newest(stack, "scraper")) and d["state"] == "idle", timeout, "the replay to finish"
     )

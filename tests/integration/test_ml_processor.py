@@ -176,8 +176,8 @@ def test_scale_out_two_processors_split_symbols_and_the_survivor_takes_over(real
     """Two processors share the four partitions; one is SIGKILLed; the other owns all of them soon
     after the group's session timeout (KAFKA_SESSION_TIMEOUT_MS, 6 s) and predictions go on."""
     bootstrap = real.bootstrap
-    # a group of its own: on the local broker (Tansu) a group whose members left one after the other
-    # mid-rebalance can stall new joiners for over a minute (seen here; see the README)
+    # a group of its own, so the members other tests stopped are not waited for (they are dropped
+    # after their session timeout: bus.close_consumer)
     group = {"ML_CONSUMER_GROUP": f"scale-{uuid.uuid4().hex[:8]}"}
     a, b = start(real, **group), start(real, **group)
     host = os.uname().nodename
