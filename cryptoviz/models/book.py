@@ -171,6 +171,7 @@ class ModelBook:
         self.meta = np.zeros((rows, NQ, 2), dtype=np.int64)
         self.rings = tuple(np.zeros((rows, slots, n)) for n in QUEUE_FIELDS)
         self._fresh = self._encode(SymbolModel(config))
+        self._work = np.zeros(layout.WORK)  # the core's scratch (it allocates nothing itself)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -202,7 +203,15 @@ class ModelBook:
         done = 0
         while done < len(rows):
             k, full = kernel.run(
-                self.fixed, self.rings, self.meta, self.cfg, rows[done:], ts[done:], prices[done:], out[done:]
+                self.fixed,
+                self.rings,
+                self.meta,
+                self.cfg,
+                rows[done:],
+                ts[done:],
+                prices[done:],
+                out[done:],
+                self._work,
             )
             done += k
             if full >= 0:
