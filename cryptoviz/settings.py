@@ -65,11 +65,10 @@ class KafkaSettings(_Base):
     # 500, 7 ms at 10), but starved the processor on the local stack's durable broker (10 ms: 9
     # ticks/s, two minutes behind a replay)
     kafka_fetch_max_wait_ms: int = Field(500, ge=1, le=30000)
-    # the most one fetch brings of a partition to the ML consumer, kafka-python's 1 MiB by default:
-    # catching up on 100,000 quotes (bench/ml_pipeline.py) went from 17-20k to 30-39k ticks/s at 4
-    # MiB; not the default until the compose suite has run with it (its restart tests failed while
-    # 4 MiB was the default, for a reason that turned out to be elsewhere: README)
-    kafka_max_partition_fetch_bytes: int = Field(1 << 20, ge=64 << 10, le=64 << 20)
+    # the most one fetch brings of a partition to the ML consumer: catching up on 100,000 quotes
+    # (bench/ml_pipeline.py, session 9) 37,997-42,069 ticks/s at 4 MiB, 21,128-35,842 at
+    # kafka-python's 1 MiB; at most 4 MiB a partition held while a fetch is read
+    kafka_max_partition_fetch_bytes: int = Field(4 << 20, ge=64 << 10, le=64 << 20)
 
 
 class ContractSettings(_Base):
