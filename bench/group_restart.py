@@ -19,76 +19,45 @@ import json
 import platform
 import statistics
 import sys
-import threading
 import time
 import uuid
 
 from cryptoviz import bus
 from cryptoviz.testing.harness import RealServers
+from cryptoviz.testing.members import GroupMember, stop_all
 
 PARTITIONS = 4
 CAP_S = 90.0
-SESSION_TIMEOUT_MS = 6000
 
 
-class Member(threading.Thread):
-    def __init__(self, bootstrap: str, topic: str, group: str, leave: bool) -> None:
-        super().__init__(daemon=True)
-        self.consumer = bus.consumer(
-            bootstrap,
-            topic,
-            group_id=group,
-            session_timeout_ms=SESSION_TIMEOUT_MS,
-            heartbeat_interval_ms=1000,
-        )
-        self.leave = leave
-        self.stopping = threading.Event()
-        self.owned = 0
-        self.start()
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            self.consumer.poll(timeout_ms=100)
-            self.owned = len(self.consumer.assignment())
-        if self.leave:
-            self.consumer.close(autocommit=False, timeout_ms=2000)
-        else:
-            bus.close_consumer(self.consumer, 2000)
-
-
-def stop(members: list[Member]) -> None:
-    for m in members:
-        m.stopping.set()
-    for m in members:
-        m.join(30)
-
-
-def until_owned(members: list[Member]) -> float | None:
+def until_owned(members: list[GroupMember]) -> float | None:
     """Seconds until the members own every partition between them; None after CAP_S."""
     started = time.monotonic()
     while time.monotonic() - started < CAP_S:
-        if sum(m.owned for m in members) == PARTITIONS and all(m.owned for m in members):
+        owned = [len(m.assigned()) for m in members]
+        if sum(owned) == PARTITIONS and all(owned):
             return time.monotonic() - started
         time.sleep(0.1)
     return None
 
 
 def rounds(bootstrap: str, topic: str, leave: bool, n: int) -> list[float | None]:
-    group = f"restart-{'leave' if leave else 'expire'}-{uuid.uuid4().hex[:6]}"
-    members = [Member(bootstrap, topic, group, leave) for _ in range(2)]
+    way = "leave" if leave else "expire"
+    group = f"restart-{way}-{uuid.uuid4().hex[:6]}"
+    members = [GroupMember(bootstrap, topic, group, leave) for _ in range(2)]
     if until_owned(members) is None:
         raise SystemExit("the first two members were never given the partitions")
     waits: list[float | None] = []
     for i in range(n):
         time.sleep(3)  # a few heartbeats in the formed group, as a running service has
-        stop(members)
-        members = [Member(bootstrap, topic, group, leave) for _ in range(2)]
+        stop_all(members)
+        members = [GroupMember(bootstrap, topic, group, leave) for _ in range(2)]
         waits.append(until_owned(members))
         shown = "stalled" if waits[-1] is None else f"{waits[-1]:.1f} s"
-        print(f"{'leave' if leave else 'expire':6} round {i + 1}: partitions owned again after {shown}")
+        print(f"{way:6} round {i + 1}: partitions owned again after {shown}")
         if waits[-1] is None:
             break
-    stop(members)
+    stop_all(members)
     return waits
 
 
