@@ -14,7 +14,7 @@ from collections import deque
 
 import numpy as np
 
-from cryptoviz.models import HORIZONS, HOUR, kernel, layout
+from cryptoviz.models import HORIZONS, HOUR, kernel, layout, summary
 from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
 from cryptoviz.models.forecaster import LEVELS, Forecast
 from cryptoviz.models.layout import (
@@ -82,7 +82,7 @@ from cryptoviz.models.layout import (
 )
 from cryptoviz.models.moves import VOL_HORIZONS
 from cryptoviz.models.signals import Signal
-from cryptoviz.scoring.board import SCORED, TOLERANCE, HorizonScore, hac_lags, summarize
+from cryptoviz.scoring.board import SCORED, TOLERANCE, HorizonScore, hac_lags
 from cryptoviz.scoring.tallies import RELIABILITY_BINS, MoveTally
 
 ACTIONS = {1: "BUY", -1: "SELL", 0: "HOLD"}
@@ -172,6 +172,7 @@ class ModelBook:
         self.rings = tuple(np.zeros((rows, slots, n)) for n in QUEUE_FIELDS)
         self._fresh = self._encode(SymbolModel(config))
         self._work = np.zeros(layout.WORK)  # the core's scratch (it allocates nothing itself)
+        self._summary = np.zeros(layout.SM_WIDTH)  # a summary's numbers, as the core writes them
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -270,11 +271,11 @@ class ModelBook:
         }
 
     def summary(self, symbol: str) -> dict:
-        """`Scoreboard.summary` of the symbol, without copying its pending predictions."""
+        """`Scoreboard.summary` of the symbol, its numbers computed by the core."""
         i = self.rows[symbol]
-        scores = {h: self._score(i, h_index, s) for h_index, (h, s) in enumerate(HORIZONS.items())}
-        pending = {h: int(self.meta[i, Q_BOARD + h_index, 1]) for h_index, h in enumerate(HORIZONS)}
-        return summarize(scores, pending, self._move_tallies(i), self.config.fee_bps)
+        kernel.summarize(self.fixed, i, self._summary)
+        pending = [int(self.meta[i, Q_BOARD + h, 1]) for h in range(len(HORIZONS))]
+        return summary.from_numbers(self._summary.tolist(), pending, self.config.fee_bps)
 
     def model(self, symbol: str) -> SymbolModel:
         """The symbol's state as the reference engine's objects."""
@@ -561,5 +562,7 @@ def warm() -> float:
     """Make the core ready now rather than on the first batch (the ahead-of-time module is; numba's
     JIT compiles, or loads its cache); the seconds it took."""
     start = time.perf_counter()
-    ModelBook(ModelConfig(), rows=1, slots=2).apply(np.zeros(1, dtype=np.int64), np.ones(1), np.ones(1))
+    book = ModelBook(ModelConfig(), rows=1, slots=2)
+    book.apply(np.array([book.row("warm")]), np.ones(1), np.ones(1))
+    book.summary("warm")
     return time.perf_counter() - start

@@ -28,11 +28,15 @@ def signature(queues: int) -> str:
     )
 
 
+# `core_summary.summarize`'s types, as `ModelBook.summary` passes them
+SUMMARIZE = "void(float64[:, ::1], int64, float64[::1])"
+
+
 def build() -> Path:
     from numba.core.errors import NumbaPendingDeprecationWarning
     from numba.pycc import CC
 
-    from cryptoviz.models import core, kernel
+    from cryptoviz.models import core, core_summary, kernel
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)  # pycc: no successor yet
@@ -41,6 +45,7 @@ def build() -> Path:
     cc.verbose = False
     cc.use_nrt = False  # as core.njit: the core allocates nothing, so no reference counting
     cc.export("run", signature(core.NQ))(core.run.py_func)
+    cc.export("summarize", SUMMARIZE)(core_summary.summarize.py_func)
     cc.compile()
     built = next(HERE.glob(f"{kernel.MODULE}.*"))
     for old in HERE.glob("_core_*"):
@@ -50,7 +55,8 @@ def build() -> Path:
 
 
 _WARM_JIT = (
-    "from cryptoviz.models import core, kernel; kernel.run = core.run; "
+    "from cryptoviz.models import core, core_summary, kernel; "
+    "kernel.run, kernel.summarize = core.run, core_summary.summarize; "
     "from cryptoviz.models.book import warm; warm()"
 )
 

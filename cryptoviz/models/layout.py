@@ -129,6 +129,19 @@ OUT_STATS = OUT_MOVES + VH  # trend slope per h, momentum per h, volatility (nan
 OUT_WIDTH = OUT_STATS + 5
 
 
+# a scoreboard's summary as the core computes it (`summary_core`), a vector with NaN for None:
+# per horizon a block of SH numbers, then the expected moves' tallies
+SM_MODELS = 0  # NS x (n, mae, mape, hit rate, n with a direction, Wilson low, Wilson high)
+SM_SKILL = SM_MODELS + NS * 7  # (NS - 1) x (skill, t statistic, n): SCORED without persistence
+SM_ALWAYS_UP = SM_SKILL + (NS - 1) * 3  # n, hit rate, Wilson low, Wilson high, mean net return
+SM_INTERVALS = SM_ALWAYS_UP + 5  # NL x (coverage, n, mean width, interval score, NR x (coverage, n))
+SM_PROB = SM_INTERVALS + NL * (4 + 2 * NR)  # brier, brier of the base rate, n, bins x (n, p mean, observed)
+SM_FIRED = SM_PROB + 3 + 3 * RELIABILITY_BINS  # as SM_ALWAYS_UP
+SM_EXPIRED = SM_FIRED + 5
+SH = SM_EXPIRED + 1
+SM_MOVES = H * SH  # VH x (present, r2, n, mean absolute move)
+SM_WIDTH = SM_MOVES + VH * 4
+
 # the config vector's entries (`book.config_vector` fills it)
 C_MA_SPAN, C_TREND_SPAN, C_MOM_SPAN, C_VOL_SPAN, C_W0, C_W1, C_W2, C_THRESHOLD, C_FEE_BPS = range(9)
 C_TOLERANCE, C_VOL_HALFLIFE, C_VOL_LONG_HALFLIFE, C_REGIME_DECAY, C_RIDGE_DECAY, C_PUP_DECAY = range(9, 15)

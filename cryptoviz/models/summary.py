@@ -1,0 +1,118 @@
+"""A scoreboard summary (`scoring.board.summarize`'s format) from the numbers the core computes
+(`core_summary.summarize`, laid out by `layout.SM_*`): names on numbers, None for NaN."""
+
+from __future__ import annotations
+
+import math
+
+from cryptoviz.models import HORIZONS
+from cryptoviz.models.forecaster import LEVELS, REGIMES
+from cryptoviz.models.layout import (
+    NL,
+    NR,
+    NS,
+    SH,
+    SM_ALWAYS_UP,
+    SM_EXPIRED,
+    SM_FIRED,
+    SM_INTERVALS,
+    SM_MODELS,
+    SM_MOVES,
+    SM_PROB,
+    SM_SKILL,
+)
+from cryptoviz.models.moves import VOL_HORIZONS
+from cryptoviz.scoring.board import SCORED
+from cryptoviz.scoring.tallies import RELIABILITY_BINS
+
+_SKILLED = tuple(m for m in SCORED if m != "persistence")
+_BINS = tuple(f"{i / RELIABILITY_BINS:.1f}-{(i + 1) / RELIABILITY_BINS:.1f}" for i in range(RELIABILITY_BINS))
+
+
+def _num(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _pair(v: list[float], s: int) -> list[float] | None:
+    return None if math.isnan(v[s]) else [v[s], v[s + 1]]
+
+
+def _hits(v: list[float], s: int) -> dict:
+    return {
+        "n": int(v[s]),
+        "hit_rate": _num(v[s + 1]),
+        "hit_rate_ci": _pair(v, s + 2),
+        "mean_net_return_pct": _num(v[s + 4]),
+    }
+
+
+def _horizon(v: list[float], b: int, pending: int, fee_bps: float) -> dict:
+    out: dict = {}
+    for j, name in enumerate(SCORED):
+        s = b + SM_MODELS + j * 7
+        if v[s]:
+            out[name] = {
+                "n": int(v[s]),
+                "mae": v[s + 1],
+                "mape": v[s + 2],
+                "hit_rate": _num(v[s + 3]),
+                "n_direction": int(v[s + 4]),
+                "hit_rate_ci": _pair(v, s + 5),
+            }
+    skill = {}
+    for j, name in enumerate(_SKILLED):
+        s = b + SM_SKILL + j * 3
+        skill[name] = {"skill": _num(v[s]), "t_stat": _num(v[s + 1]), "n": int(v[s + 2])}
+    out["skill"] = skill
+    out["always_up"] = _hits(v, b + SM_ALWAYS_UP)
+    intervals = {}
+    for lv, name in enumerate(LEVELS):
+        s = b + SM_INTERVALS + lv * (4 + 2 * NR)
+        intervals[name] = {
+            "coverage": _num(v[s]),
+            "n": int(v[s + 1]),
+            "mean_width_pct": _num(v[s + 2]),
+            "interval_score": _num(v[s + 3]),
+            "by_regime": {
+                regime: {"coverage": _num(v[s + 4 + 2 * r]), "n": int(v[s + 5 + 2 * r])}
+                for r, regime in enumerate(REGIMES)
+            },
+        }
+    out["intervals"] = intervals
+    s = b + SM_PROB
+    reliability = []
+    for k, label in enumerate(_BINS):
+        o = s + 3 + 3 * k
+        reliability.append(
+            {"bin": label, "n": int(v[o]), "p_mean": _num(v[o + 1]), "observed": _num(v[o + 2])}
+        )
+    out["p_up"] = {
+        "brier": _num(v[s]),
+        "brier_base_rate": _num(v[s + 1]),
+        "n": int(v[s + 2]),
+        "reliability": reliability,
+    }
+    out["signals"] = {**_hits(v, b + SM_FIRED), "fee_bps": fee_bps}
+    out["expired"] = int(v[b + SM_EXPIRED])
+    out["pending"] = pending
+    return out
+
+
+def from_numbers(numbers: list[float], pending: list[int], fee_bps: float) -> dict:
+    """The summary of the numbers `core_summary.summarize` gave, with each horizon's count of
+    predictions waiting (`pending`, in HORIZONS order)."""
+    out = {h: _horizon(numbers, k * SH, pending[k], fee_bps) for k, h in enumerate(HORIZONS)}
+    moves = {}
+    for k, h in enumerate(VOL_HORIZONS):
+        s = SM_MOVES + k * 4
+        if numbers[s]:  # a tally exists once a move of that horizon has settled
+            moves[h] = {
+                "r2": _num(numbers[s + 1]),
+                "n": int(numbers[s + 2]),
+                "mean_abs_move_pct": _num(numbers[s + 3]),
+            }
+    out["volatility"] = moves
+    return out
+
+
+assert len(SCORED) == NS and len(LEVELS) == NL and len(_SKILLED) == NS - 1
