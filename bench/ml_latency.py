@@ -1,10 +1,21 @@
 """Latency from a quote published to its prediction readable in Redis, at 1,000 ticks/s.
 
 The real broker and Redis, the real ml-processor service as its own process (COINS: the 14 known
-coins), a producer sending 1,000 quotes/s for DURATION seconds (hourly event-time steps, as a
-replay), and a reader polling the symbols' ML summaries: a tick's latency is from its send to the
-first read that shows its event time. A tick overtaken by the next one of its symbol before any
-read saw it is not counted (reported as `missed`).
+coins), the platform's producer (`bus.producer`, as the scraper and the replay publish) sending
+1,000 quotes/s for DURATION seconds (hourly event-time steps, as a replay), and a reader polling
+the symbols' ML summaries: a tick's latency is from its send to the first read that shows its
+event time. A tick overtaken by the next one of its symbol before any read saw it is not counted
+(reported as `missed`).
+
+Then the broker's floor, on the same broker: the same ticks at the same rate to a fresh topic, read
+by a bare consumer in its own process (bench/bare_consumer.py: the processor's fetch sizes, a wait
+of FLOOR_FETCH_WAIT_MS) that notes when each one reaches it. Not at the same time as the
+processor: on 2 cores a third reader slows the first.
+
+The local broker (Tansu, in memory) answers a fetch more slowly the more record batches a partition
+holds. Until session 10 this bench sent each quote as a batch of its own (`linger_ms=0`), and its
+latency rose through the run (p50 15 ms in the first seconds, 35 ms in the last); the platform's
+producer waits up to 5 ms to batch, and the batches are fewer.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from cryptoviz import bus, names
@@ -33,6 +45,10 @@ RATE = 1000
 DURATION = 15
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = list(COINS)
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+# the bare consumer's fetch wait: of 1, 5, 20 and 500 ms (the processor's default), the fastest on the
+# local broker (session 10); it answers an idle fetch late at 500 (p50 100 ms) and starves at 1
+FLOOR_FETCH_WAIT_MS = 20
 
 
 def summaries(client) -> list[dict]:
@@ -56,6 +72,45 @@ def batch_phases(client) -> dict[str, float]:
     return phases
 
 
+def publish(prod: KafkaProducer, topic: str) -> tuple[dict[tuple[str, float], float], float]:
+    """RATE * DURATION quotes at RATE a second, hourly event-time steps: (symbol, event time) -> when
+    each was sent, and the seconds the sending took."""
+    sent: dict[tuple[str, float], float] = {}
+    start = time.perf_counter()
+    for i in range(RATE * DURATION):
+        sym = SYMBOLS[i % len(SYMBOLS)]
+        ts = T0 + timedelta(hours=1 + i // len(SYMBOLS))
+        q = make_quote(sym, 100.0 + (i % 50), ts, ingest_ts=ts)
+        due = start + i / RATE
+        while (left := due - time.perf_counter()) > 0:
+            time.sleep(min(left, 0.0005))
+        sent[(sym, ts.timestamp())] = time.perf_counter()
+        prod.send(topic, key=sym, value=encode(q))
+    prod.flush()
+    return sent, time.perf_counter() - start
+
+
+def broker_floor(bootstrap: str, env: dict[str, str]) -> list[float]:
+    """ms from send to a bare consumer of each tick, the ticks sent as `publish` sends them."""
+    topic = "bench-floor"
+    bus.ensure_topics(bootstrap, (topic,), partitions=4)
+    bare = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "bare_consumer.py"), bootstrap, topic, "bench-floor"],
+        env=env | {"KAFKA_FETCH_MAX_WAIT_MS": str(FLOOR_FETCH_WAIT_MS)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert bare.stdout is not None and bare.stdout.readline().strip() == "ready"
+    prod = bus.producer(bootstrap)  # the platform's producer, as the scraper and the replay run it
+    sent, _ = publish(prod, topic)
+    prod.close()
+    time.sleep(2)
+    bare.send_signal(signal.SIGTERM)
+    arrived = {(sym, ts): at for sym, ts, at in reversed(orjson.loads(bare.communicate(timeout=30)[0]))}
+    return sorted((arrived[k] - t) * 1000 for k, t in sent.items() if k in arrived)
+
+
 def main(read=summaries, bench: str = "ml_latency", what: str = "prediction readable in Redis") -> None:
     with RealServers() as real:
         bootstrap = real.bootstrap
@@ -65,15 +120,13 @@ def main(read=summaries, bench: str = "ml_latency", what: str = "prediction read
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "ml-processor" / "main.py")], env=env, stderr=subprocess.DEVNULL
         )
-        prod = bus.producer(bootstrap, linger_ms=0)
-        t0 = datetime(2024, 1, 1, tzinfo=UTC)
-        warm = [make_quote(s, 100.0, t0, ingest_ts=t0) for s in SYMBOLS]
+        prod = bus.producer(bootstrap)  # the platform's producer, as the scraper and the replay run it
+        warm = [make_quote(s, 100.0, T0, ingest_ts=T0) for s in SYMBOLS]
         for q in warm:  # wait until the processor is in the group and answering
             prod.send(names.TOPIC_STREAMING, key=q.symbol, value=encode(q))
         prod.flush()
         while len(read(client)) < len(SYMBOLS):
             time.sleep(0.05)
-        sent: dict[tuple[str, float], float] = {}
         seen: dict[tuple[str, float], float] = {}
         done = threading.Event()
 
@@ -87,18 +140,7 @@ def main(read=summaries, bench: str = "ml_latency", what: str = "prediction read
         reader = threading.Thread(target=poll, daemon=True)
         reader.start()
         n = RATE * DURATION
-        start = time.perf_counter()
-        for i in range(n):
-            sym = SYMBOLS[i % len(SYMBOLS)]
-            ts = t0 + timedelta(hours=1 + i // len(SYMBOLS))
-            q = make_quote(sym, 100.0 + (i % 50), ts, ingest_ts=ts)
-            due = start + i / RATE
-            while (left := due - time.perf_counter()) > 0:
-                time.sleep(min(left, 0.0005))
-            sent[(sym, ts.timestamp())] = time.perf_counter()
-            prod.send(names.TOPIC_STREAMING, key=sym, value=encode(q))
-        prod.flush()
-        send_s = time.perf_counter() - start
+        sent, send_s = publish(prod, names.TOPIC_STREAMING)
         time.sleep(2)
         done.set()
         reader.join()
@@ -106,13 +148,19 @@ def main(read=summaries, bench: str = "ml_latency", what: str = "prediction read
         phases = batch_phases(client)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+        floor = broker_floor(bootstrap, env)
     lat = sorted((seen[k] - t) * 1000 for k, t in sent.items() if k in seen and seen[k] >= t)
     p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
+    floor_p50, floor_p99 = floor[len(floor) // 2], floor[int(len(floor) * 0.99)]
     print(f"machine: {platform.machine()} python {platform.python_version()}; processor in its own process")
     print(
         f"{n} ticks at {n / send_s:,.0f}/s, {len(SYMBOLS)} coins: {len(lat)} measured, {n - len(lat)} missed"
     )
     print(f"publish -> {what}: p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 <= 30 ms)")
+    print(
+        f"the broker's floor, the same ticks to a bare consumer ({len(floor)} of {n} read): "
+        f"p50 {floor_p50:.1f} ms, p99 {floor_p99:.1f} ms"
+    )
     print(
         f"the processor's batches (its /metrics): {phases['batches']:.0f}, mean "
         + ", ".join(f"{k} {v:.2f} ms" for k, v in phases.items() if k != "batches")
@@ -127,6 +175,8 @@ def main(read=summaries, bench: str = "ml_latency", what: str = "prediction read
                 "measured": len(lat),
                 "rate_per_s": round(n / send_s),
                 "target_p99_ms": 30,
+                "floor_p50_ms": round(floor_p50, 1),
+                "floor_p99_ms": round(floor_p99, 1),
                 "batch_mean_ms": {k: round(v, 2) for k, v in phases.items() if k != "batches"},
             }
         )
