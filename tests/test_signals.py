@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from cryptoviz.models.signals import decide
@@ -32,3 +34,8 @@ def test_a_probability_below_the_threshold_holds():
 
 def test_probability_and_move_must_agree():
     assert decide(100.0, 99.0, 0.6, 0.55, 10, "1h").action == "HOLD"  # likely up, forecast down
+
+
+def test_the_dict_of_a_signal_has_every_field():
+    s = decide(100.0, 100.2, 0.6, 0.55, 10, "1h", (101, 101, 99), W)
+    assert s.to_dict() == dataclasses.asdict(s)  # written by hand for speed: a new field must be in it

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any, TypeAlias
 
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.forecaster import LEVELS, REGIMES
@@ -29,24 +30,24 @@ _SKILLED = tuple(m for m in SCORED if m != "persistence")
 _BINS = tuple(f"{i / RELIABILITY_BINS:.1f}-{(i + 1) / RELIABILITY_BINS:.1f}" for i in range(RELIABILITY_BINS))
 
 
-def _num(x: float) -> float | None:
-    return None if math.isnan(x) else x
+# below, v holds the numbers with None for NaN (counts are never NaN, so int() takes them as they are)
+Numbers: TypeAlias = list[Any]
 
 
-def _pair(v: list[float], s: int) -> list[float] | None:
-    return None if math.isnan(v[s]) else [v[s], v[s + 1]]
+def _pair(v: Numbers, s: int) -> list[float] | None:
+    return None if v[s] is None else [v[s], v[s + 1]]
 
 
-def _hits(v: list[float], s: int) -> dict:
+def _hits(v: Numbers, s: int) -> dict:
     return {
         "n": int(v[s]),
-        "hit_rate": _num(v[s + 1]),
+        "hit_rate": v[s + 1],
         "hit_rate_ci": _pair(v, s + 2),
-        "mean_net_return_pct": _num(v[s + 4]),
+        "mean_net_return_pct": v[s + 4],
     }
 
 
-def _horizon(v: list[float], b: int, pending: int, fee_bps: float) -> dict:
+def _horizon(v: Numbers, b: int, pending: int, fee_bps: float) -> dict:
     out: dict = {}
     for j, name in enumerate(SCORED):
         s = b + SM_MODELS + j * 7
@@ -55,26 +56,26 @@ def _horizon(v: list[float], b: int, pending: int, fee_bps: float) -> dict:
                 "n": int(v[s]),
                 "mae": v[s + 1],
                 "mape": v[s + 2],
-                "hit_rate": _num(v[s + 3]),
+                "hit_rate": v[s + 3],
                 "n_direction": int(v[s + 4]),
                 "hit_rate_ci": _pair(v, s + 5),
             }
     skill = {}
     for j, name in enumerate(_SKILLED):
         s = b + SM_SKILL + j * 3
-        skill[name] = {"skill": _num(v[s]), "t_stat": _num(v[s + 1]), "n": int(v[s + 2])}
+        skill[name] = {"skill": v[s], "t_stat": v[s + 1], "n": int(v[s + 2])}
     out["skill"] = skill
     out["always_up"] = _hits(v, b + SM_ALWAYS_UP)
     intervals = {}
     for lv, name in enumerate(LEVELS):
         s = b + SM_INTERVALS + lv * (4 + 2 * NR)
         intervals[name] = {
-            "coverage": _num(v[s]),
+            "coverage": v[s],
             "n": int(v[s + 1]),
-            "mean_width_pct": _num(v[s + 2]),
-            "interval_score": _num(v[s + 3]),
+            "mean_width_pct": v[s + 2],
+            "interval_score": v[s + 3],
             "by_regime": {
-                regime: {"coverage": _num(v[s + 4 + 2 * r]), "n": int(v[s + 5 + 2 * r])}
+                regime: {"coverage": v[s + 4 + 2 * r], "n": int(v[s + 5 + 2 * r])}
                 for r, regime in enumerate(REGIMES)
             },
         }
@@ -83,12 +84,10 @@ def _horizon(v: list[float], b: int, pending: int, fee_bps: float) -> dict:
     reliability = []
     for k, label in enumerate(_BINS):
         o = s + 3 + 3 * k
-        reliability.append(
-            {"bin": label, "n": int(v[o]), "p_mean": _num(v[o + 1]), "observed": _num(v[o + 2])}
-        )
+        reliability.append({"bin": label, "n": int(v[o]), "p_mean": v[o + 1], "observed": v[o + 2]})
     out["p_up"] = {
-        "brier": _num(v[s]),
-        "brier_base_rate": _num(v[s + 1]),
+        "brier": v[s],
+        "brier_base_rate": v[s + 1],
         "n": int(v[s + 2]),
         "reliability": reliability,
     }
@@ -101,15 +100,16 @@ def _horizon(v: list[float], b: int, pending: int, fee_bps: float) -> dict:
 def from_numbers(numbers: list[float], pending: list[int], fee_bps: float) -> dict:
     """The summary of the numbers `core_summary.summarize` gave, with each horizon's count of
     predictions waiting (`pending`, in HORIZONS order)."""
-    out = {h: _horizon(numbers, k * SH, pending[k], fee_bps) for k, h in enumerate(HORIZONS)}
+    v: Numbers = [None if math.isnan(x) else x for x in numbers]
+    out = {h: _horizon(v, k * SH, pending[k], fee_bps) for k, h in enumerate(HORIZONS)}
     moves = {}
     for k, h in enumerate(VOL_HORIZONS):
         s = SM_MOVES + k * 4
-        if numbers[s]:  # a tally exists once a move of that horizon has settled
+        if v[s]:  # a tally exists once a move of that horizon has settled
             moves[h] = {
-                "r2": _num(numbers[s + 1]),
-                "n": int(numbers[s + 2]),
-                "mean_abs_move_pct": _num(numbers[s + 3]),
+                "r2": v[s + 1],
+                "n": int(v[s + 2]),
+                "mean_abs_move_pct": v[s + 3],
             }
     out["volatility"] = moves
     return out
