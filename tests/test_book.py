@@ -111,6 +111,19 @@ def test_gaps_duplicates_flat_prices_and_rescaling_match_the_reference():
     assert max(m.forecaster.horizons["1h"].p_up.g for m in reference.values()) < 1e100  # rescaled
 
 
+def test_the_summary_matches_the_reference_from_the_first_tick(history):
+    """After each of a coin's first 40 ticks, one at a time: counts at zero, rates and intervals not
+    defined yet, t statistics waiting for enough lags, move tallies appearing one by one."""
+    config = ModelConfig()
+    book, model = ModelBook(config), SymbolModel(config)
+    row = book.row("BTC")
+    same(model.board.summary(), book.summary("BTC"), "BTC before any tick")
+    for symbol, t, price in [tick for tick in history if tick[0] == "BTC"][:40]:
+        model.update(t, price)
+        book.apply(np.array([row]), np.array([t]), np.array([price]))
+        same(model.board.summary(), book.summary(symbol), f"{symbol}@{t}.summary")
+
+
 def test_a_snapshot_taken_in_and_resumed_runs_on_as_the_reference(history):
     """State out of the book, into a new book (and into the reference), then both run on alike."""
     config = ModelConfig()

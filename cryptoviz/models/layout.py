@@ -129,7 +129,7 @@ OUT_STATS = OUT_MOVES + VH  # trend slope per h, momentum per h, volatility (nan
 OUT_WIDTH = OUT_STATS + 5
 
 
-# a scoreboard's summary as the core computes it (`summary_core`), a vector with NaN for None:
+# a scoreboard's summary as the core computes it (`core_summary`), a vector with NaN for None:
 # per horizon a block of SH numbers, then the expected moves' tallies
 SM_MODELS = 0  # NS x (n, mae, mape, hit rate, n with a direction, Wilson low, Wilson high)
 SM_SKILL = SM_MODELS + NS * 7  # (NS - 1) x (skill, t statistic, n): SCORED without persistence

