@@ -51,16 +51,32 @@ def producer(bootstrap: str, client_id: str = "cryptoviz", **overrides: object) 
     return KafkaProducer(**config)
 
 
+SENDER_JOIN_S = 1.0  # how long a forced close waits for the producer's I/O thread to end
+
+
 def close_producer(producer: KafkaProducer, timeout_s: float) -> KafkaError | None:
     """Deliver what is pending within `timeout_s`, then close. With the broker down what is still
     unacknowledged is given up and the error returned (the caller counts it): never an exception,
-    never a wait past the timeout, at shutdown."""
+    never a wait past the timeout (and SENDER_JOIN_S), at shutdown."""
     try:
         producer.close(timeout=timeout_s)
     except KafkaError as exc:
         log.warning("closed_with_unacknowledged_messages", error=exc)
+        _force_close(producer)
         return exc
     return None
+
+
+def _force_close(producer: KafkaProducer) -> None:
+    """Finish a close that gave up on undelivered messages. kafka-python's close stops at the failed
+    flush and leaves its I/O thread running, retrying against the broker that is down, until the
+    producer is collected and closes again (an ignored exception then). Its sender has the one way
+    to stop without sending (private API, no public equivalent): that fails what it still held."""
+    sender = producer._sender
+    sender.force_close()
+    sender.join(SENDER_JOIN_S)
+    with contextlib.suppress(KafkaError):
+        producer.close(timeout=0)  # nothing is pending any more: the rest of the close runs
 
 
 ACK_WAIT_STEP_S = 0.5  # how often a wait for the broker's acks looks at the stop signal
