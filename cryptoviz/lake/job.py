@@ -53,6 +53,8 @@ def session(master: str, ui_port: int, driver_memory: str, app: str = "cryptoviz
         # a Python worker ends with its task instead of idling between micro-batches (a dozen idle
         # workers held ~700 MB; a fork from the daemon per task costs well under a second)
         .config("spark.python.worker.reuse", "false")
+        # ...forked from a daemon that has already imported what each of them needs
+        .config("spark.python.daemon.module", "cryptoviz.lake.spark_daemon")
         # what the UI keeps of finished work, bounded: a job that runs for weeks keeps a steady heap
         .config("spark.ui.retainedJobs", "200")
         .config("spark.ui.retainedStages", "200")
