@@ -13,6 +13,8 @@ no watermark: history replayed days late is as welcome as a live tick.
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections import Counter
 from datetime import datetime
@@ -42,6 +44,10 @@ def spark_schema() -> T.StructType:
 
 
 def session(master: str, ui_port: int, driver_memory: str, app: str = "cryptoviz-lake") -> SparkSession:
+    # the Python workers run this interpreter unless told otherwise: their daemon and the source are
+    # modules of this package, which another `python3` on the PATH may not have (pyspark reads only
+    # the environment for this, not spark.pyspark.python)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (
         SparkSession.builder.master(master)
         .appName(app)
