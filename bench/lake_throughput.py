@@ -45,11 +45,7 @@ def main() -> None:
     values = [(q.symbol, encode(q)) for q in quotes]
     with RealServers() as real, tempfile.TemporaryDirectory() as tmp:
         bus.ensure_topics(real.bootstrap, partitions=4)
-        prod = bus.producer(real.bootstrap, linger_ms=20)
-        for key, value in values:
-            prod.send(names.TOPIC_RAW, key=key, value=value)
-        prod.flush()
-        prod.close()
+        publish(real.bootstrap, names.TOPIC_RAW, values)
         env = (
             os.environ
             | real.env()
@@ -141,6 +137,14 @@ def main() -> None:
     )
 
 
+def publish(bootstrap: str, topic: str, values: list[tuple[str, bytes]]) -> None:
+    prod = bus.producer(bootstrap, linger_ms=20)
+    for key, value in values:
+        prod.send(topic, key=key, value=value)
+    prod.flush()
+    prod.close()
+
+
 def warm_batch(bootstrap: str, lake: str, quotes: list) -> tuple[int, float]:
     """cryptoviz.lake.job's stream and writer in this process, as the service runs them: one
     availableNow query over the topic the cold run read (into a lake of its own) to start the JVM,
@@ -151,7 +155,7 @@ def warm_batch(bootstrap: str, lake: str, quotes: list) -> tuple[int, float]:
     from cryptoviz.settings import LakeSettings, load
     from cryptoviz.telemetry import Telemetry
 
-    os.environ.update({"PYSPARK_PYTHON": sys.executable, "SPARK_LOCAL_IP": "127.0.0.1"})
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # the workers' interpreter: job.session's default
     spark = session("local[2]", free_port(), load(LakeSettings).spark_driver_memory, app="bench-warm")
     telemetry = Telemetry("bench-lake", None)
 
@@ -172,12 +176,8 @@ def warm_batch(bootstrap: str, lake: str, quotes: list) -> tuple[int, float]:
         run(names.TOPIC_RAW, f"{lake}-up")
         topic = "bench-warm"
         bus.ensure_topics(bootstrap, (topic,), partitions=4)
-        prod = bus.producer(bootstrap, linger_ms=20)
-        for q in quotes:
-            later = msgspec.structs.replace(q, source_ts=q.source_ts + timedelta(seconds=34))
-            prod.send(topic, key=q.symbol, value=encode(later))
-        prod.flush()
-        prod.close()
+        later = [msgspec.structs.replace(q, source_ts=q.source_ts + timedelta(seconds=34)) for q in quotes]
+        publish(bootstrap, topic, [(q.symbol, encode(q)) for q in later])
         before = telemetry.counters["rows_written"]
         seconds = run(topic, lake)
         return telemetry.counters["rows_written"] - before, seconds
