@@ -96,9 +96,7 @@ def group_lag(admin: KafkaAdminClient, ends: dict[str, dict[int, tuple[int, int]
 def inspect(bootstrap: str, latest_n: int = 20) -> TopicsReport:
     """One look at the broker: topics, groups, newest messages."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cryptoviz-monitor")
-    cons = KafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, client_id="cryptoviz-monitor"
-    )
+    cons = bus.bounds_consumer(bootstrap, client_id="cryptoviz-monitor")
     try:
         topics = sorted(t for t in admin.list_topics() if not t.startswith("_"))
         bounds = {t: bus.offset_bounds(bootstrap, t, cons) for t in topics}
