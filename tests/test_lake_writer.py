@@ -106,3 +106,39 @@ def test_a_partition_dropped_from_memory_is_read_back_from_the_lake(lake, monkey
     assert len(writer.index) == 1
     assert writer.write(LakeBatch(quotes_table(quotes(5)), 1)).written == 0
     assert len(lake_rows(lake[1])) == 10
+
+
+def test_run_starts_are_where_any_partition_value_changes_nulls_included():
+    table = pa.table(
+        {
+            "symbol": ["BTC", "BTC", "BTC", "ETH", "ETH", None, None],
+            "date": ["d1", "d1", "d2", "d2", None, None, None],
+        }
+    )
+    assert lake_writer._run_starts(table, ("symbol", "date")) == [0, 2, 3, 4, 5]
+    assert lake_writer._run_starts(table, ("symbol",)) == [0, 3, 5]
+    assert lake_writer._run_starts(table.slice(0, 1), ("symbol", "date")) == [0]
+
+
+def test_each_folder_gets_its_rows_in_arrival_order_and_the_lake_schema_reads_back(lake):
+    fs, base = lake
+    # arrival order: the folders interleave
+    rows = [make_quote(sym, 100.0 + i, T0 + timedelta(hours=i)) for i in range(30) for sym in ("SOL", "BTC")]
+    LakeWriter(fs, base, names.LAKE_QUOTES).write(LakeBatch(quotes_table(rows), 3))
+    files = sorted(
+        i.path
+        for i in fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        if i.path.endswith(".parquet")
+    )
+    folders = [f.split(f"{names.LAKE_QUOTES}/")[1].rsplit("/", 1)[0] for f in files]
+    assert folders == [
+        f"symbol={s}/date={d}" for s in ("BTC", "SOL") for d in ("2025-03-01", "2025-03-02", "2025-03-03")
+    ]
+    for path in files:
+        table = pq.read_table(path, filesystem=fs)
+        assert table.schema == pa.schema(
+            f for f in lake_writer.LAKE_SCHEMA if f.name not in ("symbol", "date")
+        )
+        offsets = table.column("kafka_offset").to_pylist()
+        assert offsets == sorted(offsets)
+    assert len(lake_rows(base)) == 60
