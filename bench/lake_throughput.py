@@ -4,8 +4,9 @@ Starts a broker and Redis through the harness, publishes 200,000 real quotes (th
 history, plus 3,354 of its rows moved 17 s later so that no (symbol, time) repeats), runs the
 job with `--once` into a temporary folder (one micro-batch, on a JVM just started: `records_per_s`,
 the figure measured since session 5), then the job's own stream and writer in this process on a
-JVM that has run a batch, over 200,000 new quotes into an empty lake (`warm_records_per_s`), then
-times the parts alone to say where the time goes.
+JVM that has run a batch, over 200,000 new quotes into an empty lake (`warm_records_per_s`, with
+its parts: the query's start to its batch, the scan out of Spark, the writer), then times the
+parts alone to say where the time goes, and the file system's own cost of as many folders and files.
 """
 
 from __future__ import annotations
@@ -17,20 +18,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import msgspec
 import orjson
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+from pyspark.sql import DataFrame
 
 from cryptoviz import bus, names
-from cryptoviz.lake.writer import quotes_table, write_batch
-from cryptoviz.schema import decode, encode
+from cryptoviz.lake.job import BatchWriter, quotes_stream, session
+from cryptoviz.lake.writer import WRITE_THREADS, quotes_table, write_batch
+from cryptoviz.schema import MAX_FUTURE_S, decode, encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
-from cryptoviz.settings import HISTORY_2017_2021, HISTORY_2024_2026
+from cryptoviz.settings import HISTORY_2017_2021, HISTORY_2024_2026, LakeSettings, load
+from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.harness import RealServers
 
 N = 200_000
@@ -77,7 +83,9 @@ def main() -> None:
         query_s = status["gauges"]["query_seconds"]
         batch_s = status["gauges"]["batch_seconds_total"]
 
-        warm_rows, warm_s = warm_batch(real.bootstrap, f"{tmp}/lake-warm", quotes)
+        warm_rows, warm_s, parts = warm_batch(real.bootstrap, f"{tmp}/lake-warm", quotes)
+        files = [p for p in Path(f"{tmp}/lake-warm").rglob("*.parquet")]
+        floor_s = file_system_floor(Path(f"{tmp}/floor"), len(files), sum(p.stat().st_size for p in files))
 
         # where the time goes: each part alone, in this process
         from cryptoviz.lake.kafka_source import KafkaRange, KafkaStreamReader
@@ -113,6 +121,14 @@ def main() -> None:
         f"records/s, the job's stream and writer on a JVM that has run a batch, {warm_rows} new quotes "
         f"into an empty lake: {warm_rows / warm_s:,.0f} ({warm_s:.1f}s from the query's start to its end)"
     )
+    print(
+        f"  of which: query start to its batch {parts['to_batch_s']:.1f}s, the scan out of Spark to Arrow "
+        f"{parts['scan_s']:.1f}s, the writer {parts['write_s']:.1f}s, the end {parts['after_batch_s']:.1f}s"
+    )
+    print(
+        f"  the file system alone (plain Python, {WRITE_THREADS} threads): {len(files)} folders with a file "
+        f"each as the writer made them, {floor_s:.1f}s"
+    )
     print("where the time goes, each part alone in one Python process:")
     print(f"  Kafka read into Arrow ({read_rows} rows): {read_s:.1f}s = {read_rows / read_s:,.0f}/s")
     print(f"  JSON decode + contract validation: {validate_s:.1f}s = {len(values) / validate_s:,.0f}/s")
@@ -124,6 +140,11 @@ def main() -> None:
                 "records_per_s": round(rate),
                 "warm_records_per_s": round(warm_rows / warm_s),
                 "warm_query_s": round(warm_s, 2),
+                "warm_to_batch_s": round(parts["to_batch_s"], 2),
+                "warm_scan_s": round(parts["scan_s"], 2),
+                "warm_write_s": round(parts["write_s"], 2),
+                "warm_files": len(files),
+                "file_system_floor_s": round(floor_s, 2),
                 "rows": rows,
                 "query_s": query_s,
                 "batch_s": batch_s,
@@ -145,22 +166,41 @@ def publish(bootstrap: str, topic: str, values: list[tuple[str, bytes]]) -> None
     prod.close()
 
 
-def warm_batch(bootstrap: str, lake: str, quotes: list) -> tuple[int, float]:
+class TimedWriter(BatchWriter):
+    """The job's BatchWriter, with when its batch started and how long its scan and writer took."""
+
+    def __init__(self, fs: pafs.FileSystem, base: str, telemetry: Telemetry, max_future_s: float) -> None:
+        super().__init__(fs, base, telemetry, max_future_s)
+        self.times = {"batch_at": 0.0, "end_at": 0.0, "scan_s": 0.0, "write_s": 0.0}
+
+    def split(self, df: DataFrame) -> tuple[pa.Table, pa.Table]:
+        t = time.perf_counter()
+        try:
+            return super().split(df)
+        finally:
+            self.times["scan_s"] += time.perf_counter() - t
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None:
+        t0 = time.perf_counter()
+        self.times["batch_at"] = self.times["batch_at"] or t0
+        scanned = self.times["scan_s"]
+        super().__call__(df, batch_id)
+        end = time.perf_counter()
+        self.times["write_s"] += end - t0 - (self.times["scan_s"] - scanned)
+        self.times["end_at"] = end
+
+
+def warm_batch(bootstrap: str, lake: str, quotes: list) -> tuple[int, float, dict[str, float]]:
     """cryptoviz.lake.job's stream and writer in this process, as the service runs them: one
     availableNow query over the topic the cold run read (into a lake of its own) to start the JVM,
     then one over the same quotes 34 s later, from a topic of their own into an empty lake (as the
-    cold run's), timed from its start to its end. Returns (rows written, seconds)."""
-    from cryptoviz.lake.job import BatchWriter, quotes_stream, session
-    from cryptoviz.schema import MAX_FUTURE_S
-    from cryptoviz.settings import LakeSettings, load
-    from cryptoviz.telemetry import Telemetry
-
+    cold run's), timed from its start to its end. Returns (rows written, seconds, the parts)."""
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # the workers' interpreter: job.session's default
     spark = session("local[2]", free_port(), load(LakeSettings).spark_driver_memory, app="bench-warm")
     telemetry = Telemetry("bench-lake", None)
 
-    def run(topic: str, lake_url: str) -> float:
-        writer = BatchWriter(*_local(lake_url), telemetry, MAX_FUTURE_S)
+    def run(topic: str, lake_url: str) -> tuple[float, dict[str, float]]:
+        writer = TimedWriter(*_local(lake_url), telemetry, MAX_FUTURE_S)
         stream = quotes_stream(spark, bootstrap, topic, len(quotes), MAX_FUTURE_S)
         t = time.perf_counter()
         query = (
@@ -170,7 +210,15 @@ def warm_batch(bootstrap: str, lake: str, quotes: list) -> tuple[int, float]:
             .start()
         )
         query.awaitTermination()
-        return time.perf_counter() - t
+        end = time.perf_counter()
+        times = writer.times
+        parts = {
+            "to_batch_s": times["batch_at"] - t,
+            "scan_s": times["scan_s"],
+            "write_s": times["write_s"],
+            "after_batch_s": end - times["end_at"],
+        }
+        return end - t, parts
 
     try:
         run(names.TOPIC_RAW, f"{lake}-up")
@@ -179,10 +227,28 @@ def warm_batch(bootstrap: str, lake: str, quotes: list) -> tuple[int, float]:
         later = [msgspec.structs.replace(q, source_ts=q.source_ts + timedelta(seconds=34)) for q in quotes]
         publish(bootstrap, topic, [(q.symbol, encode(q)) for q in later])
         before = telemetry.counters["rows_written"]
-        seconds = run(topic, lake)
-        return telemetry.counters["rows_written"] - before, seconds
+        seconds, parts = run(topic, lake)
+        return telemetry.counters["rows_written"] - before, seconds, parts
     finally:
         spark.stop()
+
+
+def file_system_floor(root: Path, files: int, size: int) -> float:
+    """Seconds to make `files` (symbol, day) folders with one file of the average size in each, by
+    plain Python in as many threads as the writer (a hidden name, then renamed, as it does)."""
+    body = b"x" * (size // max(files, 1))
+
+    def share(first: int) -> None:
+        for i in range(first, files, WRITE_THREADS):
+            folder = root / f"symbol=S{i % 7}" / f"date={i}"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / ".part.tmp").write_bytes(body)
+            (folder / ".part.tmp").rename(folder / "part.parquet")
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(WRITE_THREADS) as pool:
+        list(pool.map(share, range(WRITE_THREADS)))
+    return time.perf_counter() - t
 
 
 def _local(path: str) -> tuple[pafs.FileSystem, str]:
