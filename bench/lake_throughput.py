@@ -94,7 +94,7 @@ def main() -> None:
         ends = reader._ends()
         t = time.perf_counter()
         read_rows = sum(
-            b.num_rows for p, end in ends.items() for b in reader.read(KafkaRange(int(p), 0, end))
+            b.num_rows for p, end in ends.items() for b in reader.read(KafkaRange([(int(p), 0, end)]))
         )
         read_s = time.perf_counter() - t
         t = time.perf_counter()

@@ -3,30 +3,46 @@ from itertools import pairwise
 from cryptoviz.lake.kafka_source import KafkaRange, KafkaStreamReader
 
 
-def ranges(chunk: int, start: dict, end: dict) -> list[tuple[int, int, int]]:
-    reader = KafkaStreamReader({"bootstrap": "unused:9092", "topic": "t", "chunkSize": str(chunk)})
+def shares(chunk: int, tasks: int, start: dict, end: dict) -> list[list[tuple[int, int, int]]]:
+    options = {"bootstrap": "unused:9092", "topic": "t", "chunkSize": str(chunk), "tasks": str(tasks)}
     out = []
-    for r in reader.partitions(start, end):
+    for r in KafkaStreamReader(options).partitions(start, end):
         assert isinstance(r, KafkaRange)
-        out.append((r.partition, r.start, r.end))
+        out.append(r.pieces)
     return out
 
 
-def test_each_partition_is_cut_in_the_fewest_pieces_of_about_one_size():
-    got = ranges(50_000, {"0": 0, "1": 10}, {"0": 55_000, "1": 40_010})
-    assert got == [(0, 0, 27_500), (0, 27_500, 55_000), (1, 10, 40_010)]
+def test_four_partitions_on_two_cores_make_two_tasks_of_about_one_size():
+    got = shares(100_000, 2, {"0": 0, "1": 0, "2": 0, "3": 10}, {"0": 34, "1": 55, "2": 55, "3": 65})
+    assert got == [[(0, 0, 34), (1, 0, 55), (2, 0, 10)], [(2, 10, 55), (3, 10, 65)]]  # 99 and 100
 
 
-def test_the_pieces_cover_every_offset_once_and_no_piece_is_over_the_chunk():
-    for size in (1, 2, 99, 100, 101, 299, 12_345):
-        got = ranges(100, {"0": 7}, {"0": 7 + size})
-        assert got[0][1] == 7 and got[-1][2] == 7 + size
-        assert all(a[2] == b[1] for a, b in pairwise(got))
-        assert all(0 < hi - lo <= 100 for _, lo, hi in got)
-        assert len(got) == -(-size // 100)
-        assert max(hi - lo for _, lo, hi in got) - min(hi - lo for _, lo, hi in got) <= 1
+def test_a_share_over_the_chunk_is_cut_again():
+    got = shares(50_000, 1, {"0": 0, "1": 10}, {"0": 55_000, "1": 40_010})
+    assert got == [[(0, 0, 47_500)], [(0, 47_500, 55_000), (1, 10, 40_010)]]
 
 
-def test_a_partition_with_nothing_new_makes_no_task():
-    assert ranges(100, {"0": 5, "1": 3}, {"0": 5, "1": 4}) == [(1, 3, 4)]
-    assert ranges(100, {}, {"0": 0}) == []
+def test_the_shares_cover_every_offset_once_in_order_and_are_within_one_of_each_other():
+    for tasks in (1, 2, 3, 8):
+        for sizes in ((1,), (2, 0, 5), (99, 100, 101), (299, 7), (12_345, 1, 0, 678)):
+            start = {str(p): 7 * p for p in range(len(sizes))}
+            end = {str(p): 7 * p + n for p, n in enumerate(sizes)}
+            got = shares(100, tasks, start, end)
+            pieces = [piece for share in got for piece in share]
+            for p, n in enumerate(sizes):  # each partition's pieces, in order, end to end
+                mine = [(lo, hi) for q, lo, hi in pieces if q == p]
+                if n:
+                    assert mine[0][0] == 7 * p and mine[-1][1] == 7 * p + n
+                    assert all(a[1] == b[0] for a, b in pairwise(mine))
+                assert all(lo < hi for lo, hi in mine)
+            lengths = [sum(hi - lo for _, lo, hi in share) for share in got]
+            total = sum(sizes)
+            assert sum(lengths) == total
+            assert len(got) == min(total, max(tasks, -(-total // 100)))
+            assert max(lengths) <= 100 or len(got) == tasks
+            assert max(lengths) - min(lengths) <= 1
+
+
+def test_a_partition_with_nothing_new_makes_no_piece():
+    assert shares(100, 2, {"0": 5, "1": 3}, {"0": 5, "1": 4}) == [[(1, 3, 4)]]
+    assert shares(100, 2, {}, {"0": 0}) == []

@@ -88,6 +88,7 @@ def quotes_stream(
         .option("bootstrap", bootstrap)
         .option("topic", topic)
         .option("maxOffsetsPerTrigger", str(max_offsets))
+        .option("tasks", str(spark.sparkContext.defaultParallelism))  # one share of a batch per core
         .load()
     )
     parsed = raw.withColumn("q", F.from_json("value", spark_schema()))
