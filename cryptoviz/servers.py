@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -246,6 +247,7 @@ WEED_PORT_FLAGS = (
 
 
 S3_MEMORY_LIMIT = "160MiB"
+S3_START_ATTEMPTS = 3
 
 
 def start_s3(
@@ -264,17 +266,41 @@ def start_s3(
     config.write_text(json.dumps({"identities": [identity]}))
     config.chmod(0o600)
     ports = other_ports or free_ports(len(WEED_PORT_FLAGS))
-    cmd = [weed_binary(), "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
-    cmd += ["-master.telemetry=false", "-admin.ui=false", "-webdav=false", f"-s3.config={config}"]
-    cmd += [f"-s3.port={port}", f"-bucket={','.join(buckets)}"]
-    cmd += [f"-{flag}={p}" for flag, p in zip(WEED_PORT_FLAGS, ports, strict=True)]
     log_path = workdir / "s3.log"
-    # Go's collector keeps the heap near this soft limit (it was ~370 MB idle without one)
-    proc = spawn(cmd, log_path, env={"GOMEMLIMIT": S3_MEMORY_LIMIT, "GOGC": "50"}, cwd=workdir)
     endpoint = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _s3_ready(endpoint, access_key, secret_key, buckets), 60, "S3 server", proc)
+    for attempt in range(S3_START_ATTEMPTS):
+        cmd = [weed_binary(), "mini", f"-dir={workdir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
+        cmd += ["-master.telemetry=false", "-admin.ui=false", "-webdav=false", f"-s3.config={config}"]
+        cmd += [f"-s3.port={port}", f"-bucket={','.join(buckets)}"]
+        cmd += [f"-{flag}={p}" for flag, p in zip(WEED_PORT_FLAGS, ports, strict=True)]
+        logged = log_path.stat().st_size if log_path.exists() else 0
+        # Go's collector keeps the heap near this soft limit (it was ~370 MB idle without one)
+        proc = spawn(cmd, log_path, env={"GOMEMLIMIT": S3_MEMORY_LIMIT, "GOGC": "50"}, cwd=workdir)
+        try:
+            wait_until(lambda: _s3_ready(endpoint, access_key, secret_key, buckets), 60, "S3 server", proc)
+            break
+        except ServerError:
+            # a side port free when chosen can be taken before the server binds it (by another
+            # server, or as the local port of any outgoing connection): new ones, a few times
+            if attempt + 1 == S3_START_ATTEMPTS or _port_taken(log_path, logged) not in ports:
+                raise
+            stop_pid(proc.pid)
+            ports = free_ports(len(WEED_PORT_FLAGS))
     extra = {"endpoint": endpoint, "ports": ports, "console": f"http://127.0.0.1:{ports[4]}"}
     return Server("s3", proc.pid, "127.0.0.1", port, str(log_path), extra)
+
+
+def _port_taken(log_path: Path, offset: int) -> int | None:
+    """The port a server's log says it could not bind (what it wrote from `offset` on), if any."""
+    with open(log_path, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode("utf-8", "replace")
+    found = re.search(_PORT_TAKEN, text)
+    return int(found.group(1) or found.group(2)) if found else None
+
+
+# weed's words for a port taken before it looked, or between its look and its bind
+_PORT_TAKEN = r"Port allocation failed: port (\d+) |listen tcp [\d.]+:(\d+): bind: address already in use"
 
 
 def _s3_ready(endpoint: str, access_key: str, secret_key: str, buckets: list[str]) -> bool:

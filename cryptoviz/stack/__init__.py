@@ -90,6 +90,7 @@ class Stack(StackFolder):
                 ["lake", "tansu"],
                 other_ports=other,
             )
+            self.keep_ports("s3", server.extra["ports"])
         elif name == "broker":
             s3 = {
                 "endpoint": state["servers"]["s3"]["extra"]["endpoint"],

@@ -73,5 +73,9 @@ class StackFolder:
             if len(ports) == n and not any(servers.port_open("127.0.0.1", p) for p in ports):
                 return ports
         ports = servers.free_ports(n)
-        path.write_text(" ".join(map(str, ports)))
+        self.keep_ports(name, ports)
         return ports
+
+    def keep_ports(self, name: str, ports: list[int]) -> None:
+        """Remember the side ports a server runs on (it may have had to take others at its start)."""
+        (self.dir / f"{name}.ports").write_text(" ".join(map(str, ports)))

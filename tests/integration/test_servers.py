@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+from pathlib import Path
 
 import boto3
 import pytest
 from kafka import TopicPartition
 
-from cryptoviz import bus
+from cryptoviz import bus, servers
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +126,20 @@ def test_stop_pids_stops_side_by_side_and_kills_what_ignores_the_signal(tmp_path
     assert servers.stop_pids([p.pid for p in procs], grace_s=1) == {p.pid for p in procs}
     terms = [p.with_suffix(".term").exists() for p in ready]
     assert terms == [True, True, False]  # two stopped on SIGTERM, the third was killed
+
+
+def test_s3_takes_new_side_ports_when_one_is_taken_after_it_was_chosen(tmp_path):
+    """A side port free when chosen can be taken before the server binds it (seen in a clean-clone
+    run: the Iceberg listener's port, taken meanwhile); the server then starts on new ones."""
+    ports = servers.free_ports(len(servers.WEED_PORT_FLAGS))
+    iceberg = servers.WEED_PORT_FLAGS.index("s3.port.iceberg")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", ports[iceberg]))
+        taken.listen()
+        s3 = servers.start_s3(tmp_path / "s3", servers.free_port(), "key", "secret-key", ["lake"], ports)
+    try:
+        assert ports[iceberg] not in s3.extra["ports"]
+        assert f"port {ports[iceberg]} for Iceberg" in Path(s3.log_path).read_text()
+        assert servers.port_open("127.0.0.1", s3.port)
+    finally:
+        servers.stop_pid(s3.pid)
