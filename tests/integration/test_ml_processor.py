@@ -89,6 +89,15 @@ def stop(proc, sig=signal.SIGTERM):
     return proc.returncode, err
 
 
+def dead_letters_counted(redis_client) -> int:
+    """Dead letters sent, by the counters of every heartbeat in Redis."""
+    counters = [
+        orjson.loads(redis_client.get(k) or b"{}").get("counters", {})
+        for k in redis_client.smembers(names.STATUS_INDEX)
+    ]
+    return sum(v for c in counters for k, v in c.items() if k.startswith("dead_letter."))
+
+
 def test_processor_end_to_end(real, redis_client, history):
     """One suite on one topic, in order: predictions, DLQ, a SIGKILL, a group of two, SIGTERM."""
     bootstrap = real.bootstrap
@@ -121,6 +130,8 @@ def test_processor_end_to_end(real, redis_client, history):
         ),
         what="4 dead letters",
     )
+    # ...and counted in a heartbeat, which the kill would otherwise take with it
+    wait_for(lambda: dead_letters_counted(redis_client) == 4, what="the 4 dead letters in a heartbeat")
     scored_before_kill = scored_total(redis_client)
 
     # SIGKILL: no clean exit, no commit of what was in flight; the successor must not double-count
@@ -165,11 +176,7 @@ def test_processor_end_to_end(real, redis_client, history):
         expected += model.board.scored
     assert scored_total(redis_client) == expected
     assert scored_before_kill > 0
-    counters = [
-        orjson.loads(redis_client.get(k))["counters"] for k in redis_client.smembers(names.STATUS_INDEX)
-    ]
-    dead = sum(v for c in counters for k, v in c.items() if k.startswith("dead_letter."))
-    assert dead == 4
+    assert dead_letters_counted(redis_client) == 4
 
 
 def test_scale_out_two_processors_split_symbols_and_the_survivor_takes_over(real, redis_client, history):
