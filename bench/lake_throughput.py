@@ -31,6 +31,7 @@ from pyspark.sql import DataFrame
 
 from cryptoviz import bus, names
 from cryptoviz.lake.job import BatchWriter, quotes_stream, session
+from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import WRITE_THREADS, quotes_table, write_batch
 from cryptoviz.schema import MAX_FUTURE_S, decode, encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
@@ -103,7 +104,7 @@ def main() -> None:
         validate_s = time.perf_counter() - t
         table = quotes_table(quotes)
         t = time.perf_counter()
-        write_batch(*_local(f"{tmp}/lake2"), table, names.LAKE_QUOTES, 0)
+        write_batch(*filesystem(f"{tmp}/lake2"), table, names.LAKE_QUOTES, 0)
         write_s = time.perf_counter() - t
     rate = rows / query_s
     print(
@@ -195,12 +196,12 @@ def warm_batch(bootstrap: str, lake: str, quotes: list) -> tuple[int, float, dic
     availableNow query over the topic the cold run read (into a lake of its own) to start the JVM,
     then one over the same quotes 34 s later, from a topic of their own into an empty lake (as the
     cold run's), timed from its start to its end. Returns (rows written, seconds, the parts)."""
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # the workers' interpreter: job.session's default
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # (PYSPARK_PYTHON: job.session's default, this one)
     spark = session("local[2]", free_port(), load(LakeSettings).spark_driver_memory, app="bench-warm")
     telemetry = Telemetry("bench-lake", None)
 
     def run(topic: str, lake_url: str) -> tuple[float, dict[str, float]]:
-        writer = TimedWriter(*_local(lake_url), telemetry, MAX_FUTURE_S)
+        writer = TimedWriter(*filesystem(lake_url), telemetry, MAX_FUTURE_S)
         stream = quotes_stream(spark, bootstrap, topic, len(quotes), MAX_FUTURE_S)
         t = time.perf_counter()
         query = (
@@ -249,12 +250,6 @@ def file_system_floor(root: Path, files: int, size: int) -> float:
     with ThreadPoolExecutor(WRITE_THREADS) as pool:
         list(pool.map(share, range(WRITE_THREADS)))
     return time.perf_counter() - t
-
-
-def _local(path: str) -> tuple[pafs.FileSystem, str]:
-    from cryptoviz.lake.storage import filesystem
-
-    return filesystem(path)
 
 
 if __name__ == "__main__":
