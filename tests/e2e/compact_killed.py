@@ -1,16 +1,17 @@
-"""Compact a folder lake and die, as a SIGKILL would (no cleanup, no flush), at the Nth data file
-the compaction deletes: midway through step 3 of some partition, at a point chosen, not by luck.
-Only data files count: a data file is deleted only while its partition's rows are staged, whereas
-the manifest is deleted after the staged file became the final one, so counting it would make
-the point depend on how many files the first partitions happened to hold.
+"""Compact a folder lake and die, as a SIGKILL would (no cleanup, no flush), midway through step 3 of
+the first partition that has two data files or more: its rows staged, its first file deleted, at the
+deletion of its second. A point chosen, not left to luck: how many files a partition holds depends
+on how the job's batches fell, so the caller first waits for such a partition. Only data files
+count: the manifest is deleted after the staged file became the final one.
 
-    python compact_killed.py LAKE_FOLDER N
+    python compact_killed.py LAKE_FOLDER
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 
 import pyarrow.fs as pafs
 
@@ -18,21 +19,22 @@ from cryptoviz.lake.compact import compact
 
 
 class DyingFS(pafs.LocalFileSystem):
-    def __init__(self, die_at: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.die_at = die_at
-        self.deleted = 0
+        self.deleted: Counter[str] = Counter()  # partition folder -> data files deleted
 
     def delete_file(self, path: str) -> None:
-        if path.rsplit("/", 1)[-1].startswith(("_", ".")):  # the manifest, leftovers: not data
-            super().delete_file(path)
-            return
-        if self.deleted + 1 == self.die_at:
-            os._exit(137)
+        folder, name = path.rsplit("/", 1)
+        if not name.startswith(("_", ".")):  # the manifest, leftovers: not data
+            if self.deleted[folder]:
+                os._exit(137)
+            self.deleted[folder] += 1
         super().delete_file(path)
-        self.deleted += 1
 
 
 if __name__ == "__main__":
-    compact(DyingFS(int(sys.argv[2])), sys.argv[1].rstrip("/"))
-    sys.exit(3)  # fewer deletions than asked for: the caller wanted a death
+    fs = DyingFS()
+    report = compact(fs, sys.argv[1].rstrip("/"))
+    # no partition had two data files: the caller wanted a death; say what there was
+    print(f"compacted whole, never died: {report}; data files deleted: {dict(fs.deleted)}", file=sys.stderr)
+    sys.exit(3)

@@ -60,13 +60,26 @@ def lose_the_checkpoint(stack: LocalStack) -> None:
     assert orjson.loads((checkpoint / "metadata").read_bytes())["id"] != before
 
 
+def split_partitions(stack: LocalStack) -> list[str]:
+    """The quotes' partition folders that hold two data files or more (more than one batch wrote to
+    them): what a compaction has to merge."""
+    files = Counter(
+        str(f.parent)
+        for f in (stack.root / "lake" / names.LAKE_QUOTES).rglob("*.parquet")
+        if not f.name.startswith(("_", "."))
+    )
+    return [folder for folder, n in files.items() if n >= 2]
+
+
 def compaction_killed_midway_then_rerun(stack: LocalStack) -> None:
-    """`cryptoviz lake compact` killed at its 5th data-file deletion (step 3 of some partition: its
-    rows staged, some of its files gone), while the job writes into the same days; then run again
-    to the end."""
+    """`cryptoviz lake compact` killed in step 3 of a partition (its rows staged, one of its files
+    gone), while the job writes into the same days; then run again to the end. Which partitions
+    hold two files depends on how the job's batches fell (a slow machine can write each day in one
+    batch for a while): waited for, not assumed."""
     lake = str(stack.root / "lake")
+    wait_for(lambda: split_partitions(stack), 180, "a partition written by two batches")
     killed = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("compact_killed.py")), lake, "5"],
+        [sys.executable, str(Path(__file__).with_name("compact_killed.py")), lake],
         env=stack.env,
         capture_output=True,
         text=True,
