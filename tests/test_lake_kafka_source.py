@@ -1,6 +1,9 @@
 from itertools import pairwise
 
-from cryptoviz.lake.kafka_source import KafkaRange, KafkaStreamReader
+from pyspark.sql.datasource import CaseInsensitiveDict
+from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows
+
+from cryptoviz.lake.kafka_source import KafkaDataSource, KafkaRange, KafkaStreamReader, capped
 
 
 def shares(chunk: int, tasks: int, start: dict, end: dict) -> list[list[tuple[int, int, int]]]:
@@ -46,3 +49,36 @@ def test_the_shares_cover_every_offset_once_in_order_and_are_within_one_of_each_
 def test_a_partition_with_nothing_new_makes_no_piece():
     assert shares(100, 2, {"0": 5, "1": 3}, {"0": 5, "1": 4}) == [[(1, 3, 4)]]
     assert shares(100, 2, {}, {"0": 0}) == []
+
+
+def test_options_are_read_whatever_their_case_as_spark_hands_them():
+    """Spark lower-cases the names of a source's options: `maxOffsetsPerTrigger` arrives as
+    `maxoffsetspertrigger`, which a reader looking up the first name never finds."""
+    spark_options = CaseInsensitiveDict(
+        {"bootstrap": "b:9092", "topic": "t", "maxOffsetsPerTrigger": "4000", "chunkSize": "50", "tasks": "3"}
+    )
+    for options in (spark_options, dict(spark_options), {"maxOffsetsPerTrigger": "4000", **spark_options}):
+        reader = KafkaStreamReader(options)
+        assert (reader.max_offsets, reader.chunk, reader.tasks, reader.starting) == (4000, 50, 3, "earliest")
+        assert reader.getDefaultReadLimit() == ReadMaxRows(4000)
+    reader = KafkaDataSource(spark_options).streamReader(None)
+    assert isinstance(reader, KafkaStreamReader) and reader.max_offsets == 4000
+    assert isinstance(
+        KafkaStreamReader({"bootstrap": "b", "topic": "t"}).getDefaultReadLimit(), ReadAllAvailable
+    )
+
+
+def test_a_capped_batch_takes_max_rows_shared_in_proportion_to_each_partitions_backlog():
+    start = {"0": 100, "1": 0, "2": 50, "3": 7}
+    ends = {"0": 100, "1": 3_000, "2": 1_050, "3": 7, "4": 2}  # "4": a partition new since `start`
+    got = capped(start, ends, 1_000)
+    assert got == {"0": 100, "1": 750, "2": 300, "3": 7, "4": 0}  # of 749.6, 249.9 and 0.5
+    assert capped(start, ends, 10_000) == ends
+    for max_rows in (1, 2, 3, 7, 999, 1_000, 4_001, 4_002):  # up to the whole backlog
+        got = capped(start, ends, max_rows)
+        backlog = {p: e - start.get(p, 0) for p, e in ends.items()}
+        taken = {p: got[p] - start.get(p, 0) for p in ends}
+        assert sum(taken.values()) == min(max_rows, sum(backlog.values()))
+        for p in ends:
+            assert 0 <= taken[p] <= backlog[p]
+            assert abs(taken[p] - backlog[p] * max_rows / sum(backlog.values())) < 1

@@ -18,7 +18,7 @@ maxOffsetsPerTrigger, chunkSize, tasks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -62,15 +62,17 @@ class KafkaRange(InputPartition):
 
 
 class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
-    def __init__(self, options: dict) -> None:
+    def __init__(self, options: Mapping[str, str]) -> None:
+        # Spark hands the options with their names lower-cased, as any of its sources takes them
+        options = {name.lower(): value for name, value in options.items()}
         self.bootstrap = options["bootstrap"]
         self.topic = options["topic"]
-        self.starting = options.get("startingOffsets", "earliest")
+        self.starting = options.get("startingoffsets", "earliest")
         self.max_offsets = (
-            int(options["maxOffsetsPerTrigger"]) if options.get("maxOffsetsPerTrigger") else None
+            int(options["maxoffsetspertrigger"]) if options.get("maxoffsetspertrigger") else None
         )
         # rows go to Spark 10,000 at a time whatever the chunk: it bounds a task's length, not its memory
-        self.chunk = int(options.get("chunkSize", 100000))
+        self.chunk = int(options.get("chunksize", 100000))
         self.tasks = max(1, int(options.get("tasks", 1)))  # the job passes Spark's cores
         self._target: dict | None = None
 
@@ -98,12 +100,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         ends = dict(self._target) if self._target is not None else self._ends()
         for p in start:  # a partition never goes backwards
             ends[p] = max(ends.get(p, start[p]), start[p])
-        for p in ends:
-            ends.setdefault(p, 0)
-        if isinstance(limit, ReadMaxRows) and ends:
-            per_partition = max(1, limit.max_rows // len(ends))
-            return {p: min(end, start.get(p, 0) + per_partition) for p, end in ends.items()}
-        return ends
+        return capped(start, ends, limit.max_rows) if isinstance(limit, ReadMaxRows) else ends
 
     def partitions(self, start: dict, end: dict) -> list[InputPartition]:
         """The batch's offsets in `tasks` shares of about one size, or more when a share would pass
@@ -183,6 +180,21 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
                 cols = {name: [] for name in ARROW_SCHEMA.names}
 
 
+def capped(start: dict[str, int], ends: dict[str, int], max_rows: int) -> dict[str, int]:
+    """`ends` cut to `max_rows` offsets past `start` in all, shared among the partitions in proportion
+    to what each has to read, as Spark's Kafka source does: no partition's symbols fall behind the
+    others' in a backlog read over several batches."""
+    backlog = {p: end - start.get(p, 0) for p, end in ends.items()}
+    total = sum(backlog.values())
+    if total <= max_rows:
+        return dict(ends)
+    share = {p: n * max_rows // total for p, n in backlog.items()}
+    left = max_rows - sum(share.values())  # what the floors cut, one offset each where they cut most
+    for p in sorted(backlog, key=lambda p: backlog[p] * max_rows % total, reverse=True)[:left]:
+        share[p] += 1
+    return {p: start.get(p, 0) + share[p] for p in ends}
+
+
 def _text(raw: bytes | None) -> tuple[str | None, bool]:
     if raw is None:
         return None, True
@@ -201,4 +213,4 @@ class KafkaDataSource(DataSource):
         return SCHEMA
 
     def streamReader(self, schema) -> DataSourceStreamReader:
-        return KafkaStreamReader(dict(self.options))
+        return KafkaStreamReader(self.options)

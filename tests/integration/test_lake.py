@@ -84,6 +84,8 @@ def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path
     _, err = second.communicate(timeout=400)
     assert second.returncode == 0, err[-3000:]
     assert "offsets_skipped" not in err, "no offset is missed on a log nothing deleted from"
+    batches = {f.name.split("-")[1] for f in (lake / names.LAKE_QUOTES).rglob("batch-*.parquet")}
+    assert len(batches) >= len(quotes) // 4000, "--once reads its backlog 4,000 offsets a batch"
 
     expected = {(q.symbol, q.source_ts) for q in quotes}
     got = [row for row in lake_rows(lake) if row in expected]  # the topic is shared with other tests
