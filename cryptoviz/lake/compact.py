@@ -36,6 +36,11 @@ class CompactionReport:
     rows: int = 0
 
 
+def is_data_file(name: str) -> bool:
+    """A file of rows a partition holds (not the manifest, the staged file or a hidden `.tmp`)."""
+    return not name.startswith(("_", "."))
+
+
 def _partitions(fs: pafs.FileSystem, quotes: str) -> dict[str, list[pafs.FileInfo]]:
     """partition folder -> the files in it (data and staged ones)."""
     out: dict[str, list[pafs.FileInfo]] = {}
@@ -53,7 +58,7 @@ def compact(fs: pafs.FileSystem, base: str, before: date | None = None) -> Compa
         if "date=" not in folder or day >= cutoff:
             continue
         by_name = {f.base_name: f for f in files}
-        data = [f.path for f in files if not f.base_name.startswith(("_", "."))]
+        data = [f.path for f in files if is_data_file(f.base_name)]
         staged, manifest = f"{folder}/{STAGED}", f"{folder}/{MANIFEST}"
         final = f"{folder}/compacted-{day}.parquet"
         if STAGED not in by_name:

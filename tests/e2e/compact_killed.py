@@ -15,7 +15,7 @@ from collections import Counter
 
 import pyarrow.fs as pafs
 
-from cryptoviz.lake.compact import compact
+from cryptoviz.lake.compact import compact, is_data_file
 
 
 class DyingFS(pafs.LocalFileSystem):
@@ -25,7 +25,7 @@ class DyingFS(pafs.LocalFileSystem):
 
     def delete_file(self, path: str) -> None:
         folder, name = path.rsplit("/", 1)
-        if not name.startswith(("_", ".")):  # the manifest, leftovers: not data
+        if is_data_file(name):
             if self.deleted[folder]:
                 os._exit(137)
             self.deleted[folder] += 1

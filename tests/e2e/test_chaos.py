@@ -16,7 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from cryptoviz import bus, names, servers
-from cryptoviz.lake.compact import STAGED
+from cryptoviz.lake.compact import STAGED, is_data_file
 from cryptoviz.malformed import malformed
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.testing.harness import wait_for_snapshots_at
@@ -66,7 +66,7 @@ def split_partitions(stack: LocalStack) -> list[str]:
     files = Counter(
         str(f.parent)
         for f in (stack.root / "lake" / names.LAKE_QUOTES).rglob("*.parquet")
-        if not f.name.startswith(("_", "."))
+        if is_data_file(f.name)
     )
     return [folder for folder, n in files.items() if n >= 2]
 
