@@ -1,4 +1,4 @@
-"""The lake reader's time for 30 days of hourly history of one symbol, from a lake of all shared history.
+"""The lake reader's time for 30 days of hourly history of one symbol, from a lake of two hourly files.
 
 The lake is written in the layout the job and compaction leave: one file per (symbol, day). Each
 query picks a random 30-day window of BTC; p50 and p99 over the runs.

@@ -15,13 +15,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cryptoviz.coins import COINS, DEFAULT_COINS
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-# the shared hourly history (../shared/data.md): which coins each file holds, over which years
-HISTORY_2017_2021 = str(SHARED_DATA / "binance_1h_2017_2021.csv.gz")  # BTC ETH BNB DOGE
-HISTORY_2021_2023 = str(SHARED_DATA / "binance_1h_2021_2023.csv.gz")  # all seven
-HISTORY_2024_2026 = str(SHARED_DATA / "binance_1h_2024_2026.csv.gz")  # BTC ETH SOL XRP
-HISTORY_2024_2026_BNB_DOGE = str(SHARED_DATA / "binance_1h_2024_2026_bnb_doge.csv.gz")
-HISTORY_2025H1 = str(SHARED_DATA / "binance_1h_2025h1.csv.gz")  # all seven, 2025-01-01..06-18
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+# the repository's real history (data/README.md): which coins each file holds, over which years
+HISTORY_2017_2021 = str(DATA_DIR / "binance_1h_2017_2021.csv.gz")  # BTC ETH BNB DOGE
+HISTORY_2021_2023 = str(DATA_DIR / "binance_1h_2021_2023.csv.gz")  # all seven
+HISTORY_2024_2026 = str(DATA_DIR / "binance_1h_2024_2026.csv.gz")  # BTC ETH SOL XRP
+HISTORY_2024_2026_BNB_DOGE = str(DATA_DIR / "binance_1h_2024_2026_bnb_doge.csv.gz")
+HISTORY_2025H1 = str(DATA_DIR / "binance_1h_2025h1.csv.gz")  # all seven, 2025-01-01..06-18
+# one minute, BTC ETH SOL XRP BNB, 2026-03-23..04-22: the cadence live sources give
+MINUTES_2026 = str(DATA_DIR / "binance_1m_20260323_20260422.csv.gz")
 # every file (the backtest's default; overlaps are deduplicated by reading)
 HISTORY_FILES = (
     HISTORY_2017_2021,
@@ -139,7 +141,7 @@ class LakeSettings(_Base):
             raise ValueError("expected spark://host:port, or empty")
         return value
 
-    spark_ui_port: int = Field(4040, ge=1, le=65535)
+    spark_ui_port: int = Field(8082, ge=1, le=65535)
     spark_driver_memory: str = "512m"
 
     @field_validator("spark_driver_memory")
@@ -253,10 +255,11 @@ KPI_FIELDS = (
 
 
 class DashboardSettings(_Base):
-    dashboard_port: int = Field(8501, ge=1, le=65535)
+    dashboard_port: int = Field(5008, ge=1, le=65535)
     dashboard_password: SecretStr | None = None
     dashboard_refresh_s: float = Field(10.0, gt=0)
     console_url: str | None = None  # Redpanda Console, linked from the topics page when set
+    deployment: Literal["local", "compose"] = "local"  # how the platform was started: the pages' hints
     # the home page's KPIs: "target,alert level" each
     kpi_ml_latency_ms: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [1000.0, 5000.0])
     kpi_redis_hit_rate: Annotated[list[float], NoDecode] = Field(default_factory=lambda: [0.9, 0.5])

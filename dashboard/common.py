@@ -46,9 +46,18 @@ def lake_reader() -> LakeReader:
     return LakeReader(lake_url(load(LakeSettings)))
 
 
+def how_to_start() -> str:
+    """The command that starts the platform the way this dashboard was started."""
+    return (
+        "`docker compose up -d` (`docker compose ps` shows each service)"
+        if settings().deployment == "compose"
+        else "`make up` (`cryptoviz status` shows each service)"
+    )
+
+
 def redis_down(exc: redis.RedisError) -> None:
     """What every page says when Redis does not answer."""
-    st.error(f"Redis is unreachable ({type(exc).__name__}). Start the stack with `make up`.")
+    st.error(f"Redis is unreachable ({type(exc).__name__}). Start the platform with {how_to_start()}.")
 
 
 def snapshot(detail: str | None = None) -> Snapshot | None:

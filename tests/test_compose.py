@@ -130,3 +130,86 @@ def test_no_literal_ip_or_secret_in_tracked_config():
     for line in (ROOT / ".env.example").read_text().splitlines():
         if re.match(r"^(REDIS_PASSWORD|S3_ACCESS_KEY|S3_SECRET_KEY|DASHBOARD_PASSWORD|\w+_API_KEY)=", line):
             assert line.split("=", 1)[1].strip() == "", line
+
+
+def _env_example_sections() -> dict[str, str]:
+    """Each variable of .env.example -> the heading (`# --- ... ---`) of the section it stands in."""
+    heading, out = "", {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if line.startswith("# ---"):
+            heading = line
+        elif line.strip() and not line.startswith("#"):
+            out[line.split("=", 1)[0].strip()] = heading
+    return out
+
+
+LOCAL_ONLY = {
+    var for var, heading in _env_example_sections().items() if "compose does not read these" in heading
+}
+
+
+def _service_variables() -> dict[str, set[str]]:
+    """The variables each service of the compose file reads at start (see each `app.py`)."""
+    from cryptoviz import settings as s
+
+    def names(*classes: type) -> set[str]:
+        return {name.upper() for cls in classes for name in cls.model_fields}
+
+    common = names(s.KafkaSettings, s.RedisSettings, s.StackSettings, s.MetricsSettings)
+    return {
+        "scraper": common | names(s.ScraperSettings, s.CoinSettings),
+        "ml-processor": common | names(s.MLSettings, s.CoinSettings, s.ContractSettings),
+        "spark-streaming": common | names(s.LakeSettings, s.S3Settings, s.ContractSettings),
+        "monitor": common | names(s.MonitorSettings),
+        # the dashboard reads the lake (LAKE_URL, S3) but runs no Spark
+        "dashboard": names(s.RedisSettings, s.S3Settings, s.CoinSettings, s.DashboardSettings) | {"LAKE_URL"},
+    }
+
+
+def test_every_documented_variable_of_a_service_reaches_it_in_compose_or_is_local_only():
+    missing = {}
+    for service, wanted in _service_variables().items():
+        block = COMPOSE["services"][service]
+        passed = set(block.get("environment", {}))
+        published = set(re.findall(r"\$\{([A-Z0-9_]+)", str(block.get("ports", []))))
+        lost = sorted((wanted & ENV_EXAMPLE) - LOCAL_ONLY - passed - published)
+        if lost:
+            missing[service] = lost
+    assert not missing, f"documented in .env.example, never passed in compose: {missing}"
+
+
+def test_local_only_variables_are_not_passed_in_compose():
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert LOCAL_ONLY, ".env.example marks the local stack's own variables"
+    passed = {var for var in LOCAL_ONLY if re.search(rf"\b{var}\b", text)}
+    assert not passed, f"marked local-only in .env.example but used in compose: {sorted(passed)}"
+
+
+def test_compose_publishes_what_a_person_browses_and_keeps_data_ports_to_an_override():
+    published = {
+        name: re.findall(r"\$\{([A-Z0-9_]+)\}:\d+$", " ".join(map(str, svc.get("ports", []))))
+        for name, svc in COMPOSE["services"].items()
+    }
+    assert "ports" not in COMPOSE["services"]["redis"], "Redis is published only through the override"
+    minio = [str(p) for p in COMPOSE["services"]["minio"].get("ports", [])]
+    assert not [p for p in minio if p.endswith(":9000")], "the S3 API is published only through the override"
+    defaults = dict(
+        line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line
+    )
+    seed_ports = {
+        "DASHBOARD_PORT": "5008",
+        "REDPANDA_CONSOLE_PORT": "8090",
+        "SPARK_UI_PORT": "8082",
+        "MINIO_CONSOLE_PORT": "9002",
+        "REDPANDA_EXTERNAL_PORT": "19092",
+    }
+    assert {k: defaults[k] for k in seed_ports} == seed_ports
+    assert published["dashboard"] and published["redpanda-console"] and published["minio"]
+    override = yaml.safe_load((ROOT / "docker-compose.data-ports.yml").read_text())
+    assert set(override["services"]) == {"redis", "minio"}
+    for name, svc in override["services"].items():
+        for port in svc["ports"]:
+            assert str(port).startswith("${ADMIN_BIND_ADDRESS:-127.0.0.1}:"), f"{name}: {port}"
+    host_ports = [defaults[v] for v in (*seed_ports, "SPARK_MASTER_UI_PORT", "REDIS_EXTERNAL_PORT")]
+    host_ports.append(defaults["MINIO_API_PORT"])
+    assert len(host_ports) == len(set(host_ports)), f"two services on one host port: {host_ports}"

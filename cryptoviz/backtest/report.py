@@ -237,7 +237,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="start", type=iso_datetime, help="ISO date, inclusive")
     p.add_argument("--to", dest="end", type=iso_datetime, help="ISO date, exclusive")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", nargs="*", help="CSV(.gz) files (default: all of the shared hourly history)")
+    src.add_argument("--data", nargs="*", help="CSV(.gz) files (default: the five hourly files in data/)")
     src.add_argument("--lake", action="store_true", help="read the Parquet lake instead")
     p.add_argument("--plot", help="write predicted vs actual for --plot-symbol to this .html (or .png) file")
     p.add_argument("--plot-symbol", default="BTC")

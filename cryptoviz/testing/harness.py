@@ -1,5 +1,5 @@
-"""Real servers for tests and benchmarks: `RealServers` starts the real binaries (see
-../shared/infra.md) in a temporary folder on free ports and stops them by PID; `wait_for` polls a
+"""Real servers for tests and benchmarks: `RealServers` starts the real binaries (those of
+`cryptoviz.servers`) in a temporary folder on free ports and stops them by PID; `wait_for` polls a
 condition (never a bare sleep)."""
 
 from __future__ import annotations

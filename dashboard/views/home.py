@@ -1,7 +1,7 @@
 import time
 
 import streamlit as st
-from common import coins, lake_sparks, live_fragment, redis_hit_rate, settings
+from common import coins, how_to_start, lake_sparks, live_fragment, redis_hit_rate, settings
 
 from cryptoviz.dashboard_data import as_text, status_table
 from cryptoviz.health import current_instances
@@ -87,7 +87,7 @@ def live(snap: Snapshot) -> None:
     st.subheader("System status")
     table = status_table(snap)
     if table.empty:
-        st.info("No service has reported yet. Start the platform with `make up`.")
+        st.info(f"No service has reported yet. Start the platform with {how_to_start()}.")
         return
     c = st.columns(4)
     c[0].metric("Services up", f"{(table['state'] == 'up').sum()} / {len(table)}")

@@ -1,5 +1,5 @@
 import streamlit as st
-from common import coins, lake_history, lake_sparks, live_fragment
+from common import coins, how_to_start, lake_history, lake_sparks, live_fragment
 
 from cryptoviz.candles import INTERVALS, pick_interval, to_candles
 from cryptoviz.market_chart import INDICATORS, candle_figure
@@ -26,7 +26,9 @@ COLUMNS = {
 def live(snap: Snapshot) -> None:
     table = market_table(snap, lake_sparks(tuple(coins())))
     if table.empty:
-        st.info("No quotes yet. Start the scraper (`make up`); it replays real history when offline.")
+        st.info(
+            f"No quotes yet. Start the platform with {how_to_start()}; it replays real history when offline."
+        )
         return
     shown, unknown = known_columns(table)
     st.dataframe(styled_market(shown), hide_index=True, width="stretch", column_config=COLUMNS)

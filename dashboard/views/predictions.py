@@ -1,5 +1,5 @@
 import streamlit as st
-from common import coins, lake_history, live_fragment
+from common import coins, how_to_start, lake_history, live_fragment
 
 from cryptoviz.contracts import SIGNAL_HORIZON
 from cryptoviz.dashboard_data import (
@@ -17,7 +17,7 @@ st.title("ML predictions")
 
 def live(snap: Snapshot) -> None:
     if not snap.ml:
-        st.info("No predictions yet. The ML processor writes them as quotes arrive (`make up`).")
+        st.info(f"No predictions yet. The ML processor writes them as quotes arrive ({how_to_start()}).")
         return
     symbol = str(st.session_state.get("ml_symbol") or coins()[0])  # the selectbox below sets it
     view = snap.detail

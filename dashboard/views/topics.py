@@ -2,7 +2,7 @@ import time
 
 import redis
 import streamlit as st
-from common import rds, redis_down, settings
+from common import how_to_start, rds, redis_down, settings
 
 from cryptoviz import contracts, names
 from cryptoviz.monitor_view import groups_table, messages_table, topics_table
@@ -25,7 +25,9 @@ def live() -> None:
         redis_down(exc)
         return
     if raw is None:
-        st.info("No report from the monitor yet: it reads the broker every TOPICS_INTERVAL_S (`make up`).")
+        st.info(
+            f"No report from the monitor yet: it reads the broker every TOPICS_INTERVAL_S ({how_to_start()})."
+        )
         return
     try:
         report = contracts.decode_topics(raw)

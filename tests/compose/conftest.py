@@ -26,7 +26,7 @@ from cryptoviz.servers import free_ports, pid_alive
 from cryptoviz.testing.harness import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+HISTORY = ROOT / "data"  # what .env.example's REPLAY_DATA_DIR (./data) mounts
 ARTIFACTS = ROOT / "test-artifacts" / "compose"
 REPLAY_FILE = "binance_1h_2025h1.csv.gz"
 REPLAY_START = "2025-06-11T00:00:00+00:00"
@@ -64,7 +64,6 @@ def env_file(path: Path, overrides: dict[str, str]) -> dict[str, str]:
         "DASHBOARD_PASSWORD": secrets.token_hex(8),
         "BIND_ADDRESS": "127.0.0.1",
         "ADMIN_BIND_ADDRESS": "127.0.0.1",
-        "REPLAY_DATA_DIR": str(SHARED_DATA),
         "REPLAY_FILE": REPLAY_FILE,
     }
     values |= dict(zip(PUBLISHED, map(str, free_ports(len(PUBLISHED))), strict=True))
@@ -81,7 +80,8 @@ class Compose:
         self.project = project
         self.env_path = env_path
         self.env = env
-        files = ["-f", str(ROOT / "docker-compose.yml")]
+        # the data-ports override publishes Redis and the S3 API, which the tests read from the host
+        files = ["-f", str(ROOT / "docker-compose.yml"), "-f", str(ROOT / "docker-compose.data-ports.yml")]
         if override:
             files += ["-f", override]
         self.base = [*compose_command(), "--project-directory", str(ROOT), *files]
@@ -251,9 +251,7 @@ def remove_stale_test_projects() -> None:
 def compose(tmp_path_factory, report) -> Iterator[Compose]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     remove_stale_test_projects()
-    assert (SHARED_DATA / REPLAY_FILE).is_file(), (
-        f"the shared history is missing: {SHARED_DATA / REPLAY_FILE}"
-    )
+    assert (HISTORY / REPLAY_FILE).is_file(), f"the repository's history is missing: {HISTORY / REPLAY_FILE}"
     override = os.environ.get("CRYPTOVIZ_COMPOSE_OVERRIDE") or None
     env_path = tmp_path_factory.mktemp("compose") / ".env"
     env = env_file(

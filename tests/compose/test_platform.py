@@ -25,7 +25,7 @@ from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.testing.browser import render_pages
 from cryptoviz.testing.harness import wait_for_snapshots_at
 
-from .conftest import ARTIFACTS, COINS, REPLAY_FILE, REPLAY_START, SHARED_DATA, Compose, wait_for
+from .conftest import ARTIFACTS, COINS, HISTORY, REPLAY_FILE, REPLAY_START, Compose, wait_for
 
 pytestmark = [pytest.mark.compose]
 PROBE = Path(__file__).with_name("topics_probe.py")
@@ -44,7 +44,7 @@ def get_json(url: str):
 
 def replayed_rows():
     start = datetime.fromisoformat(REPLAY_START)
-    return [r for r in read_history([SHARED_DATA / REPLAY_FILE], COINS) if r.ts >= start]
+    return [r for r in read_history([HISTORY / REPLAY_FILE], COINS) if r.ts >= start]
 
 
 def fresh(docs: list[dict], max_age_s: float = 10) -> list[dict]:

@@ -1,4 +1,4 @@
-"""Replay of real hourly history (../shared/data.md) as quotes, in event-time order.
+"""Replay of real history (data/README.md) as quotes, in event-time order.
 
 Rows are deduplicated by (symbol, timestamp) (the files have a few repeated hours); the 24 h volume
 and change are computed from the history itself, so a replayed quote looks like a live one.
