@@ -42,6 +42,9 @@ class MLForecast(TypedDict):
     p_up: float
     regime: str  # the volatility regime: low, mid or high (walk-forward terciles)
     volatility_pct: float  # the hourly volatility used, % of price
+    # the intervals and P(up) come from the regime's own learnt residuals (False: the normal
+    # placeholder a model starts with, P(up) 0.5)
+    learnt: NotRequired[bool]
 
 
 class MLView(TypedDict):
@@ -76,6 +79,9 @@ class MLSummary(TypedDict):
     # the headline forecast's direction at the signal horizon, as scored so far (may be absent)
     hits_1h: NotRequired[int]
     scored_1h: NotRequired[int]
+    # every horizon's forecast learnt (MLForecast.learnt), and how many of each were scored so far
+    calibrated: NotRequired[bool]
+    settled: NotRequired[dict[str, int]]
 
 
 class MLState(TypedDict):
@@ -168,7 +174,20 @@ def summary_of(view: MLView) -> MLSummary:
     n, rate = scored.get("n_direction"), scored.get("hit_rate")
     if isinstance(n, int) and isinstance(rate, int | float):
         summary["hits_1h"], summary["scored_1h"] = round(rate * n), n
+    forecasts = view["forecast"]
+    summary["calibrated"] = bool(forecasts) and all(fc.get("learnt", False) for fc in forecasts.values())
+    summary["settled"] = {
+        h: int((view["accuracy"].get(h, {}).get("forecast") or {}).get("n") or 0) for h in view["predictions"]
+    }
     return summary
+
+
+def forecast_state(summary: MLSummary) -> dict[str, Any]:
+    """`cryptoviz status --json`'s word on one symbol's forecasts: calibrated once every horizon's
+    intervals and P(up) come from what was learnt (`MLForecast.learnt`), warming_up before; with
+    the forecasts scored per horizon."""
+    state = "calibrated" if summary.get("calibrated") else "warming_up"
+    return {"state": state, "settled": dict(summary.get("settled") or {})}
 
 
 def encode(

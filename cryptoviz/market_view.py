@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from cryptoviz.contracts import SIGNAL_HORIZON
 from cryptoviz.readers import Snapshot
 
 
@@ -40,6 +41,9 @@ def coin_cards(snap: Snapshot, coins: list[str]) -> list[dict]:
         q, m = snap.quotes.get(sym), snap.ml.get(sym)
         change = q.get("change_24h_pct") if q else None
         signal = f"{m['action']} · P(up) {m['p_up']:.0%}" if m else "no prediction yet"
+        if m and not m.get("calibrated", True):  # a summary without the field predates the word
+            settled = (m.get("settled") or {}).get(SIGNAL_HORIZON, 0)
+            signal = f"warming up · {settled:,} {SIGNAL_HORIZON} forecasts settled"
         cards.append(
             {
                 "symbol": sym,

@@ -173,3 +173,21 @@ def test_no_look_ahead_shuffling_the_future_inside_a_batch_changes_nothing_befor
         outputs.append(out)
     assert np.array_equal(outputs[0][:cut], outputs[1][:cut], equal_nan=True)
     assert not np.array_equal(outputs[0][cut:], outputs[1][cut:])
+
+
+def test_whether_a_forecast_is_learnt_matches_the_reference_from_placeholder_to_learnt(history):
+    """`learnt` (the intervals and P(up) from the regime's own residuals, not the placeholder) read
+    from the arrays is the reference's, at every step from a model's first tick on."""
+    ticks = [t for t in history if t[0] == "BTC"][:400]
+    config = ModelConfig()
+    model, book = SymbolModel(config), ModelBook(config)
+    seen = set()
+    for symbol, t, price in ticks:
+        model.update(t, price)
+        book.apply(np.array([book.row(symbol)], dtype=np.int64), np.array([t]), np.array([price]))
+        for h in ("1h", "6h"):
+            for regime in range(3):
+                expected = model.learnt(h, regime)
+                assert book.learnt(symbol, h, regime) == expected, (t, h, regime)
+                seen.add(expected)
+    assert seen == {False, True}, "the series runs from the placeholder to learnt forecasts"

@@ -48,7 +48,8 @@ def test_prices_and_volumes_read_at_a_glance():
 def test_a_card_per_configured_coin_with_its_signal_or_what_is_missing():
     snap = snapshot()
     quote = {"price_usd": 97432.154, "change_24h_pct": -1.234}
-    snap = Snapshot({"BTC": quote}, snap.ml, [], None, 1.0)
+    ml = {sym: {**m, "calibrated": True} for sym, m in snap.ml.items()}
+    snap = Snapshot({"BTC": quote}, ml, [], None, 1.0)
     btc, eth, sol = coin_cards(snap, ["BTC", "ETH", "SOL"])
     summary = snap.ml["BTC"]
     assert btc == {
@@ -59,6 +60,14 @@ def test_a_card_per_configured_coin_with_its_signal_or_what_is_missing():
     }
     assert eth["price"] == "no quote yet" and eth["change"] is None and "P(up)" in eth["label"]
     assert sol["label"] == "SOL · no prediction yet"
+
+
+def test_a_card_never_calls_a_placeholder_forecast_a_probability():
+    snap = snapshot()
+    warming = {**snap.ml["BTC"], "calibrated": False, "settled": {"1h": 12, "6h": 0}}
+    (card,) = coin_cards(Snapshot({}, {"BTC": warming}, [], None, 1.0), ["BTC"])
+    assert card["label"] == "BTC · warming up · 12 1h forecasts settled"
+    assert "P(up)" not in card["label"]
 
 
 def test_the_coin_table_keeps_numbers_and_shows_them_formatted():

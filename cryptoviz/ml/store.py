@@ -26,6 +26,7 @@ class Model(Protocol):
     def stats(self) -> dict: ...
     def summary(self) -> dict: ...
     def to_state(self) -> dict: ...
+    def learnt(self, horizon: str, regime: int) -> bool: ...
 
 
 # symbol -> (its newest output, its model, the (partition, offset) of the last record it includes)
@@ -76,6 +77,7 @@ def view(symbol: str, out: Output, model: Model) -> MLView:
                 "p_up": fc.p_up,
                 "regime": REGIMES[fc.regime],
                 "volatility_pct": fc.sigma * 100,
+                "learnt": model.learnt(h, fc.regime),
             }
             for h, fc in out.forecasts.items()
         },

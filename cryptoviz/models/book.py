@@ -16,7 +16,7 @@ import numpy as np
 
 from cryptoviz.models import HORIZONS, HOUR, kernel, layout, summary
 from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
-from cryptoviz.models.forecaster import LEVELS, Forecast
+from cryptoviz.models.forecaster import LEVELS, MIN_RESIDUALS, Forecast
 from cryptoviz.models.layout import (
     ALPHA,
     ALWAYS_UP,
@@ -159,6 +159,9 @@ class BookModel:
     def to_state(self) -> dict:
         return self.book.to_state(self.symbol)
 
+    def learnt(self, horizon: str, regime: int) -> bool:
+        return self.book.learnt(self.symbol, horizon, regime)
+
 
 class ModelBook:
     """The models of every symbol seen, in arrays; symbols get a row on first sight."""
@@ -276,6 +279,13 @@ class ModelBook:
         kernel.summarize(self.fixed, i, self._summary)
         pending = [int(self.meta[i, Q_BOARD + h, 1]) for h in range(len(HORIZONS))]
         return summary.from_numbers(self._summary.tolist(), pending, self.config.fee_bps)
+
+    def learnt(self, symbol: str, horizon: str, regime: int) -> bool:
+        """`SymbolModel.learnt` from the arrays: the regime's residual weight against MIN_RESIDUALS."""
+        i, h = self.rows[symbol], list(HORIZONS).index(horizon)
+        o = RESID + (h * NR + regime) * (2 + RESIDUAL_BINS)
+        g, total = self.fixed[i, o], self.fixed[i, o + 1]
+        return bool(g > 0 and total / (g * self.cfg[layout.C_RESID_DECAY]) >= MIN_RESIDUALS)
 
     def model(self, symbol: str) -> SymbolModel:
         """The symbol's state as the reference engine's objects."""

@@ -140,6 +140,10 @@ class SymbolModel:
     def summary(self) -> dict:
         return self.board.summary()
 
+    def learnt(self, horizon: str, regime: int) -> bool:
+        """`HorizonForecaster.learnt`: the forecast at `horizon` in `regime` is no placeholder."""
+        return self.forecaster.horizons[horizon].learnt(regime)
+
     # --- snapshot ------------------------------------------------------------------------------
     def to_state(self) -> dict:
         return {

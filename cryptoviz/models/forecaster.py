@@ -151,6 +151,11 @@ class HorizonForecaster:
             price * math.exp(z * scale), intervals, p_up, raw, regime, sigma, features, z, z_ridge
         )
 
+    def learnt(self, regime: int) -> bool:
+        """Whether a forecast in `regime` takes its intervals and P(up) from what was learnt (the
+        regime's own residuals), not from the normal placeholder."""
+        return self.residuals[regime].weight >= MIN_RESIDUALS
+
     def _shrink(self) -> int:
         """The fraction of the ridge's move that has beaten persistence by the most, among those
         whose advantage has a t statistic above SHRINK_T (overlapping outcomes counted once per

@@ -36,7 +36,14 @@ def live(snap: Snapshot) -> None:
     forecast = view["predictions"][h]["forecast"]
     c[3].metric(f"Forecast {h}", f"{forecast:,.4f}", f"{sig['move_pct']:+.3f}%")
     fc = view["forecast"].get(h)
-    if fc:
+    if fc and not fc.get("learnt", True):
+        settled = (view["accuracy"].get(h, {}).get("forecast") or {}).get("n", 0)
+        st.info(
+            f"**Warming up**: {settled:,} {h} forecasts of {symbol} have settled so far. Until enough have "
+            f"in this volatility regime ({fc['regime']}), P(up) is a placeholder 50 % and the intervals "
+            "are a normal distribution's, not what this coin taught; they are not calibrated yet."
+        )
+    elif fc:
         low, high = fc["intervals"]["80"]
         st.markdown(
             f"**{sig['p_up']:.0%} chance the price is higher in {h}** (calibrated on this coin's past "
