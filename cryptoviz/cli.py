@@ -85,6 +85,22 @@ def _print_status(status: dict) -> None:
         )
     if status["topics"]:
         print("topics: " + ", ".join(f"{t}={n}" for t, n in status["topics"].items()))
+    if "scraper" in status:
+        from cryptoviz.scraper.report import source_lines
+
+        report = status["scraper"]
+        every = f", polling every {report['interval_s']:g} s" if report.get("interval_s") else ""
+        print(f"scraper: {report.get('mode')}{every}")
+        for line in source_lines(report):
+            print(f"  {line}")
+    if status.get("forecasts"):
+        words = [
+            f"{sym} {f['state'].replace('_', ' ')} ("
+            + ", ".join(f"{h} {n:,}" for h, n in f["settled"].items())
+            + " settled)"
+            for sym, f in status["forecasts"].items()
+        ]
+        print("forecasts: " + "; ".join(words))
     for what, url in status["urls"].items():
         print(f"  {what:<18} {url}")
 
@@ -117,11 +133,9 @@ def _backtest(args: argparse.Namespace) -> int:
 
 @command("backfill")
 def _backfill(args: argparse.Namespace) -> int:
-    from rich.progress import Progress
-
     from cryptoviz import bus
     from cryptoviz.clients import redis_client
-    from cryptoviz.lake.reader import LakeReader
+    from cryptoviz.scraper import quota
     from cryptoviz.scraper.backfill import backfill
     from cryptoviz.scraper.publisher import Publisher
     from cryptoviz.scraper.sources.coingecko import CoinGecko
@@ -133,21 +147,20 @@ def _backfill(args: argparse.Namespace) -> int:
     scraper = load(ScraperSettings)
     kafka = load(KafkaSettings)
     symbols = args.symbols or load(CoinSettings).coins
+    try:  # the scraper's image reads no Parquet: there the lake job alone keeps each hour once
+        from cryptoviz.lake.reader import LakeReader
+
+        lake: LakeReader | None = LakeReader(lake_url())
+    except ImportError:
+        print("the lake is not read here (no pyarrow): hours it holds are published again, kept once")
+        lake = None
     client = redis_client()
     telemetry = Telemetry("backfill", client)
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
     publisher = Publisher(bus.producer(kafka.kafka_bootstrap_servers), client, telemetry)
+    meter = quota.Meter(quota.coingecko_plan(scraper), len(symbols), client, telemetry)
     try:
-        with Progress(transient=True) as progress:
-            task = progress.add_task("backfill", total=len(symbols))
-            report = backfill(
-                CoinGecko(scraper),
-                publisher,
-                symbols,
-                args.days,
-                LakeReader(lake_url()),
-                on_symbol=lambda s: progress.advance(task),
-            )
+        report = backfill(CoinGecko(scraper, meter=meter), publisher, symbols, args.days, lake)
     finally:
         publisher.close()
         telemetry.publish("stopped")
@@ -159,6 +172,7 @@ def _backfill(args: argparse.Namespace) -> int:
                 f"{sym}: {report.published[sym]} published, {report.skipped[sym]} already in the lake, "
                 f"{report.rejected[sym]} rejected"
             )
+    print(f"CoinGecko calls this month: {meter.calls_month:,} of {meter.plan.monthly_calls or 'no cap'}")
     return 1 if report.failed else 0
 
 

@@ -13,6 +13,7 @@ from cryptoviz.health import current_instances, service_state
 from cryptoviz.models import HORIZONS
 from cryptoviz.readers import Snapshot
 from cryptoviz.scoring import SCORED
+from cryptoviz.scraper.report import ScraperReport, scraper_report
 
 
 def status_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
@@ -41,6 +42,13 @@ def status_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def scraper_sources(snap: Snapshot, now: float | None = None) -> ScraperReport | None:
+    """The newest scraper instance's word on its sources (mode, plan, calls this month), if any."""
+    docs, _ = current_instances(snap.status, now or time.time())
+    scrapers = sorted((d for d in docs if d["service"] == "scraper"), key=lambda d: d["heartbeat_ts"])
+    return scraper_report(scrapers[-1].get("gauges", {})) if scrapers else None
 
 
 def as_text(table: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:

@@ -26,6 +26,11 @@ def status_key(service: str, instance: str) -> str:
     return f"status:{service}:{instance}"
 
 
+def api_calls_key(source: str, month: str) -> str:
+    """Calls the scraper made to one upstream API in one UTC month ('YYYY-MM'), an integer (TTL)."""
+    return f"scraper:calls:{source}:{month}"
+
+
 def ml_view_key(symbol: str) -> str:
     """What the dashboard shows for one symbol: predictions, signal, stats, accuracy (JSON, TTL)."""
     return f"ml:view:{symbol}"

@@ -176,16 +176,22 @@ class CoinSettings(_Base):
 
 
 class ScraperSettings(_Base):
-    scrape_interval_s: float = Field(60.0, gt=0)
+    # seconds between polls, or auto: the shortest whose calls fit the API plan (scraper/quota.py)
+    scrape_interval_s: float | Literal["auto"] = "auto"
     scraper_source: Literal["auto", "live", "replay"] = "auto"
     scraper_primary: Literal["coingecko", "coinmarketcap"] = "coingecko"
     coingecko_base_url: str = "https://api.coingecko.com/api/v3"
     coingecko_api_key: SecretStr | None = None
     coingecko_api_plan: Literal["demo", "pro"] = "demo"
+    coingecko_monthly_calls: int = Field(100_000, ge=1)  # a paid plan's; the demo key has 10,000
     coinmarketcap_base_url: str = "https://pro-api.coinmarketcap.com"
     coinmarketcap_api_key: SecretStr | None = None
+    coinmarketcap_monthly_credits: int = Field(10_000, ge=1)  # the basic plan's
     http_timeout_s: float = Field(10.0, gt=0)
     source_down_after: int = Field(3, ge=1)  # consecutive failed cycles before a source is "down"
+    # days of hourly CoinGecko history a coin without recent model state gets before its first live
+    # quote (0: no warm start)
+    backfill_days: int = Field(30, ge=0, le=90)
     replay_files: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_REPLAY_FILES))
     replay_speed: float = Field(60.0, gt=0)  # 60: one historical hour per minute; see also replay_max_rate
     replay_max_rate: float = Field(0.0, ge=0)  # quotes/s cap; 0: no cap beyond replay_speed
@@ -193,6 +199,14 @@ class ScraperSettings(_Base):
     replay_warmup_hours: float = Field(72.0, ge=0)  # published at once, so models and charts start warm
 
     _no_empty = field_validator("coingecko_api_key", "coinmarketcap_api_key", mode="before")(_empty_is_none)
+
+    @field_validator("scrape_interval_s")
+    @classmethod
+    def _positive_interval(cls, value: float | str) -> float | str:
+        if isinstance(value, float | int) and value <= 0:
+            raise ValueError("expected auto or a number of seconds above 0")
+        return value
+
     _split_files = field_validator("replay_files", mode="before")(_split_csv)
 
     @field_validator("replay_files")

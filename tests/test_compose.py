@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
+from pydantic_settings import BaseSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -152,7 +153,7 @@ def _service_variables() -> dict[str, set[str]]:
     """The variables each service of the compose file reads at start (see each `app.py`)."""
     from cryptoviz import settings as s
 
-    def names(*classes: type) -> set[str]:
+    def names(*classes: type[BaseSettings]) -> set[str]:
         return {name.upper() for cls in classes for name in cls.model_fields}
 
     common = names(s.KafkaSettings, s.RedisSettings, s.StackSettings, s.MetricsSettings)

@@ -11,10 +11,12 @@ import pytest
 
 from cryptoviz.coins import DEFAULT_COINS
 from cryptoviz.retry import Backoff, retry_after_seconds
-from cryptoviz.scraper.loop import LiveScraper
+from cryptoviz.scraper.loop import LiveProbe, LiveScraper, ReplayScraper
 from cryptoviz.scraper.sources.base import FetchResult, SourceError
 from cryptoviz.scraper.sources.coingecko import parse_market_chart, parse_markets
 from cryptoviz.scraper.sources.coinmarketcap import parse_quotes_latest
+from cryptoviz.scraper.sources.replay import HistoryRow, history_to_quotes
+from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.doubles import FakeClock, ListSink
 
@@ -189,3 +191,44 @@ def test_replay_volume_is_a_full_day_from_the_first_replayed_hour_or_unknown():
     assert started[0].change_24h_pct == pytest.approx((130 / 106 - 1) * 100)
     gap = [*rows, HistoryRow(t0 + timedelta(hours=100), "BTC", 150.0, 10.0)]
     assert [q for b in history_to_quotes(gap) for q in b][-1].volume_24h_usd is None  # after a gap
+
+
+def test_a_run_of_429s_shows_as_rate_limited_not_as_an_outage():
+    errors = [SourceError("rate_limited", "HTTP 429", retry_after=30)] * 4
+    primary = ScriptedSource("coingecko", errors)
+    scraper, clock, telemetry = make_scraper(primary)
+    for _ in range(4):
+        clock.now = max(clock.now, scraper.health["coingecko"].not_before)
+        scraper.cycle()
+    assert telemetry.gauges["source.coingecko.state"] == "rate_limited"
+    assert telemetry.counters["errors.coingecko.rate_limited"] == 4
+
+
+def test_the_live_probe_asks_at_most_every_interval_and_names_who_answered():
+    cg = parse_markets(fixture("coingecko_markets.json"), SYMBOLS).quotes
+    down = ScriptedSource("coingecko", [SourceError("connection", "refused")] * 2 + [cg])
+    clock = FakeClock(0.0)
+    probe = LiveProbe([down], ["BTC"], every_s=60.0, clock=clock)
+    assert not probe() and len(down.calls) == 1
+    clock.now += 30
+    assert not probe() and len(down.calls) == 1  # not yet due: nothing asked
+    clock.now += 30
+    assert not probe() and len(down.calls) == 2
+    clock.now += 60
+    assert probe() and probe.answered == "coingecko"
+    assert probe() and len(down.calls) == 3  # answered once: True from then on, without asking
+
+
+def test_auto_mode_replays_until_the_probe_says_a_live_source_answers():
+    rows = [
+        HistoryRow(datetime(2026, 1, 1, h, tzinfo=UTC), sym, 100.0 + h, 1e6)
+        for h in range(10)
+        for sym in ("BTC", "ETH")
+    ]
+    answers = iter([False, False, False, True])
+    sink: ListSink = ListSink()
+    replay = ReplayScraper(
+        history_to_quotes(rows), sink, Telemetry("scraper", None), speed=1e9, until=lambda: next(answers)
+    )
+    sent = replay.run(Stop())
+    assert sent == 6 and [q.source_ts.hour for q in sink.items] == [0, 0, 1, 1, 2, 2]

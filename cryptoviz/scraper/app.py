@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from redis import Redis
+
 from cryptoviz import bus, clients, logs, metrics
-from cryptoviz.scraper.loop import LiveScraper, ReplayScraper
+from cryptoviz.scraper import quota
+from cryptoviz.scraper.loop import AUTO_REPLAYING, AUTO_SWITCHED, LiveProbe, LiveScraper, ReplayScraper
 from cryptoviz.scraper.publisher import Publisher
-from cryptoviz.scraper.sources.base import Source, SourceError
+from cryptoviz.scraper.sources.base import Source
 from cryptoviz.scraper.sources.coingecko import CoinGecko
 from cryptoviz.scraper.sources.coinmarketcap import CoinMarketCap
 from cryptoviz.scraper.sources.replay import ReplayFileError, default_start, history_to_quotes, read_history
+from cryptoviz.scraper.warmstart import warm_start
 from cryptoviz.service import Stop
 from cryptoviz.settings import (
     CoinSettings,
@@ -27,24 +32,39 @@ from cryptoviz.telemetry import Telemetry
 log = logs.get("scraper")
 
 
-def live_sources(settings: ScraperSettings) -> list[Source]:
-    sources: list[Source] = [CoinGecko(settings)]
+def live_sources(
+    settings: ScraperSettings, coins: list[str], client: Redis | None, telemetry: Telemetry | None
+) -> tuple[list[Source], list[quota.Meter]]:
+    """The live sources, the primary first, each metered against its plan."""
+    gecko = quota.Meter(quota.coingecko_plan(settings), len(coins), client, telemetry)
+    sources: list[Source] = [CoinGecko(settings, meter=gecko)]
+    meters = [gecko]
     if settings.coinmarketcap_api_key is not None:
-        cmc = CoinMarketCap(settings)
-        sources = [cmc, *sources] if settings.scraper_primary == "coinmarketcap" else [*sources, cmc]
-    return sources
+        cmc_meter = quota.Meter(quota.coinmarketcap_plan(settings), len(coins), client, telemetry)
+        cmc = CoinMarketCap(settings, meter=cmc_meter)
+        first = settings.scraper_primary == "coinmarketcap"
+        sources = [cmc, *sources] if first else [*sources, cmc]
+        meters = [cmc_meter, *meters] if first else [*meters, cmc_meter]
+    return sources, meters
+
+
+def poll_interval(settings: ScraperSettings, coins: list[str], primary: quota.Meter) -> float:
+    """SCRAPE_INTERVAL_S, or the plan's when it is auto; one loud line when an explicit one exceeds it."""
+    fitting = quota.auto_interval_s(primary.plan, len(coins))
+    if settings.scrape_interval_s == "auto":
+        log.info("poll_interval", source=primary.plan.source, plan=primary.plan.name, interval_s=fitting)
+        return fitting
+    interval = float(settings.scrape_interval_s)
+    loud = quota.over_budget_line(primary.plan, len(coins), interval)
+    if loud:
+        log.warning(loud)
+    return interval
 
 
 def choose_mode(settings: ScraperSettings, coins: list[str], sources: list[Source]) -> str:
     if settings.scraper_source != "auto":
         return settings.scraper_source
-    for src in sources:
-        try:
-            if src.fetch(coins[:1]).quotes:
-                return "live"
-        except SourceError as exc:
-            log.warning("live_source_unreachable", source=src.name, error=exc)
-    return "replay"
+    return "live" if LiveProbe(sources, coins[:1], every_s=0.0)() else "replay"
 
 
 def main(stop: Stop) -> int:
@@ -59,26 +79,44 @@ def main(stop: Stop) -> int:
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
     producer = bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-scraper")
     publisher = Publisher(producer, rds, telemetry, stop=stop)
-    sources = live_sources(scraper)
+    sources, meters = live_sources(scraper, coins, rds, telemetry)
+    gecko = next(s for s in sources if isinstance(s, CoinGecko))  # the history comes from CoinGecko
+    interval = poll_interval(scraper, coins, meters[0])
+    for meter in meters:
+        meter.interval_s = interval
+        meter.report()
+    telemetry.gauge("scrape_interval_s", interval)
     mode = choose_mode(scraper, coins, sources)
     telemetry.gauge("mode", mode)
     try:
-        if mode == "live":
+        if mode == "replay":
+            probe = None
+            if scraper.scraper_source == "auto":
+                log.warning(
+                    "NO LIVE SOURCE ANSWERED: REPLAYING REAL HISTORY UNTIL ONE DOES",
+                    files=len(scraper.replay_files),
+                    probe_every_s=interval,
+                )
+                telemetry.gauge("mode", AUTO_REPLAYING)
+                probe = LiveProbe(sources, coins[:1], every_s=interval)
+            run_replay(scraper, coins, publisher, telemetry, stop, until=probe)
+            if probe is not None and probe.answered and not stop:
+                log.warning("LIVE SOURCE ANSWERED: SWITCHING FROM REPLAY TO LIVE", source=probe.answered)
+                telemetry.incr("switched_to_live")
+                telemetry.gauge("mode", AUTO_SWITCHED)
+                mode = "live"
+        if mode == "live" and not stop:
+            if scraper.backfill_days:
+                warm_start(gecko, publisher, coins, scraper.backfill_days, rds, telemetry, stop)
             LiveScraper(
                 sources,
                 coins,
                 publisher,
                 telemetry,
-                scraper.scrape_interval_s,
+                interval,
                 scraper.source_down_after,
+                meters=meters,
             ).run(stop)
-        else:
-            if scraper.scraper_source == "auto":
-                log.warning(
-                    "NO LIVE SOURCE ANSWERED: REPLAYING REAL HISTORY INSTEAD", files=len(scraper.replay_files)
-                )
-                telemetry.gauge("mode", "replay (no live source answered)")
-            run_replay(scraper, coins, publisher, telemetry, stop)
     finally:
         publisher.close()
         telemetry.publish("stopped")
@@ -87,8 +125,15 @@ def main(stop: Stop) -> int:
 
 
 def run_replay(
-    settings: ScraperSettings, coins: list[str], publisher: Publisher, telemetry: Telemetry, stop: Stop
+    settings: ScraperSettings,
+    coins: list[str],
+    publisher: Publisher,
+    telemetry: Telemetry,
+    stop: Stop,
+    until: Callable[[], bool] | None = None,
 ) -> int:
+    """Replay the history files, then stay up (heartbeat) so the stack shows the replay as done, not
+    crashed; `until` returning True ends either (auto mode: a live source answered)."""
     rejects: Counter[str] = Counter()
     try:
         rows = read_history(settings.replay_files, coins, rejects)
@@ -99,6 +144,9 @@ def run_replay(
         log.warning("replay_rows_skipped", reason=reason, rows=n)
     if not rows:
         log.error("replay_has_no_rows", files=",".join(settings.replay_files), coins=",".join(coins))
+        while not stop and not (until is not None and until()):
+            telemetry.publish("idle")
+            stop.wait(telemetry.interval_s)
         return 0
     start = datetime.fromisoformat(settings.replay_start) if settings.replay_start else default_start(rows)
     if start.tzinfo is None:
@@ -119,9 +167,10 @@ def run_replay(
         settings.replay_speed,
         warmup,
         settings.replay_max_rate,
+        until=until,
     ).run(stop)
     log.info("replay_finished", quotes=sent)
-    while not stop:  # stay up (heartbeat) so the stack shows the replay as done, not crashed
+    while not stop and not (until is not None and until()):
         telemetry.publish("idle")
         stop.wait(telemetry.interval_s)
     return sent

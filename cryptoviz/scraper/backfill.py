@@ -1,9 +1,12 @@
-"""`cryptoviz backfill`: each coin's hourly CoinGecko market chart, published through the same path.
+"""Each coin's hourly CoinGecko market chart, published through the same path: the scraper's warm
+start (`scraper.warmstart`) and `cryptoviz backfill`.
 
-One request per coin (CoinGecko gives hourly points for up to 90 days without a key). Hours the
-lake already holds for a coin are skipped, so a backfill that stopped half way resumes where it
-was. A 429 waits for Retry-After, a 5xx or timeout backs off with jitter, a coin that keeps failing
-is reported and the others go on.
+One request per coin (CoinGecko gives hourly points for 2 to 90 days). Given a lake reader, hours
+the lake already holds for a coin are not published again, so a backfill that stopped half way
+resumes where it was; without one (the scraper's image reads no Parquet) they are, and the lake
+job keeps each (symbol, time) once. A 429 waits for Retry-After, a 5xx or timeout backs off with
+jitter, a coin that keeps failing is reported and the others go on; a 4xx other than 429, or a call
+the plan's monthly pace refuses (`scraper.quota`), fails its coin at once.
 """
 
 from __future__ import annotations
@@ -13,17 +16,43 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from cryptoviz import logs
-from cryptoviz.lake.reader import LakeReader
-from cryptoviz.retry import Backoff, retry
+from cryptoviz.retry import Backoff, Stopped, retry
 from cryptoviz.schema import Quote
 from cryptoviz.scraper.publisher import QuoteSink
-from cryptoviz.scraper.sources.base import SourceError
+from cryptoviz.scraper.sources.base import FetchResult, SourceError
 from cryptoviz.scraper.sources.coingecko import CoinGecko
+from cryptoviz.service import Stop
+
+if TYPE_CHECKING:
+    from cryptoviz.lake.reader import LakeReader
 
 log = logs.get("backfill")
 CHUNK = 500
+
+
+# failures that waiting a few seconds does not mend: the plan's month spent as far as its pace
+# allows (scraper.quota), or a 4xx other than 429 (a coin the API does not know, a bad key)
+FINAL = ("quota_paced", "client_error")
+
+
+class GaveUp(Exception):
+    """A fetch failed in a way a retry would not mend (FINAL)."""
+
+    def __init__(self, exc: SourceError) -> None:
+        super().__init__(str(exc))
+        self.error = exc
+
+
+def _unless_final(fetch: Callable[[], FetchResult]) -> FetchResult:
+    try:
+        return fetch()
+    except SourceError as exc:
+        if exc.kind in FINAL:
+            raise GaveUp(exc) from None
+        raise
 
 
 @dataclass
@@ -55,15 +84,22 @@ def backfill(
     backoff: Backoff | None = None,
     sleep: Callable[[float], None] = time.sleep,
     on_symbol: Callable[[str], None] | None = None,
+    stop: Stop | None = None,
 ) -> BackfillReport:
+    """Each symbol's history in event order, CHUNK quotes a write; a stop set meanwhile ends the
+    wait for a retry and leaves the symbols not yet fetched out of the report."""
     report = BackfillReport()
     backoff = backoff or Backoff()
 
     def wait(seconds: float) -> bool:
+        if stop is not None:
+            return stop.wait(seconds)
         sleep(seconds)
         return False
 
     for symbol in symbols:
+        if stop:
+            break
 
         def failed(attempt: int, exc: Exception, delay: float, symbol: str = symbol) -> None:
             kind = exc.kind if isinstance(exc, SourceError) else type(exc).__name__
@@ -73,7 +109,7 @@ def backfill(
 
         try:
             result = retry(
-                partial(source.market_chart, symbol, days),
+                partial(_unless_final, partial(source.market_chart, symbol, days)),
                 retry_on=(SourceError,),
                 backoff=backoff,
                 wait=wait,
@@ -81,9 +117,12 @@ def backfill(
                 retry_after=lambda exc: exc.retry_after if isinstance(exc, SourceError) else None,
                 on_failure=failed,
             )
-        except SourceError as exc:
-            log.warning("backfill_gave_up", symbol=symbol, kind=exc.kind, attempts=attempts)
-            report.failed[symbol] = exc.kind
+        except Stopped:
+            break
+        except (SourceError, GaveUp) as exc:
+            error = exc.error if isinstance(exc, GaveUp) else exc
+            log.warning("backfill_gave_up", symbol=symbol, kind=error.kind, detail=error.detail)
+            report.failed[symbol] = error.kind
             if on_symbol:
                 on_symbol(symbol)
             continue

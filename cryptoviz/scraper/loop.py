@@ -12,6 +12,7 @@ from cryptoviz.interfaces import NotDelivered
 from cryptoviz.retry import Backoff
 from cryptoviz.schema import Quote
 from cryptoviz.scraper.publisher import QuoteSink
+from cryptoviz.scraper.quota import Meter
 from cryptoviz.scraper.sources.base import Source, SourceError
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
@@ -42,6 +43,7 @@ class LiveScraper:
     health: dict[str, SourceHealth] = field(default_factory=dict)
     last_source_ts: dict[str, datetime] = field(default_factory=dict)
     unsent: list[Quote] = field(default_factory=list)
+    meters: list[Meter] = field(default_factory=list)  # each source's plan, reported with the health
 
     def __post_init__(self) -> None:
         for src in self.sources:
@@ -120,11 +122,15 @@ class LiveScraper:
         states = {}
         for name, h in self.health.items():
             state = "down" if h.failures >= self.down_after else ("degraded" if h.failures else "up")
+            if h.failures and h.last_error in PACED:
+                state = h.last_error  # a run of 429s, or the plan's pace, is not an outage
             states[name] = state
             self.telemetry.gauge(f"source.{name}.state", state)
             self.telemetry.gauge(f"source.{name}.last_success_ts", h.last_success)
             self.telemetry.gauge(f"source.{name}.last_error", h.last_error)
         self.telemetry.state = "running" if "up" in states.values() else "degraded"
+        for meter in self.meters:
+            meter.report()
         self.telemetry.publish()
 
     def run(self, stop: Stop) -> None:
@@ -136,6 +142,41 @@ class LiveScraper:
             self.cycle()
             if stop.wait(self.interval_s - (self.clock() - started)):
                 break
+
+
+# errors that mean "not now" rather than "down": the API's 429, the plan's month or minute (quota.py)
+PACED = ("rate_limited", "quota_paced", "minute_limit")
+AUTO_REPLAYING = "replay (no live source answered)"  # the mode gauge's words, read by the pages
+AUTO_SWITCHED = "live (switched from replay)"
+
+
+@dataclass
+class LiveProbe:
+    """Auto mode's question, asked at most every `every_s`: does a live source answer with quotes?
+    True from the first answer on; `answered` names the source."""
+
+    sources: list[Source]
+    symbols: list[str]
+    every_s: float
+    clock: Callable[[], float] = time.monotonic
+    answered: str | None = None
+    _next: float | None = None
+
+    def __call__(self) -> bool:
+        if self.answered is not None:
+            return True
+        now = self.clock()
+        if self._next is not None and now < self._next:
+            return False
+        self._next = now + self.every_s
+        for src in self.sources:
+            try:
+                if src.fetch(self.symbols).quotes:
+                    self.answered = src.name
+                    return True
+            except SourceError as exc:
+                log.warning("live_source_unreachable", source=src.name, kind=exc.kind, detail=exc.detail)
+        return False
 
 
 @dataclass
@@ -150,16 +191,17 @@ class ReplayScraper:
     max_rate: float = 0.0
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], bool] | None = None  # returns True when asked to stop
+    until: Callable[[], bool] | None = None  # True: end the replay here (auto mode went live)
     _last_due: float = field(default=0.0, init=False)  # when the previous paced batch was due
 
     def run(self, stop: Stop) -> int:
         sleep = self.sleep or stop.wait
         sent = 0
         anchor: tuple[float, float] | None = None  # (wall, event) at the first paced batch
-        self.telemetry.gauge("mode", "replay")
+        self.telemetry.gauges.setdefault("mode", "replay")  # auto mode has said why it replays
         self.telemetry.publish("running")
         for batch in self.batches:
-            if stop:
+            if stop or self._ended():
                 break
             event = batch[0].event_time
             if self.warmup_until is None or batch[0].source_ts >= self.warmup_until:
@@ -190,7 +232,10 @@ class ReplayScraper:
     def _wait_until(self, due: float, sleep: Callable[[float], bool]) -> bool:
         """Sleep until `due` in heartbeat-sized steps, so a slow replay never looks dead. True: stop."""
         while (left := due - self.clock()) > 0:
-            if sleep(min(left, self.telemetry.interval_s)):
+            if sleep(min(left, self.telemetry.interval_s)) or self._ended():
                 return True
             self.telemetry.maybe_publish()
         return False
+
+    def _ended(self) -> bool:
+        return self.until is not None and self.until()

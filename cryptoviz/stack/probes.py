@@ -12,6 +12,7 @@ import redis
 
 from cryptoviz import bus, contracts, names, servers
 from cryptoviz.health import service_state
+from cryptoviz.scraper.report import scraper_report
 from cryptoviz.settings import LakeSettings, load
 from cryptoviz.stack.folder import StackFolder
 
@@ -32,19 +33,43 @@ def service_health(name: str, info: dict, client: redis.Redis) -> tuple[str, str
                 return ("up", "health ok") if resp.read().strip() == b"ok" else ("starting", "")
         except OSError:
             return "starting", "http not answering yet"
-    try:
-        raw = client.get(names.status_key(name, f"{socket.gethostname()}-{info['pid']}"))
-    except redis.RedisError as exc:
-        return "starting", f"redis: {exc}"
-    if raw is None:
-        return "starting", "no heartbeat yet"
-    try:
-        doc = contracts.decode_heartbeat(cast(bytes, raw))
-    except contracts.ContractError as exc:
-        return "starting", f"heartbeat unreadable: {exc}"
+    doc = heartbeat(name, info, client)
+    if isinstance(doc, str):
+        return "starting", doc
     detail = f"state={doc.get('state')} heartbeat {time.time() - doc['heartbeat_ts']:.1f}s ago"
     fresh = service_state(doc) == "up"
     return ("up" if fresh and doc.get("state") != "starting" else "starting"), detail
+
+
+def heartbeat(name: str, info: dict, client: redis.Redis) -> contracts.Heartbeat | str:
+    """The heartbeat of the service process the stack started, or why there is none."""
+    try:
+        raw = client.get(names.status_key(name, f"{socket.gethostname()}-{info['pid']}"))
+    except redis.RedisError as exc:
+        return f"redis: {exc}"
+    if raw is None:
+        return "no heartbeat yet"
+    try:
+        return contracts.decode_heartbeat(cast(bytes, raw))
+    except contracts.ContractError as exc:
+        return f"heartbeat unreadable: {exc}"
+
+
+def forecasts(client: redis.Redis) -> dict[str, dict]:
+    """Each modelled symbol's forecast state (`contracts.forecast_state`), from the ML summaries."""
+    try:
+        symbols = sorted(s.decode() for s in cast(list[bytes], client.zrange(names.ML_INDEX, 0, -1)))
+        raws = cast(list, client.mget([names.ml_summary_key(s) for s in symbols])) if symbols else []
+    except redis.RedisError as exc:
+        return {"error": {"state": f"redis: {exc}", "settled": {}}}
+    out = {}
+    for sym, raw in zip(symbols, raws, strict=True):
+        if raw is not None:
+            try:
+                out[sym] = contracts.forecast_state(contracts.decode_summary(raw))
+            except contracts.ContractError:
+                continue
+    return out
 
 
 def wait_healthy(state: dict, creds: dict[str, str], wait_s: float) -> None:
@@ -87,6 +112,11 @@ def status(folder: StackFolder) -> dict:
         health, detail = service_health(name, info, client)
         out["services"][name] = {"state": health, "detail": detail, "pid": info["pid"]}
         out["services"][name] |= restart_record(info) | metrics_url(info)
+    scraper = state["services"].get("scraper")
+    doc = heartbeat("scraper", scraper, client) if scraper else None
+    if isinstance(doc, dict):
+        out["scraper"] = scraper_report(doc.get("gauges", {}))
+    out["forecasts"] = forecasts(client)
     supervisor = state.get("supervisor")
     if supervisor:
         alive = servers.pid_alive(supervisor["pid"])

@@ -3,11 +3,12 @@ import time
 import streamlit as st
 from common import coins, how_to_start, lake_sparks, live_fragment, redis_hit_rate, settings
 
-from cryptoviz.dashboard_data import as_text, status_table
+from cryptoviz.dashboard_data import as_text, scraper_sources, status_table
 from cryptoviz.health import current_instances
 from cryptoviz.kpis import age_text, freshness, kpi_table, kpis
 from cryptoviz.market_view import coin_cards, format_compact
 from cryptoviz.readers import Snapshot
+from cryptoviz.scraper.report import source_lines
 
 st.title("CryptoViz: system status")
 
@@ -96,6 +97,14 @@ def live(snap: Snapshot) -> None:
     c[3].metric("Errors counted", int(table["errors"].sum()))
     shown = as_text(table, ("in", "out", "lag", "restarts"))
     st.dataframe(shown, hide_index=True, width="stretch", column_config=STATUS_COLUMNS)
+    sources = scraper_sources(snap)
+    if sources is not None:
+        every = f", polling every {sources['interval_s']:g} s" if sources["interval_s"] else ""
+        lines = source_lines(sources)
+        st.caption(f"Scraper: **{sources['mode']}**{every}" + "".join(f"  \n{line}" for line in lines))
+        limited = [name for name, src in sources["sources"].items() if src.get("state") == "rate_limited"]
+        if limited:
+            st.warning(f"Rate limited (HTTP 429) by {', '.join(limited)}: the scraper waits as asked.")
     _, replaced = current_instances(snap.status)
     note = f"; {replaced} replaced instance(s) not shown" if replaced else ""
     st.caption(f"Redis read for all symbols: {snap.read_ms:.1f} ms{note}")

@@ -63,6 +63,8 @@ def test_scraper_service_survives_429_and_500_then_publishes_each_coin_once(real
         | {
             "SCRAPER_SOURCE": "live",
             "SCRAPE_INTERVAL_S": "0.3",
+            "COINGECKO_API_KEY": "demo-key-of-the-test",  # 30 calls a minute: the few here fit
+            "BACKFILL_DAYS": "0",  # this server answers /coins/markets only: no warm start
             "COINGECKO_BASE_URL": f"{http.url}/api/v3",
             "HEARTBEAT_INTERVAL_S": "0.5",
         }
@@ -100,7 +102,7 @@ def test_scraper_service_survives_429_and_500_then_publishes_each_coin_once(real
     assert scraper["counters"]["stale.coingecko"] >= 7
 
 
-def test_replay_publishes_the_shared_history_and_every_row_arrives_once(real, topic_factory):
+def test_replay_publishes_the_hourly_history_and_every_row_arrives_once(real, topic_factory):
     bootstrap = real.bootstrap
     topics = (topic_factory("raw", 4), topic_factory("stream", 4))
     every = read_history([HISTORY_2024_2026])

@@ -9,6 +9,7 @@ import requests
 
 from cryptoviz.coins import BY_COINGECKO_ID, COINS
 from cryptoviz.schema import InvalidQuote, make_quote, utcnow
+from cryptoviz.scraper.quota import Meter
 from cryptoviz.scraper.sources.base import FetchResult, SourceError, add_item
 from cryptoviz.scraper.sources.http import get_json
 from cryptoviz.settings import ScraperSettings
@@ -103,9 +104,12 @@ def _series(points: object) -> dict[int, object]:
 class CoinGecko:
     name = "coingecko"
 
-    def __init__(self, settings: ScraperSettings, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, settings: ScraperSettings, session: requests.Session | None = None, meter: Meter | None = None
+    ) -> None:
         self.settings = settings
         self.session = session or requests.Session()
+        self.meter = meter  # counts every call against the plan, and refuses one ahead of its pace
         key = settings.coingecko_api_key
         self.headers = {"accept": "application/json"}
         self.base_url = settings.coingecko_base_url.rstrip("/")
@@ -124,21 +128,24 @@ class CoinGecko:
             "page": 1,
             "price_change_percentage": "24h",
         }
-        body = get_json(self.session, f"{self.base_url}/coins/markets", params, self.headers, self._timeout)
-        return parse_markets(body, symbols)
+        return parse_markets(self._get("/coins/markets", params), symbols)
 
     def market_chart(self, symbol: str, days: int) -> FetchResult:
-        url = f"{self.base_url}/coins/{COINS[symbol].coingecko_id}/market_chart"
         params = {"vs_currency": "usd", "days": days}
-        return parse_market_chart(get_json(self.session, url, params, self.headers, self._timeout), symbol)
+        return parse_market_chart(
+            self._get(f"/coins/{COINS[symbol].coingecko_id}/market_chart", params), symbol
+        )
 
-    @property
-    def _timeout(self) -> float:
-        return self.settings.http_timeout_s
+    def _get(self, path: str, params: dict, timeout: float | None = None) -> Any:
+        if self.meter is not None:
+            self.meter.spend()
+        return get_json(
+            self.session, self.base_url + path, params, self.headers, timeout or self.settings.http_timeout_s
+        )
 
     def ping(self) -> bool:
         try:
-            get_json(self.session, f"{self.base_url}/ping", {}, self.headers, min(5.0, self._timeout))
+            self._get("/ping", {}, min(5.0, self.settings.http_timeout_s))
             return True
         except SourceError:
             return False

@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from cryptoviz.schema import utcnow
+from cryptoviz.scraper.quota import Meter
 from cryptoviz.scraper.sources.base import FetchResult, SourceError, add_item
 from cryptoviz.scraper.sources.http import get_json
 from cryptoviz.settings import ScraperSettings
@@ -55,11 +56,14 @@ def parse_quotes_latest(payload: Any, symbols: list[str], ingest_ts: datetime | 
 class CoinMarketCap:
     name = "coinmarketcap"
 
-    def __init__(self, settings: ScraperSettings, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, settings: ScraperSettings, session: requests.Session | None = None, meter: Meter | None = None
+    ) -> None:
         if settings.coinmarketcap_api_key is None:
             raise ValueError("CoinMarketCap needs COINMARKETCAP_API_KEY")
         self.settings = settings
         self.session = session or requests.Session()
+        self.meter = meter  # counts every call (a credit per 100 coins) against the plan
         self.base_url = settings.coinmarketcap_base_url.rstrip("/")
         self.headers = {
             "accept": "application/json",
@@ -69,5 +73,7 @@ class CoinMarketCap:
     def fetch(self, symbols: list[str]) -> FetchResult:
         params = {"symbol": ",".join(symbols), "convert": "USD"}
         url = f"{self.base_url}/v1/cryptocurrency/quotes/latest"
+        if self.meter is not None:
+            self.meter.spend()
         body = get_json(self.session, url, params, self.headers, self.settings.http_timeout_s)
         return parse_quotes_latest(body, symbols)
