@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # the suite's processes: most of its time is waiting on real servers, not the CPU
 TEST_WORKERS ?= 2
 
-.PHONY: install system-packages up down status test test-compose lint format bench clean
+.PHONY: install system-packages up down status test test-compose lint format bench bench-docs models-docs clean
 
 install: system-packages $(STAMP)
 	@$(BIN)/python -m cryptoviz.models.build_core
@@ -73,8 +73,22 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every bench (each starts the servers it needs and records its JSON line in bench/results/), then
+# the docs generated from the results. bare_consumer.py is a helper the latency benches run.
+BENCHES := ml_throughput ml_pipeline ml_latency e2e_latency scraper_publish lake_throughput lake_query \
+	dashboard_read stack_memory peer_quixstreams fetch_wait group_restart
 bench: install
-	@set -e; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py; done
+	@$(MAKE) --no-print-directory bench-docs
+
+bench-docs:
+	$(BIN)/python -m cryptoviz.testing.benchdoc
+
+# The model tables of docs/models/, at the two cadences the platform sees: hourly rows (the replay,
+# the warm start) and minute quotes (a live poll a minute)
+models-docs: install
+	$(BIN)/cryptoviz backtest --markdown docs/models/hourly.md
+	$(BIN)/cryptoviz backtest --data data/binance_1m_20260323_20260422.csv.gz --markdown docs/models/minute.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

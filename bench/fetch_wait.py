@@ -8,7 +8,6 @@ Usage: python bench/fetch_wait.py [WAIT_MS ...]   (default: 500 50 20 10)
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import threading
@@ -17,6 +16,7 @@ import time
 from kafka import KafkaConsumer
 
 from cryptoviz import bus
+from cryptoviz.testing.benchlog import emit
 from cryptoviz.testing.harness import RealServers
 
 RATE = 1000
@@ -111,7 +111,7 @@ def main() -> None:
                     + ", ".join(f"{k} {v}" for k, v in row.items())
                 )
     print(f"machine: {platform.machine()} python {platform.python_version()}; {RATE} msg/s, {LIVE} timed")
-    print(json.dumps({"bench": "fetch_wait", "results": results}))
+    emit({"bench": "fetch_wait", "results": results})
 
 
 if __name__ == "__main__":

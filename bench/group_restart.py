@@ -15,7 +15,6 @@ Usage: python bench/group_restart.py [ROUNDS]   (default 6)
 
 from __future__ import annotations
 
-import json
 import platform
 import statistics
 import sys
@@ -23,6 +22,7 @@ import time
 import uuid
 
 from cryptoviz import bus
+from cryptoviz.testing.benchlog import emit
 from cryptoviz.testing.harness import RealServers
 from cryptoviz.testing.members import GroupMember, stop_all
 
@@ -83,7 +83,7 @@ def main() -> None:
     print(f"{machine}; a stall is a round over {CAP_S:.0f} s")
     for way, r in results.items():
         print(f"{way:6}: {r}")
-    print(json.dumps({"bench": "group_restart", "results": results}))
+    emit({"bench": "group_restart", "results": results})
 
 
 if __name__ == "__main__":

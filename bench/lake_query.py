@@ -6,7 +6,6 @@ query picks a random 30-day window of BTC; p50 and p99 over the runs.
 
 from __future__ import annotations
 
-import json
 import platform
 import random
 import statistics
@@ -21,6 +20,7 @@ from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import HISTORY_2017_2021, HISTORY_2024_2026
+from cryptoviz.testing.benchlog import emit
 
 RUNS = 100
 
@@ -56,18 +56,16 @@ def main() -> None:
         f"30 days of BTC ({min(rows)}-{max(rows)} rows): p50 {p50:.1f} ms, p99 {p99:.1f} ms "
         f"over {RUNS} queries (target p50 < 200 ms)"
     )
-    print(
-        json.dumps(
-            {
-                "bench": "lake_query",
-                "p50_ms": round(p50, 1),
-                "p99_ms": round(p99, 1),
-                "runs": RUNS,
-                "rows_per_query": max(rows),
-                "lake_rows": len(quotes),
-                "target_p50_ms": 200,
-            }
-        )
+    emit(
+        {
+            "bench": "lake_query",
+            "p50_ms": round(p50, 1),
+            "p99_ms": round(p99, 1),
+            "runs": RUNS,
+            "rows_per_query": max(rows),
+            "lake_rows": len(quotes),
+            "target_p50_ms": 200,
+        }
     )
 
 

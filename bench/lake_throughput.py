@@ -3,7 +3,7 @@
 Starts a broker and Redis through the harness, publishes 200,000 real quotes (the whole shared
 history, plus 3,354 of its rows moved 17 s later so that no (symbol, time) repeats), runs the
 job with `--once` into a temporary folder (one micro-batch, on a JVM just started: `records_per_s`,
-the figure measured since session 5), then the job's own stream and writer in this process on a
+the bench's headline figure), then the job's own stream and writer in this process on a
 JVM that has run a batch, over 200,000 new quotes into an empty lake (`warm_records_per_s`, with
 its parts: the query's start to its batch, the scan out of Spark, the writer), then times the
 parts alone to say where the time goes, and the file system's own cost of as many folders and files.
@@ -11,7 +11,6 @@ parts alone to say where the time goes, and the file system's own cost of as man
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import subprocess
@@ -38,6 +37,7 @@ from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import HISTORY_2017_2021, HISTORY_2024_2026, LakeSettings, load
 from cryptoviz.telemetry import Telemetry
+from cryptoviz.testing.benchlog import emit
 from cryptoviz.testing.harness import RealServers
 
 N = 200_000
@@ -134,28 +134,26 @@ def main() -> None:
     print(f"  Kafka read into Arrow ({read_rows} rows): {read_s:.1f}s = {read_rows / read_s:,.0f}/s")
     print(f"  JSON decode + contract validation: {validate_s:.1f}s = {len(values) / validate_s:,.0f}/s")
     print(f"  Parquet write by pyarrow, partitioned: {write_s:.1f}s = {len(quotes) / write_s:,.0f}/s")
-    print(
-        json.dumps(
-            {
-                "bench": "lake_throughput",
-                "records_per_s": round(rate),
-                "warm_records_per_s": round(warm_rows / warm_s),
-                "warm_query_s": round(warm_s, 2),
-                "warm_to_batch_s": round(parts["to_batch_s"], 2),
-                "warm_scan_s": round(parts["scan_s"], 2),
-                "warm_write_s": round(parts["write_s"], 2),
-                "warm_files": len(files),
-                "file_system_floor_s": round(floor_s, 2),
-                "rows": rows,
-                "query_s": query_s,
-                "batch_s": batch_s,
-                "wall_s": round(wall, 1),
-                "kafka_read_per_s": round(read_rows / read_s),
-                "validate_per_s": round(len(values) / validate_s),
-                "write_per_s": round(len(quotes) / write_s),
-                "target_records_per_s": 20000,
-            }
-        )
+    emit(
+        {
+            "bench": "lake_throughput",
+            "records_per_s": round(rate),
+            "warm_records_per_s": round(warm_rows / warm_s),
+            "warm_query_s": round(warm_s, 2),
+            "warm_to_batch_s": round(parts["to_batch_s"], 2),
+            "warm_scan_s": round(parts["scan_s"], 2),
+            "warm_write_s": round(parts["write_s"], 2),
+            "warm_files": len(files),
+            "file_system_floor_s": round(floor_s, 2),
+            "rows": rows,
+            "query_s": query_s,
+            "batch_s": batch_s,
+            "wall_s": round(wall, 1),
+            "kafka_read_per_s": round(read_rows / read_s),
+            "validate_per_s": round(len(values) / validate_s),
+            "write_per_s": round(len(quotes) / write_s),
+            "target_records_per_s": 20000,
+        }
     )
 
 

@@ -7,7 +7,6 @@ one Redis transaction per batch, commit) runs in this process until the group ha
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import random
@@ -24,11 +23,11 @@ from cryptoviz.models.engine import ModelConfig
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.settings import KafkaSettings, MLSettings, load
 from cryptoviz.telemetry import Telemetry
+from cryptoviz.testing.benchlog import emit
 from cryptoviz.testing.harness import RealServers
 
 SYMBOLS = [f"S{i:03d}" for i in range(200)]
-# BENCH_SNAPSHOT_INTERVAL_S=0: a snapshot of every symbol in every batch (what this bench did before
-# session 7); unset: the service's default
+# BENCH_SNAPSHOT_INTERVAL_S=0: a snapshot of every symbol in every batch; unset: the service's default
 SNAPSHOT_INTERVAL_S = (
     float(os.environ["BENCH_SNAPSHOT_INTERVAL_S"]) if "BENCH_SNAPSHOT_INTERVAL_S" in os.environ else None
 )
@@ -114,18 +113,16 @@ def main() -> None:
         f"{parts['store']:.2f}s, the commits {parts['commit']:.2f}s, the polls (fetch and kafka-python's "
         f"record parsing) and the rest {parts['poll_and_rest']:.2f}s"
     )
-    print(
-        json.dumps(
-            {
-                "bench": "ml_pipeline",
-                "ticks_per_s": round(rate),
-                "ticks": total,
-                "committed": committed,
-                "snapshot_interval_s": proc.snapshot_interval_s,
-                "seconds": {k: round(v, 2) for k, v in parts.items()},
-                "target_ticks_per_s": 30000,
-            }
-        )
+    emit(
+        {
+            "bench": "ml_pipeline",
+            "ticks_per_s": round(rate),
+            "ticks": total,
+            "committed": committed,
+            "snapshot_interval_s": proc.snapshot_interval_s,
+            "seconds": {k: round(v, 2) for k, v in parts.items()},
+            "target_ticks_per_s": 30000,
+        }
     )
 
 

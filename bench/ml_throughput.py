@@ -15,7 +15,6 @@ figure (first sight of a symbol costs its row, about 40 us, and the first touch 
 
 from __future__ import annotations
 
-import json
 import platform
 import random
 import time
@@ -27,6 +26,7 @@ from cryptoviz.models import kernel
 from cryptoviz.models.book import ModelBook
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.schema import decode, encode, make_quote
+from cryptoviz.testing.benchlog import emit
 
 SYMBOLS = [f"S{i:04d}" for i in range(1000)]
 TICKS_PER_SYMBOL = 100
@@ -114,23 +114,21 @@ def main() -> None:
     print(
         f"reference engine (pure Python, tests only): {ref_rate:,.0f} ticks/s on the first {REFERENCE_TICKS}"
     )
-    print(
-        json.dumps(
-            {
-                "bench": "ml_throughput",
-                "ticks_per_s": round(rate),
-                "us_per_tick": round(elapsed / n * 1e6, 2),
-                "decode_us_per_tick": round(decode_s / n * 1e6, 2),
-                "core_us_per_tick": round(core_s / n * 1e6, 3),
-                "core_ticks_per_s": round(n / core_s),
-                "core_build": kernel.build,
-                "cold_ticks_per_s": round(len(warm) / cold_s),
-                "summary_us_per_symbol": round(summary_us),
-                "reference_ticks_per_s": round(ref_rate),
-                "symbols": len(SYMBOLS),
-                "target_ticks_per_s": 200000,
-            }
-        )
+    emit(
+        {
+            "bench": "ml_throughput",
+            "ticks_per_s": round(rate),
+            "us_per_tick": round(elapsed / n * 1e6, 2),
+            "decode_us_per_tick": round(decode_s / n * 1e6, 2),
+            "core_us_per_tick": round(core_s / n * 1e6, 3),
+            "core_ticks_per_s": round(n / core_s),
+            "core_build": kernel.build,
+            "cold_ticks_per_s": round(len(warm) / cold_s),
+            "summary_us_per_symbol": round(summary_us),
+            "reference_ticks_per_s": round(ref_rate),
+            "symbols": len(SYMBOLS),
+            "target_ticks_per_s": 200000,
+        }
     )
 
 

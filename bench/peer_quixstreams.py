@@ -36,6 +36,7 @@ from kafka.structs import OffsetAndMetadata
 from cryptoviz import bus
 from cryptoviz.models.window import TimeWindow
 from cryptoviz.schema import decode, encode, make_quote
+from cryptoviz.testing.benchlog import emit
 from cryptoviz.testing.harness import RealServers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,19 +164,17 @@ def main() -> None:
     print(f"Quix Streams {QUIX_VERSION} (confluent-kafka, RocksDB state): {quix:,.0f} msg/s ({quix_s:.1f} s)")
     print(f"  Quix to its last message processed, before its last flush and close: {quix_processing_s:.1f} s")
     print(f"ratio {ours / quix:.2f} (target 1.0); the same latest mean per symbol in both: {agree}")
-    print(
-        json.dumps(
-            {
-                "bench": "peer_quixstreams",
-                "ratio": round(ours / quix, 3),
-                "cryptoviz_per_s": round(ours),
-                "quix_per_s": round(quix),
-                "quix_processing_per_s": round(quix_n / quix_processing_s),
-                "messages": n,
-                "same_means": agree,
-                "target_ratio": 1.0,
-            }
-        )
+    emit(
+        {
+            "bench": "peer_quixstreams",
+            "ratio": round(ours / quix, 3),
+            "cryptoviz_per_s": round(ours),
+            "quix_per_s": round(quix),
+            "quix_processing_per_s": round(quix_n / quix_processing_s),
+            "messages": n,
+            "same_means": agree,
+            "target_ratio": 1.0,
+        }
     )
 
 

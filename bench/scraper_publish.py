@@ -6,7 +6,6 @@ BATCH (what one scrape cycle or one replay step hands over, at most), prints fig
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 
@@ -15,6 +14,7 @@ from cryptoviz.scraper.publisher import Publisher
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.telemetry import Telemetry
+from cryptoviz.testing.benchlog import emit
 from cryptoviz.testing.harness import RealServers
 
 N = 50_000
@@ -38,16 +38,14 @@ def main() -> None:
     print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}")
     print(f"published {len(quotes)} quotes x 2 topics in {elapsed:.2f}s, batches of {BATCH}, acks=all")
     print(f"quotes/s: {rate:,.0f} (target 5,000); topic counts after: {counts}")
-    print(
-        json.dumps(
-            {
-                "bench": "scraper_publish",
-                "quotes_per_s": round(rate),
-                "quotes": len(quotes),
-                "batch": BATCH,
-                "target_quotes_per_s": 5000,
-            }
-        )
+    emit(
+        {
+            "bench": "scraper_publish",
+            "quotes_per_s": round(rate),
+            "quotes": len(quotes),
+            "batch": BATCH,
+            "target_quotes_per_s": 5000,
+        }
     )
 
 

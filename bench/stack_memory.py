@@ -8,7 +8,6 @@ replay and the peak over 20 s once the replay is done.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -17,6 +16,7 @@ import time
 from pathlib import Path
 
 from cryptoviz import servers
+from cryptoviz.testing.benchlog import emit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.e2e.conftest import LocalStack
@@ -92,17 +92,15 @@ def main() -> None:
         f"PSS {pss_busy:,.0f} MB"
     )
     print(f"total idle: PSS {pss_idle:,.0f} MB; target: PSS under replay at most 1,500 MB")
-    print(
-        json.dumps(
-            {
-                "bench": "stack_memory",
-                "rss_mb": round(rss_busy),
-                "pss_mb": round(pss_busy),
-                "pss_idle_mb": round(pss_idle),
-                "per_process_pss_mb": {k: round(v[1]) for k, v in busy.items()},
-                "target_pss_mb": 1500,
-            }
-        )
+    emit(
+        {
+            "bench": "stack_memory",
+            "rss_mb": round(rss_busy),
+            "pss_mb": round(pss_busy),
+            "pss_idle_mb": round(pss_idle),
+            "per_process_pss_mb": {k: round(v[1]) for k, v in busy.items()},
+            "target_pss_mb": 1500,
+        }
     )
 
 

@@ -52,7 +52,8 @@ def ml_state_key(symbol: str) -> str:
     return f"ml:state:{symbol}"
 
 
-# Lake layout: <lake>/quotes/symbol=<SYM>/date=<YYYY-MM-DD>/batch-<id>-<i>.parquet
+# Lake layout: <lake>/quotes/symbol=<SYM>/date=<YYYY-MM-DD>/batch-<id>-<token>.parquet (the job's)
+# or compacted-<date>.parquet (cryptoviz lake compact's)
 LAKE_QUOTES = "quotes"
 LAKE_QUARANTINE = "_quarantine"
 LAKE_PARTITIONS = ("symbol", "date")

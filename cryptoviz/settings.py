@@ -67,9 +67,9 @@ class KafkaSettings(_Base):
     # 500, 7 ms at 10), but starved the processor on the local stack's durable broker (10 ms: 9
     # ticks/s, two minutes behind a replay)
     kafka_fetch_max_wait_ms: int = Field(500, ge=1, le=30000)
-    # the most one fetch brings of a partition to the ML consumer: catching up on 100,000 quotes
-    # (bench/ml_pipeline.py, session 9) 37,997-42,069 ticks/s at 4 MiB, 21,128-35,842 at
-    # kafka-python's 1 MiB; the memory it costs: up to 4 MiB a partition while a fetch is read
+    # the most one fetch brings of a partition to the ML consumer: catching up on a backlog
+    # (bench/ml_pipeline.py) 4 MiB read up to twice as fast as kafka-python's 1 MiB, whose fetch
+    # round trips dominate; the memory it costs: up to 4 MiB a partition while a fetch is read
     kafka_max_partition_fetch_bytes: int = Field(4 << 20, ge=64 << 10, le=64 << 20)
 
 

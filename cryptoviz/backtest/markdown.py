@@ -1,5 +1,5 @@
-"""The README's "what the models are worth" tables, rendered from a backtest summary (the --json
-object), so the section is regenerated from a run, never typed: `cryptoviz backtest --markdown F`."""
+"""The tables of docs/models/ ("what the models are worth"), rendered from a backtest summary (the
+--json object), so they are regenerated from a run, never typed: `cryptoviz backtest --markdown F`."""
 
 from __future__ import annotations
 

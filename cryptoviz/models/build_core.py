@@ -5,7 +5,7 @@ C compiler and Python's headers, and removes the modules of other fingerprints. 
 done it says why and exits 0 with the JIT's cache warmed instead: the platform runs either way.
 
 While pycc compiles, a second process fills numba's cache for the JIT of the same source, side by
-side on two cores (both in 16.5 s on this machine, session 9): a process that cannot load the module
+side on two cores (both in about 15 s on a 2-core machine): a process that cannot load the module
 then starts at once instead of compiling, and the test comparing the two builds finds both ready.
 """
 

@@ -3,7 +3,7 @@ call, compiled by numba, on the struct-of-arrays state that `cryptoviz.models.la
 
 Each step below is the reference engine's (`engine`, `forecaster`, `estimators`, `fading`,
 `moves`, `volatility`, `window`, `scoring`) in the same order with the same operations, so the
-outputs agree with it to rounding (tests/test_core.py drives both over real history). The
+outputs agree with it to rounding (tests/test_book.py drives both over real history). The
 reference classes' docstrings say what each step means; here they are only named.
 
 `run` returns the number of ticks it applied: fewer than given when a queue needs a larger ring

@@ -1,6 +1,7 @@
 """One symbol's models, signals and scoreboard, fed tick by tick in event time (no I/O).
 
-The live processor and the backtest both drive this class, so they predict and score alike.
+The reference engine: the live processor and the backtest run the compiled core (`book.ModelBook`),
+which matches this class to 1e-9 (tests/test_book.py) and reads and writes its snapshot format.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class ModelConfig:
     momentum_window_s: float = 3 * 3600
     volatility_window_s: float = 24 * 3600
     weights: tuple[float, float, float] = (0.4, 0.4, 0.2)
-    threshold: float = 0.55  # P(up) (or 1 - P(up)) a signal needs: see README "what the models are worth"
+    threshold: float = 0.55  # P(up) (or 1 - P(up)) a signal needs: see docs/models.md
     fee_bps: float = 10.0  # round trip; the forecast's move must exceed it for a BUY or SELL
     signal_horizon: str = "1h"
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
