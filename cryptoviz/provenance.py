@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# what measuring writes, left out of "is the tree the commit's?"
+GENERATED = (":!bench/results", ":!docs/benchmarks.md", ":!docs/models")
 
 
 def machine() -> dict[str, Any]:
@@ -40,13 +42,14 @@ def machine() -> dict[str, Any]:
 
 
 def commit() -> str:
-    """The checked-out commit, `+dirty` when tracked files differ from it; `unknown` outside git."""
+    """The checked-out commit, `+dirty` when tracked files other than the generated ones differ from
+    it; `unknown` outside git."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short=7", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *GENERATED],
             cwd=ROOT,
             capture_output=True,
             text=True,
