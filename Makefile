@@ -61,13 +61,14 @@ test-compose: install
 	tests/compose/run.sh
 
 # ruff, then mypy over the package, the dashboard and tests, the benches, and each service's entry
-# point on its own (they are all called main.py)
+# point on its own (they are all called main.py), then the package's layering contract
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy cryptoviz dashboard tests
 	$(BIN)/mypy bench
 	@for svc in scraper ml-processor spark-streaming monitor; do $(BIN)/mypy $$svc/main.py || exit 1; done
+	$(BIN)/python -m cryptoviz.testing.layers
 
 format: install
 	$(BIN)/ruff format .

@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
 log = logs.get("metrics")
 PREFIX = "cryptoviz_"
-# seconds: a Redis round trip to a slow Spark micro-batch
-BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # the same figure under one name whichever service measures it
 GAUGE_NAMES = {"lag": "consumer_lag", "offsets_behind": "consumer_lag"}
 
@@ -77,30 +75,6 @@ class TelemetryCollector(Collector):
         up = GaugeMetricFamily(PREFIX + "up_since_seconds", "when the service started (unix time)")
         up.add_metric([], t.started)
         yield up
-
-
-class Histogram:
-    """Fixed-bucket counts of observed durations, kept by Telemetry and read by the collector."""
-
-    def __init__(self, buckets: tuple[float, ...] = BUCKETS) -> None:
-        self.bounds = buckets
-        self.counts = [0] * (len(buckets) + 1)
-        self.total = 0.0
-
-    def observe(self, seconds: float) -> None:
-        i = 0
-        while i < len(self.bounds) and seconds > self.bounds[i]:
-            i += 1
-        self.counts[i] += 1
-        self.total += seconds
-
-    def cumulative(self) -> list[tuple[str, float]]:
-        out: list[tuple[str, float]] = []
-        running = 0
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            running += count
-            out.append(("+Inf" if bound == float("inf") else repr(bound), running))
-        return out
 
 
 class _Quiet(WSGIRequestHandler):

@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cryptoviz.coins import COINS as KNOWN_COINS
-from cryptoviz.malformed import good_quote
 from cryptoviz.schema import (
     FIELDS,
     MAX_FUTURE_S,
@@ -42,6 +41,7 @@ from cryptoviz.scraper.sources.base import FetchResult, SourceError
 from cryptoviz.scraper.sources.coingecko import parse_market_chart, parse_markets
 from cryptoviz.scraper.sources.coinmarketcap import parse_quotes_latest
 from cryptoviz.scraper.sources.replay import read_history
+from cryptoviz.testing.malformed import good_quote
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

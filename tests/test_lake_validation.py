@@ -10,8 +10,8 @@ import pyarrow as pa
 
 from cryptoviz.lake.validation import judge
 from cryptoviz.lake.writer import LAKE_SCHEMA, QUARANTINE_SCHEMA
-from cryptoviz.malformed import good_quote, malformed
 from cryptoviz.schema import decode
+from cryptoviz.testing.malformed import good_quote, malformed
 
 DAY = "2026-11-26"
 

@@ -9,8 +9,8 @@ import numpy as np
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cryptoviz.metrics import BUCKETS, Histogram, metric_name, registry_for, serve
-from cryptoviz.telemetry import Telemetry
+from cryptoviz.metrics import metric_name, registry_for, serve
+from cryptoviz.telemetry import BUCKETS, Histogram, Telemetry
 
 
 def samples(t: Telemetry) -> dict[tuple[str, tuple], float]:

@@ -6,7 +6,6 @@ import orjson
 import pytest
 
 from cryptoviz.coins import COINS
-from cryptoviz.malformed import malformed
 from cryptoviz.schema import (
     FIELDS,
     MAX_MESSAGE_BYTES,
@@ -22,6 +21,7 @@ from cryptoviz.schema import (
 )
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import HISTORY_2025H1
+from cryptoviz.testing.malformed import malformed
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from cryptoviz import logs
 from cryptoviz.retry import Backoff, Stopped, retry
@@ -26,8 +26,14 @@ from cryptoviz.scraper.sources.base import FetchResult, SourceError
 from cryptoviz.scraper.sources.coingecko import CoinGecko
 from cryptoviz.service import Stop
 
-if TYPE_CHECKING:
-    from cryptoviz.lake.reader import LakeReader
+
+class History(Protocol):
+    """What the backfill reads of the lake (`lake.reader.LakeReader`): a symbol's rows since a time."""
+
+    def history(
+        self, symbols: list[str], start: datetime | None = None, end: datetime | None = None
+    ) -> Any: ...
+
 
 log = logs.get("backfill")
 CHUNK = 500
@@ -67,7 +73,7 @@ def hour(ts: datetime) -> datetime:
     return ts.replace(minute=0, second=0, microsecond=0)
 
 
-def hours_in_lake(reader: LakeReader | None, symbol: str, since: datetime) -> set[datetime]:
+def hours_in_lake(reader: History | None, symbol: str, since: datetime) -> set[datetime]:
     if reader is None:
         return set()
     frame = reader.history([symbol], since, None)
@@ -79,7 +85,7 @@ def backfill(
     publisher: QuoteSink,
     symbols: list[str],
     days: int,
-    lake: LakeReader | None,
+    lake: History | None,
     attempts: int = 5,
     backoff: Backoff | None = None,
     sleep: Callable[[float], None] = time.sleep,

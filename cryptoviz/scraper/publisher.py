@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TypeAlias
 
+import msgspec
 import redis
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -15,7 +16,7 @@ from redis.typing import EncodableT
 from cryptoviz import bus, logs, names
 from cryptoviz.interfaces import NotDelivered, Sink
 from cryptoviz.retry import Backoff, Stopped, retry
-from cryptoviz.schema import Quote, encode
+from cryptoviz.schema import Quote, encode, utcnow
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
@@ -56,10 +57,13 @@ class Publisher:
         self.backoff = Backoff(base_s=1.0, cap_s=10.0)
 
     def write(self, quotes: Sequence[Quote]) -> int:
-        """Send every quote to every topic and wait for the broker's acks; then update Redis."""
+        """Send every quote to every topic and wait for the broker's acks; then update Redis. A
+        quote's ingest time is when it leaves the scraper: stamped here, whatever its source set
+        (a replay builds an hour's batch, then waits for the hour to be due)."""
         if not quotes:
             return 0
-        payloads = [(q.symbol, encode(q)) for q in quotes]
+        now = utcnow()
+        payloads = [(q.symbol, encode(msgspec.structs.replace(q, ingest_ts=now))) for q in quotes]
         t0 = time.perf_counter()
         pending = [(topic, key, value) for topic in self.topics for key, value in payloads]
 

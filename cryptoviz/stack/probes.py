@@ -16,6 +16,14 @@ from cryptoviz.scraper.report import scraper_report
 from cryptoviz.settings import LakeSettings, load
 from cryptoviz.stack.folder import StackFolder
 
+# three restarts within five minutes: a crash loop (the supervisor keeps the restart times)
+CRASH_LOOP_RESTARTS = 3
+CRASH_LOOP_WINDOW_S = 300.0
+
+
+def in_crash_loop(restart_times: list[float], now: float) -> bool:
+    return sum(1 for t in restart_times if now - t <= CRASH_LOOP_WINDOW_S) >= CRASH_LOOP_RESTARTS
+
 
 def redis_client(state: dict, creds: dict[str, str]) -> redis.Redis:
     port = state["servers"]["redis"]["port"]
@@ -159,8 +167,6 @@ def metrics_url(info: dict) -> dict:
 def restart_record(info: dict) -> dict:
     """What the supervisor recorded of one service: restarts, whether it is in a crash loop, and
     the last error line it logged before it exited."""
-    from cryptoviz.stack.supervisor import in_crash_loop
-
     return {
         "restarts": info.get("restarts", 0),
         "crash_loop": in_crash_loop(info.get("restart_times", []), time.time()),

@@ -21,6 +21,7 @@ from typing import Protocol
 from cryptoviz import clients, logs, metrics, servers
 from cryptoviz.retry import Backoff
 from cryptoviz.service import Stop
+from cryptoviz.stack.probes import CRASH_LOOP_WINDOW_S, in_crash_loop
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("supervisor")
@@ -28,8 +29,6 @@ log = logs.get("supervisor")
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
 STABLE_AFTER_S = 60.0  # a run this long means the service recovered: the backoff starts over
-CRASH_LOOP_RESTARTS = 3
-CRASH_LOOP_WINDOW_S = 300.0
 ERROR_WORDS = ("error", "exception", "traceback", "invalid", "failed", "fatal")
 
 
@@ -39,10 +38,6 @@ _BACKOFF = Backoff(BACKOFF_BASE_S, BACKOFF_CAP_S)
 def backoff_s(failures: int) -> float:
     """Deterministic (no jitter): one supervisor, nothing to spread out."""
     return _BACKOFF.ceiling(failures)
-
-
-def in_crash_loop(restart_times: list[float], now: float) -> bool:
-    return sum(1 for t in restart_times if now - t <= CRASH_LOOP_WINDOW_S) >= CRASH_LOOP_RESTARTS
 
 
 def last_error_line(log_path: str | None, max_bytes: int = 64 * 1024) -> str | None:

@@ -17,9 +17,9 @@ import pytest
 
 from cryptoviz import bus, names, servers
 from cryptoviz.lake.compact import STAGED, is_data_file
-from cryptoviz.malformed import malformed
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.testing.harness import wait_for_snapshots_at
+from cryptoviz.testing.malformed import malformed
 
 from .conftest import SYMBOLS, LocalStack, replayed_rows, wait_for, wait_for_predictions_at
 

@@ -17,11 +17,11 @@ import pytest
 
 from cryptoviz import bus, names
 from cryptoviz.lake.reader import LakeReader
-from cryptoviz.malformed import malformed
 from cryptoviz.schema import encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import HISTORY_2024_2026
+from cryptoviz.testing.malformed import malformed
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,11 +14,11 @@ from pyspark.sql import functions as F
 
 from cryptoviz.lake import job
 from cryptoviz.lake.validation import accepted, canonical_pattern
-from cryptoviz.malformed import good_quote, malformed
 from cryptoviz.schema import FIELDS, InvalidQuote, decode, encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import HISTORY_2024_2026
+from cryptoviz.testing.malformed import good_quote, malformed
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 MAX_FUTURE_S = 300.0

@@ -16,7 +16,6 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from cryptoviz import bus, names, servers
-from cryptoviz.malformed import malformed
 from cryptoviz.ml.processor import Processor
 from cryptoviz.ml.store import RedisStore
 from cryptoviz.models.engine import ModelConfig
@@ -24,6 +23,7 @@ from cryptoviz.retry import Backoff
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.harness import RealServers
+from cryptoviz.testing.malformed import malformed
 
 from .test_ml_processor import start, wait_for
 

@@ -150,3 +150,25 @@ def test_a_publish_to_a_dead_broker_gives_up_when_asked_to_stop():
         for thread in [t for t in threading.enumerate() if t.name == "dead-broker-network-thread"]:
             thread.join(timeout=10)  # ends at once when closed; without the close it never does
             assert not thread.is_alive(), "the producer's I/O thread is left retrying the dead broker"
+
+
+def test_a_quotes_ingest_time_is_when_it_leaves_the_scraper(real, topic_factory):
+    """A replay builds an hour's batch, then waits until the hour is due: the ingest time sent is
+    the publish's, not the batch's, so quote -> prediction measures the platform, not the pacing."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptoviz.schema import make_quote
+
+    topic = topic_factory("ingest", 1)
+    built = datetime.now(UTC) - timedelta(minutes=59)
+    quotes = [make_quote("BTC", 100.0 + i, built - timedelta(hours=i), ingest_ts=built) for i in range(3)]
+    publisher = Publisher(bus.producer(real.bootstrap), None, Telemetry("scraper", None), topics=(topic,))
+    before = datetime.now(UTC)
+    publisher.write(quotes)
+    after = datetime.now(UTC)
+    publisher.close()
+    got = [decode(r.value) for r in read_topic(real.bootstrap, topic, 3)]
+    assert len(got) == 3
+    before = before.replace(microsecond=before.microsecond // 1000 * 1000)  # sent to the millisecond
+    assert all(before <= q.ingest_ts <= after for q in got)
+    assert sorted(q.source_ts for q in got) == sorted(q.source_ts for q in quotes)
