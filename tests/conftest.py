@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -12,6 +13,20 @@ from cryptoviz import logs
 from cryptoviz.testing.harness import RealServers
 
 logs.setup("INFO")
+
+# markers by folder, and by fixture for a test outside tests/integration that uses the real servers
+FOLDER_MARKS = {"integration": ("integration",), "e2e": ("e2e", "integration"), "compose": ("compose",)}
+SERVER_FIXTURES = {"real", "bootstrap", "redis_client", "topic_factory"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(root).parts
+        for name in FOLDER_MARKS.get(parts[0], ()) if len(parts) > 1 else ():
+            item.add_marker(name)
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker("integration")
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 
 import orjson
-import pytest
 
 from cryptoviz import names
 from cryptoviz.lake.reader import LakeReader
@@ -27,7 +26,6 @@ from cryptoviz.testing.harness import wait_for_snapshots_at
 
 from .conftest import ARTIFACTS, COINS, HISTORY, REPLAY_FILE, REPLAY_START, Compose, wait_for
 
-pytestmark = [pytest.mark.compose]
 PROBE = Path(__file__).with_name("topics_probe.py")
 METRICS_PROBE = Path(__file__).with_name("metrics_probe.py")
 CLUSTER_MASTER = "spark://spark-master:7077"

@@ -23,7 +23,7 @@ from cryptoviz.testing.malformed import malformed
 
 from .conftest import SYMBOLS, LocalStack, replayed_rows, wait_for, wait_for_predictions_at
 
-pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.integration]
+pytestmark = pytest.mark.chaos
 START = "2026-01-01T00:00:00+00:00"  # ~19 days at 4 h/s: about 100 s of replay to break things in
 
 

@@ -6,7 +6,6 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
-import pytest
 
 from cryptoviz import names
 from cryptoviz.testing.browser import CHROMIUM_ARGS, chromium_path
@@ -22,8 +21,6 @@ from .conftest import (
 )
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
 def test_status_shows_every_server_and_service_up(local_stack):

@@ -14,7 +14,7 @@ from cryptoviz import servers
 
 from .conftest import LocalStack, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.alone]
+pytestmark = pytest.mark.alone
 SERVICES = ("scraper", "ml-processor", "spark-streaming", "monitor")
 
 

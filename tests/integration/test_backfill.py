@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import orjson
-import pytest
 
 from cryptoviz import bus, names
 from cryptoviz.lake.reader import LakeReader
@@ -17,8 +16,6 @@ from cryptoviz.scraper.sources.coingecko import CoinGecko, parse_market_chart
 from cryptoviz.settings import ScraperSettings
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.doubles import ScriptedHTTP
-
-pytestmark = pytest.mark.integration
 
 
 def chart(hours: list[datetime], base: float) -> bytes:

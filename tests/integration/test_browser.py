@@ -22,7 +22,7 @@ from cryptoviz.testing.browser import render_pages
 from cryptoviz.testing.receiver import Receiver
 from cryptoviz.testing.seed import fill_dashboard_data
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 

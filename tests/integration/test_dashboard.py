@@ -13,7 +13,6 @@ from cryptoviz import names
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.testing.seed import fill_dashboard_data
 
-pytestmark = pytest.mark.integration
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 

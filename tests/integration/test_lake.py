@@ -23,7 +23,7 @@ from cryptoviz.servers import free_port
 from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.testing.malformed import malformed
 
-pytestmark = [pytest.mark.integration, pytest.mark.spark]
+pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-import pytest
 from msgspec.structs import replace
 
 from cryptoviz import names
@@ -21,8 +20,6 @@ from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import HISTORY_2024_2026, S3Settings
-
-pytestmark = pytest.mark.integration
 
 
 def quotes():

@@ -20,7 +20,7 @@ from cryptoviz.servers import free_port
 from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.testing.malformed import good_quote, malformed
 
-pytestmark = [pytest.mark.integration, pytest.mark.spark]
+pytestmark = pytest.mark.spark
 MAX_FUTURE_S = 300.0
 TIMESTAMPS = ("source_ts", "ingest_ts")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

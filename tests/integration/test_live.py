@@ -30,7 +30,6 @@ from cryptoviz.testing.harness import RealServers, wait_for
 
 from .conftest import STARTED
 
-pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 COINS = ["BTC", "ETH", "SOL", "XRP", "BNB"]  # the minute file's coins
 

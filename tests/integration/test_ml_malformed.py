@@ -27,7 +27,7 @@ from cryptoviz.testing.malformed import malformed
 
 from .test_ml_processor import start, wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.alone]  # its SIGTERM has a 10 s budget
+pytestmark = pytest.mark.alone  # its SIGTERM has a 10 s budget
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 

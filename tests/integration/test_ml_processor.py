@@ -25,7 +25,6 @@ from cryptoviz.testing.harness import RealServers
 
 from .conftest import STARTED
 
-pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]
 

@@ -26,7 +26,6 @@ from cryptoviz.testing.receiver import Receiver
 
 from .conftest import STARTED
 
-pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 

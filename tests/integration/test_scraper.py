@@ -23,7 +23,6 @@ from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.doubles import ScriptedHTTP
 
-pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures"
 

@@ -8,12 +8,9 @@ import time
 from pathlib import Path
 
 import boto3
-import pytest
 from kafka import TopicPartition
 
 from cryptoviz import bus, servers
-
-pytestmark = pytest.mark.integration
 
 
 def test_consumer_group_of_two_shares_partitions(bootstrap, topic_factory):
