@@ -17,32 +17,10 @@ from pathlib import Path
 
 from cryptoviz import servers
 from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.procs import children, memory_mb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.e2e.conftest import LocalStack
-
-
-def children(pid: int) -> list[int]:
-    out = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        kids = (task / "children").read_text().split() if (task / "children").exists() else []
-        for kid in map(int, kids):
-            out += [kid, *children(kid)]
-    return out
-
-
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(RSS, PSS) of one process. PSS divides shared pages among the processes sharing them, so
-    forked workers (Spark's Python daemon) are not counted many times over as they are in RSS."""
-    values = {"Rss:": 0.0, "Pss:": 0.0}
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            key = line.split(maxsplit=1)[0]
-            if key in values:
-                values[key] = int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return values["Rss:"], values["Pss:"]
 
 
 def sample(stack: LocalStack) -> dict[str, tuple[float, float]]:
