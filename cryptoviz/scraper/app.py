@@ -81,11 +81,13 @@ def main(stop: Stop) -> int:
     publisher = Publisher(producer, rds, telemetry, stop=stop)
     sources, meters = live_sources(scraper, coins, rds, telemetry)
     gecko = next(s for s in sources if isinstance(s, CoinGecko))  # the history comes from CoinGecko
-    interval = poll_interval(scraper, coins, meters[0])
-    for meter in meters:
-        meter.interval_s = interval
-        meter.report()
-    telemetry.gauge("scrape_interval_s", interval)
+    interval = 0.0
+    if scraper.scraper_source != "replay":  # a replay-only scraper asks no API: no plan to keep
+        interval = poll_interval(scraper, coins, meters[0])
+        for meter in meters:
+            meter.interval_s = interval
+            meter.report()
+        telemetry.gauge("scrape_interval_s", interval)
     mode = choose_mode(scraper, coins, sources)
     telemetry.gauge("mode", mode)
     try:
