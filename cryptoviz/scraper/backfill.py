@@ -68,6 +68,13 @@ class BackfillReport:
     rejected: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # symbol -> last error kind
 
+    def merge(self, other: BackfillReport) -> None:
+        """Take in another run's symbols (the warm start runs one per number of days)."""
+        self.published.update(other.published)
+        self.skipped.update(other.skipped)
+        self.rejected.update(other.rejected)
+        self.failed.update(other.failed)
+
 
 def hour(ts: datetime) -> datetime:
     return ts.replace(minute=0, second=0, microsecond=0)

@@ -82,9 +82,7 @@ def warm_start(
     telemetry.publish("warming up")
     for days, group in sorted(need.items(), reverse=True):
         log.info("warm_start", days=days, symbols=",".join(group))
-        part = backfill(source, publisher, group, days, None, attempts=3, stop=stop)
-        for field in ("published", "skipped", "rejected", "failed"):
-            getattr(report, field).update(getattr(part, field))
+        report.merge(backfill(source, publisher, group, days, None, attempts=3, stop=stop))
     published = sum(report.published.values())
     telemetry.incr("warm_start.quotes", published)
     for sym, kind in report.failed.items():

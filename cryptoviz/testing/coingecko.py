@@ -37,15 +37,14 @@ DAY_MS = 86_400_000
 
 
 class Series:
-    """One coin's minutes: times (ms, file time), closes and quote volumes, sorted."""
+    """One coin's minutes: times (ms, file time), closes and cumulative quote volumes, sorted."""
 
     def __init__(self, rows: list[HistoryRow]) -> None:
         self.ms = [int(r.ts.timestamp() * 1000) for r in rows]
         self.price = [r.price for r in rows]
-        self.volume = [r.quote_volume for r in rows]
-        self.cum_volume = [0.0]
-        for v in self.volume:
-            self.cum_volume.append(self.cum_volume[-1] + v)
+        self.cum_volume = [0.0]  # quote volume up to each minute, for any window's sum
+        for r in rows:
+            self.cum_volume.append(self.cum_volume[-1] + r.quote_volume)
 
     def index_at(self, ms: int) -> int:
         """The last minute at or before `ms` (-1: none)."""
