@@ -1,7 +1,8 @@
 """The live path as a user with internet meets it: the real scraper and ML processor against a local
 CoinGecko serving real minute history moved to the present (`cryptoviz.testing.coingecko`), the real
-broker and Redis. A warm start from CoinGecko's hourly history, polls, a storm of 429s; auto mode
-replaying while CoinGecko is down and going live when it answers."""
+broker and Redis, then the lake job over what they published. A warm start from CoinGecko's hourly
+history, polls, a storm of 429s; auto mode replaying while CoinGecko is down and going live when it
+answers."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow.dataset as ds
 import pytest
 from pydantic import SecretStr
 
 from cryptoviz import bus, contracts, names
 from cryptoviz.scraper import quota
 from cryptoviz.scraper.loop import AUTO_REPLAYING, AUTO_SWITCHED
+from cryptoviz.servers import free_port
 from cryptoviz.settings import HISTORY_2025H1, MINUTES_2026, ScraperSettings
 from cryptoviz.stack.probes import forecasts
 from cryptoviz.testing.coingecko import LocalCoinGecko
@@ -88,6 +91,26 @@ def topic_quotes(bootstrap: str, topic: str) -> list[dict]:
     return out
 
 
+def lake_rows(real: RealServers, lake: Path) -> list[tuple[str, datetime]]:
+    """(symbol, source_ts) of every row the lake job (`--once`, to the topic's end) writes."""
+    env = real.env() | {
+        "LAKE_URL": str(lake),
+        "SPARK_UI_PORT": str(free_port()),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "METRICS_PORT": "",
+    }
+    job = subprocess.run(
+        [sys.executable, str(ROOT / "spark-streaming" / "main.py"), "--once"],
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert job.returncode == 0, job.stderr[-3000:]
+    table = ds.dataset(lake / names.LAKE_QUOTES, format="parquet", partitioning="hive").to_table()
+    return list(zip(table.column("symbol").to_pylist(), table.column("source_ts").to_pylist(), strict=True))
+
+
 def every_coin_calibrated(client) -> dict | None:
     """`cryptoviz status --json`'s forecasts, once every coin's say calibrated."""
     states = forecasts(client)
@@ -99,7 +122,8 @@ def scraper_counter(client, name: str) -> int:
     return int(heartbeat(client, "scraper").get("counters", {}).get(name, 0))
 
 
-def test_a_fresh_live_install_warms_up_from_history_keeps_the_quota_and_rides_out_429s(real, gecko):
+@pytest.mark.spark
+def test_a_fresh_live_install_warms_up_from_history_keeps_the_quota_and_rides_out_429s(real, gecko, tmp_path):
     client = real.redis_client()
     common = real.env() | {"COINS": ",".join(COINS), "HEARTBEAT_INTERVAL_S": "0.5", "METRICS_PORT": ""}
     ml = start("ml-processor", common | {"ML_SNAPSHOT_INTERVAL_S": "0"})
@@ -169,6 +193,11 @@ def test_a_fresh_live_install_warms_up_from_history_keeps_the_quota_and_rides_ou
         assert len(live) == len(set(live)), f"{sym}: a live quote published twice"
         now = datetime.now(UTC).isoformat()
         assert max(history + live) <= now, f"{sym}: a quote dated after the clock"
+    # the lake job over the topic: every quote once (a history point and the first live quote of
+    # the same minute are one), nothing lost
+    rows = lake_rows(real, tmp_path / "lake")
+    assert len(rows) == len(set(rows)), "a quote twice in the lake"
+    assert set(rows) == {(q["symbol"], datetime.fromisoformat(q["source_ts"])) for q in quotes}
 
 
 def test_auto_mode_replays_while_coingecko_is_down_and_goes_live_when_it_answers(real, gecko):
