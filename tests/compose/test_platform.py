@@ -193,6 +193,29 @@ def test_every_dashboard_page_renders_through_the_published_port(compose: Compos
     render_pages(url, PAGES, ARTIFACTS, password=compose.env["DASHBOARD_PASSWORD"])
 
 
+def test_cryptoviz_backfill_runs_in_the_scraper_container(compose: Compose):
+    # before the tests that restart and take down the stack: the scraper must be running
+    # no route to CoinGecko here: the command runs, tries, and says which coin failed and why
+    proc = compose.run(
+        "exec",
+        "-T",
+        "-e",
+        "COINGECKO_BASE_URL=http://127.0.0.1:9/api/v3",
+        "scraper",
+        "cryptoviz",
+        "backfill",
+        "--days",
+        "2",
+        "--symbols",
+        "BTC",
+        check=False,
+        timeout=300,
+    )
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "BTC: FAILED (connection)" in proc.stdout, said[-3000:]
+    assert "the lake is not read here" in proc.stdout, said[-3000:]
+
+
 def test_two_ml_processors_split_the_partitions(compose: Compose, report):
     started = time.monotonic()
     compose.run("up", "-d", "--no-recreate", "--scale", "ml-processor=2")
@@ -314,25 +337,3 @@ def compose_listing(kind: str, label: str) -> list[str]:
 
     proc = subprocess.run(["docker", kind, "ls", "-q", "--filter", label], capture_output=True, text=True)
     return proc.stdout.split()
-
-
-def test_cryptoviz_backfill_runs_in_the_scraper_container(compose: Compose):
-    # no route to CoinGecko here: the command runs, tries, and says which coin failed and why
-    proc = compose.run(
-        "exec",
-        "-T",
-        "-e",
-        "COINGECKO_BASE_URL=http://127.0.0.1:9/api/v3",
-        "scraper",
-        "cryptoviz",
-        "backfill",
-        "--days",
-        "2",
-        "--symbols",
-        "BTC",
-        check=False,
-        timeout=300,
-    )
-    said = proc.stdout + proc.stderr
-    assert proc.returncode == 1 and "BTC: FAILED (connection)" in proc.stdout, said[-3000:]
-    assert "the lake is not read here" in proc.stdout, said[-3000:]
