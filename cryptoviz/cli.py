@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     lake = sub.add_parser("lake", help="lake maintenance").add_subparsers(dest="lake_cmd", required=True)
     p = lake.add_parser("compact", help="rewrite each closed day's partition as one file per symbol")
     p.add_argument("--before", type=iso_date, help="compact days before this ISO date (default: today, UTC)")
-    from cryptoviz.backtest.report import add_parser as add_backtest
+    from cryptoviz.backtest.args import add_parser as add_backtest
 
     add_backtest(sub)
     return parser

@@ -43,3 +43,24 @@ def test_good_arguments_are_parsed_to_their_types():
     assert args.start == datetime(2025, 1, 1, tzinfo=UTC)
     assert args.end == datetime(2025, 2, 1, 10, tzinfo=UTC)
     assert build_parser().parse_args(["lake", "compact", "--before", "2025-03-04"]).before == date(2025, 3, 4)
+
+
+def test_the_cli_parses_and_backfills_with_the_base_dependencies_only():
+    """The scraper's image installs the base dependencies (no rich, pyarrow or pandas) and runs
+    `cryptoviz backfill` there: the parser and the backfill's imports must not need them."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "for m in ('rich', 'pyarrow', 'pandas', 'pyspark', 'streamlit', 'plotly', 'boto3'):\n"
+        "    sys.modules[m] = None\n"
+        "from cryptoviz import cli\n"
+        "args = cli.build_parser().parse_args(['backfill', '--days', '2', '--symbols', 'BTC'])\n"
+        "assert args.cmd == 'backfill' and args.days == 2\n"
+        "import cryptoviz.clients, cryptoviz.scraper.backfill, cryptoviz.scraper.publisher\n"
+        "import cryptoviz.scraper.quota, cryptoviz.scraper.sources.coingecko, cryptoviz.stack\n"
+        "print('ok')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
