@@ -20,7 +20,7 @@ from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.readers import LiveReader
 from cryptoviz.schema import encode, make_quote
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import RealServers
 from cryptoviz.testing.seed import fill_dashboard_data
 
@@ -103,7 +103,7 @@ def main() -> None:
         f"ML page rerun (server side, AppTest): p50 {page_p50:.1f} ms, p99 {pct(reruns, 0.99):.1f} ms "
         f"over {RERUNS} (target p50 < 100 ms)"
     )
-    emit(
+    emit_json(
         {
             "bench": "dashboard_read",
             "redis_p50_ms": round(redis_p50, 2),

@@ -16,7 +16,7 @@ import time
 from kafka import KafkaConsumer
 
 from cryptoviz import bus
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import RealServers
 
 RATE = 1000
@@ -111,7 +111,7 @@ def main() -> None:
                     + ", ".join(f"{k} {v}" for k, v in row.items())
                 )
     print(f"machine: {platform.machine()} python {platform.python_version()}; {RATE} msg/s, {LIVE} timed")
-    emit({"bench": "fetch_wait", "results": results})
+    emit_json({"bench": "fetch_wait", "results": results})
 
 
 if __name__ == "__main__":

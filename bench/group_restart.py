@@ -22,7 +22,7 @@ import time
 import uuid
 
 from cryptoviz import bus
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import RealServers
 from cryptoviz.testing.members import GroupMember, stop_all
 
@@ -83,7 +83,7 @@ def main() -> None:
     print(f"{machine}; a stall is a round over {CAP_S:.0f} s")
     for way, r in results.items():
         print(f"{way:6}: {r}")
-    emit({"bench": "group_restart", "results": results})
+    emit_json({"bench": "group_restart", "results": results})
 
 
 if __name__ == "__main__":

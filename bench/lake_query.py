@@ -20,7 +20,7 @@ from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import HISTORY_2017_2021, HISTORY_2024_2026
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 
 RUNS = 100
 
@@ -56,7 +56,7 @@ def main() -> None:
         f"30 days of BTC ({min(rows)}-{max(rows)} rows): p50 {p50:.1f} ms, p99 {p99:.1f} ms "
         f"over {RUNS} queries (target p50 < 200 ms)"
     )
-    emit(
+    emit_json(
         {
             "bench": "lake_query",
             "p50_ms": round(p50, 1),

@@ -37,7 +37,7 @@ from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import HISTORY_2017_2021, HISTORY_2024_2026, LakeSettings, load
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import RealServers
 
 N = 200_000
@@ -134,7 +134,7 @@ def main() -> None:
     print(f"  Kafka read into Arrow ({read_rows} rows): {read_s:.1f}s = {read_rows / read_s:,.0f}/s")
     print(f"  JSON decode + contract validation: {validate_s:.1f}s = {len(values) / validate_s:,.0f}/s")
     print(f"  Parquet write by pyarrow, partitioned: {write_s:.1f}s = {len(quotes) / write_s:,.0f}/s")
-    emit(
+    emit_json(
         {
             "bench": "lake_throughput",
             "records_per_s": round(rate),

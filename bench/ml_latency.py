@@ -42,7 +42,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from cryptoviz import bus, names
 from cryptoviz.coins import COINS
 from cryptoviz.schema import encode, make_quote
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import RealServers
 
 RATE = 1000
@@ -173,7 +173,7 @@ def main(read=summaries, bench: str = "ml_latency", what: str = "prediction read
         f"the processor's batches (its /metrics): {phases['batches']:.0f}, mean "
         + ", ".join(f"{k} {v:.2f} ms" for k, v in phases.items() if k != "batches")
     )
-    emit(
+    emit_json(
         {
             "bench": bench,
             "p50_ms": round(p50, 1),

@@ -23,7 +23,7 @@ from cryptoviz.models.engine import ModelConfig
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.settings import KafkaSettings, MLSettings, load
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import RealServers
 
 SYMBOLS = [f"S{i:03d}" for i in range(200)]
@@ -113,7 +113,7 @@ def main() -> None:
         f"{parts['store']:.2f}s, the commits {parts['commit']:.2f}s, the polls (fetch and kafka-python's "
         f"record parsing) and the rest {parts['poll_and_rest']:.2f}s"
     )
-    emit(
+    emit_json(
         {
             "bench": "ml_pipeline",
             "ticks_per_s": round(rate),

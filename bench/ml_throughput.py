@@ -26,7 +26,7 @@ from cryptoviz.models import kernel
 from cryptoviz.models.book import ModelBook
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.schema import decode, encode, make_quote
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 
 SYMBOLS = [f"S{i:04d}" for i in range(1000)]
 TICKS_PER_SYMBOL = 100
@@ -114,7 +114,7 @@ def main() -> None:
     print(
         f"reference engine (pure Python, tests only): {ref_rate:,.0f} ticks/s on the first {REFERENCE_TICKS}"
     )
-    emit(
+    emit_json(
         {
             "bench": "ml_throughput",
             "ticks_per_s": round(rate),

@@ -36,7 +36,7 @@ from kafka.structs import OffsetAndMetadata
 from cryptoviz import bus
 from cryptoviz.models.window import TimeWindow
 from cryptoviz.schema import decode, encode, make_quote
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import RealServers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,7 +164,7 @@ def main() -> None:
     print(f"Quix Streams {QUIX_VERSION} (confluent-kafka, RocksDB state): {quix:,.0f} msg/s ({quix_s:.1f} s)")
     print(f"  Quix to its last message processed, before its last flush and close: {quix_processing_s:.1f} s")
     print(f"ratio {ours / quix:.2f} (target 1.0); the same latest mean per symbol in both: {agree}")
-    emit(
+    emit_json(
         {
             "bench": "peer_quixstreams",
             "ratio": round(ours / quix, 3),

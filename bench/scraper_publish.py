@@ -14,7 +14,7 @@ from cryptoviz.scraper.publisher import Publisher
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import RealServers
 
 N = 50_000
@@ -38,7 +38,7 @@ def main() -> None:
     print(f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}")
     print(f"published {len(quotes)} quotes x 2 topics in {elapsed:.2f}s, batches of {BATCH}, acks=all")
     print(f"quotes/s: {rate:,.0f} (target 5,000); topic counts after: {counts}")
-    emit(
+    emit_json(
         {
             "bench": "scraper_publish",
             "quotes_per_s": round(rate),

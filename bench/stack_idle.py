@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptoviz import servers
 from cryptoviz.settings import DEFAULT_REPLAY_FILES
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.procs import tree_cpu_s
 
@@ -84,7 +84,7 @@ def main() -> None:
     for name, pct in sorted(share.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<16} {pct:6.2f} %")
     print(f"total {total:.1f} % of one core (target: under 10 %)")
-    emit(
+    emit_json(
         {
             "bench": "stack_idle",
             "total_pct_of_core": round(total, 2),

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from cryptoviz import servers
-from cryptoviz.testing.benchlog import emit
+from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.procs import children, memory_mb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -70,7 +70,7 @@ def main() -> None:
         f"PSS {pss_busy:,.0f} MB"
     )
     print(f"total idle: PSS {pss_idle:,.0f} MB; target: PSS under replay at most 1,500 MB")
-    emit(
+    emit_json(
         {
             "bench": "stack_memory",
             "rss_mb": round(rss_busy),

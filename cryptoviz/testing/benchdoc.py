@@ -1,5 +1,5 @@
 """`docs/benchmarks.md`, and the README's targets table, generated from the machine-written bench
-results (`bench/results/<bench>.jsonl`, one line per run: `benchlog.emit`) against
+results (`bench/results/<bench>.jsonl`, one line per run: `benchlog.emit_json`) against
 `bench/targets.json`: `python -m cryptoviz.testing.benchdoc` (`make bench` runs it last).
 
 For each target: the runs of the newest commit that has any, their spread, met or not, the

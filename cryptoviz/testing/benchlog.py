@@ -14,7 +14,7 @@ from cryptoviz.provenance import ROOT, commit, machine
 RESULTS = ROOT / "bench" / "results"
 
 
-def emit(figures: dict[str, Any], record: bool = True) -> dict[str, Any]:
+def emit_json(figures: dict[str, Any], record: bool = True) -> dict[str, Any]:
     """Print the bench's last line; unless `record` is False (or BENCH_RECORD=0), append it to its
     results file."""
     line = {**figures, "commit": commit(), "machine": machine(), "ts": round(time.time())}
