@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlparse
 
 from cryptoviz.coins import BY_COINGECKO_ID
 from cryptoviz.scraper.sources.replay import HistoryRow, read_history
+from cryptoviz.testing.doubles import send_json
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
@@ -176,13 +177,7 @@ class LocalCoinGecko:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 status, headers, body = outer._answer(self.path)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                for k, v in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, headers, json.dumps(body).encode())
 
             def log_message(self, *args: object) -> None:
                 pass

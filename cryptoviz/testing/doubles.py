@@ -158,6 +158,16 @@ class MemoryStore:
         self.writes += 1
 
 
+def send_json(handler: http.server.BaseHTTPRequestHandler, status: int, headers: dict, body: bytes) -> None:
+    """One JSON answer of a local test server: the status, the headers, the body with its length."""
+    handler.send_response(status)
+    for k, v in {"Content-Type": "application/json", **headers}.items():
+        handler.send_header(k, v)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 class ScriptedHTTP:
     """A local HTTP server answering each path from a script of (status, headers, body); the last repeats."""
 
@@ -176,12 +186,7 @@ class ScriptedHTTP:
                     status, headers, body = 404, dict[str, str](), b'{"error":"not found"}'
                 else:
                     status, headers, body = script.pop(0) if len(script) > 1 else script[0]
-                self.send_response(status)
-                for k, v in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, status, headers, body)
 
             def log_message(self, *args: object) -> None:
                 pass
