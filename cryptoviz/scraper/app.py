@@ -117,7 +117,6 @@ def main(stop: Stop) -> int:
                 telemetry,
                 interval,
                 scraper.source_down_after,
-                meters=meters,
             ).run(stop)
     finally:
         publisher.close()

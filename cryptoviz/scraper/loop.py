@@ -12,7 +12,6 @@ from cryptoviz.interfaces import NotDelivered
 from cryptoviz.retry import Backoff
 from cryptoviz.schema import Quote
 from cryptoviz.scraper.publisher import QuoteSink
-from cryptoviz.scraper.quota import Meter
 from cryptoviz.scraper.sources.base import Source, SourceError
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
@@ -43,7 +42,6 @@ class LiveScraper:
     health: dict[str, SourceHealth] = field(default_factory=dict)
     last_source_ts: dict[str, datetime] = field(default_factory=dict)
     unsent: list[Quote] = field(default_factory=list)
-    meters: list[Meter] = field(default_factory=list)  # each source's plan, reported with the health
 
     def __post_init__(self) -> None:
         for src in self.sources:
@@ -129,8 +127,6 @@ class LiveScraper:
             self.telemetry.gauge(f"source.{name}.last_success_ts", h.last_success)
             self.telemetry.gauge(f"source.{name}.last_error", h.last_error)
         self.telemetry.state = "running" if "up" in states.values() else "degraded"
-        for meter in self.meters:
-            meter.report()
         self.telemetry.publish()
 
     def run(self, stop: Stop) -> None:
