@@ -86,11 +86,10 @@ def _print_status(status: dict) -> None:
     if status["topics"]:
         print("topics: " + ", ".join(f"{t}={n}" for t, n in status["topics"].items()))
     if "scraper" in status:
-        from cryptoviz.scraper.report import source_lines
+        from cryptoviz.scraper.report import mode_line, source_lines
 
         report = status["scraper"]
-        every = f", polling every {report['interval_s']:g} s" if report.get("interval_s") else ""
-        print(f"scraper: {report.get('mode')}{every}")
+        print(f"scraper: {mode_line(report)}")
         for line in source_lines(report):
             print(f"  {line}")
     if status.get("forecasts"):

@@ -44,6 +44,12 @@ def scraper_report(gauges: dict[str, Any]) -> ScraperReport:
     }
 
 
+def mode_line(report: ScraperReport) -> str:
+    """The scraper's mode and, when it polls, how often."""
+    every = f", polling every {report['interval_s']:g} s" if report["interval_s"] else ""
+    return f"{report['mode']}{every}"
+
+
 def source_lines(report: ScraperReport) -> list[str]:
     """One line per source, for a terminal or a caption."""
     lines = []

@@ -8,7 +8,7 @@ from cryptoviz.health import current_instances
 from cryptoviz.kpis import age_text, freshness, kpi_table, kpis
 from cryptoviz.market_view import coin_cards, format_compact
 from cryptoviz.readers import Snapshot
-from cryptoviz.scraper.report import source_lines
+from cryptoviz.scraper.report import mode_line, source_lines
 
 st.title("CryptoViz: system status")
 
@@ -99,9 +99,8 @@ def live(snap: Snapshot) -> None:
     st.dataframe(shown, hide_index=True, width="stretch", column_config=STATUS_COLUMNS)
     sources = scraper_sources(snap)
     if sources is not None:
-        every = f", polling every {sources['interval_s']:g} s" if sources["interval_s"] else ""
         lines = source_lines(sources)
-        st.caption(f"Scraper: **{sources['mode']}**{every}" + "".join(f"  \n{line}" for line in lines))
+        st.caption(f"Scraper: **{mode_line(sources)}**" + "".join(f"  \n{line}" for line in lines))
         limited = [name for name, src in sources["sources"].items() if src.get("state") == "rate_limited"]
         if limited:
             st.warning(f"Rate limited (HTTP 429) by {', '.join(limited)}: the scraper waits as asked.")
