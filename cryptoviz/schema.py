@@ -23,7 +23,9 @@ import orjson
 from cryptoviz.coins import COINS
 
 SCHEMA_VERSION = 1
-SOURCES = frozenset({"coingecko", "coinmarketcap", "replay", "backfill", "test"})
+SOURCES = frozenset(
+    {"coingecko", "coinmarketcap", "replay", "backfill", "test", "binance", "coinbase", "kraken"}
+)
 MAX_PRICE_USD = 1e7  # no listed coin trades near this; larger values are corrupt
 MAX_AMOUNT_USD = 1e14  # market cap or volume
 MAX_FUTURE_S = 300.0  # a quote may be dated this far past the consumer's clock (clock skew)

@@ -1,0 +1,79 @@
+"""Binance spot market streams, combined: `<base>/stream?streams=btcusdt@trade/ethusdt@trade`, each
+event wrapped as `{"stream": "<name>", "data": <payload>}`. The coin's USDT pair, USDT taken as USD
+(as the history files do). Payloads as Binance's web-socket-streams documentation shows them:
+
+- `<pair>@trade`: `{"e": "trade", "E": ms, "s": "BNBUSDT", "t": id, "p": "0.001", "q": "100",
+  "T": ms (trade time), "m": bool, "M": bool}`: the price is `p`, the event time `T`
+- `<pair>@bookTicker`: `{"u": id, "s": "BNBUSDT", "b": "25.35", "B": qty, "a": "25.36", "A": qty}`:
+  the price is the mid of `b` and `a`; the frame has no time (the receive time stands in)
+- `<pair>@kline_1m`: `{"e": "kline", "E": ms, "s": ..., "k": {"t", "T", "s", "i", "c": close, ...}}`:
+  the price is the candle's close `k.c` so far, the event time `E`
+
+Streams are named in the URL, so nothing is sent once connected; an answer to a live request
+(`{"result": null, "id": 1}`) or an error (`{"code": 2, "msg": "..."}`) is a control message. One
+connection carries at most 1024 streams and is closed by Binance after 24 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from cryptoviz.scraper.sources.streams.base import FrameError, PairMap, Parsed, Tick, epoch_time, load, price
+
+MAX_STREAMS = 1024
+CHANNELS = ("trade", "bookTicker", "kline_1m")
+# every coin of the registry but USDT (no USDT/USDT pair); USDC/USDT gives USDC's price in USD
+PAIRS = {
+    s: f"{s}USDT"
+    for s in ("BTC", "ETH", "XRP", "BNB", "SOL", "DOGE", "ADA", "TRX", "LTC", "DOT", "AVAX", "LINK", "USDC")
+}
+
+
+class Binance:
+    name = "binance"
+
+    def __init__(self, channel: str = "trade") -> None:
+        if channel not in CHANNELS:
+            raise ValueError(f"channel: one of {', '.join(CHANNELS)}, got {channel!r}")
+        self.channel = channel
+        self.pairs = PairMap(PAIRS)
+
+    def lists(self) -> frozenset[str]:
+        return frozenset(PAIRS)
+
+    def streams(self, symbols: Collection[str]) -> list[str]:
+        names = [f"{pair.lower()}@{self.channel}" for pair in self.pairs.pairs(symbols)]
+        if len(names) > MAX_STREAMS:
+            raise ValueError(f"{len(names)} streams: one connection carries at most {MAX_STREAMS}")
+        return names
+
+    def url(self, base: str, symbols: Collection[str]) -> str:
+        return f"{base.rstrip('/')}/stream?streams={'/'.join(self.streams(symbols))}"
+
+    def subscribe(self, symbols: Collection[str]) -> list[str]:
+        return []
+
+    def parse(self, frame: str | bytes) -> Parsed:
+        data = load(frame)
+        if not isinstance(data, dict):
+            raise FrameError("unexpected_frame", f"a JSON {type(data).__name__}")
+        if "result" in data and "id" in data:
+            return Parsed(control="response")
+        if "code" in data and "msg" in data:
+            return Parsed(control="error")
+        stream, payload = data.get("stream"), data.get("data")
+        if not isinstance(stream, str) or not isinstance(payload, dict):
+            raise FrameError("unexpected_frame", "no stream and data")
+        symbol = self.pairs.symbol(payload.get("s"))
+        kind = stream.partition("@")[2]
+        if kind == "trade":
+            return Parsed((Tick(symbol, price(payload.get("p")), epoch_time(payload.get("T"), 1000)),))
+        if kind == "bookTicker":
+            bid, ask = price(payload.get("b"), "b"), price(payload.get("a"), "a")
+            return Parsed((Tick(symbol, (bid + ask) / 2, None),))
+        if kind.startswith("kline_"):
+            candle = payload.get("k")
+            if not isinstance(candle, dict):
+                raise FrameError("unexpected_frame", "kline without k")
+            return Parsed((Tick(symbol, price(candle.get("c"), "k.c"), epoch_time(payload.get("E"), 1000)),))
+        raise FrameError("unexpected_frame", f"stream {stream[:40]!r}")

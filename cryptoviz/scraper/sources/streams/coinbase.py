@@ -1,0 +1,64 @@
+"""Coinbase Exchange's WebSocket feed (`wss://ws-feed.exchange.coinbase.com`): the `ticker` channel
+of the coin's USD pair (`BTC-USD`), and the `heartbeat` channel, which sends a frame a second per
+product, so a quiet pair is no stalled connection. Messages as the Exchange documentation shows them:
+
+- subscribe (sent once connected, mandatory within 5 s): `{"type": "subscribe", "product_ids":
+  [...], "channels": ["ticker", "heartbeat"]}`; answered `{"type": "subscriptions", "channels":
+  [{"name": "ticker", "product_ids": [...]}, ...]}`
+- ticker: `{"type": "ticker", "sequence", "product_id": "ETH-USD", "price": "1285.22", "open_24h",
+  "volume_24h", "low_24h", "high_24h", "volume_30d", "best_bid", "best_bid_size", "best_ask",
+  "best_ask_size", "side", "time": "2022-10-19T23:28:22.061769Z", "trade_id", "last_size"}`: the
+  price is `price`, the event time `time` (when a ticker comes without one, the receive time)
+- heartbeat: `{"type": "heartbeat", "sequence", "last_trade_id", "product_id", "time"}`
+- error: `{"type": "error", "message": "Failed to subscribe", "reason": "XYZ-USD is not a valid
+  product"}`: the coins the reason names are unlisted
+
+New message types may be added at any time and are to be ignored: they are control messages here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import orjson
+
+from cryptoviz.scraper.sources.streams.base import FrameError, PairMap, Parsed, Tick, iso_time, load, price
+
+PAIRS = {
+    s: f"{s}-USD" for s in ("BTC", "ETH", "XRP", "USDT", "SOL", "DOGE", "ADA", "LTC", "DOT", "AVAX", "LINK")
+}
+
+
+class Coinbase:
+    name = "coinbase"
+
+    def __init__(self) -> None:
+        self.pairs = PairMap(PAIRS)
+
+    def lists(self) -> frozenset[str]:
+        return frozenset(PAIRS)
+
+    def url(self, base: str, symbols: Collection[str]) -> str:
+        return base
+
+    def subscribe(self, symbols: Collection[str]) -> list[str]:
+        body = {
+            "type": "subscribe",
+            "product_ids": self.pairs.pairs(symbols),
+            "channels": ["ticker", "heartbeat"],
+        }
+        return [orjson.dumps(body).decode()]
+
+    def parse(self, frame: str | bytes) -> Parsed:
+        data = load(frame)
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            raise FrameError("unexpected_frame", "no type")
+        kind = data["type"]
+        if kind == "ticker":
+            symbol = self.pairs.symbol(data.get("product_id"))
+            when = data.get("time")
+            return Parsed((Tick(symbol, price(data.get("price")), None if when is None else iso_time(when)),))
+        if kind == "error":
+            said = f"{data.get('message', '')} {data.get('reason', '')}"
+            return Parsed(control="error", unlisted=tuple(s for s, p in PAIRS.items() if p in said.split()))
+        return Parsed(control=kind[:40])  # subscriptions, heartbeat, and what the feed may add

@@ -1,0 +1,86 @@
+"""Kraken's WebSocket API v1 (`wss://ws.kraken.com`): the `ticker` channel (or `trade`) of the coin's
+USD pair, in Kraken's v1 names (`XBT/USD`, `XDG/USD` for DOGE). Messages as Kraken's v1
+documentation shows them:
+
+- on connect: `{"event": "systemStatus", "connectionID", "status": "online", "version"}`
+- subscribe: `{"event": "subscribe", "pair": ["XBT/USD", ...], "subscription": {"name": "ticker"}}`;
+  answered per pair `{"channelID", "channelName": "ticker", "event": "subscriptionStatus", "pair",
+  "status": "subscribed" | "error", "errorMessage", "subscription": {"name": "ticker"}}`: a pair
+  answered "error" is unlisted
+- ticker: `[channelID, {"a": [price, wholeLot, lot], "b": [...], "c": [price, lot], "v": [today,
+  24h], "p", "t", "l", "h", "o"}, "ticker", "XBT/USD"]`: the price is the last trade's `c[0]`; the
+  frame has no time (the receive time stands in)
+- trade: `[channelID, [[price, volume, time (epoch seconds as a decimal string), side, orderType,
+  misc], ...], "trade", "XBT/USD"]`: every trade's price at its time
+- `{"event": "heartbeat"}` about once a second while nothing else is sent
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import orjson
+
+from cryptoviz.scraper.sources.streams.base import FrameError, PairMap, Parsed, Tick, epoch_time, load, price
+
+NAMES = {"BTC": "XBT", "DOGE": "XDG"}  # Kraken's v1 names where they are not the ticker
+PAIRS = {
+    s: f"{NAMES.get(s, s)}/USD"
+    for s in ("BTC", "ETH", "XRP", "USDT", "SOL", "DOGE", "ADA", "TRX", "LTC", "DOT", "AVAX", "LINK", "USDC")
+}
+CHANNELS = ("ticker", "trade")
+
+
+class Kraken:
+    name = "kraken"
+
+    def __init__(self, channel: str = "ticker") -> None:
+        if channel not in CHANNELS:
+            raise ValueError(f"channel: one of {', '.join(CHANNELS)}, got {channel!r}")
+        self.channel = channel
+        self.pairs = PairMap(PAIRS)
+
+    def lists(self) -> frozenset[str]:
+        return frozenset(PAIRS)
+
+    def url(self, base: str, symbols: Collection[str]) -> str:
+        return base
+
+    def subscribe(self, symbols: Collection[str]) -> list[str]:
+        body = {
+            "event": "subscribe",
+            "pair": self.pairs.pairs(symbols),
+            "subscription": {"name": self.channel},
+        }
+        return [orjson.dumps(body).decode()]
+
+    def parse(self, frame: str | bytes) -> Parsed:
+        data = load(frame)
+        if isinstance(data, dict):
+            return self._event(data)
+        if not isinstance(data, list) or len(data) != 4 or not isinstance(data[2], str):
+            raise FrameError("unexpected_frame", "not [channelID, payload, channel, pair]")
+        symbol = self.pairs.symbol(data[3])
+        if data[2] == "ticker":
+            last = data[1].get("c") if isinstance(data[1], dict) else None
+            if not isinstance(last, list) or not last:
+                raise FrameError("unexpected_frame", "ticker without c")
+            return Parsed((Tick(symbol, price(last[0], "c"), None),))
+        if data[2] == "trade" and isinstance(data[1], list):
+            return Parsed(tuple(self._trade(symbol, t) for t in data[1]))
+        raise FrameError("unexpected_frame", f"channel {data[2][:20]!r}")
+
+    def _trade(self, symbol: str, trade: object) -> Tick:
+        if not isinstance(trade, list) or len(trade) < 3:
+            raise FrameError("unexpected_frame", "a trade that is not [price, volume, time, ...]")
+        return Tick(symbol, price(trade[0]), epoch_time(trade[2], 1))
+
+    def _event(self, data: dict) -> Parsed:
+        event = data.get("event")
+        if not isinstance(event, str):
+            raise FrameError("unexpected_frame", "an object without event")
+        if event == "subscriptionStatus" and data.get("status") == "error":
+            pair = data.get("pair")
+            unlisted = (self.pairs.to_symbol[pair],) if pair in self.pairs.to_symbol else ()
+            return Parsed(control="subscription_error", unlisted=unlisted)
+        return Parsed(control=event[:40])  # systemStatus, subscriptionStatus, heartbeat, pong
