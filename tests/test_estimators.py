@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cryptoviz.models.estimators import AdaptiveLevel, BinnedRate, DecayedHistogram, OnlineRidge
+from cryptoviz.models.estimators import (
+    AdaptiveLevel,
+    BinnedRate,
+    DecayedHistogram,
+    OnlineRidge,
+    observation_weight,
+)
 from cryptoviz.models.fading import EwmaVariance, FadingMean
 
 
@@ -102,6 +108,86 @@ def _normal_quantile(p: float) -> float:
         else:
             hi = mid
     return lo
+
+
+def mixed_spacing(n: int, seed: int) -> np.ndarray:
+    """Seconds between n observations: hourly rows, minute quotes, 5 s stream quotes and irregular
+    gaps, in runs, as a backfill followed by live quotes gives them."""
+    rng = np.random.default_rng(seed)
+    runs = [np.full(50, 3600.0), np.full(300, 60.0), np.full(200, 5.0), rng.uniform(1, 9000, 100)]
+    return np.resize(np.concatenate(runs), n)
+
+
+def time_weights(dt: np.ndarray, halflife_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """By hand: each observation's weight w (its hours, at most one) and its faded weight at the
+    end, w x 0.5^(the hours of observations after it / the half-life)."""
+    w = np.minimum(dt, 3600.0) / 3600.0
+    after = np.cumsum(w[::-1])[::-1] - w
+    return w, w * 0.5 ** (after / halflife_h)
+
+
+def test_observation_weight_is_the_hours_an_observation_stands_for():
+    assert observation_weight(3600) == 1.0 and observation_weight(60) == pytest.approx(1 / 60)
+    assert observation_weight(5 * 3600) == 1.0 and observation_weight(-1) == 0.0
+
+
+def test_estimators_at_mixed_cadence_match_the_time_weighted_reference():
+    rng = np.random.default_rng(11)
+    n = 3000
+    dt = mixed_spacing(n, 11)
+    w, faded = time_weights(dt, 40.0)
+    x = rng.normal(0, 1, n)
+    hist = DecayedHistogram(-6, 6, 240, halflife=40.0)
+    ridge = OnlineRidge(2, halflife=40.0, penalty=3.0)
+    rate = BinnedRate([0.0], halflife=40.0, prior=5.0)
+    level = AdaptiveLevel(0.1, gamma=0.01)
+    alpha = 0.1
+    feats = np.column_stack([x, np.ones(n)])
+    y = 0.4 * x + rng.normal(0, 1, n)
+    for i in range(n):
+        hist.add(float(x[i]), float(w[i]))
+        ridge.add(list(feats[i]), float(y[i]), float(w[i]))
+        rate.add(float(x[i]), bool(y[i] > 0), float(w[i]))
+        missed = abs(y[i]) > 1.6
+        level.update(missed, float(w[i]))
+        alpha = min(0.5, max(0.002, alpha + 0.01 * w[i] * (0.1 - missed)))
+    assert hist.weight == pytest.approx(faded.sum(), rel=1e-9)
+    for v in (-1.0, 0.0, 0.7):
+        assert hist.cdf(v) == pytest.approx(faded[x < v].sum() / faded.sum(), abs=0.01)
+    weighted = (feats * faded[:, None]).T
+    beta = np.linalg.solve(weighted @ feats + 3.0 * np.eye(2), weighted @ y)
+    assert ridge.coefficients() == pytest.approx(list(beta), rel=1e-9, abs=1e-12)
+    up, pos = y > 0, x >= 0
+    base = (w * up).sum() / w.sum()
+    assert rate.base_rate() == pytest.approx(base, rel=1e-12)
+    # the prior: 5 hours' worth of observations at today's weight (an hour weighs 1 now)
+    expected = ((faded * (pos & up)).sum() + 5.0 * base) / ((faded * pos).sum() + 5.0)
+    assert rate.rate(0.5) == pytest.approx(expected, rel=1e-9)
+    assert level.alpha == pytest.approx(alpha, rel=1e-12)
+
+
+def test_minute_quotes_teach_what_the_hourly_rows_of_the_same_hours_do():
+    """An hourly stream, and the same values as sixty minute quotes each: the same weight in hours,
+    the same quantiles, calibration map and coefficients (to the fading within an hour)."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_t(4, 600)
+    y = 0.3 * x + rng.normal(0, 1, 600)
+    made = [
+        (DecayedHistogram(-8, 8, 400, 100.0), OnlineRidge(1, 100.0, 2.0), BinnedRate([0.0], 100.0, 10.0))
+        for _ in range(2)
+    ]
+    for (hist, ridge, rate), per_hour in zip(made, (1, 60), strict=True):
+        for xi, yi in zip(x, y, strict=True):
+            for _ in range(per_hour):
+                hist.add(float(xi), 1 / per_hour)
+                ridge.add([float(xi)], float(yi), 1 / per_hour)
+                rate.add(float(xi), bool(yi > 0), 1 / per_hour)
+    (h1, r1, b1), (h60, r60, b60) = made
+    assert h60.weight == pytest.approx(h1.weight, rel=0.005)
+    assert h60.quantiles([0.1, 0.5, 0.9]) == pytest.approx(h1.quantiles([0.1, 0.5, 0.9]), abs=h1.width)
+    assert r60.coefficients() == pytest.approx(r1.coefficients(), rel=0.005)
+    assert b60.rate(0.5) == pytest.approx(b1.rate(0.5), rel=0.005)
+    assert b60.base_rate() == pytest.approx(b1.base_rate(), rel=1e-9)
 
 
 ESTIMATORS: dict[str, tuple[Callable[[], Any], Callable[[Any, float], None], Callable[[Any], object]]] = {

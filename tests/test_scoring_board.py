@@ -71,13 +71,45 @@ def test_p_up_brier_against_the_base_rate_known_when_forecast():
     rel = {b["bin"]: b for b in s["reliability"]}
     assert rel["0.7-0.8"] == {"bin": "0.7-0.8", "n": 1, "p_mean": 0.7, "observed": 1.0}
     board.record(6000, 105.0, preds(105.0, 105.0), {}, {})
-    assert board.pending["1h"][-1][4] == 1.0  # both settled outcomes were up
+    assert board.pending["1h"][-1][3] == 1.0  # both settled outcomes were up
 
 
-def test_signals_are_scored_one_by_one_net_of_the_fee():
-    s = two_scored().summary()["1h"]["signals"]
-    assert s["n"] == 2 and s["hit_rate"] == 0.5 and s["fee_bps"] == 10
-    assert s["mean_net_return_pct"] == pytest.approx(((20 - 0.1) + (-5 - 0.1)) / 2)
+def test_signals_are_positions_scored_once_net_of_the_fee():
+    # the BUY at 100 is closed by the SELL at 1800 (at 100: no gain, the fee lost); the SELL is
+    # held to its horizon and closed by the tick at 5400, at 105 (a loss of 5 %)
+    board = two_scored()
+    assert board.summary()["1h"]["signals"]["n"] == 1
+    board.record(5400, 105.0, preds(105.0, 105.0), {}, {})
+    s = board.summary()["1h"]["signals"]
+    assert s["n"] == 2 and s["hit_rate"] == 0.0 and s["fee_bps"] == 10
+    assert s["mean_net_return_pct"] == pytest.approx(((0 - 0.1) + (-5 - 0.1)) / 2)
+
+
+def test_a_run_of_identical_signals_is_one_position_at_any_cadence():
+    """A BUY every minute for two hours, then HOLD: one position from the first BUY to an hour after
+    the last, scored once, as one BUY an hour would be; the fee is paid once."""
+    for step in (60.0, 3600.0):
+        board = Scoreboard(H, fee_bps=10)
+        t, price = 0.0, 100.0
+        while t <= 7200:
+            board.on_tick(t, price)
+            board.record(t, price, preds(price, price), {"1h": 1}, {})
+            t, price = t + step, price + step / 3600
+        while t <= 7200 + 3600:
+            board.on_tick(t, price)
+            board.record(t, price, preds(price, price), {}, {})
+            t += step
+        s = board.summary()["1h"]["signals"]
+        assert s["n"] == 1 and s["hit_rate"] == 1.0, step
+        assert s["mean_net_return_pct"] == pytest.approx(price - 100 - 0.1), step
+
+
+def test_a_position_across_a_gap_is_dropped_unscored():
+    board = Scoreboard(H, fee_bps=10)
+    board.record(0, 100.0, preds(100.0, 100.0), {"1h": 1}, {})
+    board.on_tick(3600 * 3, 120.0)  # two hours past its exit: the data has a gap there
+    board.record(3600 * 3, 120.0, preds(120.0, 120.0), {}, {})
+    assert board.summary()["1h"]["signals"]["n"] == 0 and board.scores["1h"].position[0] == 0
 
 
 def test_predictions_are_scored_once_and_gaps_expire():
@@ -92,7 +124,7 @@ def test_settled_forecasts_are_handed_back_for_learning():
     board = Scoreboard(H)
     board.record(0, 100.0, preds(101.0, 100.0), {}, forecast(101, (99, 103), (98, 104), 0.6, 1))
     board.on_tick(3600, 102.0)
-    assert [(h, base, fc.p_up) for h, base, fc in board.settled] == [("1h", 100.0, 0.6)]
+    assert [(h, due, base, fc.p_up) for h, due, base, fc in board.settled] == [("1h", 3600, 100.0, 0.6)]
     board.on_tick(3700, 102.0)
     assert board.settled == []
 

@@ -27,18 +27,38 @@ def test_hac_mean_matches_newey_west_by_its_definition(lags):
     for i in range(1, 700):  # autocorrelated, as overlapping 6 h outcomes are
         x[i] = 0.6 * x[i - 1] + rng.normal(0.05, 1)
     hac = HacMean(lags)
-    for v in x:
-        hac.add(float(v))
+    for hour, v in enumerate(x):  # hourly outcomes: a bucket each
+        hac.add(float(v), hour * 3600.0)
     assert hac.mean() == pytest.approx(x.mean(), rel=1e-12)
-    assert hac.t_stat() == pytest.approx(newey_west_reference(x, lags), rel=1e-9)
+    # the last hour's bucket is still open: the t statistic is over the others
+    assert hac.t_stat() == pytest.approx(newey_west_reference(x[:-1], lags), rel=1e-9)
     again = HacMean.from_state(hac.to_state())
     assert again.t_stat() == hac.t_stat()
+    again.add(0.0, 700 * 3600.0)
+    assert again.t_stat() == pytest.approx(newey_west_reference(x, lags), rel=1e-9)
+
+
+def test_hac_t_runs_over_hour_buckets_whatever_the_cadence():
+    """Sixty minute outcomes an hour (mixed with hourly ones) count as their hour's mean, so the t
+    statistic does not grow with the cadence: the same as over the hourly means by hand."""
+    rng = np.random.default_rng(3)
+    hac = HacMean(12)
+    means = []
+    for hour in range(300):
+        per_hour = 60 if hour % 3 else 1  # minute quotes, and every third hour one hourly row
+        values = rng.normal(0.05, 1, per_hour) + 0.3 * (means[-1] if means else 0.0)
+        for j, v in enumerate(values):
+            hac.add(float(v), hour * 3600.0 + j * 60.0)
+        means.append(float(values.mean()))
+    hac.add(0.0, 300 * 3600.0)  # closes the last hour
+    assert hac.t_stat() == pytest.approx(newey_west_reference(np.array(means), 12), rel=1e-9)
+    assert hac.values == 200 * 60 + 100 + 1
 
 
 def test_hac_t_is_none_with_too_few_values_or_no_variance():
     hac = HacMean(2)
-    for v in (1.0, 1.0, 1.0, 1.0):
-        hac.add(v)
+    for hour, v in enumerate((1.0, 1.0, 1.0, 1.0)):
+        hac.add(v, hour * 3600.0)
     assert hac.t_stat() is None
     assert newey_west_t(0.0, [0.0, 0.0], 10) is None
 

@@ -64,10 +64,11 @@ def render(summary: dict) -> str:
             )
     out += [
         "",
-        "1 h signals, each scored over its hour net of the fee; the directional baselines' hit rates "
+        "1 h signals as positions (a run of identical signals is one, held until an hour after its "
+        "last signal), each scored once net of the fee; the directional baselines' hit rates "
         "(95 % Wilson intervals); the volatility forecast's out-of-sample R^2 (1 h / 6 h / 24 h):",
         "",
-        "| symbol | signals | hit rate | net % per signal | reversal hit rate | always-up hit rate "
+        "| symbol | positions | hit rate | net % per position | reversal hit rate | always-up hit rate "
         "| R^2 of the expected move |",
         "|---|---|---|---|---|---|---|",
     ]

@@ -28,10 +28,13 @@ from cryptoviz.models.layout import (
     FIRST_T,
     FM,
     HAC,
+    HAC_VALUES,
     HAS_FIRST,
     INTERVALS,
+    LAST_DUE,
     LAST_T,
     MOVE_ERROR,
+    MOVE_LAST_DUE,
     MOVE_RATIO,
     MOVE_TALLY,
     NBLEND,
@@ -54,6 +57,7 @@ from cryptoviz.models.layout import (
     OUT_STATS,
     OUT_WIDTH,
     OUTCOMES,
+    POSITION,
     PROB,
     PUP,
     Q_BOARD,
@@ -285,7 +289,7 @@ class ModelBook:
         i, h = self.rows[symbol], list(HORIZONS).index(horizon)
         o = RESID + (h * NR + regime) * (2 + RESIDUAL_BINS)
         g, total = self.fixed[i, o], self.fixed[i, o + 1]
-        return bool(g > 0 and total / (g * self.cfg[layout.C_RESID_DECAY]) >= MIN_RESIDUALS)
+        return bool(g > 0 and total / g >= MIN_RESIDUALS)
 
     def model(self, symbol: str) -> SymbolModel:
         """The symbol's state as the reference engine's objects."""
@@ -344,6 +348,7 @@ class ModelBook:
         fixed[SIGMAS], fixed[SIGMAS + 1] = fc.sigmas.g, fc.sigmas.total
         fixed[SIGMAS + 2 : SIGMAS + 2 + SIGMA_BINS] = fc.sigmas.counts
         for h, hf in enumerate(fc.horizons.values()):
+            fixed[LAST_DUE + h] = hf.last_due
             o = RIDGE + h * (NK * NK + NK)
             fixed[o : o + NK * NK] = [v for row in hf.ridge.xx for v in row]
             fixed[o + NK * NK : o + NK * NK + NK] = hf.ridge.xy
@@ -366,6 +371,7 @@ class ModelBook:
                 for lv, level in enumerate(levels.values()):
                     fixed[ALPHA + (h * NR + r) * NL + lv] = level.alpha
         for v, vh in enumerate(VOL_HORIZONS):
+            fixed[MOVE_LAST_DUE + v] = fc.moves.last_due[vh]
             for b in range(NVB):
                 for base, means in ((MOVE_RATIO, fc.moves.ratio[vh]), (MOVE_ERROR, fc.moves.error[vh])):
                     o = base + (v * NVB + b) * FM
@@ -386,6 +392,7 @@ class ModelBook:
                 start = hac.n - len(hac.recent)
                 for k, x in enumerate(hac.recent):
                     fixed[o + 5 + 2 * lags + (start + k) % lags] = x
+                fixed[o + HAC_VALUES : o + HAC] = hac.values, hac.values_total, *hac.bucket
             for lv, tally in enumerate(score.intervals.values()):
                 o = INTERVALS + (h * NL + lv) * TALLY
                 fixed[o : o + 4] = tally.n, tally.covered, tally.width, tally.score
@@ -395,6 +402,7 @@ class ModelBook:
             fixed[o + 3 : o + 3 + 3 * RELIABILITY_BINS] = [v for b in score.p_up.bins for v in b]
             fixed[ALWAYS_UP + h * 3 : ALWAYS_UP + h * 3 + 3] = score.always_up.to_state()
             fixed[FIRED + h * 3 : FIRED + h * 3 + 3] = score.fired.to_state()
+            fixed[POSITION + h * 3 : POSITION + h * 3 + 3] = score.position
             fixed[OUTCOMES + h * 3 : OUTCOMES + h * 3 + 3] = score.ups, score.outcomes, score.expired
         for v, vh in enumerate(VOL_HORIZONS):
             moves = board.moves.get(vh)
@@ -409,7 +417,7 @@ class ModelBook:
         queues[Q_RECENT] = [list(p) for p in fc.recent]
         for h, name in enumerate(HORIZONS):
             queues[Q_BOARD + h] = [
-                [e[0], e[1], *e[2], e[3], e[4], 1.0 if e[5] else 0.0, *(e[5] or [0.0] * FC)]
+                [e[0], e[1], *e[2], e[3], 1.0 if e[4] else 0.0, *(e[4] or [0.0] * FC)]
                 for e in board.pending[name]
             ]
         for v, vh in enumerate(VOL_HORIZONS):
@@ -448,6 +456,7 @@ class ModelBook:
                 at(o + 4, lags + 1),
                 at(o + 5 + lags, int(first_n)),
                 recent,
+                at(o + HAC_VALUES, HAC - HAC_VALUES),
             ]
         intervals = {}
         for lv, (name, alpha) in enumerate(LEVELS.items()):
@@ -470,12 +479,14 @@ class ModelBook:
         ups, outcomes, expired = at(OUTCOMES + h * 3, 3)
         return HorizonScore.from_state(
             {
+                "horizon_s": horizon_s,
                 "sums": sums,
                 "skill": skill,
                 "intervals": intervals,
                 "p_up": p_up,
                 "always_up": [int(always_n), int(always_hits), always_net],
                 "fired": [int(fired_n), int(fired_hits), fired_net],
+                "position": at(POSITION + h * 3, 3),
                 "ups": [int(ups), int(outcomes)],
                 "expired": int(expired),
             }
@@ -525,6 +536,7 @@ class ModelBook:
         fc.sigmas.counts = v[SIGMAS + 2 : SIGMAS + 2 + SIGMA_BINS]
         fc.recent = deque((t, p) for t, p in self._items(i, Q_RECENT))
         for h, hf in enumerate(fc.horizons.values()):
+            hf.last_due = v[LAST_DUE + h]
             o = RIDGE + h * (NK * NK + NK)
             hf.ridge.xx = [v[o + r * NK : o + (r + 1) * NK] for r in range(NK)]
             hf.ridge.xy = v[o + NK * NK : o + NK * NK + NK]
@@ -547,6 +559,7 @@ class ModelBook:
                 for lv, level in enumerate(levels.values()):
                     level.alpha = v[ALPHA + (h * NR + r) * NL + lv]
         for j, vh in enumerate(VOL_HORIZONS):
+            fc.moves.last_due[vh] = v[MOVE_LAST_DUE + j]
             for b in range(NVB):
                 for base, means in ((MOVE_RATIO, fc.moves.ratio[vh]), (MOVE_ERROR, fc.moves.error[vh])):
                     o = base + (j * NVB + b) * FM
@@ -558,10 +571,10 @@ class ModelBook:
             board.scores[name] = self._score(i, h, horizon_s)
             pending: deque[list] = deque()
             for e in self._items(i, Q_BOARD + h):
-                fc_list = e[3 + NS + 2 :] if e[2 + NS + 2] else None
+                fc_list = e[2 + NS + 2 :] if e[2 + NS + 1] else None
                 if fc_list is not None:
                     fc_list[layout.F_REGIME] = int(fc_list[layout.F_REGIME])
-                pending.append([e[0], e[1], e[2 : 2 + NS], int(e[2 + NS]), e[3 + NS], fc_list])
+                pending.append([e[0], e[1], e[2 : 2 + NS], e[2 + NS], fc_list])
             board.pending[name] = pending
         board.moves = self._move_tallies(i)
         board.scored = int(v[SCORED_TOTAL])

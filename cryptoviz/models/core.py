@@ -54,7 +54,6 @@ from cryptoviz.models.layout import (
     CLIP,
     E_BASE,
     E_BASE_RATE,
-    E_DIRECTION,
     E_DUE,
     E_FC,
     E_HAS_FC,
@@ -75,13 +74,16 @@ from cryptoviz.models.layout import (
     FIRST_T,
     FM,
     HAC,
+    HAC_VALUES,
     HAS_FIRST,
     INTERVALS,
     LAGS,
+    LAST_DUE,
     LAST_T,
     MAX_RATIO,
     MIN_RESIDUALS,
     MOVE_ERROR,
+    MOVE_LAST_DUE,
     MOVE_RATIO,
     MOVE_TALLY,
     NBLEND,
@@ -109,6 +111,7 @@ from cryptoviz.models.layout import (
     P_FORECAST,
     P_PERSISTENCE,
     P_REVERSAL,
+    POSITION,
     PROB,
     PUP,
     Q_BOARD,
@@ -203,11 +206,18 @@ def _pop(ring, meta, i, q):
 
 # --- estimators ---------------------------------------------------------------------------------
 @helper
-def _fm_add(fixed, i, o, d, x):
-    fixed[i, o] = fixed[i, o] * d + 1.0
-    fixed[i, o + 1] = fixed[i, o + 1] * d * d + 1.0
-    fixed[i, o + 2] = fixed[i, o + 2] * d + x
-    fixed[i, o + 3] = fixed[i, o + 3] * d + x * x
+def _weight(dt):
+    """estimators.observation_weight"""
+    return min(max(dt, 0.0), HOUR) / HOUR
+
+
+@helper
+def _fm_add(fixed, i, o, d, x, w, span):
+    dw = d**w
+    fixed[i, o] = fixed[i, o] * dw + w
+    fixed[i, o + 1] = fixed[i, o + 1] * dw * dw + w * max(w, span)
+    fixed[i, o + 2] = fixed[i, o + 2] * dw + w * x
+    fixed[i, o + 3] = fixed[i, o + 3] * dw + w * x * x
 
 
 @helper
@@ -225,9 +235,9 @@ def _least_mean(fixed, i, o, n):
 
 
 @helper
-def _fm_t_stat(fixed, i, o, dependence):
+def _fm_t_stat(fixed, i, o):
     sum_w, sum_w2, sum_x, sum_xx = fixed[i, o], fixed[i, o + 1], fixed[i, o + 2], fixed[i, o + 3]
-    n_eff = sum_w * sum_w / sum_w2 / dependence if sum_w2 > 0 else 0.0
+    n_eff = sum_w * sum_w / sum_w2 if sum_w2 > 0 else 0.0
     if n_eff < 2:
         return 0.0
     mean = sum_x / sum_w
@@ -259,12 +269,8 @@ def _ewma_hourly(fixed, i, o):
 
 
 @helper
-def _hist_add(fixed, i, o, bins, lo, width, decay, x):
-    k = min(bins - 1, max(0, int((x - lo) / width)))
-    g = fixed[i, o]
-    fixed[i, o + 2 + k] += g
-    fixed[i, o + 1] += g
-    g /= decay
+def _hist_add(fixed, i, o, bins, lo, width, decay, x, w):
+    g = fixed[i, o] / decay**w
     if g > RESCALE_AT:
         scale = 1.0 / g
         for j in range(bins):
@@ -272,11 +278,14 @@ def _hist_add(fixed, i, o, bins, lo, width, decay, x):
         fixed[i, o + 1] *= scale
         g = 1.0
     fixed[i, o] = g
+    k = min(bins - 1, max(0, int((x - lo) / width)))
+    fixed[i, o + 2 + k] += w * g
+    fixed[i, o + 1] += w * g
 
 
 @helper
-def _hist_weight(fixed, i, o, decay):
-    return fixed[i, o + 1] / (fixed[i, o] * decay)
+def _hist_weight(fixed, i, o):
+    return fixed[i, o + 1] / fixed[i, o]
 
 
 @helper
@@ -331,28 +340,27 @@ def _binned_base(fixed, i, o):
 @helper
 def _binned_rate(fixed, i, o, cfg, h, score):
     k = _binned_bin(cfg, score)
-    prior_w = cfg[C_PRIOR + h] * fixed[i, o] * cfg[C_PUP_DECAY]
+    prior_w = cfg[C_PRIOR + h] * fixed[i, o]
     return (fixed[i, o + 1 + NPBIN + k] + prior_w * _binned_base(fixed, i, o)) / (
         fixed[i, o + 1 + k] + prior_w
     )
 
 
 @helper
-def _binned_add(fixed, i, o, cfg, score, event):
-    k = _binned_bin(cfg, score)
-    g = fixed[i, o]
-    fixed[i, o + 1 + k] += g
-    fixed[i, o + 1 + 2 * NPBIN] += 1
-    if event:
-        fixed[i, o + 1 + NPBIN + k] += g
-        fixed[i, o + 2 + 2 * NPBIN] += 1
-    g /= cfg[C_PUP_DECAY]
+def _binned_add(fixed, i, o, cfg, score, event, w):
+    g = fixed[i, o] / cfg[C_PUP_DECAY] ** w
     if g > RESCALE_AT:
         s = 1.0 / g
         for j in range(2 * NPBIN):
             fixed[i, o + 1 + j] = fixed[i, o + 1 + j] * s
         g = 1.0
     fixed[i, o] = g
+    k = _binned_bin(cfg, score)
+    fixed[i, o + 1 + k] += w * g
+    fixed[i, o + 1 + 2 * NPBIN] += w
+    if event:
+        fixed[i, o + 1 + NPBIN + k] += w * g
+        fixed[i, o + 2 + 2 * NPBIN] += w
 
 
 @helper
@@ -390,16 +398,33 @@ def _ridge_predict(fixed, i, o, penalty, x, a, beta):
 
 
 @helper
-def _ridge_add(fixed, i, o, d, x, y):
+def _ridge_add(fixed, i, o, d, x, y, w):
+    dw = d**w
     for r in range(NK):
-        xi = x[r]
+        xi = w * x[r]
         for c in range(NK):
-            fixed[i, o + r * NK + c] = fixed[i, o + r * NK + c] * d + xi * x[c]
-        fixed[i, o + NK * NK + r] = fixed[i, o + NK * NK + r] * d + xi * y
+            fixed[i, o + r * NK + c] = fixed[i, o + r * NK + c] * dw + xi * x[c]
+        fixed[i, o + NK * NK + r] = fixed[i, o + NK * NK + r] * dw + xi * y
 
 
 @helper
-def _hac_add(fixed, i, o, lags, x):
+def _hac_add(fixed, i, o, lags, x, due):
+    """HacMean.add: the outcome into its hour's bucket, the bucket before it closed into the HAC."""
+    v = o + HAC_VALUES
+    hour = math.floor(due / HOUR)
+    if fixed[i, v + 4] and hour != fixed[i, v + 2]:
+        _hac_push(fixed, i, o, lags, fixed[i, v + 3] / fixed[i, v + 4])
+        fixed[i, v + 3] = 0.0
+        fixed[i, v + 4] = 0.0
+    fixed[i, v + 2] = hour
+    fixed[i, v + 3] += x
+    fixed[i, v + 4] += 1
+    fixed[i, v] += 1
+    fixed[i, v + 1] += x
+
+
+@helper
+def _hac_push(fixed, i, o, lags, x):
     n = int(fixed[i, o])
     recent = o + 4 + (lags + 1) + lags  # the ring of the last `lags` values: value j at slot j % lags
     for k in range(1, min(n, lags) + 1):
@@ -492,7 +517,7 @@ def _window_fit(fixed, i, o):
 
 
 @helper
-def _score_entry(fixed, i, h, ring, s, price, fee_pct, cfg):
+def _score_entry(fixed, i, h, ring, s, price, cfg):
     """HorizonScore.score of one pending prediction (ring slot s); returns whether it held a forecast."""
     base = ring[i, s, E_BASE]
     move = price - base
@@ -511,19 +536,16 @@ def _score_entry(fixed, i, h, ring, s, price, fee_pct, cfg):
             fixed[i, o + 3] += 1
             fixed[i, o + 4] += 1.0 if (predicted_move > 0) == (move > 0) else 0.0
         if m != P_PERSISTENCE:
-            _hac_add(fixed, i, SKILL + (h * (NS - 1) + j) * HAC, lags, ape_persistence - err / price * 100)
+            _hac_add(
+                fixed, i, SKILL + (h * (NS - 1) + j) * HAC, lags, ape_persistence - err / price * 100,
+                ring[i, s, E_DUE],
+            )  # fmt: skip
             j += 1
     if move != 0:
         o = ALWAYS_UP + h * 3
         fixed[i, o] += 1
         fixed[i, o + 1] += 1.0 if move > 0 else 0.0
         fixed[i, o + 2] += 0.0
-    direction = ring[i, s, E_DIRECTION]
-    if direction:
-        o = FIRED + h * 3
-        fixed[i, o] += 1
-        fixed[i, o + 1] += 1.0 if (move > 0) == (direction > 0) else 0.0
-        fixed[i, o + 2] += direction * move / base * 100 - fee_pct
     has_fc = ring[i, s, E_HAS_FC] > 0
     if has_fc:
         fc = E_FC
@@ -557,21 +579,59 @@ def _score_entry(fixed, i, h, ring, s, price, fee_pct, cfg):
 
 
 @helper
+def _close(fixed, i, h, price, fee_pct):
+    """HorizonScore._close"""
+    p = POSITION + h * 3
+    move = fixed[i, p] * (price - fixed[i, p + 1])
+    o = FIRED + h * 3
+    fixed[i, o] += 1
+    fixed[i, o + 1] += 1.0 if move > 0 else 0.0
+    fixed[i, o + 2] += move / fixed[i, p + 1] * 100 - fee_pct
+    fixed[i, p] = fixed[i, p + 1] = fixed[i, p + 2] = 0.0
+
+
+@helper
+def _trade(fixed, i, h, t, price, direction, horizon_s, late_limit, fee_pct):
+    """HorizonScore.trade"""
+    p = POSITION + h * 3
+    held = fixed[i, p]
+    if held != 0 and t >= fixed[i, p + 2]:
+        if t - fixed[i, p + 2] > late_limit:
+            fixed[i, p] = fixed[i, p + 1] = fixed[i, p + 2] = 0.0
+            held = 0.0
+        elif direction != held:
+            _close(fixed, i, h, price, fee_pct)
+            held = 0.0
+    if direction == 0:
+        return
+    if held == direction:
+        fixed[i, p + 2] = t + horizon_s
+        return
+    if held != 0:
+        _close(fixed, i, h, price, fee_pct)
+    fixed[i, p], fixed[i, p + 1], fixed[i, p + 2] = direction, price, t + horizon_s
+
+
+@helper
 def _learn(fixed, i, h, cfg, ring, s, outcome, x):
     """HorizonForecaster.learn from a settled prediction's forecast (ring slot s)."""
     fc = E_FC
+    due = ring[i, s, E_DUE]
+    w = _weight(due - fixed[i, LAST_DUE + h])
+    fixed[i, LAST_DUE + h] = due
     base = ring[i, s, E_BASE]
-    scale = ring[i, s, fc + F_SIGMA] * math.sqrt(cfg[C_HORIZON + h] / HOUR)
+    span = cfg[C_HORIZON + h] / HOUR
+    scale = ring[i, s, fc + F_SIGMA] * math.sqrt(span)
     z = _clip(math.log(outcome / base) / scale)
     for k in range(NK):
         x[k] = ring[i, s, fc + F_FEATURES + k]
-    _ridge_add(fixed, i, RIDGE + h * (NK * NK + NK), cfg[C_RIDGE_DECAY], x, z)
+    _ridge_add(fixed, i, RIDGE + h * (NK * NK + NK), cfg[C_RIDGE_DECAY], x, z, w)
     regime = int(ring[i, s, fc + F_REGIME])
     bins = RESIDUAL_BINS
     width = (RESID_HI - RESID_LO) / bins
     _hist_add(
         fixed, i, RESID + (h * NR + regime) * (2 + bins), bins, RESID_LO, width, cfg[C_RESID_DECAY],
-        z - ring[i, s, fc + F_ZPOINT],
+        z - ring[i, s, fc + F_ZPOINT], w,
     )  # fmt: skip
     up = 1.0 if outcome > base else 0.0
     po = PUP + h * (1 + 2 * NPBIN + 2)
@@ -584,19 +644,23 @@ def _learn(fixed, i, h, cfg, ring, s, outcome, x):
             BRIER_FM + (h * NBLEND + k) * FM,
             cfg[C_SHRINK_DECAY],
             (rate + P_BLENDS[k] * (binned - rate) - up) ** 2,
+            w,
+            span,
         )
-    _binned_add(fixed, i, po, cfg, p_raw, up > 0)
+    _binned_add(fixed, i, po, cfg, p_raw, up > 0, w)
     z_ridge = ring[i, s, fc + F_ZRIDGE]
     for k in range(NSHRINK):
         _fm_add(
             fixed, i, SHRINK_FM + (h * NSHRINK + k) * FM, cfg[C_SHRINK_DECAY],
-            (abs(z) - abs(z - SHRINKS[k] * z_ridge)) * scale * 100,
+            (abs(z) - abs(z - SHRINKS[k] * z_ridge)) * scale * 100, w, span,
         )  # fmt: skip
     for lv in range(NL):
         low, high = ring[i, s, fc + F_BOUNDS + 2 * lv], ring[i, s, fc + F_BOUNDS + 2 * lv + 1]
         missed = 0.0 if low <= outcome <= high else 1.0
         a = ALPHA + (h * NR + regime) * NL + lv
-        fixed[i, a] = min(0.5, max(ACI_FLOOR, fixed[i, a] + cfg[C_ACI_GAMMA] * (cfg[C_LEVEL + lv] - missed)))
+        fixed[i, a] = min(
+            0.5, max(ACI_FLOOR, fixed[i, a] + cfg[C_ACI_GAMMA] * w * (cfg[C_LEVEL + lv] - missed))
+        )
 
 
 @helper
@@ -613,14 +677,18 @@ def _settle_moves(fixed, rings, meta, i, cfg, t, price):
             if t - due > late:
                 continue
             realised = abs(math.log(price / base))
+            w = _weight(due - fixed[i, MOVE_LAST_DUE + v])
+            fixed[i, MOVE_LAST_DUE + v] = due
+            span = cfg[C_VOL_HORIZON + v] / HOUR
             for b in range(NVB):
                 ro = MOVE_RATIO + (v * NVB + b) * FM
                 eo = MOVE_ERROR + (v * NVB + b) * FM
                 scale = _blend(short, long, VOL_BLENDS[b])
                 if fixed[i, ro] > 0:
                     c = fixed[i, ro + 2] / fixed[i, ro]
-                    _fm_add(fixed, i, eo, cfg[C_MOVE_DECAY], (realised - c * scale) ** 2 / (short * short))
-                _fm_add(fixed, i, ro, cfg[C_MOVE_DECAY], min(realised / scale, MAX_RATIO))
+                    error = (realised - c * scale) ** 2 / (short * short)
+                    _fm_add(fixed, i, eo, cfg[C_MOVE_DECAY], error, w, span)
+                _fm_add(fixed, i, ro, cfg[C_MOVE_DECAY], min(realised / scale, MAX_RATIO), w, span)
             mo = MOVE_TALLY + v * 6  # Scoreboard.score_moves -> MoveTally.add
             fixed[i, mo] = 1.0
             realised_pct = realised * 100
@@ -640,19 +708,18 @@ def _forecast(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
     z_ridge = _ridge_predict(
         fixed, i, RIDGE + h * (NK * NK + NK), cfg[C_PENALTY + h], x, scratch.a, scratch.beta
     )
-    dependence = max(1.0, cfg[C_HORIZON + h] / HOUR)
     best, best_gain = 0, 0.0
     for k in range(NSHRINK):
         go = SHRINK_FM + (h * NSHRINK + k) * FM
         if fixed[i, go] > 0:
             mean = fixed[i, go + 2] / fixed[i, go]
-            if mean > best_gain and _fm_t_stat(fixed, i, go, dependence) > SHRINK_T:
+            if mean > best_gain and _fm_t_stat(fixed, i, go) > SHRINK_T:
                 best, best_gain = k, mean
     z = SHRINKS[best] * z_ridge
     bins = RESIDUAL_BINS
     width = (RESID_HI - RESID_LO) / bins
     ho = RESID + (h * NR + regime) * (2 + bins)
-    if _hist_weight(fixed, i, ho, cfg[C_RESID_DECAY]) >= MIN_RESIDUALS:
+    if _hist_weight(fixed, i, ho) >= MIN_RESIDUALS:
         cum = scratch.cum
         acc = 0.0
         for j in range(bins):
@@ -730,7 +797,7 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
                 if t - ring[i, s, E_DUE] > late_limit:
                     fixed[i, OUTCOMES + h * 3 + 2] += 1
                     continue
-                if _score_entry(fixed, i, h, ring, s, price, fee_pct, cfg):
+                if _score_entry(fixed, i, h, ring, s, price, cfg):
                     _learn(fixed, i, h, cfg, ring, s, price, x)
                 scored += 1
         fixed[i, SCORED_TOTAL] += scored
@@ -760,6 +827,7 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
         _ewma_update(fixed, i, EWMA, cfg[C_VOL_HALFLIFE], t, price)
         _ewma_update(fixed, i, EWMA + 5, cfg[C_VOL_LONG_HALFLIFE], t, price)
         ring = rings[Q_RECENT]
+        w_tick = _weight(t - ring[i, _last(ring, meta, i, Q_RECENT), 0]) if meta[i, Q_RECENT, 1] else 1.0
         s = _push(ring, meta, i, Q_RECENT)
         ring[i, s, 0], ring[i, s, 1] = t, price
         while meta[i, Q_RECENT, 1] > 2 and ring[i, _second(ring, meta, i, Q_RECENT), 0] <= t - HOUR:
@@ -769,8 +837,9 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
         sigma_width = (SIGMA_HI - SIGMA_LO) / sigma_bins
         if sigma > 0:
             _hist_add(
-                fixed, i, SIGMAS, sigma_bins, SIGMA_LO, sigma_width, cfg[C_REGIME_DECAY], math.log(sigma)
-            )
+                fixed, i, SIGMAS, sigma_bins, SIGMA_LO, sigma_width, cfg[C_REGIME_DECAY], math.log(sigma),
+                w_tick,
+            )  # fmt: skip
         # the last hour's move
         n_recent = meta[i, Q_RECENT, 1]
         if n_recent < 2:
@@ -806,7 +875,7 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
         # the headline forecast
         regime = 1
         if sigma > 0:
-            if _hist_weight(fixed, i, SIGMAS, cfg[C_REGIME_DECAY]) < MIN_RESIDUALS:
+            if _hist_weight(fixed, i, SIGMAS) < MIN_RESIDUALS:
                 regime = 1
             else:
                 u = _hist_cdf(fixed, i, SIGMAS, sigma_bins, SIGMA_LO, sigma_width, math.log(sigma))
@@ -877,7 +946,6 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
             ring[i, s, E_BASE] = price
             for m in range(NS):
                 ring[i, s, E_PRED + m] = row[po + m]
-            ring[i, s, E_DIRECTION] = row[OUT_SIGNAL + h * 5]
             ring[i, s, E_BASE_RATE] = (
                 fixed[i, OUTCOMES + h * 3] / fixed[i, OUTCOMES + h * 3 + 1]
                 if fixed[i, OUTCOMES + h * 3 + 1]
@@ -886,6 +954,9 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
             ring[i, s, E_HAS_FC] = row[OUT_HAS_FC + h]
             for f in range(FC):
                 ring[i, s, E_FC + f] = row[OUT_FC + h * FC + f] if row[OUT_HAS_FC + h] else 0.0
+            horizon_s = cfg[C_HORIZON + h]
+            late_limit = horizon_s * cfg[C_TOLERANCE]
+            _trade(fixed, i, h, t, price, row[OUT_SIGNAL + h * 5], horizon_s, late_limit, fee_pct)
         # the stats
         row[OUT_STATS] = b_fit if ok else 0.0
         row[OUT_STATS + 1] = rate * 3600

@@ -18,6 +18,7 @@ from cryptoviz.models.layout import (
     ALWAYS_UP,
     FIRED,
     HAC,
+    HAC_VALUES,
     INTERVALS,
     LAGS,
     MOVE_TALLY,
@@ -122,8 +123,8 @@ def summarize(fixed, i, out):
                 mape_p = out[s + 2]
         for j in range(NS - 1):
             o, s = SKILL + (h * (NS - 1) + j) * HAC, b + SM_SKILL + j * 3
-            n = fixed[i, o]
-            mean = fixed[i, o + 1] / n if n else NAN
+            n = fixed[i, o + HAC_VALUES]  # outcomes (the t statistic's are hour buckets)
+            mean = fixed[i, o + HAC_VALUES + 1] / n if n else NAN
             out[s] = mean / mape_p if n and not math.isnan(mape_p) and mape_p != 0 else NAN
             out[s + 1] = _t_stat(fixed, i, o, lags)
             out[s + 2] = n

@@ -20,7 +20,7 @@ from cryptoviz.models.volatility import Volatility
 from cryptoviz.models.window import TimeWindow
 from cryptoviz.scoring import Scoreboard
 
-STATE_VERSION = 2  # 2: the forecaster, and the scoreboard's new tallies (a v1 snapshot starts afresh)
+STATE_VERSION = 3  # 3: weights in hours, signals as positions (an older snapshot starts afresh)
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ class SymbolModel:
         self.last_t = t
         self.ticks += 1
         scored = self.board.on_tick(t, price)
-        for h, base, fc in self.board.settled:  # outcomes known now: learnt before forecasting
-            self.forecaster.learn(h, base, fc, price)
+        for h, due, base, fc in self.board.settled:  # outcomes known now: learnt before forecasting
+            self.forecaster.learn(h, due, base, fc, price)
         self.board.score_moves(self.forecaster.settle_moves(t, price, self.board.tolerance))
         self.ma.update(t, price)
         self.trend.update(t, price)

@@ -3,8 +3,13 @@
 
 They learn only from what they are given, in order: the forecaster feeds them an outcome when its
 horizon has passed, so whatever they answer at time t was learnt from outcomes known before t.
-Old observations fade with a half-life counted in observations (`halflife`), so the estimators
-follow a market whose behaviour drifts, and their state stays a fixed size.
+
+Every observation comes with a weight `w`: the hours of data it stands for (`observation_weight`:
+the time since the previous one, at most an hour). An hourly row weighs 1 and a minute quote 1/60,
+so sixty minute quotes teach what one hourly row does, and a half-life (`halflife`, in hours) or a
+prior (in hours' worth of observations) means the same at any cadence. Old observations fade with
+that half-life, so the estimators follow a market whose behaviour drifts, and their state stays a
+fixed size.
 """
 
 from __future__ import annotations
@@ -14,15 +19,22 @@ from collections.abc import Sequence
 from itertools import accumulate
 
 RESCALE_AT = 1e100  # growing weights are brought back to 1 before they overflow
+HOUR = 3600.0
+
+
+def observation_weight(dt_s: float) -> float:
+    """The weight of an observation made `dt_s` seconds after the one before it: the hours it stands
+    for, at most one (a gap is no reason to weigh one observation more)."""
+    return min(max(dt_s, 0.0), HOUR) / HOUR
 
 
 class DecayedHistogram:
     """Weighted quantiles and CDF of a stream over fixed bins, older values fading.
 
-    Each new value has weight g, and g grows by 1/decay per value, which is the same as fading
-    every older weight by `decay` (renormalised when g gets large): an update is O(1) and a query
-    O(bins). Values outside [lo, hi] are counted in the edge bins. Quantiles interpolate linearly
-    within a bin, so they are exact to a bin's width."""
+    Before each new value g grows by 1/decay^w, and the value is counted with weight w g: the same
+    as fading every older weight by decay^w (renormalised when g gets large), so an update is O(1)
+    and a query O(bins). Values outside [lo, hi] are counted in the edge bins. Quantiles interpolate
+    linearly within a bin, so they are exact to a bin's width."""
 
     __slots__ = ("counts", "decay", "g", "hi", "lo", "total", "width")
 
@@ -34,21 +46,21 @@ class DecayedHistogram:
         self.g = 1.0
         self.total = 0.0
 
-    def add(self, x: float) -> None:
-        i = min(len(self.counts) - 1, max(0, int((x - self.lo) / self.width)))
-        self.counts[i] += self.g
-        self.total += self.g
-        self.g /= self.decay
+    def add(self, x: float, w: float = 1.0) -> None:
+        self.g /= self.decay**w
         if self.g > RESCALE_AT:
             scale = 1.0 / self.g
             self.counts = [c * scale for c in self.counts]
             self.total *= scale
             self.g = 1.0
+        i = min(len(self.counts) - 1, max(0, int((x - self.lo) / self.width)))
+        self.counts[i] += w * self.g
+        self.total += w * self.g
 
     @property
     def weight(self) -> float:
-        """The effective number of observations (the faded weights summed, newest = 1)."""
-        return self.total / (self.g * self.decay)
+        """The hours of observations behind the histogram (the faded weights summed)."""
+        return self.total / self.g
 
     def quantiles(self, probs: Sequence[float]) -> list[float]:
         """The values below which each fraction of the weight lies."""
@@ -102,11 +114,11 @@ class OnlineRidge:
         self.xx = [[0.0] * k for _ in range(k)]
         self.xy = [0.0] * k
 
-    def add(self, x: Sequence[float], y: float) -> None:
-        d = self.decay
+    def add(self, x: Sequence[float], y: float, w: float = 1.0) -> None:
+        d = self.decay**w
         for i in range(self.k):
             row = self.xx[i]
-            xi = x[i]
+            xi = w * x[i]
             for j in range(self.k):
                 row[j] = row[j] * d + xi * x[j]
             self.xy[i] = self.xy[i] * d + xi * y
@@ -155,7 +167,7 @@ def _solve(a: list[list[float]], k: int) -> list[float]:
 class BinnedRate:
     """P(event | score): the faded frequency of the event among past observations whose score fell
     in the same bin (fixed edges), shrunk towards the overall rate (all observations, not faded:
-    the steadiest estimate there is) with `prior` pseudo-counts.
+    the steadiest estimate there is) with `prior` hours' worth of pseudo-observations.
     A histogram-binning calibration map: what it says in a bin is what happened there before."""
 
     __slots__ = ("decay", "edges", "g", "hits", "n", "prior", "total_hits", "total_n")
@@ -173,26 +185,26 @@ class BinnedRate:
     def bin(self, score: float) -> int:
         return bisect_right(self.edges, score)
 
-    def add(self, score: float, event: bool) -> None:
-        i = self.bin(score)
-        self.n[i] += self.g
-        self.total_n += 1
-        if event:
-            self.hits[i] += self.g
-            self.total_hits += 1
-        self.g /= self.decay
+    def add(self, score: float, event: bool, w: float = 1.0) -> None:
+        self.g /= self.decay**w
         if self.g > RESCALE_AT:
             s = 1.0 / self.g
             self.n = [v * s for v in self.n]
             self.hits = [v * s for v in self.hits]
             self.g = 1.0
+        i = self.bin(score)
+        self.n[i] += w * self.g
+        self.total_n += w
+        if event:
+            self.hits[i] += w * self.g
+            self.total_hits += w
 
     def base_rate(self) -> float:
         return self.total_hits / self.total_n if self.total_n > 0 else 0.5
 
     def rate(self, score: float) -> float:
         i = self.bin(score)
-        prior_w = self.prior * self.g * self.decay  # `prior` observations' worth, at today's weight
+        prior_w = self.prior * self.g  # `prior` hours' worth of observations, at today's weight
         return (self.hits[i] + prior_w * self.base_rate()) / (self.n[i] + prior_w)
 
     def to_state(self) -> list:
@@ -209,8 +221,9 @@ class BinnedRate:
 
 class AdaptiveLevel:
     """Adaptive conformal correction (Gibbs and Candes 2021): the miscoverage level actually used,
-    moved after each outcome by gamma x (target - missed), so the long-run share of misses tends to
-    the target whatever the residuals' distribution does. Kept within [floor, 0.5]."""
+    moved after each outcome by gamma w (target - missed), w the outcome's weight in hours, so the
+    long-run share of misses tends to the target whatever the residuals' distribution does, and
+    sixty minute outcomes move it as far as one hourly outcome. Kept within [floor, 0.5]."""
 
     __slots__ = ("alpha", "floor", "gamma", "target")
 
@@ -220,8 +233,8 @@ class AdaptiveLevel:
         self.gamma = gamma
         self.floor = floor
 
-    def update(self, missed: bool) -> None:
-        self.alpha = min(0.5, max(self.floor, self.alpha + self.gamma * (self.target - float(missed))))
+    def update(self, missed: bool, w: float = 1.0) -> None:
+        self.alpha = min(0.5, max(self.floor, self.alpha + self.gamma * w * (self.target - float(missed))))
 
     def to_state(self) -> list:
         return [self.target, self.alpha, self.gamma, self.floor]

@@ -1,5 +1,6 @@
-"""Fading averages: a mean of a stream whose older values weigh less (by count), with its t
-statistic, and the hourly variance of log returns weighted in time. O(1) per update, each with a
+"""Fading averages: a mean of a stream whose older values weigh less (each value weighs the hours
+it stands for, see `estimators.observation_weight`), with its t statistic, and the hourly variance
+of log returns weighted in time. O(1) per update, each with a
 snapshot. (The other online estimators are in `estimators`.)"""
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ import math
 
 
 class FadingMean:
-    """A mean whose older values fade (exponentially weighted, by count), with the t statistic of
-    that mean; None before any value."""
+    """A mean whose older values fade (exponentially weighted, half-life in hours of values), with
+    the t statistic of that mean; None before any value."""
 
     __slots__ = ("decay", "sum_w", "sum_w2", "sum_x", "sum_xx")
 
@@ -20,20 +21,23 @@ class FadingMean:
         self.sum_x = 0.0
         self.sum_xx = 0.0
 
-    def add(self, x: float) -> None:
-        d = self.decay
-        self.sum_w = self.sum_w * d + 1.0
-        self.sum_w2 = self.sum_w2 * d * d + 1.0
-        self.sum_x = self.sum_x * d + x
-        self.sum_xx = self.sum_xx * d + x * x
+    def add(self, x: float, w: float = 1.0, span_h: float = 1.0) -> None:
+        """A value of weight w (hours) about an outcome spanning `span_h` hours: values less than
+        `span_h` apart share their outcome, so each counts as w / span_h of an independent one in
+        the effective count (sum_w2 gathers w max(w, span_h) where independent values give w^2)."""
+        d = self.decay**w
+        self.sum_w = self.sum_w * d + w
+        self.sum_w2 = self.sum_w2 * d * d + w * max(w, span_h)
+        self.sum_x = self.sum_x * d + w * x
+        self.sum_xx = self.sum_xx * d + w * x * x
 
     def value(self) -> float | None:
         return self.sum_x / self.sum_w if self.sum_w > 0 else None
 
-    def t_stat(self, dependence: float = 1.0) -> float:
-        """mean / its standard error, the effective count (Kish: (sum w)^2 / sum w^2) divided by
-        `dependence` (about how many consecutive values share an outcome); 0 with too few values."""
-        n_eff = self.sum_w * self.sum_w / self.sum_w2 / dependence if self.sum_w2 > 0 else 0.0
+    def t_stat(self) -> float:
+        """mean / its standard error, from the effective count of independent values ((sum w)^2 /
+        sum_w2: Kish's, with overlapping outcomes counted once per span); 0 with fewer than 2."""
+        n_eff = self.sum_w * self.sum_w / self.sum_w2 if self.sum_w2 > 0 else 0.0
         if n_eff < 2:
             return 0.0
         mean = self.sum_x / self.sum_w

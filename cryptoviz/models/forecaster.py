@@ -19,6 +19,10 @@ sigma being the EWMA hourly volatility at t (`EwmaVariance`), h in hours. Per ho
 
 An outcome is learnt from (`learn`) only when its horizon has passed; `forecast` at t reads only
 what was learnt before. Everything is O(1) per tick (O(bins), a constant, for the quantiles).
+
+Cadence: each outcome weighs the hours it stands for (`observation_weight` of the time since the
+previous outcome's due time), each sigma the hours since the previous tick; half-lives, priors and
+MIN_RESIDUALS are in hours. Hourly rows and minute quotes over the same days teach the same.
 """
 
 from __future__ import annotations
@@ -28,7 +32,13 @@ from collections import deque
 from dataclasses import dataclass
 
 from cryptoviz.models import HORIZONS, HOUR
-from cryptoviz.models.estimators import AdaptiveLevel, BinnedRate, DecayedHistogram, OnlineRidge
+from cryptoviz.models.estimators import (
+    AdaptiveLevel,
+    BinnedRate,
+    DecayedHistogram,
+    OnlineRidge,
+    observation_weight,
+)
 from cryptoviz.models.fading import EwmaVariance, FadingMean
 from cryptoviz.models.moves import MoveForecaster
 
@@ -36,7 +46,7 @@ LEVELS = {"80": 0.2, "90": 0.1}  # interval name -> nominal miscoverage
 REGIMES = ("low", "mid", "high")
 NORMAL_Z = {"80": 1.2816, "90": 1.6449}  # before a regime has residuals of its own
 FEATURES = ("consensus", "last_move", "ma_distance")
-MIN_RESIDUALS = 50.0  # effective residuals a regime needs before its own quantiles are used
+MIN_RESIDUALS = 50.0  # hours of residuals a regime needs before its own quantiles are used
 SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0)  # fractions of the ridge's move the point may take
 SHRINK_T = 2.0
 P_BLENDS = (0.0, 0.5, 1.0)  # fractions of the binned rate's departure from the base rate
@@ -45,12 +55,14 @@ CLIP = 8.0  # features and outcomes in sigmas are clipped to +-CLIP (a bad tick 
 
 @dataclass(frozen=True)
 class ForecastConfig:
+    """Half-lives in hours (of ticks for the regimes, of outcomes for the rest)."""
+
     vol_halflife_h: float = 24.0
-    regime_halflife: float = 24 * 90  # outcomes; the sigma history regimes are cut from
+    regime_halflife: float = 24 * 90  # the sigma history regimes are cut from
     ridge_halflife: float = 24 * 120
     ridge_penalty_per_h: float = 200.0  # x sqrt(horizon in hours): longer horizons shrink harder
     p_up_edges: tuple[float, ...] = (0.44, 0.47, 0.49, 0.5, 0.51, 0.53, 0.56)
-    p_up_prior_per_h: float = 200.0  # x horizon in hours: overlapping outcomes teach less each
+    p_up_prior_per_h: float = 200.0  # hours of outcomes, x horizon in hours: overlapping ones teach less
     p_up_halflife: float = 24 * 180
     residual_halflife: float = 24 * 120
     aci_gamma: float = 0.005
@@ -114,6 +126,7 @@ class HorizonForecaster:
 
     def __init__(self, horizon_s: float, cfg: ForecastConfig) -> None:
         self.horizon_s = horizon_s
+        self.last_due = -math.inf  # the due time of the last outcome learnt from
         penalty = cfg.ridge_penalty_per_h * math.sqrt(horizon_s / HOUR)
         self.ridge = OnlineRidge(len(FEATURES), cfg.ridge_halflife, penalty)
         self.p_up = BinnedRate(cfg.p_up_edges, cfg.p_up_halflife, cfg.p_up_prior_per_h * horizon_s / HOUR)
@@ -160,11 +173,10 @@ class HorizonForecaster:
         """The fraction of the ridge's move that has beaten persistence by the most, among those
         whose advantage has a t statistic above SHRINK_T (overlapping outcomes counted once per
         horizon); persistence (0) when none has: noise alone never moves the point."""
-        dependence = max(1.0, self.horizon_s / HOUR)
         best, best_gain = 0, 0.0
         for i, gain in enumerate(self.shrink_gains):
             mean = gain.value()
-            if mean is not None and mean > best_gain and gain.t_stat(dependence) > SHRINK_T:
+            if mean is not None and mean > best_gain and gain.t_stat() > SHRINK_T:
                 best, best_gain = i, mean
         return best
 
@@ -176,24 +188,29 @@ class HorizonForecaster:
         k = 0 if any(v is None for v in scores) else min(range(len(P_BLENDS)), key=lambda i: (scores[i], i))
         return base + P_BLENDS[k] * (binned - base)
 
-    def learn(self, base: float, fc: Forecast, outcome: float) -> None:
-        scale = fc.sigma * math.sqrt(self.horizon_s / HOUR)
+    def learn(self, due: float, base: float, fc: Forecast, outcome: float) -> None:
+        """Learn from the outcome of the forecast made at `base` and due at `due`."""
+        w = observation_weight(due - self.last_due)
+        self.last_due = due
+        span_h = self.horizon_s / HOUR
+        scale = fc.sigma * math.sqrt(span_h)
         z = _clip(math.log(outcome / base) / scale)
-        self.ridge.add(fc.features, z)
-        self.residuals[fc.regime].add(z - fc.z_point)
+        self.ridge.add(fc.features, z, w)
+        self.residuals[fc.regime].add(z - fc.z_point, w)
         up = outcome > base
         binned, rate = self.p_up.rate(fc.p_raw), self.p_up.base_rate()  # the map before this outcome
         for k, brier in zip(P_BLENDS, self.p_up_briers, strict=True):
-            brier.add((rate + k * (binned - rate) - up) ** 2)
-        self.p_up.add(fc.p_raw, up)
+            brier.add((rate + k * (binned - rate) - up) ** 2, w, span_h)
+        self.p_up.add(fc.p_raw, up, w)
         for k, gain in zip(SHRINKS, self.shrink_gains, strict=True):
-            gain.add((abs(z) - abs(z - k * fc.z_ridge)) * scale * 100)
+            gain.add((abs(z) - abs(z - k * fc.z_ridge)) * scale * 100, w, span_h)
         for name, level in self.levels[fc.regime].items():
             lo, hi = fc.intervals[name]
-            level.update(not lo <= outcome <= hi)
+            level.update(not lo <= outcome <= hi, w)
 
     def to_state(self) -> dict:
         return {
+            "last_due": self.last_due if math.isfinite(self.last_due) else None,
             "ridge": self.ridge.to_state(),
             "p_up": self.p_up.to_state(),
             "shrink_gains": [m.to_state() for m in self.shrink_gains],
@@ -203,6 +220,7 @@ class HorizonForecaster:
         }
 
     def load(self, state: dict) -> None:
+        self.last_due = state["last_due"] if state["last_due"] is not None else -math.inf
         self.ridge = OnlineRidge.from_state(state["ridge"])
         self.p_up = BinnedRate.from_state(state["p_up"])
         self.shrink_gains = [FadingMean.from_state(m) for m in state["shrink_gains"]]
@@ -226,12 +244,13 @@ class Forecaster:
     def tick(self, t: float, price: float) -> None:
         self.vol.update(t, price)
         self.moves.tick(t, price)
+        w = observation_weight(t - self.recent[-1][0]) if self.recent else 1.0
         self.recent.append((t, price))
         while len(self.recent) > 2 and self.recent[1][0] <= t - HOUR:
             self.recent.popleft()
         sigma = self.vol.hourly()
         if sigma:
-            self.sigmas.add(math.log(sigma))
+            self.sigmas.add(math.log(sigma), w)
 
     def sigma(self) -> float | None:
         return self.vol.hourly()
@@ -274,8 +293,8 @@ class Forecaster:
             for h, hf in self.horizons.items()
         }
 
-    def learn(self, h: str, base: float, fc: Forecast, outcome: float) -> None:
-        self.horizons[h].learn(base, fc, outcome)
+    def learn(self, h: str, due: float, base: float, fc: Forecast, outcome: float) -> None:
+        self.horizons[h].learn(due, base, fc, outcome)
 
     # --- the volatility forecast (cryptoviz.models.moves) -----------------------------------------
     def expected_moves(self, t: float, price: float) -> dict[str, float]:

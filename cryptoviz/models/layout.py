@@ -53,14 +53,14 @@ LMAX = max(LAGS)
 FC = (
     2 + 2 * NL + 5 + NK
 )  # Forecast.to_list(): point, (low, high) per level, p_up, p_raw, regime, sigma, features, z_point, z_ridge
-ENTRY = (
-    1 + 1 + NS + 1 + 1 + 1 + FC
-)  # a pending prediction: due, base, predictions, direction, base rate, has forecast, forecast
+# a pending prediction: due, base, predictions, base rate, has forecast, forecast
+ENTRY = 1 + 1 + NS + 1 + 1 + FC
 MOVE_ENTRY = 5  # a pending expected move: due, base, sigma sqrt(h), sigma_long sqrt(h), expected %
 FM = 4  # a fading mean: sum_w, sum_w2, sum_x, sum_xx
-HAC = (
-    4 + 2 * LMAX + 1 + LMAX
-)  # n, total, squares, first count, cross[0..L], first[L], recent[L] (a ring: its oldest at n % L)
+# a HAC mean over hour buckets: n, total, squares, first count, cross[0..L], first[L], recent[L] (a
+# ring: its oldest at n % L), then the outcomes' count and total and the open bucket (hour, sum, count)
+HAC_VALUES = 4 + 2 * LMAX + 1 + LMAX
+HAC = HAC_VALUES + 5
 TALLY = 4 + 2 * NR  # an interval tally: n, covered, width, score, [n, covered] per regime
 
 _width = 0
@@ -88,6 +88,7 @@ VOL = _block(4)
 EWMA = _block(2 * 5)
 SIGMAS = _block(2 + SIGMA_BINS)  # g, total, counts
 # per horizon: the forecaster
+LAST_DUE = _block(H)  # the due time of the last outcome learnt from (-inf: none)
 RIDGE = _block(H * (NK * NK + NK))
 PUP = _block(H * (1 + 2 * NPBIN + 2))  # g, n[bins], hits[bins], total_n, total_hits
 SHRINK_FM = _block(H * NSHRINK * FM)
@@ -97,13 +98,15 @@ ALPHA = _block(H * NR * NL)
 # the move forecaster's fading means: per horizon, per blend
 MOVE_RATIO = _block(VH * NVB * FM)
 MOVE_ERROR = _block(VH * NVB * FM)
+MOVE_LAST_DUE = _block(VH)
 # per horizon: the scoreboard
 SUMS = _block(H * NS * 5)  # n, sum |err|, sum |err| / price, n with a direction, hits
 SKILL = _block(H * (NS - 1) * HAC)  # every scored name but persistence, in SCORED order
 INTERVALS = _block(H * NL * TALLY)
 PROB = _block(H * (3 + 3 * RELIABILITY_BINS))  # n, brier, brier of the base rate, [n, sum p, ups] per bin
 ALWAYS_UP = _block(H * 3)  # n, hits, net
-FIRED = _block(H * 3)
+FIRED = _block(H * 3)  # positions closed: n, hits, net
+POSITION = _block(H * 3)  # the open position: direction (0: none), entry price, exit due
 OUTCOMES = _block(H * 3)  # ups, outcomes, expired
 MOVE_TALLY = _block(VH * 6)  # present, n, sse, sse of the constant, realised, seen
 SCORED_TOTAL = _block(1)
@@ -165,8 +168,8 @@ F_ZPOINT = F_FEATURES + NK
 F_ZRIDGE = F_ZPOINT + 1
 # a pending prediction's fields
 E_DUE, E_BASE, E_PRED = 0, 1, 2
-E_DIRECTION = E_PRED + NS
-E_BASE_RATE, E_HAS_FC, E_FC = E_DIRECTION + 1, E_DIRECTION + 2, E_DIRECTION + 3
+E_BASE_RATE = E_PRED + NS
+E_HAS_FC, E_FC = E_BASE_RATE + 1, E_BASE_RATE + 2
 P_FORECAST, P_PERSISTENCE, P_DRIFT, P_REVERSAL = 4, 5, 6, 7  # indices in SCORED
 assert E_FC + FC == ENTRY
 

@@ -4,7 +4,8 @@ E|log move over h| = c x sigma_w sqrt(h), with sigma_w^2 = w sigma^2 + (1 - w) s
 horizon the blend w of the fast (24 h) and slow (30-day) EWMA volatilities whose fading squared
 error has been least (the longer horizons lean on the slower one: volatility reverts to its mean),
 c a fading mean of the realised |move| / sigma_w sqrt(h). Each expected move waits in a queue until
-its horizon passes; only then is it learnt from (and handed back to be scored).
+its horizon passes; only then is it learnt from (and handed back to be scored), weighing the hours
+it stands for (`observation_weight` of the time since the previous one's due time).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 from collections import deque
 
 from cryptoviz.models import HOUR
+from cryptoviz.models.estimators import observation_weight
 from cryptoviz.models.fading import EwmaVariance, FadingMean
 
 VOL_HORIZONS: dict[str, float] = {"1h": HOUR, "6h": 6 * HOUR, "24h": 24 * HOUR}
@@ -33,6 +35,7 @@ class MoveForecaster:
         self.pending: dict[str, deque[tuple[float, float, float, float, float]]] = {
             h: deque() for h in VOL_HORIZONS
         }
+        self.last_due = dict.fromkeys(VOL_HORIZONS, -math.inf)  # of the last move learnt from
 
     def tick(self, t: float, price: float) -> None:
         self.vol_long.update(t, price)
@@ -62,12 +65,15 @@ class MoveForecaster:
                 if t - due > late:
                     continue
                 realised = abs(math.log(price / base))
-                for w, ratio, error in zip(VOL_BLENDS, self.ratio[h], self.error[h], strict=True):
-                    scale = _blend(short, long, w)
+                w = observation_weight(due - self.last_due[h])
+                self.last_due[h] = due
+                span_h = VOL_HORIZONS[h] / HOUR
+                for blend, ratio, error in zip(VOL_BLENDS, self.ratio[h], self.error[h], strict=True):
+                    scale = _blend(short, long, blend)
                     c = ratio.value()
                     if c is not None:
-                        error.add((realised - c * scale) ** 2 / (short * short))
-                    ratio.add(min(realised / scale, MAX_RATIO))
+                        error.add((realised - c * scale) ** 2 / (short * short), w, span_h)
+                    ratio.add(min(realised / scale, MAX_RATIO), w, span_h)
                 settled.append((h, expected, realised * 100))
         return settled
 
@@ -77,6 +83,7 @@ class MoveForecaster:
             "ratio": {h: [m.to_state() for m in ms] for h, ms in self.ratio.items()},
             "error": {h: [m.to_state() for m in ms] for h, ms in self.error.items()},
             "pending": {h: [list(e) for e in q] for h, q in self.pending.items()},
+            "last_due": {h: t if math.isfinite(t) else None for h, t in self.last_due.items()},
         }
 
     def load(self, state: dict) -> None:
@@ -85,5 +92,7 @@ class MoveForecaster:
             self.ratio[h] = [FadingMean.from_state(m) for m in ms]
         for h, ms in state["error"].items():
             self.error[h] = [FadingMean.from_state(m) for m in ms]
+        for h, t in state["last_due"].items():
+            self.last_due[h] = t if t is not None else -math.inf
         for h, q in state["pending"].items():
             self.pending[h].extend((float(a), float(b), float(c), float(d), float(e)) for a, b, c, d, e in q)

@@ -11,7 +11,9 @@ persistence (1 - MAPE / MAPE(persistence): absolute errors in % of price, so yea
 different prices weigh alike) with a Newey-West t statistic; the headline forecast's intervals
 (coverage, width, interval score, coverage per volatility regime), its P(up) (Brier score against
 the base rate known at the time, reliability table); "always up" as a directional baseline; and
-the signals that fired, scored one by one net of the round-trip fee. The expected absolute moves
+the signals as positions (`HorizonScore.trade`): a run of identical signals is one position, opened
+at the first, held until a horizon after the last, scored once net of the round-trip fee, so a hit
+rate means the same whether a signal comes every hour or every minute. The expected absolute moves
 (the volatility forecast) are scored separately (`score_moves`).
 """
 
@@ -59,7 +61,8 @@ def metrics(*, n: int, sum_abs_err: float, sum_abs_pct_err: float, n_direction: 
 
 
 def hac_lags(horizon_s: float) -> int:
-    """Newey-West lags for a horizon: twice its length in hours (overlapping hourly outcomes)."""
+    """Newey-West lags for a horizon: twice its length in hours (the t statistic runs over hour
+    buckets of outcomes, `HacMean`, so overlapping outcomes of any cadence are counted once an hour)."""
     return max(2, 2 * math.ceil(horizon_s / 3600))
 
 
@@ -73,7 +76,9 @@ class HorizonScore:
         self.intervals = {name: IntervalTally(alpha) for name, alpha in LEVELS.items()}
         self.p_up = ProbabilityTally()
         self.always_up = HitTally()
-        self.fired = HitTally()
+        self.horizon_s = horizon_s
+        self.fired = HitTally()  # positions, each scored once when closed
+        self.position = [0.0, 0.0, 0.0]  # the open position: direction (0: none), entry price, exit due
         self.ups = 0  # outcomes settled so far that were up: the base rate the next forecast knows
         self.outcomes = 0
         self.expired = 0
@@ -81,8 +86,8 @@ class HorizonScore:
     def base_rate(self) -> float:
         return self.ups / self.outcomes if self.outcomes else 0.5
 
-    def score(self, entry: list, price: float, fee_pct: float) -> Forecast | None:
-        _, base, preds, direction, base_rate, fc_list = entry
+    def score(self, entry: list, price: float) -> Forecast | None:
+        due, base, preds, base_rate, fc_list = entry
         move = price - base
         ape_persistence = abs(preds[_P] - price) / price * 100
         for name, pred in zip(SCORED, preds, strict=True):
@@ -96,11 +101,9 @@ class HorizonScore:
                 s[3] += 1
                 s[4] += (predicted_move > 0) == (move > 0)
             if name != "persistence":
-                self.skill[name].add(ape_persistence - err / price * 100)
+                self.skill[name].add(ape_persistence - err / price * 100, due)
         if move != 0:
             self.always_up.add(move > 0)
-        if direction:
-            self.fired.add((move > 0) == (direction > 0), direction * move / base * 100 - fee_pct)
         fc = Forecast.from_list(fc_list) if fc_list else None
         if fc is not None:
             for name, tally in self.intervals.items():
@@ -110,6 +113,35 @@ class HorizonScore:
         self.ups += move > 0
         self.outcomes += 1
         return fc
+
+    def _close(self, price: float, fee_pct: float) -> None:
+        direction, entry, _ = self.position
+        move = direction * (price - entry)
+        self.fired.add(move > 0, move / entry * 100 - fee_pct)
+        self.position = [0.0, 0.0, 0.0]
+
+    def trade(self, t: float, price: float, direction: int, late_limit: float, fee_pct: float) -> None:
+        """This tick's signal against the open position. A position whose exit has come is closed
+        here, unless this signal goes on in its direction (the run goes on); past its exit by more
+        than `late_limit` the data has a gap, and it is dropped unscored. Then the same direction
+        holds the position a horizon longer, the other closes it here and opens its own, and HOLD
+        leaves it to run to its exit."""
+        held, _, exit_due = self.position
+        if held and t >= exit_due:
+            if t - exit_due > late_limit:
+                self.position = [0.0, 0.0, 0.0]
+                held = 0.0
+            elif direction != held:
+                self._close(price, fee_pct)
+                held = 0.0
+        if not direction:
+            return
+        if held == direction:
+            self.position[2] = t + self.horizon_s
+            return
+        if held:
+            self._close(price, fee_pct)
+        self.position = [float(direction), price, t + self.horizon_s]
 
     def summary(self, fee_bps: float) -> dict:
         out: dict = {}
@@ -127,7 +159,7 @@ class HorizonScore:
             out["skill"][name] = {
                 "skill": mean / mape_p if mean is not None and mape_p else None,
                 "t_stat": hac.t_stat(),
-                "n": hac.n,
+                "n": hac.values,
             }
         out["always_up"] = self.always_up.summary()
         out["intervals"] = {name: t.summary() for name, t in self.intervals.items()}
@@ -138,12 +170,14 @@ class HorizonScore:
 
     def to_state(self) -> dict:
         return {
+            "horizon_s": self.horizon_s,
             "sums": self.sums,
             "skill": {m: h.to_state() for m, h in self.skill.items()},
             "intervals": {n: t.to_state() for n, t in self.intervals.items()},
             "p_up": self.p_up.to_state(),
             "always_up": self.always_up.to_state(),
             "fired": self.fired.to_state(),
+            "position": list(self.position),
             "ups": [self.ups, self.outcomes],
             "expired": self.expired,
         }
@@ -152,7 +186,7 @@ class HorizonScore:
     def from_state(cls, state: dict) -> HorizonScore:
         """Without building the empty tallies first (the model book makes one per summary)."""
         score = cls.__new__(cls)
-        score.sums, score.skill = {}, {}
+        score.sums, score.skill, score.horizon_s = {}, {}, state["horizon_s"]
         score.load(state)
         return score
 
@@ -164,6 +198,7 @@ class HorizonScore:
         self.p_up = ProbabilityTally.from_state(state["p_up"])
         self.always_up = HitTally.from_state(state["always_up"])
         self.fired = HitTally.from_state(state["fired"])
+        self.position = [float(v) for v in state["position"]]
         self.ups, self.outcomes = state["ups"]
         self.expired = state["expired"]
 
@@ -183,7 +218,7 @@ def summarize(
 
 class Scoreboard:
     """Pending predictions per horizon, scored when due; `settled` holds the forecasts the last
-    tick settled, (horizon, base price, Forecast), for the forecaster to learn from."""
+    tick settled, (horizon, due time, base price, Forecast), for the forecaster to learn from."""
 
     def __init__(
         self, horizons: dict[str, float], tolerance: float = TOLERANCE, fee_bps: float = 10.0
@@ -191,12 +226,12 @@ class Scoreboard:
         self.horizons = horizons
         self.tolerance = tolerance
         self.fee_bps = fee_bps
-        # pending entry: [due_t, base_price, predictions in SCORED order, signal direction,
+        # pending entry: [due_t, base_price, predictions in SCORED order,
         #                 base rate known at the time, Forecast.to_list() or None]
         self.pending: dict[str, deque[list]] = {h: deque() for h in horizons}
         self.scores = {h: HorizonScore(s) for h, s in horizons.items()}
         self.moves: dict[str, MoveTally] = {}
-        self.settled: list[tuple[str, float, Forecast]] = []
+        self.settled: list[tuple[str, float, float, Forecast]] = []
         self.scored = 0
 
     def record(
@@ -207,25 +242,26 @@ class Scoreboard:
         directions: dict[str, int],
         forecasts: dict[str, Forecast],
     ) -> None:
+        fee_pct = self.fee_bps / 100
         for h, horizon_s in self.horizons.items():
             preds = predictions[h]
             fc = forecasts.get(h)
+            score = self.scores[h]
             self.pending[h].append(
                 [
                     t + horizon_s,
                     base,
                     [preds[m] for m in SCORED],
-                    directions.get(h, 0),
-                    self.scores[h].base_rate(),
+                    score.base_rate(),
                     fc.to_list() if fc is not None else None,
                 ]
             )
+            score.trade(t, base, directions.get(h, 0), horizon_s * self.tolerance, fee_pct)
 
     def on_tick(self, t: float, price: float) -> int:
         """Score every pending prediction due at or before `t`; returns how many were scored."""
         scored = 0
         self.settled = []
-        fee_pct = self.fee_bps / 100
         for h, horizon_s in self.horizons.items():
             queue = self.pending[h]
             late_limit = horizon_s * self.tolerance
@@ -235,9 +271,9 @@ class Scoreboard:
                 if t - entry[0] > late_limit:
                     score.expired += 1
                     continue
-                fc = score.score(entry, price, fee_pct)
+                fc = score.score(entry, price)
                 if fc is not None:
-                    self.settled.append((h, entry[1], fc))
+                    self.settled.append((h, entry[0], entry[1], fc))
                 scored += 1
         self.scored += scored
         return scored

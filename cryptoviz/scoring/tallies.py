@@ -3,28 +3,48 @@ the HAC mean, L a small constant), each with a JSON-able state."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 from cryptoviz.scoring.stats import newey_west_t, wilson
 
+HOUR = 3600.0
 REGIMES = ("low", "mid", "high")
 RELIABILITY_BINS = 10
 
 
 class HacMean:
-    """The mean of a series and its Newey-West t statistic with `lags` lags, from running sums:
-    the lag-k cross products, the total, the first `lags` values and the last `lags` values."""
+    """The mean of a series of outcomes and a Newey-West t statistic of it.
+
+    Outcomes whose horizons overlap are far from independent, and the closer they come the more so:
+    sixty minute outcomes of an hour's move share most of it. So the t statistic is taken over the
+    means of hour buckets of outcomes (by due time; one outcome each at hourly cadence) with `lags`
+    lags, from the horizon in hours, whatever the cadence: running sums of the lag-k cross products,
+    the total, the first `lags` bucket means and the last `lags`. The mean itself is every outcome's."""
 
     def __init__(self, lags: int) -> None:
         self.lags = lags
-        self.n = 0
+        self.n = 0  # buckets closed
         self.total = 0.0
         self.squares = 0.0
         self.cross = [0.0] * (lags + 1)  # cross[k] = sum_t x_t x_{t-k}, k >= 1
         self.first: list[float] = []
         self.recent: deque[float] = deque(maxlen=lags)
+        self.values = 0  # outcomes
+        self.values_total = 0.0
+        self.bucket = [0.0, 0.0, 0.0]  # the open bucket: its hour, sum and count
 
-    def add(self, x: float) -> None:
+    def add(self, x: float, due: float) -> None:
+        hour = float(math.floor(due / HOUR))
+        key, total, count = self.bucket
+        if count and hour != key:
+            self._push(total / count)
+            total, count = 0.0, 0.0
+        self.bucket = [hour, total + x, count + 1]
+        self.values += 1
+        self.values_total += x
+
+    def _push(self, x: float) -> None:
         for k, prev in enumerate(reversed(self.recent), start=1):
             self.cross[k] += x * prev
         self.n += 1
@@ -35,9 +55,10 @@ class HacMean:
         self.recent.append(x)
 
     def mean(self) -> float | None:
-        return self.total / self.n if self.n else None
+        return self.values_total / self.values if self.values else None
 
     def t_stat(self) -> float | None:
+        """Over the closed buckets; None until there are more than lags + 1."""
         n = self.n
         if n <= self.lags + 1:
             return None
@@ -52,14 +73,25 @@ class HacMean:
         return newey_west_t(m, gammas, n)
 
     def to_state(self) -> list:
-        return [self.lags, self.n, self.total, self.squares, self.cross, self.first, list(self.recent)]
+        return [
+            self.lags,
+            self.n,
+            self.total,
+            self.squares,
+            self.cross,
+            self.first,
+            list(self.recent),
+            [self.values, self.values_total, *self.bucket],
+        ]
 
     @classmethod
     def from_state(cls, state: list) -> HacMean:
-        lags, n, total, squares, cross, first, recent = state
+        lags, n, total, squares, cross, first, recent, values = state
         h = cls(lags)
         h.n, h.total, h.squares, h.cross, h.first = n, total, squares, list(cross), list(first)
         h.recent.extend(recent)
+        h.values, h.values_total = int(values[0]), values[1]
+        h.bucket = [float(v) for v in values[2:]]
         return h
 
 
