@@ -103,8 +103,8 @@ def forecast_table(results: list[SymbolResult]) -> Table:
 
 
 def signals_table(results: list[SymbolResult]) -> Table:
-    t = Table(title="1 h signals as positions, each scored once net of the round-trip fee; baselines' hit rates")
-    cols = ("symbol", "positions", "hit rate", "95 % CI", "net %/position", "reversal hit", "always up", "hold")
+    t = Table(title="1 h signals as positions, each scored once net of the round-trip fee; baselines' hits")
+    cols = ("symbol", "positions", "hit rate", "95 % CI", "net %/pos.", "reversal hit", "always up", "hold")
     for col in cols:
         t.add_column(col, justify="left" if col == "symbol" else "right")
     for r in results:
