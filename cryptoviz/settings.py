@@ -6,12 +6,19 @@ readable line naming the variable, which every entry point prints before exiting
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from cryptoviz.coins import COINS, DEFAULT_COINS
 
@@ -175,6 +182,22 @@ class CoinSettings(_Base):
         return symbols
 
 
+STREAM_EXCHANGES = ("binance", "coinbase", "kraken")
+
+
+class _EmptyStreamSources(PydanticBaseSettingsSource):
+    """STREAM_SOURCES set but empty means no streams (every other empty variable means its default)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        for key, value in os.environ.items():
+            if key.upper() == "STREAM_SOURCES" and not value.strip():
+                return {"stream_sources": []}
+        return {}
+
+
 class ScraperSettings(_Base):
     # seconds between polls, or auto: the shortest whose calls fit the API plan (scraper/quota.py)
     scrape_interval_s: float | Literal["auto"] = "auto"
@@ -197,8 +220,53 @@ class ScraperSettings(_Base):
     replay_max_rate: float = Field(0.0, ge=0)  # quotes/s cap; 0: no cap beyond replay_speed
     replay_start: str = ""  # ISO date; empty: 30 days before the end of the history
     replay_warmup_hours: float = Field(72.0, ge=0)  # published at once, so models and charts start warm
+    # exchange WebSocket streams for the live price, in priority order; empty or none: no streams
+    stream_sources: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(STREAM_EXCHANGES))
+    binance_ws_url: str = "wss://stream.binance.com:9443"  # the adapter adds /stream?streams=...
+    coinbase_ws_url: str = "wss://ws-feed.exchange.coinbase.com"
+    kraken_ws_url: str = "wss://ws.kraken.com"
+    stream_quote_interval_ms: int = Field(1000, ge=50, le=60_000)  # at most a quote per coin per interval
+    stream_stall_s: float = Field(15.0, ge=1, le=600)  # no usable frame for this long: stalled
 
     _no_empty = field_validator("coingecko_api_key", "coinmarketcap_api_key", mode="before")(_empty_is_none)
+    _split_streams = field_validator("stream_sources", mode="before")(_split_csv)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        empty = _EmptyStreamSources(settings_cls)
+        return init_settings, empty, env_settings, dotenv_settings, file_secret_settings
+
+    @field_validator("stream_sources")
+    @classmethod
+    def _known_exchanges(cls, value: list[str]) -> list[str]:
+        names = [v.lower() for v in value]
+        if names == ["none"]:
+            return []
+        unknown = [n for n in names if n not in STREAM_EXCHANGES]
+        if unknown:
+            known = ", ".join(STREAM_EXCHANGES)
+            raise ValueError(f"unknown stream source(s) {', '.join(unknown)}; known: {known}, or none")
+        if len(set(names)) != len(names):
+            raise ValueError("a stream source is named twice")
+        return names
+
+    @field_validator("binance_ws_url", "coinbase_ws_url", "kraken_ws_url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        if not re.fullmatch(r"wss?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("expected a ws:// or wss:// URL without query")
+        return value
+
+    def stream_url(self, exchange: str) -> str:
+        """The endpoint of an exchange in STREAM_SOURCES."""
+        return str(getattr(self, f"{exchange}_ws_url"))
 
     @field_validator("scrape_interval_s")
     @classmethod

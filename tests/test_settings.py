@@ -120,3 +120,33 @@ def test_monitor_dashboard_and_metrics_settings_name_a_bad_value(monkeypatch, va
     cls = owners.get(variable, MetricsSettings)
     with pytest.raises(SettingsError, match=rf"{variable}='{value}'.*{error}"):
         load(cls)
+
+
+def test_stream_sources_in_priority_order_empty_or_none_for_no_streams(monkeypatch):
+    from cryptoviz.settings import ScraperSettings
+
+    assert load(ScraperSettings).stream_sources == ["binance", "coinbase", "kraken"]
+    monkeypatch.setenv("STREAM_SOURCES", "Kraken, binance")
+    assert load(ScraperSettings).stream_sources == ["kraken", "binance"]
+    for off in ("", " ", "none"):
+        monkeypatch.setenv("STREAM_SOURCES", off)
+        assert load(ScraperSettings).stream_sources == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "error"),
+    [
+        ("STREAM_SOURCES", "binance,ftx", r"STREAM_SOURCES=.*unknown stream source\(s\) ftx"),
+        ("STREAM_SOURCES", "kraken,kraken", r"STREAM_SOURCES=.*named twice"),
+        ("BINANCE_WS_URL", "https://stream.binance.com", r"BINANCE_WS_URL=.*ws:// or wss://"),
+        ("KRAKEN_WS_URL", "wss://ws.kraken.com?x=1", r"KRAKEN_WS_URL=.*without query"),
+        ("STREAM_QUOTE_INTERVAL_MS", "10", r"STREAM_QUOTE_INTERVAL_MS='10': .*greater than or equal to 50"),
+        ("STREAM_STALL_S", "0", r"STREAM_STALL_S='0': .*greater than or equal to 1"),
+    ],
+)
+def test_stream_settings_name_a_bad_value(monkeypatch, variable, value, error):
+    from cryptoviz.settings import ScraperSettings
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=error):
+        load(ScraperSettings)
