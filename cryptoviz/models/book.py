@@ -123,6 +123,7 @@ def config_vector(config: ModelConfig) -> np.ndarray:
     c[layout.C_THRESHOLD], c[layout.C_FEE_BPS] = config.threshold, config.fee_bps
     c[layout.C_TOLERANCE] = TOLERANCE  # the scoreboard's default, which SymbolModel uses
     c[layout.C_VOL_HALFLIFE], c[layout.C_VOL_LONG_HALFLIFE] = fc.vol_halflife_h, fc.vol_long_halflife_h
+    c[layout.C_VOL_QUICK_HALFLIFE] = fc.vol_quick_halflife_h
     for index, halflife in (
         (layout.C_REGIME_DECAY, fc.regime_halflife),
         (layout.C_RIDGE_DECAY, fc.ridge_halflife),
@@ -285,11 +286,14 @@ class ModelBook:
         return summary.from_numbers(self._summary.tolist(), pending, self.config.fee_bps)
 
     def learnt(self, symbol: str, horizon: str, regime: int) -> bool:
-        """`SymbolModel.learnt` from the arrays: the regime's residual weight against MIN_RESIDUALS."""
+        """`SymbolModel.learnt` from the arrays: the residual weights against MIN_RESIDUALS."""
         i, h = self.rows[symbol], list(HORIZONS).index(horizon)
-        o = RESID + (h * NR + regime) * (2 + RESIDUAL_BINS)
-        g, total = self.fixed[i, o], self.fixed[i, o + 1]
-        return bool(g > 0 and total / g >= MIN_RESIDUALS)
+        for r in (regime, NR):  # the regime's residuals, or every regime's
+            o = RESID + (h * (NR + 1) + r) * (2 + RESIDUAL_BINS)
+            g, total = self.fixed[i, o], self.fixed[i, o + 1]
+            if g > 0 and total / g >= MIN_RESIDUALS:
+                return True
+        return False
 
     def model(self, symbol: str) -> SymbolModel:
         """The symbol's state as the reference engine's objects."""
@@ -341,7 +345,7 @@ class ModelBook:
         if m.vol.last is not None:
             fixed[VOL + 1 : VOL + 4] = 1.0, *m.vol.last
         fc = m.forecaster
-        for o, ewma in ((EWMA, fc.vol), (EWMA + 5, fc.moves.vol_long)):
+        for o, ewma in ((EWMA, fc.vol), (EWMA + 5, fc.moves.vol_long), (EWMA + 10, fc.moves.vol_quick)):
             fixed[o], fixed[o + 1] = ewma.var, ewma.weight
             if ewma.last is not None:
                 fixed[o + 2 : o + 5] = 1.0, *ewma.last
@@ -364,7 +368,7 @@ class ModelBook:
                 o = BRIER_FM + (h * NBLEND + k) * FM
                 fixed[o : o + FM] = mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx
             for r, hist in enumerate(hf.residuals):
-                o = RESID + (h * NR + r) * (2 + RESIDUAL_BINS)
+                o = RESID + (h * (NR + 1) + r) * (2 + RESIDUAL_BINS)
                 fixed[o], fixed[o + 1] = hist.g, hist.total
                 fixed[o + 2 : o + 2 + RESIDUAL_BINS] = hist.counts
             for r, levels in enumerate(hf.levels):
@@ -529,7 +533,7 @@ class ModelBook:
         m.vol.sum_sq = v[VOL]
         m.vol.last = (v[VOL + 2], v[VOL + 3]) if v[VOL + 1] else None
         fc = m.forecaster
-        for o, ewma in ((EWMA, fc.vol), (EWMA + 5, fc.moves.vol_long)):
+        for o, ewma in ((EWMA, fc.vol), (EWMA + 5, fc.moves.vol_long), (EWMA + 10, fc.moves.vol_quick)):
             ewma.var, ewma.weight = v[o], v[o + 1]
             ewma.last = (v[o + 3], v[o + 4]) if v[o + 2] else None
         fc.sigmas.g, fc.sigmas.total = v[SIGMAS], v[SIGMAS + 1]
@@ -552,7 +556,7 @@ class ModelBook:
                 o = BRIER_FM + (h * NBLEND + k) * FM
                 mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx = v[o : o + FM]
             for r, hist in enumerate(hf.residuals):
-                o = RESID + (h * NR + r) * (2 + RESIDUAL_BINS)
+                o = RESID + (h * (NR + 1) + r) * (2 + RESIDUAL_BINS)
                 hist.g, hist.total = v[o], v[o + 1]
                 hist.counts = v[o + 2 : o + 2 + RESIDUAL_BINS]
             for r, levels in enumerate(hf.levels):
@@ -565,7 +569,9 @@ class ModelBook:
                     o = base + (j * NVB + b) * FM
                     mean = means[b]
                     mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx = v[o : o + FM]
-            fc.moves.pending[vh] = deque((e[0], e[1], e[2], e[3], e[4]) for e in self._items(i, Q_MOVES + j))
+            fc.moves.pending[vh] = deque(
+                (e[0], e[1], e[2], e[3], e[4], e[5]) for e in self._items(i, Q_MOVES + j)
+            )
         board = m.board
         for h, (name, horizon_s) in enumerate(HORIZONS.items()):
             board.scores[name] = self._score(i, h, horizon_s)

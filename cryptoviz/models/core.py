@@ -47,6 +47,7 @@ from cryptoviz.models.layout import (
     C_VOL_HALFLIFE,
     C_VOL_HORIZON,
     C_VOL_LONG_HALFLIFE,
+    C_VOL_QUICK_HALFLIFE,
     C_VOL_SPAN,
     C_W0,
     C_W1,
@@ -143,7 +144,7 @@ from cryptoviz.models.layout import (
     TREND_LAST,
     VH,
     VOL,
-    VOL_BLENDS,
+    VOL_BLEND_W,
     WIN,
     H,
 )
@@ -444,8 +445,12 @@ def _clip(x):
 
 
 @helper
-def _blend(short, long, w):
-    return math.sqrt(w * short * short + (1 - w) * long * long)
+def _blend(quick, short, long, b):
+    """moves._blend with VOL_BLENDS[b]"""
+    w = 3 * b
+    return math.sqrt(
+        VOL_BLEND_W[w] * quick * quick + VOL_BLEND_W[w + 1] * short * short + VOL_BLEND_W[w + 2] * long * long
+    )
 
 
 # --- one tick -----------------------------------------------------------------------------------
@@ -629,10 +634,11 @@ def _learn(fixed, i, h, cfg, ring, s, outcome, x):
     regime = int(ring[i, s, fc + F_REGIME])
     bins = RESIDUAL_BINS
     width = (RESID_HI - RESID_LO) / bins
-    _hist_add(
-        fixed, i, RESID + (h * NR + regime) * (2 + bins), bins, RESID_LO, width, cfg[C_RESID_DECAY],
-        z - ring[i, s, fc + F_ZPOINT], w,
-    )  # fmt: skip
+    for r in (regime, NR):  # the regime's residuals and every regime's
+        _hist_add(
+            fixed, i, RESID + (h * (NR + 1) + r) * (2 + bins), bins, RESID_LO, width, cfg[C_RESID_DECAY],
+            z - ring[i, s, fc + F_ZPOINT], w,
+        )  # fmt: skip
     up = 1.0 if outcome > base else 0.0
     po = PUP + h * (1 + 2 * NPBIN + 2)
     p_raw = ring[i, s, fc + F_PRAW]
@@ -671,8 +677,8 @@ def _settle_moves(fixed, rings, meta, i, cfg, t, price):
         late = cfg[C_VOL_HORIZON + v] * cfg[C_TOLERANCE]
         while meta[i, q, 1] and ring[i, _first(ring, meta, i, q), 0] <= t:
             s = _pop(ring, meta, i, q)
-            due, base, short, long, expected = (
-                ring[i, s, 0], ring[i, s, 1], ring[i, s, 2], ring[i, s, 3], ring[i, s, 4],
+            due, base, short, long, expected, quick = (
+                ring[i, s, 0], ring[i, s, 1], ring[i, s, 2], ring[i, s, 3], ring[i, s, 4], ring[i, s, 5],
             )  # fmt: skip
             if t - due > late:
                 continue
@@ -683,7 +689,7 @@ def _settle_moves(fixed, rings, meta, i, cfg, t, price):
             for b in range(NVB):
                 ro = MOVE_RATIO + (v * NVB + b) * FM
                 eo = MOVE_ERROR + (v * NVB + b) * FM
-                scale = _blend(short, long, VOL_BLENDS[b])
+                scale = _blend(quick, short, long, b)
                 if fixed[i, ro] > 0:
                     c = fixed[i, ro + 2] / fixed[i, ro]
                     error = (realised - c * scale) ** 2 / (short * short)
@@ -718,8 +724,8 @@ def _forecast(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
     z = SHRINKS[best] * z_ridge
     bins = RESIDUAL_BINS
     width = (RESID_HI - RESID_LO) / bins
-    ho = RESID + (h * NR + regime) * (2 + bins)
-    if _hist_weight(fixed, i, ho) >= MIN_RESIDUALS:
+    ho = _residuals(fixed, i, h, regime)
+    if ho >= 0:
         cum = scratch.cum
         acc = 0.0
         for j in range(bins):
@@ -752,6 +758,16 @@ def _forecast(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
         out[o + F_FEATURES + k] = x[k]
     out[o + F_ZPOINT] = z
     out[o + F_ZRIDGE] = z_ridge
+
+
+@helper
+def _residuals(fixed, i, h, regime):
+    """HorizonForecaster._residuals: the column of the histogram to use, -1 for none."""
+    for r in (regime, NR):
+        o = RESID + (h * (NR + 1) + r) * (2 + RESIDUAL_BINS)
+        if _hist_weight(fixed, i, o) >= MIN_RESIDUALS:
+            return o
+    return -1
 
 
 @helper
@@ -826,6 +842,7 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
         # the forecaster's tick
         _ewma_update(fixed, i, EWMA, cfg[C_VOL_HALFLIFE], t, price)
         _ewma_update(fixed, i, EWMA + 5, cfg[C_VOL_LONG_HALFLIFE], t, price)
+        _ewma_update(fixed, i, EWMA + 10, cfg[C_VOL_QUICK_HALFLIFE], t, price)
         ring = rings[Q_RECENT]
         w_tick = _weight(t - ring[i, _last(ring, meta, i, Q_RECENT), 0]) if meta[i, Q_RECENT, 1] else 1.0
         s = _push(ring, meta, i, Q_RECENT)
@@ -922,18 +939,21 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
             long = _ewma_hourly(fixed, i, EWMA + 5)
             if long <= 0:
                 long = sigma
+            quick = _ewma_hourly(fixed, i, EWMA + 10)
+            if quick <= 0:
+                quick = sigma
             for v in range(VH):
                 s_v = cfg[C_VOL_HORIZON + v]
                 root_h = math.sqrt(s_v / HOUR)
                 b = _least_mean(fixed, i, MOVE_ERROR + v * NVB * FM, NVB)
                 ro = MOVE_RATIO + (v * NVB + b) * FM
                 c = fixed[i, ro + 2] / fixed[i, ro] if fixed[i, ro] > 0 else math.sqrt(2 / math.pi)
-                expected = c * _blend(sigma, long, VOL_BLENDS[b]) * root_h * 100
+                expected = c * _blend(quick, sigma, long, b) * root_h * 100
                 row[OUT_MOVES + v] = expected
                 ring = rings[Q_MOVES + v]
                 s = _push(ring, meta, i, Q_MOVES + v)
                 ring[i, s, 0], ring[i, s, 1], ring[i, s, 2] = t + s_v, price, sigma * root_h
-                ring[i, s, 3], ring[i, s, 4] = long * root_h, expected
+                ring[i, s, 3], ring[i, s, 4], ring[i, s, 5] = long * root_h, expected, quick * root_h
         else:
             row[OUT_HAS_MOVES] = 0.0
         # the scoreboard keeps this tick's predictions until they are due

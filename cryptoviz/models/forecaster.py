@@ -8,7 +8,8 @@ sigma being the EWMA hourly volatility at t (`EwmaVariance`), h in hours. Per ho
   average. With no skill in the features the coefficients shrink to 0 and the point to persistence.
 - intervals: the empirical quantiles of the point's past residuals (in sigmas), kept per volatility
   regime (`DecayedHistogram`), at a level an adaptive conformal correction (`AdaptiveLevel`, per
-  regime and level) moves after each outcome so that the misses come to the nominal share.
+  regime and level) moves after each outcome so that the misses come to the nominal share. A
+  regime with too few residuals of its own (a rare one, early on) takes every regime's together.
 - regime: where today's sigma falls among the past months' sigmas (walk-forward terciles): low,
   mid or high. Calm hours are followed by relatively larger moves than busy ones (volatility mean
   reverts), so each regime learns its own residual spread.
@@ -46,7 +47,8 @@ LEVELS = {"80": 0.2, "90": 0.1}  # interval name -> nominal miscoverage
 REGIMES = ("low", "mid", "high")
 NORMAL_Z = {"80": 1.2816, "90": 1.6449}  # before a regime has residuals of its own
 FEATURES = ("consensus", "last_move", "ma_distance")
-MIN_RESIDUALS = 50.0  # hours of residuals a regime needs before its own quantiles are used
+MIN_RESIDUALS = 50.0  # hours of residuals a histogram needs before its quantiles are used
+POOLED = len(REGIMES)  # the residual histogram of every regime together
 SHRINKS = (0.0, 0.25, 0.5, 0.75, 1.0)  # fractions of the ridge's move the point may take
 SHRINK_T = 2.0
 P_BLENDS = (0.0, 0.5, 1.0)  # fractions of the binned rate's departure from the base rate
@@ -68,6 +70,7 @@ class ForecastConfig:
     aci_gamma: float = 0.005
     move_halflife: float = 24 * 60
     vol_long_halflife_h: float = 24 * 30
+    vol_quick_halflife_h: float = 4.0
     shrink_halflife: float = 24 * 180
 
 
@@ -134,17 +137,18 @@ class HorizonForecaster:
         # k's), in % of price
         self.shrink_gains = [FadingMean(cfg.shrink_halflife) for _ in SHRINKS]
         self.p_up_briers = [FadingMean(cfg.shrink_halflife) for _ in P_BLENDS]
-        self.residuals = [DecayedHistogram(-CLIP - 2, CLIP + 2, 400, cfg.residual_halflife) for _ in REGIMES]
+        self.residuals = [
+            DecayedHistogram(-CLIP - 2, CLIP + 2, 400, cfg.residual_halflife) for _ in range(POOLED + 1)
+        ]
         self.levels = [{name: AdaptiveLevel(a, cfg.aci_gamma) for name, a in LEVELS.items()} for _ in REGIMES]
 
     def forecast(self, price: float, sigma: float, regime: int, features: tuple[float, ...]) -> Forecast:
         scale = sigma * math.sqrt(self.horizon_s / HOUR)
         z_ridge = self.ridge.predict(features)
         z = SHRINKS[self._shrink()] * z_ridge
-        hist = self.residuals[regime]
+        hist = self._residuals(regime)
         intervals: dict[str, tuple[float, float]] = {}
-        own = hist.weight >= MIN_RESIDUALS
-        if own:
+        if hist is not None:
             probs: list[float] = []
             for level in self.levels[regime].values():
                 probs += [level.alpha / 2, 1 - level.alpha / 2]
@@ -164,10 +168,17 @@ class HorizonForecaster:
             price * math.exp(z * scale), intervals, p_up, raw, regime, sigma, features, z, z_ridge
         )
 
+    def _residuals(self, regime: int) -> DecayedHistogram | None:
+        """The regime's residuals, every regime's while it has too few, None while they have too."""
+        for hist in (self.residuals[regime], self.residuals[POOLED]):
+            if hist.weight >= MIN_RESIDUALS:
+                return hist
+        return None
+
     def learnt(self, regime: int) -> bool:
         """Whether a forecast in `regime` takes its intervals and P(up) from what was learnt (the
-        regime's own residuals), not from the normal placeholder."""
-        return self.residuals[regime].weight >= MIN_RESIDUALS
+        regime's residuals, or every regime's), not from the normal placeholder."""
+        return self._residuals(regime) is not None
 
     def _shrink(self) -> int:
         """The fraction of the ridge's move that has beaten persistence by the most, among those
@@ -197,6 +208,7 @@ class HorizonForecaster:
         z = _clip(math.log(outcome / base) / scale)
         self.ridge.add(fc.features, z, w)
         self.residuals[fc.regime].add(z - fc.z_point, w)
+        self.residuals[POOLED].add(z - fc.z_point, w)
         up = outcome > base
         binned, rate = self.p_up.rate(fc.p_raw), self.p_up.base_rate()  # the map before this outcome
         for k, brier in zip(P_BLENDS, self.p_up_briers, strict=True):
@@ -239,7 +251,7 @@ class Forecaster:
         self.sigmas = DecayedHistogram(-12.0, 0.0, 240, cfg.regime_halflife)  # log sigma
         self.recent: deque[tuple[float, float]] = deque()  # (t, price) over the last hour and one tick
         self.horizons = {h: HorizonForecaster(s, cfg) for h, s in HORIZONS.items()}
-        self.moves = MoveForecaster(cfg.vol_long_halflife_h, cfg.move_halflife)
+        self.moves = MoveForecaster(cfg.vol_long_halflife_h, cfg.move_halflife, cfg.vol_quick_halflife_h)
 
     def tick(self, t: float, price: float) -> None:
         self.vol.update(t, price)

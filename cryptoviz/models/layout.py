@@ -42,6 +42,7 @@ NR = len(REGIMES)
 NSHRINK = len(SHRINKS)
 NBLEND = len(P_BLENDS)
 NVB = len(VOL_BLENDS)
+VOL_BLEND_W = tuple(w for blend in VOL_BLENDS for w in blend)  # flat: numba indexes it at run time
 NPBIN = len(ForecastConfig().p_up_edges) + 1
 SIGMA_BINS = 240
 RESIDUAL_BINS = 400
@@ -55,7 +56,8 @@ FC = (
 )  # Forecast.to_list(): point, (low, high) per level, p_up, p_raw, regime, sigma, features, z_point, z_ridge
 # a pending prediction: due, base, predictions, base rate, has forecast, forecast
 ENTRY = 1 + 1 + NS + 1 + 1 + FC
-MOVE_ENTRY = 5  # a pending expected move: due, base, sigma sqrt(h), sigma_long sqrt(h), expected %
+# a pending expected move: due, base, sigma sqrt(h), sigma_long sqrt(h), expected %, sigma_quick sqrt(h)
+MOVE_ENTRY = 6
 FM = 4  # a fading mean: sum_w, sum_w2, sum_x, sum_xx
 # a HAC mean over hour buckets: n, total, squares, first count, cross[0..L], first[L], recent[L] (a
 # ring: its oldest at n % L), then the outcomes' count and total and the open bucket (hour, sum, count)
@@ -84,8 +86,8 @@ TREND_LAST = _block(1)
 WIN = _block(2 * 8)
 # the stats' volatility: sum of squares, has last, last t, last price
 VOL = _block(4)
-# the EWMA variances (fast 0, long 1): var, weight, has last, last t, last price
-EWMA = _block(2 * 5)
+# the EWMA variances (fast 0, long 1, quick 2): var, weight, has last, last t, last price
+EWMA = _block(3 * 5)
 SIGMAS = _block(2 + SIGMA_BINS)  # g, total, counts
 # per horizon: the forecaster
 LAST_DUE = _block(H)  # the due time of the last outcome learnt from (-inf: none)
@@ -93,7 +95,7 @@ RIDGE = _block(H * (NK * NK + NK))
 PUP = _block(H * (1 + 2 * NPBIN + 2))  # g, n[bins], hits[bins], total_n, total_hits
 SHRINK_FM = _block(H * NSHRINK * FM)
 BRIER_FM = _block(H * NBLEND * FM)
-RESID = _block(H * NR * (2 + RESIDUAL_BINS))  # per regime: g, total, counts
+RESID = _block(H * (NR + 1) * (2 + RESIDUAL_BINS))  # per regime, then pooled: g, total, counts
 ALPHA = _block(H * NR * NL)
 # the move forecaster's fading means: per horizon, per blend
 MOVE_RATIO = _block(VH * NVB * FM)
@@ -148,8 +150,8 @@ SM_WIDTH = SM_MOVES + VH * 4
 # the config vector's entries (`book.config_vector` fills it)
 C_MA_SPAN, C_TREND_SPAN, C_MOM_SPAN, C_VOL_SPAN, C_W0, C_W1, C_W2, C_THRESHOLD, C_FEE_BPS = range(9)
 C_TOLERANCE, C_VOL_HALFLIFE, C_VOL_LONG_HALFLIFE, C_REGIME_DECAY, C_RIDGE_DECAY, C_PUP_DECAY = range(9, 15)
-C_RESID_DECAY, C_ACI_GAMMA, C_MOVE_DECAY, C_SHRINK_DECAY = range(15, 19)
-C_HORIZON = 19  # + h: the horizon in seconds
+C_RESID_DECAY, C_ACI_GAMMA, C_MOVE_DECAY, C_SHRINK_DECAY, C_VOL_QUICK_HALFLIFE = range(15, 20)
+C_HORIZON = 20  # + h: the horizon in seconds
 C_PENALTY = C_HORIZON + H  # + h
 C_PRIOR = C_PENALTY + H  # + h
 C_VOL_HORIZON = C_PRIOR + H  # + move horizon
