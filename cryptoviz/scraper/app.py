@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from cryptoviz.scraper.sources.base import Source
 from cryptoviz.scraper.sources.coingecko import CoinGecko
 from cryptoviz.scraper.sources.coinmarketcap import CoinMarketCap
 from cryptoviz.scraper.sources.replay import ReplayFileError, default_start, history_to_quotes, read_history
+from cryptoviz.scraper.streaming import PublishGuard, Streams, start_streams
 from cryptoviz.scraper.warmstart import warm_start
 from cryptoviz.service import Stop
 from cryptoviz.settings import (
@@ -30,6 +32,7 @@ from cryptoviz.settings import (
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("scraper")
+STREAM_FIRST_WAIT_S = 10.0  # auto mode, no API answering: how long a stream has to go live at start
 
 
 def live_sources(
@@ -61,10 +64,21 @@ def poll_interval(settings: ScraperSettings, coins: list[str], primary: quota.Me
     return interval
 
 
-def choose_mode(settings: ScraperSettings, coins: list[str], sources: list[Source]) -> str:
+def choose_mode(
+    settings: ScraperSettings, coins: list[str], sources: list[Source], streams: Streams | None, stop: Stop
+) -> str:
+    """SCRAPER_SOURCE, or for auto: live when an API answers, or a stream goes live within
+    STREAM_FIRST_WAIT_S; else replay (and auto's probe asks again while it replays)."""
     if settings.scraper_source != "auto":
         return settings.scraper_source
-    return "live" if LiveProbe(sources, coins[:1], every_s=0.0)() else "replay"
+    if LiveProbe(sources, coins[:1], every_s=0.0)():
+        return "live"
+    deadline = time.monotonic() + STREAM_FIRST_WAIT_S
+    while streams is not None and not stop and time.monotonic() < deadline:
+        if streams.live() is not None:
+            return "live"
+        stop.wait(0.2)
+    return "replay"
 
 
 def main(stop: Stop) -> int:
@@ -79,50 +93,84 @@ def main(stop: Stop) -> int:
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
     producer = bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-scraper")
     publisher = Publisher(producer, rds, telemetry, stop=stop)
+    guard = PublishGuard(publisher, telemetry)  # live mode's writers: each coin's times only go forward
     sources, meters = live_sources(scraper, coins, rds, telemetry)
-    gecko = next(s for s in sources if isinstance(s, CoinGecko))  # the history comes from CoinGecko
     interval = 0.0
+    streams = None
     if scraper.scraper_source != "replay":  # a replay-only scraper asks no API: no plan to keep
         interval = poll_interval(scraper, coins, meters[0])
         for meter in meters:
             meter.interval_s = interval
             meter.report()
         telemetry.gauge("scrape_interval_s", interval)
-    mode = choose_mode(scraper, coins, sources)
-    telemetry.gauge("mode", mode)
+        streams = start_streams(scraper, coins, guard, telemetry, stop)
     try:
+        mode = choose_mode(scraper, coins, sources, streams, stop)
+        telemetry.gauge("mode", mode)
         if mode == "replay":
-            probe = None
-            if scraper.scraper_source == "auto":
-                log.warning(
-                    "NO LIVE SOURCE ANSWERED: REPLAYING REAL HISTORY UNTIL ONE DOES",
-                    files=len(scraper.replay_files),
-                    probe_every_s=interval,
-                )
-                telemetry.gauge("mode", AUTO_REPLAYING)
-                probe = LiveProbe(sources, coins[:1], every_s=interval)
-            run_replay(scraper, coins, publisher, telemetry, stop, until=probe)
-            if probe is not None and probe.answered and not stop:
-                log.warning("LIVE SOURCE ANSWERED: SWITCHING FROM REPLAY TO LIVE", source=probe.answered)
-                telemetry.incr("switched_to_live")
-                telemetry.gauge("mode", AUTO_SWITCHED)
-                mode = "live"
+            mode = replay_until_live(scraper, coins, publisher, telemetry, stop, sources, streams, interval)
         if mode == "live" and not stop:
-            if scraper.backfill_days:
-                warm_start(gecko, publisher, coins, scraper.backfill_days, rds, telemetry, stop)
-            LiveScraper(
-                sources,
-                coins,
-                publisher,
-                telemetry,
-                interval,
-                scraper.source_down_after,
-            ).run(stop)
+            run_live(scraper, coins, sources, guard, telemetry, stop, streams, interval, rds)
     finally:
+        if streams is not None:
+            streams.stop()
         publisher.close()
         telemetry.publish("stopped")
         log.info("stopped", signal=stop.signal, published=telemetry.counters["quotes_published"])
     return 0
+
+
+def replay_until_live(
+    settings: ScraperSettings,
+    coins: list[str],
+    publisher: Publisher,
+    telemetry: Telemetry,
+    stop: Stop,
+    sources: list[Source],
+    streams: Streams | None,
+    interval: float,
+) -> str:
+    """Replay history; in auto mode until a live source answers. The mode to go on with."""
+    probe = None
+    if settings.scraper_source == "auto":
+        log.warning(
+            "NO LIVE SOURCE ANSWERED: REPLAYING REAL HISTORY UNTIL ONE DOES",
+            files=len(settings.replay_files),
+            probe_every_s=interval,
+        )
+        telemetry.gauge("mode", AUTO_REPLAYING)
+        probe = LiveProbe(sources, coins[:1], every_s=interval, streams=streams)
+    run_replay(settings, coins, publisher, telemetry, stop, until=probe)
+    if probe is not None and probe.answered and not stop:
+        log.warning("LIVE SOURCE ANSWERED: SWITCHING FROM REPLAY TO LIVE", source=probe.answered)
+        telemetry.incr("switched_to_live")
+        telemetry.gauge("mode", AUTO_SWITCHED)
+        return "live"
+    return "replay"
+
+
+def run_live(
+    settings: ScraperSettings,
+    coins: list[str],
+    sources: list[Source],
+    sink: PublishGuard,
+    telemetry: Telemetry,
+    stop: Stop,
+    streams: Streams | None,
+    interval: float,
+    client: Redis | None,
+) -> None:
+    """The warm start (each coin's stream quotes let through once its history is out), then the
+    polls until stopped; the streams run meanwhile on their own thread."""
+    gecko = next(s for s in sources if isinstance(s, CoinGecko))  # the history comes from CoinGecko
+    release = streams.release if streams is not None else None
+    if settings.backfill_days:
+        warm_start(gecko, sink, coins, settings.backfill_days, client, telemetry, stop, on_symbol=release)
+    if streams is not None:
+        streams.release_all()
+    LiveScraper(sources, coins, sink, telemetry, interval, settings.source_down_after, streams=streams).run(
+        stop
+    )
 
 
 def run_replay(

@@ -1,4 +1,5 @@
-"""The scraper's loops: live polling with a primary and a fill-in source, or a paced replay."""
+"""The scraper's loops: live polling with a primary and a fill-in source (and, with exchange streams,
+the coins no stream supplies), or a paced replay."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 from cryptoviz import logs
 from cryptoviz.interfaces import NotDelivered
@@ -29,6 +31,22 @@ class SourceHealth:
     last_error: str | None = None
 
 
+class PriceStreams(Protocol):
+    """The exchange streams as the polling loop and auto mode see them (`scraper.streaming.Streams`)."""
+
+    def live(self) -> str | None:
+        """The first stream source that is live now, if any."""
+        ...
+
+    def supplies(self, symbol: str) -> bool:
+        """A stream supplies the coin's price now."""
+        ...
+
+    def note_market(self, quote: Quote) -> None:
+        """A polled quote's market cap and volume, for the stream's quotes of its coin."""
+        ...
+
+
 @dataclass
 class LiveScraper:
     sources: list[Source]  # the primary first
@@ -42,6 +60,7 @@ class LiveScraper:
     health: dict[str, SourceHealth] = field(default_factory=dict)
     last_source_ts: dict[str, datetime] = field(default_factory=dict)
     unsent: list[Quote] = field(default_factory=list)
+    streams: PriceStreams | None = None  # with streams, a coin they supply is not priced by the polls
 
     def __post_init__(self) -> None:
         for src in self.sources:
@@ -90,6 +109,11 @@ class LiveScraper:
         fresh = []
         for sym in self.symbols:
             found = got.get(sym)
+            if self.streams is not None and self.streams.supplies(sym):
+                if found is not None:
+                    self.streams.note_market(found)
+                    self.telemetry.incr(f"market_only.{found.source}")  # the price comes from a stream
+                continue
             if found is None:
                 self.telemetry.incr("missing_symbol")
                 continue
@@ -126,7 +150,8 @@ class LiveScraper:
             self.telemetry.gauge(f"source.{name}.state", state)
             self.telemetry.gauge(f"source.{name}.last_success_ts", h.last_success)
             self.telemetry.gauge(f"source.{name}.last_error", h.last_error)
-        self.telemetry.state = "running" if "up" in states.values() else "degraded"
+        streaming = self.streams is not None and self.streams.live() is not None
+        self.telemetry.state = "running" if "up" in states.values() or streaming else "degraded"
         self.telemetry.publish()
 
     def run(self, stop: Stop) -> None:
@@ -148,8 +173,9 @@ AUTO_SWITCHED = "live (switched from replay)"
 
 @dataclass
 class LiveProbe:
-    """Auto mode's question, asked at most every `every_s`: does a live source answer with quotes?
-    True from the first answer on; `answered` names the source."""
+    """Auto mode's question, asked of the APIs at most every `every_s`: does a live source answer
+    with quotes (or is an exchange stream live)? True from the first answer on; `answered` names
+    the source."""
 
     sources: list[Source]
     symbols: list[str]
@@ -157,9 +183,14 @@ class LiveProbe:
     clock: Callable[[], float] = time.monotonic
     answered: str | None = None
     _next: float | None = None
+    streams: PriceStreams | None = None  # a live stream answers too (asked at every call: no API call)
 
     def __call__(self) -> bool:
         if self.answered is not None:
+            return True
+        live = self.streams.live() if self.streams is not None else None
+        if live is not None:
+            self.answered = live
             return True
         now = self.clock()
         if self._next is not None and now < self._next:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 import redis
 
@@ -66,14 +67,19 @@ def warm_start(
     telemetry: Telemetry,
     stop: Stop,
     now: float | None = None,
+    on_symbol: Callable[[str], None] | None = None,
 ) -> BackfillReport:
     """Publish the history each coin needs; failures are logged and counted, never fatal (the live
-    polls start all the same)."""
+    polls start all the same). `on_symbol(coin)` is called once a coin is done with: at once for a
+    coin that needs no history, else after its history is published or its fetch failed."""
     now = time.time() if now is None else now
+    done = on_symbol or (lambda symbol: None)
     need: dict[int, list[str]] = defaultdict(list)
     for sym, last in last_modelled(client, symbols).items():
         days = days_to_fetch(last, now, max_days)
-        if days is not None:
+        if days is None:
+            done(sym)
+        else:
             need[days].append(sym)
     report = BackfillReport()
     if not need:
@@ -82,7 +88,7 @@ def warm_start(
     telemetry.publish("warming up")
     for days, group in sorted(need.items(), reverse=True):
         log.info("warm_start", days=days, symbols=",".join(group))
-        report.merge(backfill(source, publisher, group, days, None, attempts=3, stop=stop))
+        report.merge(backfill(source, publisher, group, days, None, attempts=3, on_symbol=done, stop=stop))
     published = sum(report.published.values())
     telemetry.incr("warm_start.quotes", published)
     for sym, kind in report.failed.items():

@@ -104,6 +104,13 @@ def live(snap: Snapshot) -> None:
         limited = [name for name, src in sources["sources"].items() if src.get("state") == "rate_limited"]
         if limited:
             st.warning(f"Rate limited (HTTP 429) by {', '.join(limited)}: the scraper waits as asked.")
+        lagging = [
+            f"{name} ({s.get('state')})" for name, s in sources["streams"].items() if s.get("state") != "live"
+        ]
+        if lagging:
+            st.warning(
+                f"Exchange streams not live: {', '.join(lagging)}; their coins come from the next source."
+            )
     _, replaced = current_instances(snap.status)
     note = f"; {replaced} replaced instance(s) not shown" if replaced else ""
     st.caption(f"Redis read for all symbols: {snap.read_ms:.1f} ms{note}")

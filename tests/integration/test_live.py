@@ -137,6 +137,7 @@ def test_a_fresh_live_install_warms_up_from_history_keeps_the_quota_and_rides_ou
             "COINGECKO_API_KEY": "demo-key-of-the-test",
             "SCRAPE_INTERVAL_S": "2",
             "BACKFILL_DAYS": "30",
+            "STREAM_SOURCES": "",  # the polls alone: no exchange stream
         },
     )
     try:
@@ -218,6 +219,7 @@ def test_auto_mode_replays_while_coingecko_is_down_and_goes_live_when_it_answers
             "REPLAY_WARMUP_HOURS": "24",
             "REPLAY_SPEED": "3600",
             "BACKFILL_DAYS": "2",
+            "STREAM_SOURCES": "",  # the polls alone: no exchange stream
         },
     )
     try:

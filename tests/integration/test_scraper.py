@@ -64,6 +64,7 @@ def test_scraper_service_survives_429_and_500_then_publishes_each_coin_once(real
             "SCRAPE_INTERVAL_S": "0.3",
             "COINGECKO_API_KEY": "demo-key-of-the-test",  # 30 calls a minute: the few here fit
             "BACKFILL_DAYS": "0",  # this server answers /coins/markets only: no warm start
+            "STREAM_SOURCES": "",  # the polls alone: no exchange stream
             "COINGECKO_BASE_URL": f"{http.url}/api/v3",
             "HEARTBEAT_INTERVAL_S": "0.5",
         }

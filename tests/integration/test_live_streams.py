@@ -1,0 +1,142 @@
+"""The live scraper on exchange streams, as a user with internet meets it: the real scraper against
+local Binance, Coinbase and Kraken WebSocket servers and a local CoinGecko, all serving the real
+minute history moved to the present, with the real broker and Redis. The warm start's history
+first, then each coin's price from the first live stream (CoinGecko adding market cap and volume);
+Binance going silent hands its coins to Coinbase, and they come back when it answers again."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from itertools import groupby, pairwise
+
+import orjson
+import pytest
+
+from cryptoviz import bus, names
+from cryptoviz.settings import MINUTES_2026
+from cryptoviz.testing.coingecko import LocalCoinGecko
+from cryptoviz.testing.exchange_ws import EXCHANGES, LocalExchange
+from cryptoviz.testing.harness import RealServers, wait_for
+
+from .test_live import heartbeat, scraper_counter, start, stop
+
+COINS = ["BTC", "ETH", "SOL", "XRP", "BNB"]  # the minute file's coins; Coinbase and Kraken list no BNB
+STREAMED = {"binance", "coinbase", "kraken"}
+
+
+@pytest.fixture
+def real() -> Iterator[RealServers]:
+    with RealServers() as servers:
+        yield servers
+
+
+@pytest.fixture
+def local() -> Iterator[tuple[LocalCoinGecko, dict[str, LocalExchange]]]:
+    gecko = LocalCoinGecko([MINUTES_2026], COINS)
+    exchanges = {
+        name: LocalExchange(name, [MINUTES_2026], COINS, frame_interval_s=0.05) for name in EXCHANGES
+    }
+    yield gecko, exchanges
+    for server in exchanges.values():
+        server.close()
+    gecko.close()
+
+
+def topic_records(bootstrap: str, topic: str) -> list[tuple[str, dict]]:
+    """(key, quote) of every message of the topic, in each partition's order."""
+    expected = bus.topic_message_counts(bootstrap)[topic]
+    consumer = bus.consumer(bootstrap, topic, group_id=None)
+    out: list[tuple[str, dict]] = []
+
+    def read() -> bool:
+        for records in consumer.poll(timeout_ms=500, max_records=50_000).values():
+            out.extend((r.key.decode(), orjson.loads(r.value)) for r in records)
+        return len(out) >= expected
+
+    wait_for(read, timeout=60, what=f"the {expected} messages of {topic}", every=0)
+    consumer.close()
+    return out
+
+
+def gauges(client) -> dict:
+    return heartbeat(client, "scraper").get("gauges", {})
+
+
+def supplies(client, source: str, coin: str) -> bool:
+    g = gauges(client)
+    return g.get(f"stream.{source}.state") == "live" and coin in str(g.get(f"stream.{source}.coins", ""))
+
+
+def test_live_mode_takes_prices_from_the_streams_and_fails_over_between_them(real, local):
+    gecko, exchanges = local
+    client = real.redis_client()
+    env = real.env() | {
+        "COINS": ",".join(COINS),
+        "HEARTBEAT_INTERVAL_S": "0.5",
+        "METRICS_PORT": "",
+        "SCRAPER_SOURCE": "live",
+        "COINGECKO_BASE_URL": gecko.url,
+        "COINGECKO_API_KEY": "demo-key-of-the-test",
+        "SCRAPE_INTERVAL_S": "2",
+        "BACKFILL_DAYS": "2",
+        "STREAM_SOURCES": "binance,coinbase,kraken",
+        "STREAM_QUOTE_INTERVAL_MS": "250",
+        "STREAM_STALL_S": "2",
+    }
+    env |= {f"{name.upper()}_WS_URL": server.url for name, server in exchanges.items()}
+    scraper = start("scraper", env)
+    try:
+        wait_for(lambda: supplies(client, "binance", "BTC"), 60, "binance supplying BTC")
+        wait_for(
+            lambda: all(supplies(client, "binance", c) for c in COINS), 30, "binance supplying every coin"
+        )
+        g = gauges(client)
+        assert g["stream.coinbase.state"] == g["stream.kraken.state"] == "live"  # standing by
+        assert g["stream.binance.frames_per_s"] > 0 and g["stream.binance.last_frame_age_s"] < 5
+        wait_for(lambda: gecko.calls["coins/markets"] >= 2, 30, "CoinGecko polled beside the streams")
+        exchanges["binance"].silence()
+        wait_for(lambda: supplies(client, "coinbase", "BTC"), 30, "BTC from coinbase while binance is silent")
+        assert gauges(client)["stream.binance.state"] in ("stalled", "connecting", "down")
+        moved = scraper_counter(client, "quotes_out.coinbase")
+        wait_for(
+            lambda: scraper_counter(client, "quotes_out.coinbase") > moved + 4, 30, "coinbase's quotes out"
+        )
+        exchanges["binance"].resume()
+        wait_for(lambda: supplies(client, "binance", "BTC"), 60, "BTC given back to binance")
+        back = scraper_counter(client, "quotes_out.binance")
+        wait_for(
+            lambda: scraper_counter(client, "quotes_out.binance") > back + 4, 30, "binance's quotes again"
+        )
+    finally:
+        err = stop(scraper)
+    assert "Traceback" not in err and "stream_internal_error" not in err, err[-3000:]
+    beat = heartbeat(client, "scraper")
+    assert beat["counters"]["stream_handovers"] >= 2 and beat["counters"].get("stream_dropped", 0) == 0
+    assert beat["counters"]["stream_frames.binance"] > 0 and "stream.kraken.quotes_per_s" in beat["gauges"]
+    for topic in (names.TOPIC_RAW, names.TOPIC_STREAMING):
+        check_topic(real.bootstrap, topic)
+
+
+def check_topic(bootstrap: str, topic: str) -> None:
+    by_coin: dict[str, list[dict]] = defaultdict(list)
+    for key, q in topic_records(bootstrap, topic):
+        assert key == q["symbol"], f"{topic}: keyed {key}, quote of {q['symbol']}"
+        by_coin[key].append(q)
+    assert sorted(by_coin) == sorted(COINS)
+    for coin, seq in by_coin.items():
+        sources = [q["source"] for q in seq]
+        first_streamed = next(i for i, s in enumerate(sources) if s in STREAMED)
+        # the warm start's history, then the live quotes: no history after the first stream quote
+        assert set(sources[:first_streamed]) == {"backfill"} and "backfill" not in sources[first_streamed:], (
+            coin
+        )
+        times = [q["source_ts"] for q in seq]
+        assert all(a < b for a, b in pairwise(times)), (
+            f"{topic} {coin}: a duplicate or a step back in event time"
+        )
+        streamed = [q for q in seq if q["source"] in STREAMED]
+        assert len(streamed) > 10, coin
+        assert any(q["volume_24h_usd"] for q in streamed), f"{coin}: CoinGecko's 24 h volume on stream quotes"
+    btc = [k for k, _ in groupby(q["source"] for q in by_coin["BTC"] if q["source"] in STREAMED)]
+    assert btc[:3] == ["binance", "coinbase", "binance"], f"{topic}: BTC's sources {btc}"
