@@ -6,6 +6,7 @@ stream, and what the heartbeat says of each stream."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -197,3 +198,19 @@ def test_each_stream_reports_state_coins_rates_and_the_last_frames_age():
         "binance stream: live, supplies BTC, ETH; 20 frames/s, 1 quotes/s; last frame 0.25 s ago",
         "kraken stream: down, supplies no coin (connect:OSError)",
     ]
+
+
+def test_stream_counters_and_rates_reach_prometheus_like_the_others():
+    from prometheus_client import generate_latest
+
+    from cryptoviz.metrics import registry_for
+
+    telemetry = Telemetry("scraper", None)
+    stats = StreamStats(state="live", frames=40, quotes=4)
+    stats.rejects["bad_json"] = 3
+    telemetry.counters.update(stream_counters("kraken", stats))
+    telemetry.gauges.update(stream_gauges("kraken", stats, (20, 2), 2.0, ["BTC"], T0))
+    text = generate_latest(registry_for(telemetry)).decode()
+    assert re.search(r'^cryptoviz_stream_frames_total\{.*kind="kraken".*\} 40\.0$', text, re.M)
+    assert re.search(r'^cryptoviz_stream_rejects_total\{.*kind="kraken\.bad_json".*\} 3\.0$', text, re.M)
+    assert "cryptoviz_stream_kraken_frames_per_s{" in text and "cryptoviz_stream_kraken_quotes_per_s{" in text
