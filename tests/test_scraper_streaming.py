@@ -189,14 +189,16 @@ def test_each_stream_reports_state_coins_rates_and_the_last_frames_age():
     assert stream_counters("binance", stats)["stream_rejects.binance.bad_json"] == 2
     down = StreamStats(state="down", last_error="connect:OSError")
     gauges |= stream_gauges("kraken", down, None, 0.0, [], T0)
+    gauges |= stream_gauges("coinbase", StreamStats(state="stalled", last_error="stalled"), None, 0.0, [], T0)
     report = scraper_report(gauges | {"mode": "live", "scrape_interval_s": 300.0})
     assert (
-        list(report["streams"]) == ["binance", "kraken"]
+        list(report["streams"]) == ["binance", "kraken", "coinbase"]
         and report["streams"]["binance"]["coins"] == "BTC,ETH"
     )
     assert source_lines(report) == [
         "binance stream: live, supplies BTC, ETH; 20 frames/s, 1 quotes/s; last frame 0.25 s ago",
         "kraken stream: down, supplies no coin (connect:OSError)",
+        "coinbase stream: stalled, supplies no coin",
     ]
 
 

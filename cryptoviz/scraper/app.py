@@ -32,7 +32,7 @@ from cryptoviz.settings import (
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("scraper")
-STREAM_FIRST_WAIT_S = 10.0  # auto mode, no API answering: how long a stream has to go live at start
+STREAM_FIRST_WAIT_S = 5.0  # auto mode, no API answering: how long a stream has to go live at start
 
 
 def live_sources(

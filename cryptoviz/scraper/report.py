@@ -100,6 +100,6 @@ def stream_line(name: str, stream: StreamReport) -> str:
         text += "; " + ", ".join(rates)
     if isinstance(stream.get("last_frame_age_s"), int | float):
         text += f"; last frame {stream['last_frame_age_s']:g} s ago"
-    if stream.get("state") != "live" and stream.get("last_error"):
+    if stream.get("state") not in ("live", stream.get("last_error")) and stream.get("last_error"):
         text += f" ({stream['last_error']})"
     return text

@@ -223,10 +223,15 @@ class Streams:
     def _run_pump(self) -> None:
         next_report = 0.0
         while not self._done.is_set():
-            self.pump_once(TAKE_WAIT_S)
-            if time.monotonic() >= next_report:
-                next_report = time.monotonic() + self.telemetry.interval_s
-                self.report()
+            try:
+                self.pump_once(TAKE_WAIT_S)
+                if time.monotonic() >= next_report:
+                    next_report = time.monotonic() + self.telemetry.interval_s
+                    self.report()
+            except Exception:  # a bug here must not end the streams' publishing: counted, logged
+                self.telemetry.incr("errors.stream_pump")
+                log.error("stream_pump_failed", exc=True)
+                self._done.wait(1.0)
         if not self.stop_signal:  # stopped by its owner, not SIGTERM: the publisher still publishes
             while len(self.feed) and self.pump_once(0.0):
                 pass
