@@ -213,8 +213,14 @@ def _weight(dt):
 
 
 @helper
-def _fm_add(fixed, i, o, d, x, w, span):
-    dw = d**w
+def _faded(d, w):
+    """The decay d over a weight w, d^w: raised once per outcome for every estimator that fades by d
+    (exact when w is 1, as at hourly cadence)."""
+    return d if w == 1.0 else d**w
+
+
+@helper
+def _fm_add(fixed, i, o, dw, x, w, span):
     fixed[i, o] = fixed[i, o] * dw + w
     fixed[i, o + 1] = fixed[i, o + 1] * dw * dw + w * max(w, span)
     fixed[i, o + 2] = fixed[i, o + 2] * dw + w * x
@@ -270,8 +276,8 @@ def _ewma_hourly(fixed, i, o):
 
 
 @helper
-def _hist_add(fixed, i, o, bins, lo, width, decay, x, w):
-    g = fixed[i, o] / decay**w
+def _hist_add(fixed, i, o, bins, lo, width, dw, x, w):
+    g = fixed[i, o] / dw
     if g > RESCALE_AT:
         scale = 1.0 / g
         for j in range(bins):
@@ -348,8 +354,8 @@ def _binned_rate(fixed, i, o, cfg, h, score):
 
 
 @helper
-def _binned_add(fixed, i, o, cfg, score, event, w):
-    g = fixed[i, o] / cfg[C_PUP_DECAY] ** w
+def _binned_add(fixed, i, o, cfg, score, event, dw, w):
+    g = fixed[i, o] / dw
     if g > RESCALE_AT:
         s = 1.0 / g
         for j in range(2 * NPBIN):
@@ -399,8 +405,7 @@ def _ridge_predict(fixed, i, o, penalty, x, a, beta):
 
 
 @helper
-def _ridge_add(fixed, i, o, d, x, y, w):
-    dw = d**w
+def _ridge_add(fixed, i, o, dw, x, y, w):
     for r in range(NK):
         xi = w * x[r]
         for c in range(NK):
@@ -630,34 +635,29 @@ def _learn(fixed, i, h, cfg, ring, s, outcome, x):
     z = _clip(math.log(outcome / base) / scale)
     for k in range(NK):
         x[k] = ring[i, s, fc + F_FEATURES + k]
-    _ridge_add(fixed, i, RIDGE + h * (NK * NK + NK), cfg[C_RIDGE_DECAY], x, z, w)
+    _ridge_add(fixed, i, RIDGE + h * (NK * NK + NK), _faded(cfg[C_RIDGE_DECAY], w), x, z, w)
     regime = int(ring[i, s, fc + F_REGIME])
     bins = RESIDUAL_BINS
     width = (RESID_HI - RESID_LO) / bins
+    d_resid = _faded(cfg[C_RESID_DECAY], w)
     for r in (regime, NR):  # the regime's residuals and every regime's
         _hist_add(
-            fixed, i, RESID + (h * (NR + 1) + r) * (2 + bins), bins, RESID_LO, width, cfg[C_RESID_DECAY],
+            fixed, i, RESID + (h * (NR + 1) + r) * (2 + bins), bins, RESID_LO, width, d_resid,
             z - ring[i, s, fc + F_ZPOINT], w,
         )  # fmt: skip
     up = 1.0 if outcome > base else 0.0
     po = PUP + h * (1 + 2 * NPBIN + 2)
     p_raw = ring[i, s, fc + F_PRAW]
     binned, rate = _binned_rate(fixed, i, po, cfg, h, p_raw), _binned_base(fixed, i, po)
+    d_shrink = _faded(cfg[C_SHRINK_DECAY], w)
     for k in range(NBLEND):
-        _fm_add(
-            fixed,
-            i,
-            BRIER_FM + (h * NBLEND + k) * FM,
-            cfg[C_SHRINK_DECAY],
-            (rate + P_BLENDS[k] * (binned - rate) - up) ** 2,
-            w,
-            span,
-        )
-    _binned_add(fixed, i, po, cfg, p_raw, up > 0, w)
+        brier = (rate + P_BLENDS[k] * (binned - rate) - up) ** 2
+        _fm_add(fixed, i, BRIER_FM + (h * NBLEND + k) * FM, d_shrink, brier, w, span)
+    _binned_add(fixed, i, po, cfg, p_raw, up > 0, _faded(cfg[C_PUP_DECAY], w), w)
     z_ridge = ring[i, s, fc + F_ZRIDGE]
     for k in range(NSHRINK):
         _fm_add(
-            fixed, i, SHRINK_FM + (h * NSHRINK + k) * FM, cfg[C_SHRINK_DECAY],
+            fixed, i, SHRINK_FM + (h * NSHRINK + k) * FM, d_shrink,
             (abs(z) - abs(z - SHRINKS[k] * z_ridge)) * scale * 100, w, span,
         )  # fmt: skip
     for lv in range(NL):
@@ -686,6 +686,7 @@ def _settle_moves(fixed, rings, meta, i, cfg, t, price):
             w = _weight(due - fixed[i, MOVE_LAST_DUE + v])
             fixed[i, MOVE_LAST_DUE + v] = due
             span = cfg[C_VOL_HORIZON + v] / HOUR
+            d_move = _faded(cfg[C_MOVE_DECAY], w)
             for b in range(NVB):
                 ro = MOVE_RATIO + (v * NVB + b) * FM
                 eo = MOVE_ERROR + (v * NVB + b) * FM
@@ -693,8 +694,8 @@ def _settle_moves(fixed, rings, meta, i, cfg, t, price):
                 if fixed[i, ro] > 0:
                     c = fixed[i, ro + 2] / fixed[i, ro]
                     error = (realised - c * scale) ** 2 / (short * short)
-                    _fm_add(fixed, i, eo, cfg[C_MOVE_DECAY], error, w, span)
-                _fm_add(fixed, i, ro, cfg[C_MOVE_DECAY], min(realised / scale, MAX_RATIO), w, span)
+                    _fm_add(fixed, i, eo, d_move, error, w, span)
+                _fm_add(fixed, i, ro, d_move, min(realised / scale, MAX_RATIO), w, span)
             mo = MOVE_TALLY + v * 6  # Scoreboard.score_moves -> MoveTally.add
             fixed[i, mo] = 1.0
             realised_pct = realised * 100
@@ -854,8 +855,8 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
         sigma_width = (SIGMA_HI - SIGMA_LO) / sigma_bins
         if sigma > 0:
             _hist_add(
-                fixed, i, SIGMAS, sigma_bins, SIGMA_LO, sigma_width, cfg[C_REGIME_DECAY], math.log(sigma),
-                w_tick,
+                fixed, i, SIGMAS, sigma_bins, SIGMA_LO, sigma_width, _faded(cfg[C_REGIME_DECAY], w_tick),
+                math.log(sigma), w_tick,
             )  # fmt: skip
         # the last hour's move
         n_recent = meta[i, Q_RECENT, 1]
