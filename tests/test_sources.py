@@ -123,6 +123,28 @@ def make_scraper(primary, secondary=None, publisher=None):
     return scraper, clock, telemetry
 
 
+def test_the_live_loop_waits_for_its_next_poll_in_heartbeat_steps():
+    """A poll every five minutes (a demo key's pace) must not leave the heartbeat stale for five
+    minutes: the wait between polls is cut into heartbeat intervals, each followed by a publish."""
+    cg = parse_markets(fixture("coingecko_markets.json"), SYMBOLS).quotes
+    primary = ScriptedSource("coingecko", [cg, cg])
+    scraper, clock, telemetry = make_scraper(primary)
+    scraper.interval_s = 300
+    stop = Stop()
+
+    def sleep(seconds: float) -> bool:
+        clock.sleep(seconds)
+        if clock.now >= 1000 + 300 + 150:  # into the second wait: enough seen
+            stop.set()
+        return bool(stop)
+
+    scraper.sleep = sleep
+    scraper.run(stop)
+    assert len(primary.calls) == 2
+    assert clock.slept and max(clock.slept) <= telemetry.interval_s
+    assert sum(clock.slept) == pytest.approx(450)  # the first wait whole, half of the second
+
+
 def test_fill_in_source_covers_what_the_primary_lacks_and_replaces_it_when_it_fails():
     cg = parse_markets(fixture("coingecko_markets.json"), SYMBOLS).quotes
     cmc = parse_quotes_latest(fixture("coinmarketcap_quotes_latest.json"), SYMBOLS).quotes

@@ -61,6 +61,7 @@ class LiveScraper:
     last_source_ts: dict[str, datetime] = field(default_factory=dict)
     unsent: list[Quote] = field(default_factory=list)
     streams: PriceStreams | None = None  # with streams, a coin they supply is not priced by the polls
+    sleep: Callable[[float], bool] | None = None  # returns True when asked to stop (default: the Stop's)
 
     def __post_init__(self) -> None:
         for src in self.sources:
@@ -158,11 +159,28 @@ class LiveScraper:
         log.info(
             "live_started", sources=",".join(s.name for s in self.sources), symbols=",".join(self.symbols)
         )
+        sleep = self.sleep or stop.wait
         while not stop:
             started = self.clock()
             self.cycle()
-            if stop.wait(self.interval_s - (self.clock() - started)):
+            if wait_in_heartbeats(started + self.interval_s, self.clock, sleep, self.telemetry):
                 break
+
+
+def wait_in_heartbeats(
+    due: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], bool],
+    telemetry: Telemetry,
+    ended: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Sleep until `due` in heartbeat-sized steps, publishing the heartbeat between them, so a poll
+    every five minutes or a slow replay never looks dead. True: asked to stop, or `ended`."""
+    while (left := due - clock()) > 0:
+        if sleep(min(left, telemetry.interval_s)) or ended():
+            return True
+        telemetry.maybe_publish()
+    return False
 
 
 # errors that mean "not now" rather than "down": the API's 429, the plan's month or minute (quota.py)
@@ -238,7 +256,7 @@ class ReplayScraper:
                 due = anchor[0] + (event - anchor[1]) / self.speed
                 if self.max_rate:
                     due = max(due, self._last_due + len(batch) / self.max_rate) if sent else due
-                if self._wait_until(due, sleep):
+                if wait_in_heartbeats(due, self.clock, sleep, self.telemetry, self._ended):
                     break
                 self._last_due = due
             while True:
@@ -255,14 +273,6 @@ class ReplayScraper:
             self.telemetry.maybe_publish()
         self.telemetry.publish()
         return sent
-
-    def _wait_until(self, due: float, sleep: Callable[[float], bool]) -> bool:
-        """Sleep until `due` in heartbeat-sized steps, so a slow replay never looks dead. True: stop."""
-        while (left := due - self.clock()) > 0:
-            if sleep(min(left, self.telemetry.interval_s)) or self._ended():
-                return True
-            self.telemetry.maybe_publish()
-        return False
 
     def _ended(self) -> bool:
         return self.until is not None and self.until()
