@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import orjson
 import pytest
 
-from cryptoviz import contracts
+from cryptoviz import contracts, schema
 from cryptoviz.contracts import ContractError, MLState
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
@@ -77,3 +78,58 @@ def test_a_view_whose_signal_lacks_a_field_is_refused():
     del view["signal"]["confidence"]  # the point: a broken value
     with pytest.raises(ContractError, match=r"signal\.confidence"):
         contracts.decode_view(contracts.encode(view))
+
+
+def test_the_card_round_trips_and_carries_its_summary():
+    model, out = model_and_output()
+    summary = contracts.summary_of(store.view("BTC", out, model))
+    card = store.card(summary, expires_ts=1_800_000_300.0)
+    (back,) = contracts.decode_cards([contracts.encode_card(card)])
+    assert back == card and back.expires_ts == 1_800_000_300.0
+    assert (back.symbol, back.price, back.event_ts, back.action, back.p_up) == (
+        "BTC",
+        summary["price"],
+        summary["event_ts"],
+        summary["action"],
+        summary["p_up"],
+    )
+    for h in contracts.HORIZON_NAMES:
+        assert back.consensus_at(h) == summary["consensus"][h]
+        assert back.forecast_at(h) == summary["forecast"][h]
+        assert back.settled_at(h) == summary["settled"][h]
+    assert (back.hits_1h, back.scored_1h, back.calibrated) == (
+        summary["hits_1h"],
+        summary["scored_1h"],
+        summary["calibrated"],
+    )
+
+
+def test_many_cards_decode_in_one_call_and_a_bad_one_fails_the_call():
+    model, out = model_and_output()
+    summary = contracts.summary_of(store.view("BTC", out, model))
+    cards = [store.card({**summary, "symbol": f"S{i}"}, 1.0) for i in range(3)]
+    raws = [contracts.encode_card(c) for c in cards]
+    assert contracts.decode_cards(raws) == cards
+    assert contracts.decode_cards([]) == []
+    for bad in (b"", b"\x92\xa3BTC", msgspec.msgpack.encode(["BTC", "not a time"]), b"{}"):
+        with pytest.raises(ContractError, match="MLCard"):
+            contracts.decode_cards([raws[0], bad, raws[2]])
+
+
+def test_a_card_written_before_a_field_was_added_reads_with_its_default():
+    old = msgspec.msgpack.encode(["BTC", 1.0, 2.0, "BUY", 0.6, 0.6, 0.1, [1.0, 2.0], [1.5, None], 3.0, 4.0])
+    (card,) = contracts.decode_cards([old])
+    assert (card.hits_1h, card.calibrated, card.settled) == (0, False, ())
+    assert card.forecast_at("6h") is None and card.settled_at("1h") == 0
+
+
+def test_the_latest_quote_reads_what_the_scraper_writes():
+    assert contracts.LatestQuote.__struct_fields__ == tuple(schema.FIELDS)
+    quotes = [
+        schema.make_quote("BTC", 97000.5, T0, market_cap_usd=1.9e12, ingest_ts=T0),
+        schema.make_quote("ETH", 3400.0, T0 + timedelta(hours=1), ingest_ts=T0),
+    ]
+    decoded = contracts.decode_quotes([schema.encode(q) for q in quotes])
+    assert [msgspec.structs.asdict(q) for q in decoded] == [schema.to_dict(q) for q in quotes]
+    with pytest.raises(ContractError, match="LatestQuote"):
+        contracts.decode_quotes([schema.encode(quotes[0]), b'{"symbol": "ETH"}'])

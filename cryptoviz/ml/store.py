@@ -1,22 +1,30 @@
 """What the processor stores per batch: the views (with a TTL), each symbol's snapshot (state + the
-offset it includes) and the index. `RedisStore` writes them in one Redis transaction; the in-memory
-`cryptoviz.testing.doubles.MemoryStore` implements the same `StateStore` for unit tests."""
+offset it includes), the index and each symbol's card in the all-symbols hash. `RedisStore` writes
+them in one Redis transaction; the in-memory `cryptoviz.testing.doubles.MemoryStore` implements the
+same `StateStore` for unit tests (the documents, not the cards)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import NamedTuple, Protocol, TypeAlias, cast
 
 import redis
 
 from cryptoviz import contracts, names
-from cryptoviz.contracts import MLSignal, MLState, MLView
+from cryptoviz.contracts import MLCard, MLSignal, MLState, MLSummary, MLView
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import Output
 from cryptoviz.models.forecaster import REGIMES
 
 STATE_TTL_S = 30 * 24 * 3600
+
+# every card whose expiry (ARGV[1]: now) has passed, out of the cards' hash and their expiry zset
+_PRUNE_CARDS = """
+local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+for _, symbol in ipairs(gone) do redis.call('HDEL', KEYS[1], symbol) end
+if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1]) end
+return #gone
+"""
 
 
 class Model(Protocol):
@@ -99,23 +107,70 @@ def every_snapshot(changed: Changes) -> MLBatch:
     return MLBatch(changed, {symbol: (model, pos) for symbol, (_, model, pos) in changed.items()})
 
 
-def documents(batch: MLBatch, ttl_s: int) -> Iterator[tuple[str, bytes, int]]:
-    """(key, encoded value, ttl) of everything a batch stores: each changed symbol's view and
-    summary, each due snapshot."""
+def card(summary: MLSummary, expires_ts: float) -> MLCard:
+    """The summary as the all-symbols card (contracts.MLCard: per-horizon values in HORIZON_NAMES order)."""
+    at = contracts.HORIZON_NAMES
+    return MLCard(
+        summary["symbol"],
+        summary["event_ts"],
+        summary["price"],
+        summary["action"],
+        summary["confidence"],
+        summary["p_up"],
+        summary["move_pct"],
+        tuple(summary["consensus"].get(h) for h in at),
+        tuple(summary["forecast"].get(h) for h in at),
+        summary["updated_ts"],
+        expires_ts,
+        summary.get("hits_1h", 0),
+        summary.get("scored_1h", 0),
+        summary.get("calibrated", False),
+        tuple((summary.get("settled") or {}).get(h, 0) for h in at),
+    )
+
+
+class Encoded(NamedTuple):
+    documents: list[tuple[str, bytes, int]]  # (key, encoded value, ttl)
+    cards: dict[str, bytes]  # symbol -> its encoded MLCard
+
+
+def encoded(batch: MLBatch, ttl_s: int, now: float) -> Encoded:
+    """Everything a batch stores: each changed symbol's view, summary and card (expiring at
+    `now` + `ttl_s`), each due snapshot."""
+    docs: list[tuple[str, bytes, int]] = []
+    cards: dict[str, bytes] = {}
     for symbol, (out, model, _) in batch.changed.items():
         doc = view(symbol, out, model)
-        yield names.ml_view_key(symbol), contracts.encode(doc), ttl_s
-        yield names.ml_summary_key(symbol), contracts.encode(contracts.summary_of(doc)), ttl_s
+        summary = contracts.summary_of(doc)
+        docs.append((names.ml_view_key(symbol), contracts.encode(doc), ttl_s))
+        docs.append((names.ml_summary_key(symbol), contracts.encode(summary), ttl_s))
+        cards[symbol] = contracts.encode_card(card(summary, now + ttl_s))
     for symbol, (model, (partition, offset)) in batch.snapshots.items():
         state: MLState = {"model": model.to_state(), "partition": partition, "offset": offset}
-        yield names.ml_state_key(symbol), contracts.encode(state), STATE_TTL_S
+        docs.append((names.ml_state_key(symbol), contracts.encode(state), STATE_TTL_S))
+    return Encoded(docs, cards)
+
+
+def documents(batch: MLBatch, ttl_s: int) -> list[tuple[str, bytes, int]]:
+    """(key, encoded value, ttl) of the documents a batch stores (`encoded` without the cards)."""
+    return encoded(batch, ttl_s, time.time()).documents
 
 
 def write_batch(client: redis.Redis, batch: MLBatch, ttl_s: int) -> None:
-    """Views, snapshots (with the partition/offset they include) and the index, atomically."""
+    """Views, snapshots (with the partition/offset they include), the index and the cards,
+    atomically. The cards' hash holds every processor's symbols: each writer sets its own, and
+    takes out any card past its expiry (whoever wrote it); the hash itself expires `ttl_s` after
+    the last write, as the views do."""
+    now = time.time()
+    enc = encoded(batch, ttl_s, now)
     pipe = client.pipeline(transaction=True)
-    for key, value, ttl in documents(batch, ttl_s):
+    for key, value, ttl in enc.documents:
         pipe.set(key, value, ex=ttl)
     if batch.changed:
         pipe.zadd(names.ML_INDEX, {symbol: out.t for symbol, (out, _, _) in batch.changed.items()})
+        pipe.hset(names.ML_CARDS, mapping=cast(dict, enc.cards))
+        pipe.zadd(names.ML_CARDS_EXPIRY, {symbol: now + ttl_s for symbol in enc.cards})
+        pipe.eval(_PRUNE_CARDS, 2, names.ML_CARDS, names.ML_CARDS_EXPIRY, now)
+        pipe.expire(names.ML_CARDS, ttl_s)
+        pipe.expire(names.ML_CARDS_EXPIRY, ttl_s)
     pipe.execute()
