@@ -1,7 +1,7 @@
 """Latency from a quote published to its prediction visible to the dashboard's reader, at 1,000 ticks/s.
 
 The same run as bench/ml_latency.py (real broker, Redis and ml-processor process), but each poll is
-the dashboard's own refresh read, LiveReader.snapshot(): quotes, ML summaries and statuses in one
+the dashboard's own refresh read, LiveReader.snapshot(): quotes, ML cards and statuses in one
 round trip, decoded. Like it, it ends with one JSON line of its figures (ml_latency.main prints it
 with json.dumps).
 """
@@ -16,14 +16,13 @@ from cryptoviz.readers import LiveReader
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ml_latency
 
-from cryptoviz.contracts import MLSummary
-
 _readers: dict[int, LiveReader] = {}
 
 
-def dashboard_view(client) -> list[MLSummary]:
+def dashboard_view(client) -> list[dict]:
+    """Each card's symbol and event time, what ml_latency reads of a summary."""
     reader = _readers.setdefault(id(client), LiveReader(client))
-    return list(reader.snapshot().ml.values())
+    return [{"symbol": c.symbol, "event_ts": c.event_ts} for c in reader.snapshot().ml.values()]
 
 
 if __name__ == "__main__":

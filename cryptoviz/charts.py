@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from cryptoviz.contracts import LatestQuote
+
 BAND_COLOURS = {"90": "rgba(37,99,235,0.15)", "80": "rgba(37,99,235,0.30)"}
 
 
@@ -28,7 +30,7 @@ def add_band(fig: go.Figure, xs: Sequence, lows: Sequence[float], highs: Sequenc
     )
 
 
-def live_marker(quote: dict) -> go.Scatter:
+def live_marker(quote: LatestQuote) -> go.Scatter:
     """The latest quote as one marker, ahead of the lake's history."""
-    when = pd.Timestamp(quote["source_ts"])
-    return go.Scatter(x=[when], y=[quote["price_usd"]], name="live", mode="markers", marker={"size": 9})
+    when = pd.Timestamp(quote.source_ts)
+    return go.Scatter(x=[when], y=[quote.price_usd], name="live", mode="markers", marker={"size": 9})

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from cryptoviz.charts import add_band, live_marker
-from cryptoviz.contracts import BacktestSummary, MLView
+from cryptoviz.contracts import SIGNAL_HORIZON, BacktestSummary, LatestQuote, MLView
 from cryptoviz.health import current_instances, service_state
 from cryptoviz.models import HORIZONS
 from cryptoviz.readers import Snapshot
@@ -65,13 +65,13 @@ def signals_table(snap: Snapshot) -> pd.DataFrame:
     rows = [
         {
             "symbol": sym,
-            "action": m["action"],
-            "p_up_1h": m["p_up"],
-            "price": m["price"],
-            "forecast_1h": m["forecast"].get("1h"),
-            "move_1h_pct": m["move_pct"],
-            "consensus_1h": m["consensus"].get("1h"),
-            "event_time": m["event_ts"],
+            "action": m.action,
+            "p_up_1h": m.p_up,
+            "price": m.price,
+            "forecast_1h": m.forecast_at(SIGNAL_HORIZON),
+            "move_1h_pct": m.move_pct,
+            "consensus_1h": m.consensus_at(SIGNAL_HORIZON),
+            "event_time": m.event_ts,
         }
         for sym, m in sorted(snap.ml.items())
     ]
@@ -179,7 +179,7 @@ def backtest_table(summary: BacktestSummary, symbol: str) -> pd.DataFrame:
 
 
 def price_figure(
-    history: pd.DataFrame, live: dict | None, symbol: str, view: MLView | None = None
+    history: pd.DataFrame, live: LatestQuote | None, symbol: str, view: MLView | None = None
 ) -> go.Figure:
     fig = go.Figure()
     if not history.empty:

@@ -48,8 +48,8 @@ def _gauges(live: list[Heartbeat], service: str, name: str) -> list[float]:
 
 def direction_hit_rate(snap: Snapshot) -> tuple[float | None, int]:
     """The 1 h forecast's direction hit rate pooled over every symbol, and how many were scored."""
-    hits = sum(int(m.get("hits_1h", 0)) for m in snap.ml.values())
-    n = sum(int(m.get("scored_1h", 0)) for m in snap.ml.values())
+    hits = sum(m.hits_1h for m in snap.ml.values())
+    n = sum(m.scored_1h for m in snap.ml.values())
     return (hits / n if n else None), n
 
 
@@ -136,8 +136,8 @@ def kpi_table(items: list[Kpi]) -> pd.DataFrame:
 def freshness(snap: Snapshot, now: float | None = None) -> dict[str, float | None]:
     """Age in seconds of the newest quote (received), prediction (stored) and lake batch (written)."""
     now = now or time.time()
-    quotes = [pd.Timestamp(q["ingest_ts"]).timestamp() for q in snap.quotes.values() if q.get("ingest_ts")]
-    predictions = [m["updated_ts"] for m in snap.ml.values()]
+    quotes = [pd.Timestamp(q.ingest_ts).timestamp() for q in snap.quotes.values() if q.ingest_ts]
+    predictions = [m.updated_ts for m in snap.ml.values()]
     lake = _gauges(_live(snap, now), "spark-streaming", "last_batch_ts")
     return {
         "quote": now - max(quotes) if quotes else None,

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from cryptoviz.candles import bollinger, rsi, sma
 from cryptoviz.charts import live_marker
+from cryptoviz.contracts import LatestQuote
 
 SMA_WINDOW = 20
 RSI_WINDOW = 14
@@ -18,7 +19,11 @@ INDICATORS = (SMA, BANDS, RSI)
 
 
 def candle_figure(
-    candles: pd.DataFrame, symbol: str, interval: str, show: Collection[str] = (), live: dict | None = None
+    candles: pd.DataFrame,
+    symbol: str,
+    interval: str,
+    show: Collection[str] = (),
+    live: LatestQuote | None = None,
 ) -> go.Figure:
     """Price candles (row 1), the last 24 h volume per candle (row 2) and, when asked, RSI (row 3)."""
     with_rsi = RSI in show

@@ -39,16 +39,15 @@ def coin_cards(snap: Snapshot, coins: list[str]) -> list[dict]:
     cards = []
     for sym in coins:
         q, m = snap.quotes.get(sym), snap.ml.get(sym)
-        change = q.get("change_24h_pct") if q else None
-        signal = f"{m['action']} · P(up) {m['p_up']:.0%}" if m else "no prediction yet"
-        if m and not m.get("calibrated", True):  # a summary without the field predates the word
-            settled = (m.get("settled") or {}).get(SIGNAL_HORIZON, 0)
-            signal = f"warming up · {settled:,} {SIGNAL_HORIZON} forecasts settled"
+        change = q.change_24h_pct if q else None
+        signal = f"{m.action} · P(up) {m.p_up:.0%}" if m else "no prediction yet"
+        if m and not m.calibrated:
+            signal = f"warming up · {m.settled_at(SIGNAL_HORIZON):,} {SIGNAL_HORIZON} forecasts settled"
         cards.append(
             {
                 "symbol": sym,
                 "label": f"{sym} · {signal}",
-                "price": format_price(q["price_usd"]) if q else "no quote yet",
+                "price": format_price(q.price_usd) if q else "no quote yet",
                 "change": f"{change:+.2f} % 24 h" if change is not None else None,
             }
         )
@@ -70,15 +69,15 @@ def market_table(
         rows.append(
             {
                 "symbol": sym,
-                "name": q["name"],
-                "price_usd": q["price_usd"],
-                "change_24h_pct": q["change_24h_pct"],
+                "name": q.name,
+                "price_usd": q.price_usd,
+                "change_24h_pct": q.change_24h_pct,
                 "last_day": sparks.get(sym) or None,
-                "volume_24h_usd": q["volume_24h_usd"],
-                "market_cap_usd": q["market_cap_usd"],
-                "source": q["source"],
-                "event_time": pd.Timestamp(q["source_ts"]),
-                "ingest_age_s": round(now - pd.Timestamp(q["ingest_ts"]).timestamp(), 1),
+                "volume_24h_usd": q.volume_24h_usd,
+                "market_cap_usd": q.market_cap_usd,
+                "source": q.source,
+                "event_time": pd.Timestamp(q.source_ts),
+                "ingest_age_s": round(now - pd.Timestamp(q.ingest_ts).timestamp(), 1),
             }
         )
     table = pd.DataFrame(rows)

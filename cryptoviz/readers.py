@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-import orjson
 import redis
 
 from cryptoviz import contracts, names
-from cryptoviz.contracts import BacktestSummary, Heartbeat, MLSummary, MLView
+from cryptoviz.contracts import BacktestSummary, Heartbeat, LatestQuote, MLCard, MLView
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 # index key -> every member's document, in one round trip (the index holds symbols or full keys)
 _INDEX_MGET = """
@@ -35,11 +35,11 @@ class Snapshot:
     """One refresh's worth of live data, each value decoded by its contract (cryptoviz.contracts);
     a value that does not match its contract is left out and counted in `invalid`."""
 
-    quotes: dict[str, dict]  # symbol -> the latest quote (cryptoviz.schema's fields)
-    ml: dict[str, MLSummary]
+    quotes: dict[str, LatestQuote]  # symbol -> the latest quote
+    ml: dict[str, MLCard]  # symbol -> its card, those not past their expiry
     status: list[Heartbeat]
     backtest: BacktestSummary | None
-    read_ms: float
+    read_ms: float  # the round trip, the reply parsed into bytes (the rest is decoding)
     detail: MLView | None = None  # the full ML view of the symbol asked for, if any
     invalid: int = 0
 
@@ -50,20 +50,23 @@ class LiveReader:
         self._script = client.register_script(_INDEX_MGET)
 
     def snapshot(self, detail: str | None = None) -> Snapshot:
-        """Latest quotes, ML summaries, statuses, the backtest summary and one symbol's full ML view
-        (`detail`): one round trip."""
+        """Latest quotes, ML cards, statuses, the backtest summary and one symbol's full ML view
+        (`detail`): one round trip, then one typed decode for all the quotes and one for all the
+        cards."""
         t0 = time.perf_counter()
         pipe = self.client.pipeline(transaction=False)
-        pipe.hgetall(names.QUOTES_LATEST)
-        self._script(keys=[names.ML_INDEX], args=[names.ML_SUMMARY_PREFIX], client=pipe)
+        pipe.hvals(names.QUOTES_LATEST)
+        pipe.hvals(names.ML_CARDS)
         self._script(keys=[names.STATUS_INDEX], args=[""], client=pipe)
         pipe.get(names.BACKTEST_SUMMARY)
         pipe.get(names.ml_view_key(detail or ""))
-        quotes_raw, (ml_syms, ml_docs), (_, status_docs), backtest, view = pipe.execute()
+        quotes_raw, cards_raw, (_, status_docs), backtest, view = pipe.execute()
         read_ms = (time.perf_counter() - t0) * 1000
         bad = Invalid()
-        quotes = {k.decode(): orjson.loads(v) for k, v in quotes_raw.items()}
-        ml = _by_member(ml_syms, ml_docs, contracts.decode_summary, bad)
+        now = time.time()
+        quotes = {q.symbol: q for q in bad.all_decoded(contracts.decode_quotes, quotes_raw)}
+        cards = bad.all_decoded(contracts.decode_cards, cards_raw)
+        ml = {c.symbol: c for c in cards if c.expires_ts > now}
         status = [doc for d in status_docs if d and (doc := bad.decoded(contracts.decode_heartbeat, d))]
         backtest_doc = bad.decoded(contracts.decode_backtest, backtest) if backtest else None
         detail_doc = bad.decoded(contracts.decode_view, view) if view else None
@@ -80,12 +83,20 @@ class Invalid:
     def __init__(self) -> None:
         self.count = 0
 
-    def decoded(self, decode: Callable[[bytes], T], raw: bytes) -> T | None:
+    def decoded(self, decode: Callable[[R], T], raw: R) -> T | None:
         try:
             return decode(raw)
         except contracts.ContractError:
             self.count += 1
             return None
+
+    def all_decoded(self, decode: Callable[[list[bytes]], list[T]], raws: list[bytes]) -> list[T]:
+        """Every value in one decode; when one breaks its contract, each on its own, that one left
+        out and counted."""
+        try:
+            return decode(raws)
+        except contracts.ContractError:
+            return [v for raw in raws for v in self.decoded(decode, [raw]) or ()]
 
 
 def _by_member(

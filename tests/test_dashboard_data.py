@@ -17,9 +17,10 @@ def test_the_signals_table_has_a_row_per_symbol_with_its_summary():
     table = signals_table(snapshot())
     assert list(table["symbol"]) == ["BTC", "ETH"]
     btc = table.iloc[0]
-    summary = snapshot().ml["BTC"]
-    assert btc["action"] == summary["action"] and btc["consensus_1h"] == summary["consensus"]["1h"]
-    assert btc["event_time"] == pd.to_datetime(summary["event_ts"], unit="s", utc=True)
+    card = snapshot().ml["BTC"]
+    assert btc["action"] == card.action and btc["consensus_1h"] == card.consensus_at("1h") is not None
+    assert btc["forecast_1h"] == card.forecast[0] and btc["p_up_1h"] == card.p_up
+    assert btc["event_time"] == pd.to_datetime(card.event_ts, unit="s", utc=True)
     assert str(table["event_time"].dtype) == "datetime64[ns, UTC]"
 
 

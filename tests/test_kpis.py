@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cryptoviz.contracts import Heartbeat
+from cryptoviz.contracts import Heartbeat, LatestQuote
 from cryptoviz.kpis import Kpi, age_text, direction_hit_rate, freshness, kpi_table, kpis
 from cryptoviz.readers import Snapshot
 from cryptoviz.testing.snapshots import snapshot
@@ -18,6 +18,10 @@ LEVELS = {
     "dashboard_load_ms": (1000.0, 3000.0),
     "accuracy": (0.52, 0.5),
 }
+
+
+def quote(ingest_ts: str) -> LatestQuote:
+    return LatestQuote(1, "BTC", "Bitcoin", 1.0, None, None, None, "test", ingest_ts, ingest_ts)
 
 
 def beat(service: str, now: float, **gauges: float) -> Heartbeat:
@@ -64,8 +68,8 @@ def test_kpis_read_what_the_services_measured():
     assert items["Redis hit rate"].state == "alert"
     assert items["Dashboard load time"].state == "watch"
     rate, n = direction_hit_rate(base)
-    hits = sum(m.get("hits_1h", 0) for m in base.ml.values())
-    assert n == sum(m.get("scored_1h", 0) for m in base.ml.values()) and n > 0
+    hits = sum(m.hits_1h for m in base.ml.values())
+    assert n == sum(m.scored_1h for m in base.ml.values()) and n > 0
     assert rate == pytest.approx(hits / n)
     assert items["Prediction accuracy"].value == rate
     table = kpi_table(list(items.values()))
@@ -85,7 +89,7 @@ def test_freshness_is_the_age_of_the_newest_of_each():
     now = 1_800_000_000.0
     snap = snapshot([beat("spark-streaming", now, last_batch_ts=now - 45)])
     snap = Snapshot(
-        {"BTC": {"ingest_ts": "2027-01-15T07:59:00Z"}, "ETH": {"ingest_ts": "2027-01-15T07:59:30Z"}},
+        {"BTC": quote("2027-01-15T07:59:00Z"), "ETH": quote("2027-01-15T07:59:30Z")},
         snap.ml,
         snap.status,
         None,

@@ -1,6 +1,7 @@
 import pandas as pd
 
 from cryptoviz.candles import to_candles
+from cryptoviz.contracts import LatestQuote
 from cryptoviz.market_chart import BANDS, RSI, SMA, candle_figure
 
 
@@ -17,9 +18,9 @@ def names(fig) -> list[str]:
 def test_candles_and_volume_always_indicators_when_asked():
     plain = candle_figure(candles(), "BTC", "1 h")
     assert names(plain) == ["BTC 1 h", "24 h volume"]
-    full = candle_figure(
-        candles(), "BTC", "1 h", {SMA, BANDS, RSI}, {"source_ts": "2025-01-03T00:00:00Z", "price_usd": 148}
-    )
+    at = "2025-01-03T00:00:00Z"
+    live = LatestQuote(1, "BTC", "Bitcoin", 148.0, None, None, None, "test", at, at)
+    full = candle_figure(candles(), "BTC", "1 h", {SMA, BANDS, RSI}, live)
     assert names(full) == [
         "BTC 1 h",
         "SMA 20",

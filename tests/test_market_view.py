@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import msgspec
 import pandas as pd
 
+from cryptoviz.contracts import LatestQuote
 from cryptoviz.market_view import (
     coin_cards,
     format_compact,
@@ -15,16 +17,19 @@ from cryptoviz.market_view import (
 from cryptoviz.readers import Snapshot
 from cryptoviz.testing.snapshots import snapshot
 
-QUOTE = {
-    "name": "Bitcoin",
-    "price_usd": 97432.154,
-    "change_24h_pct": -1.234,
-    "volume_24h_usd": 45.6e9,
-    "market_cap_usd": 1.9e12,
-    "source": "coingecko",
-    "source_ts": "2025-01-01T00:00:00Z",
-    "ingest_ts": "2025-01-01T00:00:05Z",
-}
+QUOTE = LatestQuote(
+    schema_version=1,
+    symbol="BTC",
+    name="Bitcoin",
+    price_usd=97432.154,
+    change_24h_pct=-1.234,
+    volume_24h_usd=45.6e9,
+    market_cap_usd=1.9e12,
+    source="coingecko",
+    source_ts="2025-01-01T00:00:00Z",
+    ingest_ts="2025-01-01T00:00:05Z",
+)
+replace = msgspec.structs.replace
 
 
 def test_prices_and_volumes_read_at_a_glance():
@@ -47,14 +52,13 @@ def test_prices_and_volumes_read_at_a_glance():
 
 def test_a_card_per_configured_coin_with_its_signal_or_what_is_missing():
     snap = snapshot()
-    quote = {"price_usd": 97432.154, "change_24h_pct": -1.234}
-    ml = {sym: {**m, "calibrated": True} for sym, m in snap.ml.items()}
-    snap = Snapshot({"BTC": quote}, ml, [], None, 1.0)
+    ml = {sym: replace(m, calibrated=True) for sym, m in snap.ml.items()}
+    snap = Snapshot({"BTC": QUOTE}, ml, [], None, 1.0)
     btc, eth, sol = coin_cards(snap, ["BTC", "ETH", "SOL"])
-    summary = snap.ml["BTC"]
+    card = snap.ml["BTC"]
     assert btc == {
         "symbol": "BTC",
-        "label": f"BTC · {summary['action']} · P(up) {summary['p_up']:.0%}",
+        "label": f"BTC · {card.action} · P(up) {card.p_up:.0%}",
         "price": "97,432.15",
         "change": "-1.23 % 24 h",
     }
@@ -64,14 +68,14 @@ def test_a_card_per_configured_coin_with_its_signal_or_what_is_missing():
 
 def test_a_card_never_calls_a_placeholder_forecast_a_probability():
     snap = snapshot()
-    warming = {**snap.ml["BTC"], "calibrated": False, "settled": {"1h": 12, "6h": 0}}
+    warming = replace(snap.ml["BTC"], calibrated=False, settled=(12, 0))
     (card,) = coin_cards(Snapshot({}, {"BTC": warming}, [], None, 1.0), ["BTC"])
     assert card["label"] == "BTC · warming up · 12 1h forecasts settled"
     assert "P(up)" not in card["label"]
 
 
 def test_the_coin_table_keeps_numbers_and_shows_them_formatted():
-    doge = {**QUOTE, "name": "Dogecoin", "price_usd": 0.162841, "change_24h_pct": 2.5, "volume_24h_usd": None}
+    doge = replace(QUOTE, name="Dogecoin", price_usd=0.162841, change_24h_pct=2.5, volume_24h_usd=None)
     snap = Snapshot({"BTC": QUOTE, "DOGE": doge}, {}, [], None, 1.0)
     now = pd.Timestamp("2025-01-01T00:00:35Z").timestamp()
     table = market_table(snap, {"BTC": [1.0, 2.0]}, now=now)
@@ -90,7 +94,7 @@ def test_no_quotes_an_empty_table():
 
 
 def test_a_number_no_quote_carries_is_left_out_and_named():
-    replayed = {**QUOTE, "market_cap_usd": None}
+    replayed = replace(QUOTE, market_cap_usd=None)
     table = market_table(Snapshot({"BTC": replayed, "ETH": replayed}, {}, [], None, 1.0))
     shown, unknown = known_columns(table)
     assert unknown == ["market_cap_usd"] and "market_cap_usd" not in shown

@@ -26,6 +26,11 @@ def ml_views() -> dict[str, contracts.MLView]:
     return out
 
 
+def cards(views: dict[str, contracts.MLView]) -> dict[str, contracts.MLCard]:
+    """Each view's card as the processor's store builds it, expiring 300 s after it was made."""
+    return {s: store.card(contracts.summary_of(d), d["updated_ts"] + 300) for s, d in views.items()}
+
+
 def snapshot(status: Iterable[Heartbeat] = ()) -> Snapshot:
     v = ml_views()
-    return Snapshot({}, {s: contracts.summary_of(d) for s, d in v.items()}, list(status), None, 1.0, v["BTC"])
+    return Snapshot({}, cards(v), list(status), None, 1.0, v["BTC"])

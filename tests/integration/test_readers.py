@@ -1,36 +1,87 @@
 """The dashboard's reader against a real Redis written by the real writers: one round trip for all
-symbols, each value decoded by its contract, a value that breaks it left out and counted."""
+symbols, each value decoded by its contract, a value that breaks it left out and counted; the
+all-symbols cards merged from processors that share the symbols between them, and expired."""
 
 from __future__ import annotations
 
 from cryptoviz import contracts, names
+from cryptoviz.ml import store
 from cryptoviz.readers import LiveReader
+from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.seed import fill_dashboard_data
 
 
-def test_a_snapshot_holds_every_symbols_summary_quote_and_heartbeat(redis_client, tmp_path):
+def test_a_snapshot_holds_every_symbols_card_quote_and_heartbeat(redis_client, tmp_path):
     changed = fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH", "SOL"))
     snap = LiveReader(redis_client).snapshot(detail="ETH")
     assert set(snap.ml) == set(snap.quotes) == {"BTC", "ETH", "SOL"}
     for symbol, (out, _, _) in changed.items():
-        assert snap.ml[symbol]["price"] == out.price and snap.ml[symbol]["event_ts"] == out.t
+        assert snap.ml[symbol].price == out.price and snap.ml[symbol].event_ts == out.t
+        assert snap.quotes[symbol].symbol == symbol and snap.quotes[symbol].price_usd > 0
     assert snap.detail is not None and snap.detail["symbol"] == "ETH"
     assert [hb["service"] for hb in snap.status] == ["scraper"]
     assert snap.backtest is None and snap.invalid == 0
 
 
+def test_the_cards_say_what_the_per_symbol_summaries_say(redis_client, tmp_path):
+    fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH", "SOL"))
+    cards = LiveReader(redis_client).snapshot().ml
+    for symbol, card in cards.items():
+        summary = contracts.decode_summary(redis_client.get(names.ml_summary_key(symbol)))
+        assert card == store.card(summary, card.expires_ts)
+        assert 0 < card.expires_ts - summary["updated_ts"] <= 300  # the views' TTL, from when it was made
+
+
 def test_a_value_that_breaks_its_contract_is_left_out_and_counted(redis_client, tmp_path):
-    fill_dashboard_data(redis_client, str(tmp_path / "lake"))
-    redis_client.set(names.ml_summary_key("BTC"), b'{"symbol": "BTC"}')  # a summary missing its fields
+    fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH", "SOL"))
+    redis_client.hset(names.ML_CARDS, "BTC", b"\x92\xa3BTC\x01")  # a card missing its fields
+    redis_client.hset(names.QUOTES_LATEST, "SOL", b'{"symbol": "SOL"}')  # a quote missing its fields
     redis_client.set(names.BACKTEST_SUMMARY, b"not json")
     snap = LiveReader(redis_client).snapshot()
-    assert set(snap.ml) == {"ETH"} and snap.backtest is None and snap.invalid == 2
+    assert set(snap.ml) == {"ETH", "SOL"} and set(snap.quotes) == {"BTC", "ETH"}
+    assert snap.backtest is None and snap.invalid == 3
 
 
 def test_an_expired_view_drops_out_of_the_index_read(redis_client, tmp_path):
     fill_dashboard_data(redis_client, str(tmp_path / "lake"))
-    redis_client.delete(names.ml_view_key("ETH"), names.ml_summary_key("ETH"))  # what a TTL does
+    redis_client.delete(names.ml_view_key("ETH"))  # what a TTL does
+    assert set(LiveReader(redis_client).ml_views()) == {"BTC"}
+
+
+def test_two_processors_write_disjoint_symbols_and_the_reader_sees_both(real, redis_client, tmp_path):
+    changed = fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH", "SOL"))
+    redis_client.delete(names.ML_CARDS, names.ML_CARDS_EXPIRY)
+    first, second = store.RedisStore(real.redis_client(), 300), store.RedisStore(real.redis_client(), 300)
+    first.write(store.MLBatch({"BTC": changed["BTC"], "SOL": changed["SOL"]}, {}))
+    second.write(store.MLBatch({"ETH": changed["ETH"]}, {}))
+    first.write(
+        store.MLBatch({"SOL": changed["SOL"]}, {})
+    )  # a processor's later batch keeps the other's cards
+    snap = LiveReader(redis_client).snapshot()
+    assert set(snap.ml) == {"BTC", "ETH", "SOL"} and snap.invalid == 0
+    assert {s: c.price for s, c in snap.ml.items()} == {s: out.price for s, (out, _, _) in changed.items()}
+    assert 0 < redis_client.ttl(names.ML_CARDS) <= 300 and 0 < redis_client.ttl(names.ML_CARDS_EXPIRY) <= 300
+
+
+def test_a_card_expires_like_its_view_whoever_wrote_it(real, redis_client, tmp_path):
+    changed = fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH"))
+    redis_client.delete(names.ML_CARDS, names.ML_CARDS_EXPIRY)
+    stopped, running = store.RedisStore(real.redis_client(), 1), store.RedisStore(real.redis_client(), 300)
+    stopped.write(store.MLBatch({"BTC": changed["BTC"]}, {}))  # its last batch, then it stops
+    running.write(store.MLBatch({"ETH": changed["ETH"]}, {}))
     reader = LiveReader(redis_client)
-    assert set(reader.ml_views()) == {"BTC"}
-    assert set(reader.snapshot().ml) == {"BTC"}
-    assert contracts.summary_of(reader.ml_views()["BTC"]) == reader.snapshot().ml["BTC"]
+    wait_for(lambda: set(reader.snapshot().ml) == {"ETH"}, 10, "BTC's card past its expiry left out")
+    assert redis_client.hexists(names.ML_CARDS, "BTC")  # until a writer takes it out
+    running.write(store.MLBatch({"ETH": changed["ETH"]}, {}))
+    assert redis_client.hkeys(names.ML_CARDS) == [b"ETH"]
+    assert redis_client.zrange(names.ML_CARDS_EXPIRY, 0, -1) == [b"ETH"]
+
+
+def test_the_cards_vanish_when_no_processor_writes(real, redis_client, tmp_path):
+    changed = fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC",))
+    redis_client.delete(names.ML_CARDS, names.ML_CARDS_EXPIRY)
+    store.RedisStore(real.redis_client(), 1).write(store.MLBatch(changed, {}))
+    wait_for(
+        lambda: not redis_client.exists(names.ML_CARDS, names.ML_CARDS_EXPIRY), 10, "the cards' keys expired"
+    )
+    assert LiveReader(redis_client).snapshot().ml == {}
