@@ -160,9 +160,10 @@ class TopicsReport(TypedDict):
 
 class MLCard(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """ml:cards -> <symbol>: what the all-symbols pages show of a symbol, the MLSummary's fields with
-    each per-horizon mapping as a tuple in HORIZON_NAMES order (None where the summary has no
-    value), and when the card expires (the processor's clock + ML_PREDICTION_TTL_S). msgpack, as an
-    array in field order; fields added later go last, with a default."""
+    a field per Horizon for each per-horizon mapping (None where the summary has no value: no
+    tuple or dict to build, a third off the decode), and when the card expires (the processor's
+    clock + ML_PREDICTION_TTL_S). msgpack, as an array in field order; fields added later go last,
+    with a default."""
 
     symbol: str
     event_ts: float
@@ -171,28 +172,26 @@ class MLCard(msgspec.Struct, frozen=True, gc=False, array_like=True):
     confidence: float
     p_up: float
     move_pct: float
-    consensus: tuple[float | None, ...]
-    forecast: tuple[float | None, ...]
+    consensus_1h: float | None
+    consensus_6h: float | None
+    forecast_1h: float | None
+    forecast_6h: float | None
     updated_ts: float
     expires_ts: float
     hits_1h: int = 0  # the headline forecast's direction at the signal horizon, right / scored so far
     scored_1h: int = 0
     calibrated: bool = False  # MLSummary.calibrated
-    settled: tuple[int, ...] = ()  # per horizon: forecasts scored so far
+    settled_1h: int = 0  # forecasts scored so far
+    settled_6h: int = 0
 
     def consensus_at(self, horizon: str) -> float | None:
-        return _at(self.consensus, horizon)
+        return getattr(self, f"consensus_{horizon}")
 
     def forecast_at(self, horizon: str) -> float | None:
-        return _at(self.forecast, horizon)
+        return getattr(self, f"forecast_{horizon}")
 
     def settled_at(self, horizon: str) -> int:
-        return _at(self.settled, horizon) or 0
-
-
-def _at(values: tuple, horizon: str) -> Any:
-    i = HORIZON_NAMES.index(horizon)
-    return values[i] if i < len(values) else None
+        return getattr(self, f"settled_{horizon}")
 
 
 class LatestQuote(msgspec.Struct, frozen=True, gc=False):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 import msgspec
 import orjson
@@ -116,11 +117,15 @@ def test_many_cards_decode_in_one_call_and_a_bad_one_fails_the_call():
             contracts.decode_cards([raws[0], bad, raws[2]])
 
 
-def test_a_card_written_before_a_field_was_added_reads_with_its_default():
-    old = msgspec.msgpack.encode(["BTC", 1.0, 2.0, "BUY", 0.6, 0.6, 0.1, [1.0, 2.0], [1.5, None], 3.0, 4.0])
+def test_a_card_has_a_field_per_horizon_and_reads_older_cards_with_the_defaults():
+    fields = contracts.MLCard.__struct_fields__
+    assert set(contracts.HORIZON_NAMES) == set(get_args(contracts.Horizon))
+    for h in contracts.HORIZON_NAMES:
+        assert {f"consensus_{h}", f"forecast_{h}", f"settled_{h}"} <= set(fields)
+    old = msgspec.msgpack.encode(["BTC", 1.0, 2.0, "BUY", 0.6, 0.6, 0.1, 1.0, 2.0, 1.5, None, 3.0, 4.0])
     (card,) = contracts.decode_cards([old])
-    assert (card.hits_1h, card.calibrated, card.settled) == (0, False, ())
-    assert card.forecast_at("6h") is None and card.settled_at("1h") == 0
+    assert (card.hits_1h, card.calibrated, card.settled_1h, card.settled_6h) == (0, False, 0, 0)
+    assert card.forecast_at("6h") is None and card.consensus_at("6h") == 2.0
 
 
 def test_the_latest_quote_reads_what_the_scraper_writes():

@@ -19,7 +19,7 @@ def test_the_signals_table_has_a_row_per_symbol_with_its_summary():
     btc = table.iloc[0]
     card = snapshot().ml["BTC"]
     assert btc["action"] == card.action and btc["consensus_1h"] == card.consensus_at("1h") is not None
-    assert btc["forecast_1h"] == card.forecast[0] and btc["p_up_1h"] == card.p_up
+    assert btc["forecast_1h"] == card.forecast_1h and btc["p_up_1h"] == card.p_up
     assert btc["event_time"] == pd.to_datetime(card.event_ts, unit="s", utc=True)
     assert str(table["event_time"].dtype) == "datetime64[ns, UTC]"
 

@@ -68,7 +68,7 @@ def test_a_card_per_configured_coin_with_its_signal_or_what_is_missing():
 
 def test_a_card_never_calls_a_placeholder_forecast_a_probability():
     snap = snapshot()
-    warming = replace(snap.ml["BTC"], calibrated=False, settled=(12, 0))
+    warming = replace(snap.ml["BTC"], calibrated=False, settled_1h=12, settled_6h=0)
     (card,) = coin_cards(Snapshot({}, {"BTC": warming}, [], None, 1.0), ["BTC"])
     assert card["label"] == "BTC · warming up · 12 1h forecasts settled"
     assert "P(up)" not in card["label"]

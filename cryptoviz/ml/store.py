@@ -6,7 +6,7 @@ same `StateStore` for unit tests (the documents, not the cards)."""
 from __future__ import annotations
 
 import time
-from typing import NamedTuple, Protocol, TypeAlias, cast
+from typing import Any, NamedTuple, Protocol, TypeAlias, cast
 
 import redis
 
@@ -108,24 +108,27 @@ def every_snapshot(changed: Changes) -> MLBatch:
 
 
 def card(summary: MLSummary, expires_ts: float) -> MLCard:
-    """The summary as the all-symbols card (contracts.MLCard: per-horizon values in HORIZON_NAMES order)."""
-    at = contracts.HORIZON_NAMES
+    """The summary as the all-symbols card (contracts.MLCard: a field per horizon)."""
+    settled = summary.get("settled") or {}
+    per_horizon: dict[str, Any] = {}
+    for h in contracts.HORIZON_NAMES:
+        per_horizon[f"consensus_{h}"] = summary["consensus"].get(h)
+        per_horizon[f"forecast_{h}"] = summary["forecast"].get(h)
+        per_horizon[f"settled_{h}"] = settled.get(h, 0)
     return MLCard(
-        summary["symbol"],
-        summary["event_ts"],
-        summary["price"],
-        summary["action"],
-        summary["confidence"],
-        summary["p_up"],
-        summary["move_pct"],
-        tuple(summary["consensus"].get(h) for h in at),
-        tuple(summary["forecast"].get(h) for h in at),
-        summary["updated_ts"],
-        expires_ts,
-        summary.get("hits_1h", 0),
-        summary.get("scored_1h", 0),
-        summary.get("calibrated", False),
-        tuple((summary.get("settled") or {}).get(h, 0) for h in at),
+        symbol=summary["symbol"],
+        event_ts=summary["event_ts"],
+        price=summary["price"],
+        action=summary["action"],
+        confidence=summary["confidence"],
+        p_up=summary["p_up"],
+        move_pct=summary["move_pct"],
+        updated_ts=summary["updated_ts"],
+        expires_ts=expires_ts,
+        hits_1h=summary.get("hits_1h", 0),
+        scored_1h=summary.get("scored_1h", 0),
+        calibrated=summary.get("calibrated", False),
+        **per_horizon,
     )
 
 
