@@ -112,3 +112,9 @@ def kraken_ticker(channel_id: int, pair: str, price: str) -> list:
         "o": [price, price],
     }
     return [channel_id, body, "ticker", pair]
+
+
+def kraken_trade(channel_id: int, pair: str, price: str, seconds: float) -> list:
+    """A Kraken v1 trade array of one trade: [channelID, [[price, volume, time, side, orderType,
+    misc]], "trade", pair], the time in epoch seconds as a decimal string."""
+    return [channel_id, [[price, "0.00100000", f"{seconds:.6f}", "b", "l", ""]], "trade", pair]

@@ -39,6 +39,7 @@ from cryptoviz.testing.exchange_frames import (
     coinbase_heartbeat,
     coinbase_ticker,
     kraken_ticker,
+    kraken_trade,
     num,
 )
 
@@ -313,7 +314,7 @@ class LocalExchange:
             for pair, cid in channel_ids.items():
                 price = num(self.price(by_pair[pair], now), 5)
                 if name == "trade":
-                    out.append([cid, [[price, "0.00100000", f"{now:.6f}", "b", "l", ""]], "trade", pair])
+                    out.append(kraken_trade(cid, pair, price, now))
                 else:
                     out.append(kraken_ticker(cid, pair, price))
             return [orjson.dumps(f).decode() for f in out]

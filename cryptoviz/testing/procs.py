@@ -37,6 +37,19 @@ def memory_mb(pid: int) -> tuple[float, float]:
     return values["Rss:"], values["Pss:"]
 
 
+def private_mb(pid: int) -> float:
+    """Memory of the process's own (USS: private clean and dirty pages): unlike PSS it does not move
+    when other processes start or stop sharing a library's pages, so it shows growth of its own."""
+    total = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return total
+
+
 def cpu_s(pid: int) -> float:
     """CPU seconds of a process and of its children it has waited for (user + system): summed over
     a tree at two moments, the difference counts the children that ended in between too."""
