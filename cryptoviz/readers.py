@@ -54,13 +54,12 @@ class LiveReader:
         (`detail`): one round trip, then one typed decode for all the quotes and one for all the
         cards."""
         t0 = time.perf_counter()
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hvals(names.QUOTES_LATEST)
-        pipe.hvals(names.ML_CARDS)
-        self._script(keys=[names.STATUS_INDEX], args=[""], client=pipe)
-        pipe.get(names.BACKTEST_SUMMARY)
-        pipe.get(names.ml_view_key(detail or ""))
-        quotes_raw, cards_raw, (_, status_docs), backtest, view = pipe.execute()
+        try:
+            replies = self._read(detail)
+        except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts since
+            self.client.script_load(_INDEX_MGET)
+            replies = self._read(detail)
+        quotes_raw, cards_raw, (_, status_docs), backtest, view = replies
         read_ms = (time.perf_counter() - t0) * 1000
         bad = Invalid()
         now = time.time()
@@ -71,6 +70,17 @@ class LiveReader:
         backtest_doc = bad.decoded(contracts.decode_backtest, backtest) if backtest else None
         detail_doc = bad.decoded(contracts.decode_view, view) if view else None
         return Snapshot(quotes, ml, status, backtest_doc, read_ms, detail_doc, bad.count)
+
+    def _read(self, detail: str | None) -> list:
+        """The one round trip. The statuses' script goes by its SHA: a redis-py Script object in a
+        pipeline asks Redis whether it knows the script first (SCRIPT EXISTS), a round trip more."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hvals(names.QUOTES_LATEST)
+        pipe.hvals(names.ML_CARDS)
+        pipe.evalsha(self._script.sha, 1, names.STATUS_INDEX, "")
+        pipe.get(names.BACKTEST_SUMMARY)
+        pipe.get(names.ml_view_key(detail or ""))
+        return pipe.execute()
 
     def ml_views(self) -> dict[str, MLView]:
         members, docs = self._script(keys=[names.ML_INDEX], args=[names.ML_VIEW_PREFIX])

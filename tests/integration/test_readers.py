@@ -85,3 +85,18 @@ def test_the_cards_vanish_when_no_processor_writes(real, redis_client, tmp_path)
         lambda: not redis_client.exists(names.ML_CARDS, names.ML_CARDS_EXPIRY), 10, "the cards' keys expired"
     )
     assert LiveReader(redis_client).snapshot().ml == {}
+
+
+def test_the_read_loads_its_script_again_when_redis_lost_it(redis_client, tmp_path):
+    fill_dashboard_data(redis_client, str(tmp_path / "lake"))
+    reader = LiveReader(redis_client)
+    redis_client.script_flush()  # what a restart does
+    assert [hb["service"] for hb in reader.snapshot().status] == ["scraper"]
+    scripts = script_calls(redis_client)
+    assert [hb["service"] for hb in reader.snapshot().status] == ["scraper"]
+    assert script_calls(redis_client) == scripts  # no SCRIPT EXISTS before the read: one round trip
+
+
+def script_calls(client) -> int:
+    """SCRIPT subcommands Redis ran (commandstats names them `cmdstat_script|exists`, ...)."""
+    return sum(v["calls"] for k, v in client.info("commandstats").items() if k.startswith("cmdstat_script"))
