@@ -8,21 +8,26 @@ import random
 import numpy as np
 import pytest
 
-from cryptoviz.models import kernel
+from cryptoviz.models import core_source, kernel
 from cryptoviz.models.book import ModelBook
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.testing.compare import same
 
 
-@pytest.mark.parametrize("edited", range(len(kernel.SOURCES)))
+@pytest.mark.parametrize("edited", range(len(core_source.SOURCES)))
 def test_the_module_is_named_for_the_source_it_was_built_from(tmp_path, monkeypatch, edited):
-    before = kernel.fingerprint()
-    sources = list(kernel.SOURCES)
+    before = core_source.fingerprint()
+    sources = list(core_source.SOURCES)
     copy = tmp_path / sources[edited].name
     copy.write_bytes(sources[edited].read_bytes() + b"\n# edited\n")
     sources[edited] = copy
-    monkeypatch.setattr(kernel, "SOURCES", tuple(sources))
-    assert kernel.fingerprint() != before  # an edited core is never served by an older module
+    monkeypatch.setattr(core_source, "SOURCES", tuple(sources))
+    assert core_source.fingerprint() != before  # an edited core is never served by an older module
+
+
+def test_every_module_of_the_core_is_among_its_sources():
+    names = {p.name for p in core_source.SOURCES}
+    assert {"core.py", "core_jit.py", "core_estimators.py", "core_summary.py"} <= names
 
 
 @pytest.mark.skipif(kernel.build != "aot", reason="no ahead-of-time module (make install builds it)")

@@ -36,7 +36,7 @@ def build() -> Path:
     from numba.core.errors import NumbaPendingDeprecationWarning
     from numba.pycc import CC
 
-    from cryptoviz.models import core, core_summary, kernel
+    from cryptoviz.models import core, core_summary, kernel, layout
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NumbaPendingDeprecationWarning)  # pycc: no successor yet
@@ -44,7 +44,7 @@ def build() -> Path:
     cc.output_dir = str(HERE)
     cc.verbose = False
     cc.use_nrt = False  # as core.njit: the core allocates nothing, so no reference counting
-    cc.export("run", signature(core.NQ))(core.run.py_func)
+    cc.export("run", signature(layout.NQ))(core.run.py_func)
     cc.export("summarize", SUMMARIZE)(core_summary.summarize.py_func)
     cc.compile()
     built = next(HERE.glob(f"{kernel.MODULE}.*"))

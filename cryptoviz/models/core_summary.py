@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from cryptoviz.models.core import helper, njit
+from cryptoviz.models.core_jit import helper, njit
 from cryptoviz.models.layout import (
     ALWAYS_UP,
     FIRED,

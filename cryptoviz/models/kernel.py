@@ -1,7 +1,8 @@
 """Which build of the model core runs: the ahead-of-time one, or numba's JIT as a fallback.
 
-`cryptoviz.models.core` (the ticks) and `core_summary` (a scoreboard's summary numbers) are the
-one source. `python -m cryptoviz.models.build_core` (make install, the ml-processor image) compiles
+`cryptoviz.models.core` (the ticks, with the `core_*` modules it inlines) and `core_summary` (a
+scoreboard's summary numbers) are the one source (`core_source.SOURCES`).
+`python -m cryptoviz.models.build_core` (make install, the ml-processor image) compiles
 their `run` and `summarize` ahead of time into an extension module of this package named for a
 fingerprint of that source and the layout, `_core_<fingerprint>`: importing it needs neither numba
 nor LLVM (the JIT's LLVM alone takes about 100 MB per process) and starts at once. When no module
@@ -11,27 +12,13 @@ JIT of the same source, compiled on first use or loaded from numba's cache.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from cryptoviz.models import layout
+from cryptoviz.models import core_source
 
-SOURCES = (Path(__file__).with_name("core.py"), Path(__file__).with_name("core_summary.py"))
-
-
-def fingerprint() -> str:
-    """Of the source's text and every constant of the layout it reads."""
-    digest = hashlib.sha256()
-    for source in SOURCES:
-        digest.update(source.read_bytes())
-    digest.update(layout.fingerprint().encode())
-    return digest.hexdigest()[:16]
-
-
-MODULE = f"_core_{fingerprint()}"
+MODULE = f"_core_{core_source.fingerprint()}"
 
 
 def _load() -> tuple[Callable[..., Any], Callable[..., Any], str]:

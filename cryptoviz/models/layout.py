@@ -84,6 +84,7 @@ FIRST_P = _block(1)
 TREND_LAST = _block(1)
 # a time window (moving average 0, linear trend 1): anchor, has anchor, n, st, sp, stt, stp, evictions
 WIN = _block(2 * 8)
+TREND_WIN = WIN + 8
 # the stats' volatility: sum of squares, has last, last t, last price
 VOL = _block(4)
 # the EWMA variances (fast 0, long 1, quick 2): var, weight, has last, last t, last price
@@ -161,6 +162,7 @@ C_WIDTH = C_LEVEL + NL
 
 ACI_FLOOR = 0.002  # AdaptiveLevel's floor
 SIGMA_LO, SIGMA_HI = -12.0, 0.0
+SIGMA_WIDTH = (SIGMA_HI - SIGMA_LO) / SIGMA_BINS
 RESID_LO, RESID_HI = -CLIP - 2, CLIP + 2
 # a forecast's fields (Forecast.to_list order)
 F_POINT, F_BOUNDS = 0, 1
