@@ -57,6 +57,38 @@ def to_candles(history: pd.DataFrame, interval: str) -> pd.DataFrame:
     return candles.rename_axis("ts").reset_index()[columns]
 
 
+def with_live(
+    candles: pd.DataFrame,
+    interval: str,
+    ts: pd.Timestamp,
+    price: float,
+    volume_24h_usd: float | None = None,
+    after: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The candles with a live quote folded in, so the latest candle moves between two reads of the
+    lake: into the last candle when the quote falls in it (its close, high, low, one quote more), as
+    a new candle (labelled by the start of its interval) when it is later. Left out when it is not
+    after `after` (the newest quote the candles already hold) or falls before the last candle."""
+    if candles.empty or (after is not None and ts <= after):
+        return candles
+    width = INTERVALS[interval]
+    last = candles.iloc[-1]
+    start = ts.floor(width)  # resample's bins start at midnight, and every width divides a day
+    if start < last["ts"]:
+        return candles
+    if start == last["ts"]:
+        out = candles.copy()
+        i = out.index[-1]
+        out.loc[i, ["high", "low", "close"]] = [max(last["high"], price), min(last["low"], price), price]
+        out.loc[i, "quotes"] = last["quotes"] + 1
+        if volume_24h_usd is not None:
+            out.loc[i, "volume_24h_usd"] = volume_24h_usd
+        return out
+    row = {"ts": start, "open": price, "high": price, "low": price, "close": price, "quotes": 1}
+    added = pd.DataFrame([row | {"volume_24h_usd": volume_24h_usd}])
+    return pd.concat([candles, added.astype(candles.dtypes.to_dict())], ignore_index=True)
+
+
 def sma(close: pd.Series, window: int) -> pd.Series:
     """Simple moving average of the last `window` closes; undefined (NaN) before `window` closes."""
     return close.rolling(window, min_periods=window).mean()

@@ -51,6 +51,24 @@ def scraper_sources(snap: Snapshot, now: float | None = None) -> ScraperReport |
     return scraper_report(scrapers[-1].get("gauges", {})) if scrapers else None
 
 
+STREAM_REFRESH_S = 1.0  # a live stream hands over a quote per coin every STREAM_QUOTE_INTERVAL_MS (1 s)
+
+
+def refresh_s(snap: Snapshot, default_s: float, now: float | None = None) -> float:
+    """How often a live panel that follows the price source re-runs: every STREAM_REFRESH_S while a
+    scraper whose heartbeat is current says one of its exchange streams is live, else `default_s`
+    (a poll or a replay brings prices no faster than that)."""
+    now = now or time.time()
+    docs, _ = current_instances(snap.status, now)
+    for doc in docs:
+        if doc["service"] != "scraper" or service_state(doc, now) != "up":
+            continue
+        streams = scraper_report(doc.get("gauges", {}))["streams"]
+        if any(stream.get("state") == "live" for stream in streams.values()):
+            return min(STREAM_REFRESH_S, default_s)
+    return default_s
+
+
 def as_text(table: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     """Counts shown as text with thousands separators and "-" where there is none (a grid shows
     an empty number as "None")."""

@@ -69,15 +69,38 @@ def snapshot(detail: str | None = None) -> Snapshot | None:
         return None
 
 
-def live_fragment(render: Callable[[Snapshot], None], detail_key: str | None = None) -> Callable[[], None]:
-    """A page's live part: re-run every DASHBOARD_REFRESH_S with one snapshot, or the Redis error.
-    `detail_key`: the session key naming the symbol whose full ML view the snapshot brings along."""
+def source_refresh_s() -> float:
+    """The live panels' refresh at the price source's pace now (`dashboard_data.refresh_s`: 1 s while
+    an exchange stream is live); DASHBOARD_REFRESH_S when Redis does not answer."""
+    from cryptoviz.dashboard_data import refresh_s
 
-    @st.fragment(run_every=settings().dashboard_refresh_s)
+    default = settings().dashboard_refresh_s
+    try:
+        return refresh_s(live_reader().snapshot(), default)
+    except redis.RedisError:
+        return default
+
+
+def live_fragment(
+    render: Callable[[Snapshot], None], detail_key: str | None = None, follow_source: bool = False
+) -> Callable[[], None]:
+    """A page's live part: re-run every DASHBOARD_REFRESH_S with one snapshot, or the Redis error.
+    `detail_key`: the session key naming the symbol whose full ML view the snapshot brings along.
+    `follow_source`: re-run at the price source's pace instead (`source_refresh_s`); when a snapshot
+    says the pace changed, the page re-runs whole, which sets the new one."""
+    from cryptoviz.dashboard_data import refresh_s
+
+    default = settings().dashboard_refresh_s
+    every = source_refresh_s() if follow_source else default
+
+    @st.fragment(run_every=every)
     def fragment() -> None:
         snap = snapshot(st.session_state.get(detail_key) if detail_key else None)
-        if snap is not None:
-            render(snap)
+        if snap is None:
+            return
+        if follow_source and refresh_s(snap, default) != every:
+            st.rerun(scope="app")
+        render(snap)
 
     return fragment
 
@@ -92,6 +115,21 @@ def lake_history(symbol: str, days: float | None):
         return pd.DataFrame()
     start = None if days is None else last - pd.Timedelta(days=days)
     return reader.history([symbol], start, None)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def lake_candles(symbol: str, days: float | None, chosen: str):
+    """The coin's candles over the range from the lake, their interval (`chosen`, or picked for the
+    data when "auto"), how many quotes they hold and the newest one's time; read at most once a
+    minute, so a panel re-running every second does not re-read and re-bucket the range."""
+    from cryptoviz.candles import pick_interval, to_candles
+
+    history = lake_history(symbol, days)
+    if history.empty:
+        interval = "1 h" if chosen == "auto" else chosen
+        return to_candles(history, interval), interval, 0, None
+    interval = pick_interval(history["source_ts"]) if chosen == "auto" else chosen
+    return to_candles(history, interval), interval, len(history), history["source_ts"].max()
 
 
 @st.cache_data(ttl=60, show_spinner=False)

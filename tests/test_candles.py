@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cryptoviz.candles import bollinger, pick_interval, rsi, sma, to_candles
+from cryptoviz.candles import bollinger, pick_interval, rsi, sma, to_candles, with_live
 
 
 def quotes(prices: list[float], step: str = "1h", start: str = "2025-01-01") -> pd.DataFrame:
@@ -47,10 +47,63 @@ def test_no_quotes_no_candles():
         ("1h", 30 * 24, "4 h"),
         ("1h", 180 * 24, "1 d"),
         ("1h", 1, "1 h"),
+        ("1s", 3 * 3600, "1 min"),  # a stream's quote a second over the market page's 3 h
+        ("1min", 3 * 60, "5 min"),  # a poll a minute: a 1-minute candle would hold one quote
     ],
 )
 def test_the_interval_keeps_candles_few_and_each_holds_several_quotes(step, periods, expected):
     assert pick_interval(quotes([1.0] * periods, step)["source_ts"]) == expected
+
+
+def test_quotes_a_second_make_one_minute_candles_each_bounded_by_its_minute():
+    prices = [100 + (i % 60) * 0.5 - (i // 60) for i in range(150)]  # 2.5 minutes of 1 s quotes
+    history = quotes(prices, "1s", start="2026-04-01 12:00:30")
+    candles = to_candles(history, "1 min")
+    assert candles["ts"].tolist() == [
+        pd.Timestamp(f"2026-04-01 12:0{m}", tz="UTC") for m in range(3)
+    ]  # left-closed, labelled by the minute's start
+    assert candles["quotes"].tolist() == [30, 60, 60]
+    first, second, third = candles.to_dict("records")
+    assert (first["open"], first["close"]) == (prices[0], prices[29])  # 12:00:30 .. 12:00:59
+    assert (second["open"], second["close"]) == (prices[30], prices[89])  # 12:01:00 .. 12:01:59
+    assert second["high"] == max(prices[30:90]) and second["low"] == min(prices[30:90])
+    assert third["close"] == prices[-1] and third["volume_24h_usd"] == history["volume_24h_usd"].iloc[-1]
+
+
+def test_a_live_quote_moves_the_last_candle_or_opens_the_next():
+    history = quotes([10.0, 12.0, 11.0], "20s", start="2026-04-01 12:00:00")
+    candles = to_candles(history, "1 min")  # one candle: 12:00, 10 12 10 11, 3 quotes
+    newest = history["source_ts"].iloc[-1]
+    at = pd.Timestamp("2026-04-01 12:00:50", tz="UTC")
+    moved = with_live(candles, "1 min", at, 13.0, 555.0, after=newest).iloc[-1]
+    assert (moved["open"], moved["high"], moved["low"], moved["close"], moved["quotes"]) == (
+        10,
+        13,
+        10,
+        13,
+        4,
+    )
+    assert moved["volume_24h_usd"] == 555.0
+    lower = with_live(candles, "1 min", at, 9.0, after=newest).iloc[-1]
+    assert (lower["low"], lower["close"], lower["volume_24h_usd"]) == (
+        9.0,
+        9.0,
+        candles["volume_24h_usd"].iloc[-1],
+    )
+    later = with_live(candles, "1 min", pd.Timestamp("2026-04-01 12:02:05", tz="UTC"), 14.0, after=newest)
+    assert len(later) == 2 and later.iloc[-1]["ts"] == pd.Timestamp("2026-04-01 12:02", tz="UTC")
+    assert later.iloc[-1][["open", "high", "low", "close", "quotes"]].tolist() == [14.0, 14.0, 14.0, 14.0, 1]
+    assert later.dtypes.equals(candles.dtypes)
+    assert candles["quotes"].tolist() == [3]  # the candles given are left as they were
+
+
+def test_a_live_quote_the_lake_already_holds_or_older_than_the_candles_changes_nothing():
+    history = quotes([10.0, 12.0, 11.0], "20s", start="2026-04-01 12:00:00")
+    candles = to_candles(history, "1 min")
+    newest = history["source_ts"].iloc[-1]
+    assert with_live(candles, "1 min", newest, 99.0, after=newest).equals(candles)
+    assert with_live(candles, "1 min", pd.Timestamp("2026-04-01 11:58", tz="UTC"), 99.0).equals(candles)
+    assert with_live(to_candles(quotes([]), "1 min"), "1 min", newest, 99.0).empty
 
 
 def test_sma_and_bollinger_match_numpy():

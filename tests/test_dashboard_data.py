@@ -6,7 +6,15 @@ import orjson
 import pandas as pd
 
 from cryptoviz import contracts
-from cryptoviz.dashboard_data import as_text, backtest_table, predictions_table, signals_table, status_table
+from cryptoviz.dashboard_data import (
+    STREAM_REFRESH_S,
+    as_text,
+    backtest_table,
+    predictions_table,
+    refresh_s,
+    signals_table,
+    status_table,
+)
 from cryptoviz.models import HORIZONS
 from cryptoviz.scoring import SCORED
 from cryptoviz.telemetry import Telemetry
@@ -70,3 +78,26 @@ def test_the_summary_carries_the_forecast_direction_tally():
 def test_the_backtest_table_is_empty_for_a_symbol_the_backtest_did_not_cover():
     summary = contracts.decode_backtest(orjson.dumps({"summary": "", "symbols": {}}))
     assert backtest_table(summary, "BTC").empty
+
+
+def scraper_beat(gauges: dict, instance: str = "h-1") -> contracts.Heartbeat:
+    telemetry = Telemetry("scraper", None, 1.0, instance=instance)
+    telemetry.gauges.update(gauges)
+    return contracts.decode_heartbeat(contracts.encode(telemetry.document()))
+
+
+def test_a_live_stream_makes_the_live_panels_refresh_every_second_else_at_the_configured_interval():
+    live = scraper_beat({"mode": "live", "stream.binance.state": "live", "stream.coinbase.state": "down"})
+    polling = scraper_beat({"mode": "live", "scrape_interval_s": 300, "stream.binance.state": "stalled"})
+    now = live["heartbeat_ts"] + 1
+    assert refresh_s(snapshot([live]), 10.0, now) == STREAM_REFRESH_S == 1.0
+    assert refresh_s(snapshot([live]), 0.5, now) == 0.5  # never slower than configured
+    assert refresh_s(snapshot([polling]), 10.0, now) == 10.0  # no stream live: the polls' pace
+    assert refresh_s(snapshot([scraper_beat({"mode": "replay"})]), 10.0, now) == 10.0
+    assert refresh_s(snapshot([]), 10.0, now) == 10.0  # no scraper at all
+
+
+def test_a_scraper_whose_heartbeat_is_not_current_does_not_set_the_pace():
+    live = scraper_beat({"stream.kraken.state": "live"})
+    assert refresh_s(snapshot([live]), 10.0, live["heartbeat_ts"] + 600) == 10.0  # down: its word is old
+    assert refresh_s(snapshot([live]), 10.0, live["heartbeat_ts"] + 20) == 10.0  # stale: beats missed

@@ -1,13 +1,14 @@
+import pandas as pd
 import streamlit as st
-from common import coins, how_to_start, lake_history, lake_sparks, live_fragment
+from common import coins, how_to_start, lake_candles, lake_sparks, live_fragment, settings, source_refresh_s
 
-from cryptoviz.candles import INTERVALS, pick_interval, to_candles
+from cryptoviz.candles import INTERVALS, with_live
 from cryptoviz.market_chart import INDICATORS, candle_figure
 from cryptoviz.market_view import known_columns, market_table, styled_market
 from cryptoviz.readers import Snapshot
 
 st.title("Live market")
-RANGES = {"24 h": 1.0, "7 d": 7.0, "30 d": 30.0, "90 d": 90.0, "all": None}
+RANGES = {"3 h": 0.125, "24 h": 1.0, "7 d": 7.0, "30 d": 30.0, "90 d": 90.0, "all": None}
 COLUMNS = {
     "symbol": st.column_config.TextColumn("Coin"),
     "name": st.column_config.TextColumn("Name"),
@@ -22,7 +23,6 @@ COLUMNS = {
 }
 
 
-@live_fragment
 def live(snap: Snapshot) -> None:
     table = market_table(snap, lake_sparks(tuple(coins())))
     if table.empty:
@@ -37,23 +37,31 @@ def live(snap: Snapshot) -> None:
             "Not in these quotes: " + ", ".join(str(COLUMNS[c]["label"]).lower() for c in unknown) + "."
         )
     symbol = st.session_state.get("market_symbol") or table["symbol"].iloc[0]
-    history = lake_history(symbol, RANGES[st.session_state.get("market_range", "7 d")])
-    if history.empty:
+    days = RANGES[st.session_state.get("market_range", "7 d")]
+    candles, interval, quotes, newest = lake_candles(
+        symbol, days, st.session_state.get("market_interval", "auto")
+    )
+    if not quotes:
         st.warning("The lake has no history for this coin yet (the Spark job writes every 30 s).")
-    chosen = st.session_state.get("market_interval", "auto")
-    interval = pick_interval(history["source_ts"]) if chosen == "auto" else chosen
-    candles = to_candles(history, interval)
+    quote = snap.quotes.get(symbol)
+    if quote is not None:  # the latest candle moves with the live price between two reads of the lake
+        candles = with_live(
+            candles, interval, pd.Timestamp(quote.source_ts), quote.price_usd, quote.volume_24h_usd, newest
+        )
     show = st.session_state.get("market_indicators", [])
-    st.plotly_chart(candle_figure(candles, symbol, interval, show, snap.quotes.get(symbol)), width="stretch")
+    st.plotly_chart(candle_figure(candles, symbol, interval, show, quote), width="stretch")
     st.caption(
-        f"{len(candles)} candles of {interval} from {len(history)} quotes in the lake; the bars are the "
-        "24 h volume last quoted in each candle."
+        f"{len(candles)} candles of {interval} from {quotes} quotes in the lake and the live price; the "
+        "bars are the 24 h volume last quoted in each candle."
     )
 
 
+# while an exchange stream is live the panel re-runs every second, and the chart opens on 3 h of
+# 1-minute candles; otherwise at the configured interval, on 7 days
+streaming = source_refresh_s() < settings().dashboard_refresh_s
 st.segmented_control("Coin", coins(), default=coins()[0], key="market_symbol")
 left, right = st.columns([3, 2])
-left.radio("Range", list(RANGES), index=1, horizontal=True, key="market_range")
+left.radio("Range", list(RANGES), index=0 if streaming else 2, horizontal=True, key="market_range")
 right.selectbox("Candle", ["auto", *INTERVALS], key="market_interval")
 st.pills("Indicators", INDICATORS, selection_mode="multi", key="market_indicators")
-live()
+live_fragment(live, follow_source=True)()

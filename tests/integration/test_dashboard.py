@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -68,6 +71,43 @@ def test_market_lists_the_latest_quotes(filled):
     assert not at.exception
     table = at.dataframe[0].value
     assert sorted(table["symbol"]) == ["BTC", "ETH"]
+    assert at.radio(key="market_range").value == "7 d"  # no stream live: a week of the lake
+
+
+def test_while_a_stream_is_live_the_market_opens_on_minute_candles_the_live_price_moving_the_last(
+    filled, redis_client, tmp_path
+):
+    from cryptoviz.lake.storage import filesystem
+    from cryptoviz.lake.writer import quotes_table, write_batch
+    from cryptoviz.schema import encode, make_quote
+    from cryptoviz.telemetry import Telemetry
+
+    streaming = Telemetry("scraper", redis_client, instance="test-2")
+    streaming.gauges |= {"mode": "live", "stream.binance.state": "live", "stream.binance.coins": "BTC,ETH"}
+    streaming.publish("running")
+    now = datetime.now(UTC).replace(microsecond=0)
+    seconds = [
+        make_quote("BTC", 100.0 + i % 7, now - timedelta(seconds=7200 - i), source="binance")
+        for i in range(7200)
+    ]
+    write_batch(*filesystem(str(tmp_path / "lake")), quotes_table(seconds), names.LAKE_QUOTES, 1)
+    live = make_quote("BTC", 50.0, now + timedelta(seconds=1), source="binance")
+    redis_client.hset(names.QUOTES_LATEST, "BTC", encode(live))
+    at = run_page("market")
+    assert not at.exception
+    assert at.radio(key="market_range").value == "3 h"
+    figure = orjson.loads(at.get("plotly_chart")[0].proto.spec)
+    candles = next(t for t in figure["data"] if t["type"] == "candlestick")
+    assert figure["layout"]["title"]["text"] == "BTC: 1 min candles"
+    assert len(candles["x"]) == 121  # two hours of minutes, and the live price's
+    assert values(candles["close"])[-1] == values(candles["low"])[-1] == 50.0
+
+
+def values(array: list | dict) -> list:
+    """A Plotly figure's array: a list, or typed binary data (`{"dtype", "bdata"}`)."""
+    if isinstance(array, list):
+        return array
+    return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
 
 
 def test_predictions_show_signal_and_accuracy(filled, redis_client):
