@@ -10,42 +10,19 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 
 import numpy as np
 
-from cryptoviz.models import HORIZONS, HOUR, kernel, layout, summary
+from cryptoviz.models import HORIZONS, HOUR, kernel, layout, rowmap, summary
 from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
 from cryptoviz.models.forecaster import LEVELS, MIN_RESIDUALS, Forecast
 from cryptoviz.models.layout import (
-    ALPHA,
-    ALWAYS_UP,
-    BRIER_FM,
-    EWMA,
     FC,
-    FIRED,
-    FIRST_P,
-    FIRST_T,
-    FM,
-    HAC,
-    HAC_VALUES,
-    HAS_FIRST,
-    INTERVALS,
-    LAST_DUE,
-    LAST_T,
-    MOVE_ERROR,
-    MOVE_LAST_DUE,
-    MOVE_RATIO,
-    MOVE_TALLY,
-    NBLEND,
-    NK,
     NL,
     NPBIN,
     NQ,
     NR,
     NS,
-    NSHRINK,
-    NVB,
     OUT_FC,
     OUT_HAS_FC,
     OUT_HAS_MOVES,
@@ -56,38 +33,15 @@ from cryptoviz.models.layout import (
     OUT_SIGNAL,
     OUT_STATS,
     OUT_WIDTH,
-    OUTCOMES,
-    POSITION,
-    PROB,
-    PUP,
     Q_BOARD,
-    Q_MA,
-    Q_MOMENTUM,
-    Q_MOVES,
-    Q_RECENT,
-    Q_TREND,
-    Q_VOL,
     QUEUE_FIELDS,
     RESID,
     RESIDUAL_BINS,
-    RIDGE,
-    SCORED_TOTAL,
-    SHRINK_FM,
-    SIGMA_BINS,
-    SIGMAS,
-    SKILL,
-    SUMS,
-    TALLY,
-    TICKS,
-    TREND_LAST,
-    VOL,
     WIDTH,
-    WIN,
 )
 from cryptoviz.models.moves import VOL_HORIZONS
 from cryptoviz.models.signals import Signal
-from cryptoviz.scoring.board import SCORED, TOLERANCE, HorizonScore, hac_lags
-from cryptoviz.scoring.tallies import RELIABILITY_BINS, MoveTally
+from cryptoviz.scoring.board import SCORED, TOLERANCE
 
 ACTIONS = {1: "BUY", -1: "SELL", 0: "HOLD"}
 _PRED_KEYS = (
@@ -178,7 +132,7 @@ class ModelBook:
         self.fixed = np.zeros((rows, WIDTH))
         self.meta = np.zeros((rows, NQ, 2), dtype=np.int64)
         self.rings = tuple(np.zeros((rows, slots, n)) for n in QUEUE_FIELDS)
-        self._fresh = self._encode(SymbolModel(config))
+        self._fresh = rowmap.encode(SymbolModel(config))
         self._work = np.zeros(layout.WORK)  # the core's scratch (it allocates nothing itself)
         self._summary = np.zeros(layout.SM_WIDTH)  # a summary's numbers, as the core writes them
 
@@ -230,7 +184,7 @@ class ModelBook:
     def load(self, symbol: str, state: dict) -> None:
         """Take a snapshot (`SymbolModel.to_state` format); one this code cannot read raises, and
         leaves the symbol as it was."""
-        encoded = self._encode(SymbolModel.from_state(state, self.config))
+        encoded = rowmap.encode(SymbolModel.from_state(state, self.config))
         self._store(self.row(symbol), encoded)
 
     def to_state(self, symbol: str) -> dict:
@@ -329,262 +283,13 @@ class ModelBook:
             if items:
                 ring[i, : len(items)] = items
 
-    def _encode(self, m: SymbolModel) -> tuple[np.ndarray, list[list[list[float]]]]:
-        """A SymbolModel as a state row and its queues' items (oldest first)."""
-        fixed = np.zeros(WIDTH)
-        fixed[LAST_T], fixed[TICKS] = m.last_t, m.ticks
-        if m.first is not None:
-            fixed[HAS_FIRST], fixed[FIRST_T], fixed[FIRST_P] = 1.0, *m.first
-        fixed[TREND_LAST] = m.trend.last
-        for w, win in enumerate((m.ma.window, m.trend.window)):
-            o = WIN + 8 * w
-            if win.anchor is not None:
-                fixed[o], fixed[o + 1] = win.anchor, 1.0
-            fixed[o + 2 : o + 8] = win.n, win.st, win.sp, win.stt, win.stp, win._evictions
-        fixed[VOL] = m.vol.sum_sq
-        if m.vol.last is not None:
-            fixed[VOL + 1 : VOL + 4] = 1.0, *m.vol.last
-        fc = m.forecaster
-        for o, ewma in ((EWMA, fc.vol), (EWMA + 5, fc.moves.vol_long), (EWMA + 10, fc.moves.vol_quick)):
-            fixed[o], fixed[o + 1] = ewma.var, ewma.weight
-            if ewma.last is not None:
-                fixed[o + 2 : o + 5] = 1.0, *ewma.last
-        fixed[SIGMAS], fixed[SIGMAS + 1] = fc.sigmas.g, fc.sigmas.total
-        fixed[SIGMAS + 2 : SIGMAS + 2 + SIGMA_BINS] = fc.sigmas.counts
-        for h, hf in enumerate(fc.horizons.values()):
-            fixed[LAST_DUE + h] = hf.last_due
-            o = RIDGE + h * (NK * NK + NK)
-            fixed[o : o + NK * NK] = [v for row in hf.ridge.xx for v in row]
-            fixed[o + NK * NK : o + NK * NK + NK] = hf.ridge.xy
-            o = PUP + h * (1 + 2 * NPBIN + 2)
-            fixed[o] = hf.p_up.g
-            fixed[o + 1 : o + 1 + NPBIN] = hf.p_up.n
-            fixed[o + 1 + NPBIN : o + 1 + 2 * NPBIN] = hf.p_up.hits
-            fixed[o + 1 + 2 * NPBIN], fixed[o + 2 + 2 * NPBIN] = hf.p_up.total_n, hf.p_up.total_hits
-            for k, mean in enumerate(hf.shrink_gains):
-                o = SHRINK_FM + (h * NSHRINK + k) * FM
-                fixed[o : o + FM] = mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx
-            for k, mean in enumerate(hf.p_up_briers):
-                o = BRIER_FM + (h * NBLEND + k) * FM
-                fixed[o : o + FM] = mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx
-            for r, hist in enumerate(hf.residuals):
-                o = RESID + (h * (NR + 1) + r) * (2 + RESIDUAL_BINS)
-                fixed[o], fixed[o + 1] = hist.g, hist.total
-                fixed[o + 2 : o + 2 + RESIDUAL_BINS] = hist.counts
-            for r, levels in enumerate(hf.levels):
-                for lv, level in enumerate(levels.values()):
-                    fixed[ALPHA + (h * NR + r) * NL + lv] = level.alpha
-        for v, vh in enumerate(VOL_HORIZONS):
-            fixed[MOVE_LAST_DUE + v] = fc.moves.last_due[vh]
-            for b in range(NVB):
-                for base, means in ((MOVE_RATIO, fc.moves.ratio[vh]), (MOVE_ERROR, fc.moves.error[vh])):
-                    o = base + (v * NVB + b) * FM
-                    mean = means[b]
-                    fixed[o : o + FM] = mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx
-        board = m.board
-        for h, (name, horizon_s) in enumerate(HORIZONS.items()):
-            score = board.scores[name]
-            for j, model_name in enumerate(SCORED):
-                o = SUMS + (h * NS + j) * 5
-                fixed[o : o + 5] = score.sums[model_name]
-            lags = hac_lags(horizon_s)
-            for j, hac in enumerate(score.skill.values()):
-                o = SKILL + (h * (NS - 1) + j) * HAC
-                fixed[o : o + 4] = hac.n, hac.total, hac.squares, len(hac.first)
-                fixed[o + 4 : o + 5 + lags] = hac.cross
-                fixed[o + 5 + lags : o + 5 + lags + len(hac.first)] = hac.first
-                start = hac.n - len(hac.recent)
-                for k, x in enumerate(hac.recent):
-                    fixed[o + 5 + 2 * lags + (start + k) % lags] = x
-                fixed[o + HAC_VALUES : o + HAC] = hac.values, hac.values_total, *hac.bucket
-            for lv, tally in enumerate(score.intervals.values()):
-                o = INTERVALS + (h * NL + lv) * TALLY
-                fixed[o : o + 4] = tally.n, tally.covered, tally.width, tally.score
-                fixed[o + 4 : o + TALLY] = [v for pair in tally.by_regime for v in pair]
-            o = PROB + h * (3 + 3 * RELIABILITY_BINS)
-            fixed[o : o + 3] = score.p_up.n, score.p_up.brier, score.p_up.brier_base
-            fixed[o + 3 : o + 3 + 3 * RELIABILITY_BINS] = [v for b in score.p_up.bins for v in b]
-            fixed[ALWAYS_UP + h * 3 : ALWAYS_UP + h * 3 + 3] = score.always_up.to_state()
-            fixed[FIRED + h * 3 : FIRED + h * 3 + 3] = score.fired.to_state()
-            fixed[POSITION + h * 3 : POSITION + h * 3 + 3] = score.position
-            fixed[OUTCOMES + h * 3 : OUTCOMES + h * 3 + 3] = score.ups, score.outcomes, score.expired
-        for v, vh in enumerate(VOL_HORIZONS):
-            moves = board.moves.get(vh)
-            if moves is not None:
-                fixed[MOVE_TALLY + v * 6 : MOVE_TALLY + v * 6 + 6] = 1.0, *moves.to_state()
-        fixed[SCORED_TOTAL] = board.scored
-        queues: list[list[list[float]]] = [[] for _ in range(NQ)]
-        queues[Q_MA] = [list(p) for p in m.ma.window.points]
-        queues[Q_TREND] = [list(p) for p in m.trend.window.points]
-        queues[Q_MOMENTUM] = [list(p) for p in m.momentum.points]
-        queues[Q_VOL] = [list(p) for p in m.vol.points]
-        queues[Q_RECENT] = [list(p) for p in fc.recent]
-        for h, name in enumerate(HORIZONS):
-            queues[Q_BOARD + h] = [
-                [e[0], e[1], *e[2], e[3], 1.0 if e[4] else 0.0, *(e[4] or [0.0] * FC)]
-                for e in board.pending[name]
-            ]
-        for v, vh in enumerate(VOL_HORIZONS):
-            queues[Q_MOVES + v] = [list(e) for e in fc.moves.pending[vh]]
-        return fixed, queues
-
     def _items(self, i: int, q: int) -> list[list[float]]:
         ring = self.rings[q]
         head, n = self.meta[i, q]
         return ring[i, (head + np.arange(n)) % ring.shape[1]].tolist()
 
-    def _score(self, i: int, h: int, horizon_s: float) -> HorizonScore:
-        """The horizon's HorizonScore, through its state (one read of the row's scoring columns)."""
-        v = self.fixed[i, SUMS:SCORED_TOTAL].tolist()
-
-        def at(offset: int, n: int) -> list[float]:
-            return v[offset - SUMS : offset - SUMS + n]
-
-        sums = {}
-        for j, name in enumerate(SCORED):
-            n, abs_err, pct_err, n_dir, hits = at(SUMS + (h * NS + j) * 5, 5)
-            sums[name] = [int(n), abs_err, pct_err, int(n_dir), int(hits)]
-        lags = hac_lags(horizon_s)
-        skill = {}
-        for j, name in enumerate(m for m in SCORED if m != "persistence"):
-            o = SKILL + (h * (NS - 1) + j) * HAC
-            n, total, squares, first_n = at(o, 4)
-            ring = at(o + 5 + 2 * lags, lags)
-            start = int(n) % lags  # the ring's oldest of the last `lags` values, once it is full
-            recent = ring[start:] + ring[:start] if n >= lags else ring[: int(n)]
-            skill[name] = [
-                lags,
-                int(n),
-                total,
-                squares,
-                at(o + 4, lags + 1),
-                at(o + 5 + lags, int(first_n)),
-                recent,
-                at(o + HAC_VALUES, HAC - HAC_VALUES),
-            ]
-        intervals = {}
-        for lv, (name, alpha) in enumerate(LEVELS.items()):
-            o = INTERVALS + (h * NL + lv) * TALLY
-            n, covered, width, score = at(o, 4)
-            reg = at(o + 4, 2 * NR)
-            by_regime = [[int(reg[2 * r]), int(reg[2 * r + 1])] for r in range(NR)]
-            intervals[name] = [alpha, int(n), int(covered), width, score, by_regime]
-        o = PROB + h * (3 + 3 * RELIABILITY_BINS)
-        n, brier, brier_base = at(o, 3)
-        bins = at(o + 3, 3 * RELIABILITY_BINS)
-        p_up = [
-            int(n),
-            brier,
-            brier_base,
-            [[int(bins[3 * b]), bins[3 * b + 1], int(bins[3 * b + 2])] for b in range(RELIABILITY_BINS)],
-        ]
-        always_n, always_hits, always_net = at(ALWAYS_UP + h * 3, 3)
-        fired_n, fired_hits, fired_net = at(FIRED + h * 3, 3)
-        ups, outcomes, expired = at(OUTCOMES + h * 3, 3)
-        return HorizonScore.from_state(
-            {
-                "horizon_s": horizon_s,
-                "sums": sums,
-                "skill": skill,
-                "intervals": intervals,
-                "p_up": p_up,
-                "always_up": [int(always_n), int(always_hits), always_net],
-                "fired": [int(fired_n), int(fired_hits), fired_net],
-                "position": at(POSITION + h * 3, 3),
-                "ups": [int(ups), int(outcomes)],
-                "expired": int(expired),
-            }
-        )
-
-    def _move_tallies(self, i: int) -> dict[str, MoveTally]:
-        tallies: dict[str, MoveTally] = {}
-        for v, h in enumerate(VOL_HORIZONS):
-            present, n, sse, sse_constant, realised, seen = self.fixed[
-                i, MOVE_TALLY + v * 6 : MOVE_TALLY + v * 6 + 6
-            ].tolist()
-            if present:
-                t = MoveTally()
-                t.n, t.sse, t.sse_constant, t.realised, t.seen = (
-                    int(n),
-                    sse,
-                    sse_constant,
-                    realised,
-                    int(seen),
-                )
-                tallies[h] = t
-        return tallies
-
     def _decode(self, i: int) -> SymbolModel:
-        fixed = self.fixed
-        v = fixed[i].tolist()
-        m = SymbolModel(self.config)
-        m.last_t, m.ticks = v[LAST_T], int(v[TICKS])
-        m.first = (v[FIRST_T], v[FIRST_P]) if v[HAS_FIRST] else None
-        m.trend.last = v[TREND_LAST]
-        for w, (win, q) in enumerate(((m.ma.window, Q_MA), (m.trend.window, Q_TREND))):
-            o = WIN + 8 * w
-            win.anchor = v[o] if v[o + 1] else None
-            win.n = int(v[o + 2])
-            win.st, win.sp, win.stt, win.stp = v[o + 3 : o + 7]
-            win._evictions = int(v[o + 7])
-            win.points = deque((t, p) for t, p in self._items(i, q))
-        m.momentum.points = deque((t, p) for t, p in self._items(i, Q_MOMENTUM))
-        m.vol.points = deque((t, p) for t, p in self._items(i, Q_VOL))
-        m.vol.sum_sq = v[VOL]
-        m.vol.last = (v[VOL + 2], v[VOL + 3]) if v[VOL + 1] else None
-        fc = m.forecaster
-        for o, ewma in ((EWMA, fc.vol), (EWMA + 5, fc.moves.vol_long), (EWMA + 10, fc.moves.vol_quick)):
-            ewma.var, ewma.weight = v[o], v[o + 1]
-            ewma.last = (v[o + 3], v[o + 4]) if v[o + 2] else None
-        fc.sigmas.g, fc.sigmas.total = v[SIGMAS], v[SIGMAS + 1]
-        fc.sigmas.counts = v[SIGMAS + 2 : SIGMAS + 2 + SIGMA_BINS]
-        fc.recent = deque((t, p) for t, p in self._items(i, Q_RECENT))
-        for h, hf in enumerate(fc.horizons.values()):
-            hf.last_due = v[LAST_DUE + h]
-            o = RIDGE + h * (NK * NK + NK)
-            hf.ridge.xx = [v[o + r * NK : o + (r + 1) * NK] for r in range(NK)]
-            hf.ridge.xy = v[o + NK * NK : o + NK * NK + NK]
-            o = PUP + h * (1 + 2 * NPBIN + 2)
-            hf.p_up.g = v[o]
-            hf.p_up.n = v[o + 1 : o + 1 + NPBIN]
-            hf.p_up.hits = v[o + 1 + NPBIN : o + 1 + 2 * NPBIN]
-            hf.p_up.total_n, hf.p_up.total_hits = v[o + 1 + 2 * NPBIN], v[o + 2 + 2 * NPBIN]
-            for k, mean in enumerate(hf.shrink_gains):
-                o = SHRINK_FM + (h * NSHRINK + k) * FM
-                mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx = v[o : o + FM]
-            for k, mean in enumerate(hf.p_up_briers):
-                o = BRIER_FM + (h * NBLEND + k) * FM
-                mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx = v[o : o + FM]
-            for r, hist in enumerate(hf.residuals):
-                o = RESID + (h * (NR + 1) + r) * (2 + RESIDUAL_BINS)
-                hist.g, hist.total = v[o], v[o + 1]
-                hist.counts = v[o + 2 : o + 2 + RESIDUAL_BINS]
-            for r, levels in enumerate(hf.levels):
-                for lv, level in enumerate(levels.values()):
-                    level.alpha = v[ALPHA + (h * NR + r) * NL + lv]
-        for j, vh in enumerate(VOL_HORIZONS):
-            fc.moves.last_due[vh] = v[MOVE_LAST_DUE + j]
-            for b in range(NVB):
-                for base, means in ((MOVE_RATIO, fc.moves.ratio[vh]), (MOVE_ERROR, fc.moves.error[vh])):
-                    o = base + (j * NVB + b) * FM
-                    mean = means[b]
-                    mean.sum_w, mean.sum_w2, mean.sum_x, mean.sum_xx = v[o : o + FM]
-            fc.moves.pending[vh] = deque(
-                (e[0], e[1], e[2], e[3], e[4], e[5]) for e in self._items(i, Q_MOVES + j)
-            )
-        board = m.board
-        for h, (name, horizon_s) in enumerate(HORIZONS.items()):
-            board.scores[name] = self._score(i, h, horizon_s)
-            pending: deque[list] = deque()
-            for e in self._items(i, Q_BOARD + h):
-                fc_list = e[2 + NS + 2 :] if e[2 + NS + 1] else None
-                if fc_list is not None:
-                    fc_list[layout.F_REGIME] = int(fc_list[layout.F_REGIME])
-                pending.append([e[0], e[1], e[2 : 2 + NS], e[2 + NS], fc_list])
-            board.pending[name] = pending
-        board.moves = self._move_tallies(i)
-        board.scored = int(v[SCORED_TOTAL])
-        return m
+        return rowmap.decode(self.fixed[i].tolist(), lambda q: self._items(i, q), self.config)
 
 
 def warm() -> float:

@@ -17,6 +17,12 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
+from typing import Any
+
+# A symbol's row of the compiled core's state (`layout`): a float64 array, or a list of it. Each
+# estimator writes itself into its block of the row (`to_block`) and reads itself back
+# (`load_block`), so the book's mapping between the two is one call per estimator.
+Row = Any
 
 RESCALE_AT = 1e100  # growing weights are brought back to 1 before they overflow
 HOUR = 3600.0
@@ -92,6 +98,18 @@ class DecayedHistogram:
     def to_state(self) -> list:
         return [self.lo, self.hi, len(self.counts), self.decay, self.g, self.total, self.counts]
 
+    @property
+    def block_width(self) -> int:
+        return 2 + len(self.counts)  # g, total, counts
+
+    def to_block(self, row: Row, o: int) -> None:
+        row[o], row[o + 1] = self.g, self.total
+        row[o + 2 : o + self.block_width] = self.counts
+
+    def load_block(self, v: Sequence[float], o: int) -> None:
+        self.g, self.total = v[o], v[o + 1]
+        self.counts = list(v[o + 2 : o + self.block_width])
+
     @classmethod
     def from_state(cls, state: list) -> DecayedHistogram:
         lo, hi, bins, decay, g, total, counts = state
@@ -136,6 +154,20 @@ class OnlineRidge:
 
     def to_state(self) -> list:
         return [self.k, self.decay, self.penalty, self.xx, self.xy]
+
+    @property
+    def block_width(self) -> int:
+        return self.k * self.k + self.k  # xx row by row, xy
+
+    def to_block(self, row: Row, o: int) -> None:
+        k = self.k
+        row[o : o + k * k] = [v for r in self.xx for v in r]
+        row[o + k * k : o + k * k + k] = self.xy
+
+    def load_block(self, v: Sequence[float], o: int) -> None:
+        k = self.k
+        self.xx = [list(v[o + r * k : o + (r + 1) * k]) for r in range(k)]
+        self.xy = list(v[o + k * k : o + k * k + k])
 
     @classmethod
     def from_state(cls, state: list) -> OnlineRidge:
@@ -209,6 +241,24 @@ class BinnedRate:
 
     def to_state(self) -> list:
         return [self.edges, self.decay, self.prior, self.g, self.n, self.hits, self.total_n, self.total_hits]
+
+    @property
+    def block_width(self) -> int:
+        return 1 + 2 * len(self.n) + 2  # g, n per bin, hits per bin, total_n, total_hits
+
+    def to_block(self, row: Row, o: int) -> None:
+        b = len(self.n)
+        row[o] = self.g
+        row[o + 1 : o + 1 + b] = self.n
+        row[o + 1 + b : o + 1 + 2 * b] = self.hits
+        row[o + 1 + 2 * b], row[o + 2 + 2 * b] = self.total_n, self.total_hits
+
+    def load_block(self, v: Sequence[float], o: int) -> None:
+        b = len(self.n)
+        self.g = v[o]
+        self.n = list(v[o + 1 : o + 1 + b])
+        self.hits = list(v[o + 1 + b : o + 1 + 2 * b])
+        self.total_n, self.total_hits = v[o + 1 + 2 * b], v[o + 2 + 2 * b]
 
     @classmethod
     def from_state(cls, state: list) -> BinnedRate:

@@ -6,6 +6,9 @@ snapshot. (The other online estimators are in `estimators`.)"""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+
+from cryptoviz.models.estimators import Row
 
 
 class FadingMean:
@@ -13,6 +16,7 @@ class FadingMean:
     the t statistic of that mean; None before any value."""
 
     __slots__ = ("decay", "sum_w", "sum_w2", "sum_x", "sum_xx")
+    WIDTH = 4  # its block in the compiled core's row: sum_w, sum_w2, sum_x, sum_xx
 
     def __init__(self, halflife: float) -> None:
         self.decay = 0.5 ** (1.0 / halflife)
@@ -47,6 +51,12 @@ class FadingMean:
     def to_state(self) -> list:
         return [self.decay, self.sum_w, self.sum_w2, self.sum_x, self.sum_xx]
 
+    def to_block(self, row: Row, o: int) -> None:
+        row[o : o + 4] = [self.sum_w, self.sum_w2, self.sum_x, self.sum_xx]
+
+    def load_block(self, v: Sequence[float], o: int) -> None:
+        self.sum_w, self.sum_w2, self.sum_x, self.sum_xx = v[o : o + 4]
+
     @classmethod
     def from_state(cls, state: list) -> FadingMean:
         m = cls(1.0)
@@ -59,6 +69,7 @@ class EwmaVariance:
     return is scaled to one hour (r^2 / dt_h) and weighs as much as the time it spans."""
 
     __slots__ = ("halflife_h", "last", "var", "weight")
+    WIDTH = 5  # its block in the compiled core's row: var, weight, has last, last t, last price
 
     def __init__(self, halflife_h: float) -> None:
         self.halflife_h = halflife_h
@@ -88,6 +99,15 @@ class EwmaVariance:
 
     def to_state(self) -> list:
         return [self.halflife_h, self.var, self.weight, list(self.last) if self.last else None]
+
+    def to_block(self, row: Row, o: int) -> None:
+        row[o], row[o + 1] = self.var, self.weight
+        if self.last is not None:
+            row[o + 2 : o + 5] = [1.0, *self.last]
+
+    def load_block(self, v: Sequence[float], o: int) -> None:
+        self.var, self.weight = v[o], v[o + 1]
+        self.last = (v[o + 3], v[o + 4]) if v[o + 2] else None
 
     @classmethod
     def from_state(cls, state: list) -> EwmaVariance:

@@ -13,6 +13,7 @@ import hashlib
 
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.estimators import RESCALE_AT
+from cryptoviz.models.fading import EwmaVariance, FadingMean
 from cryptoviz.models.forecaster import (
     CLIP,
     FEATURES,
@@ -26,8 +27,16 @@ from cryptoviz.models.forecaster import (
     ForecastConfig,
 )
 from cryptoviz.models.moves import MAX_RATIO, VOL_BLENDS, VOL_HORIZONS
+from cryptoviz.models.window import TimeWindow
 from cryptoviz.scoring.board import SCORED, hac_lags
-from cryptoviz.scoring.tallies import RELIABILITY_BINS
+from cryptoviz.scoring.tallies import (
+    RELIABILITY_BINS,
+    HacMean,
+    HitTally,
+    IntervalTally,
+    MoveTally,
+    ProbabilityTally,
+)
 
 # the reference's constants the core reads (re-exported: the core's cache key covers them)
 NORMAL_ZS = tuple(NORMAL_Z[name] for name in LEVELS)
@@ -58,12 +67,12 @@ FC = (
 ENTRY = 1 + 1 + NS + 1 + 1 + FC
 # a pending expected move: due, base, sigma sqrt(h), sigma_long sqrt(h), expected %, sigma_quick sqrt(h)
 MOVE_ENTRY = 6
-FM = 4  # a fading mean: sum_w, sum_w2, sum_x, sum_xx
+FM = FadingMean.WIDTH  # a fading mean: sum_w, sum_w2, sum_x, sum_xx
 # a HAC mean over hour buckets: n, total, squares, first count, cross[0..L], first[L], recent[L] (a
 # ring: its oldest at n % L), then the outcomes' count and total and the open bucket (hour, sum, count)
-HAC_VALUES = 4 + 2 * LMAX + 1 + LMAX
-HAC = HAC_VALUES + 5
-TALLY = 4 + 2 * NR  # an interval tally: n, covered, width, score, [n, covered] per regime
+HAC = HacMean.block_width(LMAX)
+HAC_VALUES = HAC - 5
+TALLY = IntervalTally.WIDTH  # an interval tally: n, covered, width, score, [n, covered] per regime
 
 _width = 0
 
@@ -83,12 +92,12 @@ FIRST_T = _block(1)
 FIRST_P = _block(1)
 TREND_LAST = _block(1)
 # a time window (moving average 0, linear trend 1): anchor, has anchor, n, st, sp, stt, stp, evictions
-WIN = _block(2 * 8)
-TREND_WIN = WIN + 8
+WIN = _block(2 * TimeWindow.WIDTH)
+TREND_WIN = WIN + TimeWindow.WIDTH
 # the stats' volatility: sum of squares, has last, last t, last price
 VOL = _block(4)
 # the EWMA variances (fast 0, long 1, quick 2): var, weight, has last, last t, last price
-EWMA = _block(3 * 5)
+EWMA = _block(3 * EwmaVariance.WIDTH)
 SIGMAS = _block(2 + SIGMA_BINS)  # g, total, counts
 # per horizon: the forecaster
 LAST_DUE = _block(H)  # the due time of the last outcome learnt from (-inf: none)
@@ -106,12 +115,12 @@ MOVE_LAST_DUE = _block(VH)
 SUMS = _block(H * NS * 5)  # n, sum |err|, sum |err| / price, n with a direction, hits
 SKILL = _block(H * (NS - 1) * HAC)  # every scored name but persistence, in SCORED order
 INTERVALS = _block(H * NL * TALLY)
-PROB = _block(H * (3 + 3 * RELIABILITY_BINS))  # n, brier, brier of the base rate, [n, sum p, ups] per bin
-ALWAYS_UP = _block(H * 3)  # n, hits, net
-FIRED = _block(H * 3)  # positions closed: n, hits, net
+PROB = _block(H * ProbabilityTally.WIDTH)  # n, brier, brier of the base rate, [n, sum p, ups] per bin
+ALWAYS_UP = _block(H * HitTally.WIDTH)  # n, hits, net
+FIRED = _block(H * HitTally.WIDTH)  # positions closed: n, hits, net
 POSITION = _block(H * 3)  # the open position: direction (0: none), entry price, exit due
 OUTCOMES = _block(H * 3)  # ups, outcomes, expired
-MOVE_TALLY = _block(VH * 6)  # present, n, sse, sse of the constant, realised, seen
+MOVE_TALLY = _block(VH * MoveTally.WIDTH)  # present, n, sse, sse of the constant, realised, seen
 SCORED_TOTAL = _block(1)
 WIDTH = _width
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
+
+from cryptoviz.models.estimators import Row
 
 
 class TimeWindow:
@@ -13,6 +16,7 @@ class TimeWindow:
     """
 
     REBUILD = 4096
+    WIDTH = 8  # its block in the compiled core's row: anchor, has anchor, n, st, sp, stt, stp, evictions
     __slots__ = ("_evictions", "anchor", "n", "points", "sp", "span_s", "st", "stp", "stt")
 
     def __init__(self, span_s: float) -> None:
@@ -80,6 +84,19 @@ class TimeWindow:
 
     def to_state(self) -> list:
         return [self.span_s, [list(p) for p in self.points]]
+
+    def to_block(self, row: Row, o: int) -> None:
+        """The sums (the points are a queue of the core's, `layout.Q_MA` / `Q_TREND`)."""
+        if self.anchor is not None:
+            row[o], row[o + 1] = self.anchor, 1.0
+        row[o + 2 : o + 8] = [self.n, self.st, self.sp, self.stt, self.stp, self._evictions]
+
+    def load_block(self, v: Sequence[float], o: int, points: list[list[float]]) -> None:
+        self.anchor = v[o] if v[o + 1] else None
+        self.n = int(v[o + 2])
+        self.st, self.sp, self.stt, self.stp = v[o + 3 : o + 7]
+        self._evictions = int(v[o + 7])
+        self.points = deque((t, p) for t, p in points)
 
     @classmethod
     def from_state(cls, state: list) -> TimeWindow:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 
+from cryptoviz.models.estimators import Row
 from cryptoviz.scoring.stats import newey_west_t, wilson
 
 HOUR = 3600.0
@@ -84,6 +86,38 @@ class HacMean:
             [self.values, self.values_total, *self.bucket],
         ]
 
+    @staticmethod
+    def block_width(max_lags: int) -> int:
+        """n, total, squares, first count, cross[0..L], first[L], recent[L] (a ring: value j at slot
+        j % lags), L = max_lags, then the outcomes' count and total and the open bucket."""
+        return 4 + 3 * max_lags + 1 + 5
+
+    def to_block(self, row: Row, o: int, max_lags: int) -> None:
+        lags = self.lags
+        row[o : o + 4] = [self.n, self.total, self.squares, len(self.first)]
+        row[o + 4 : o + 5 + lags] = self.cross
+        row[o + 5 + lags : o + 5 + lags + len(self.first)] = self.first
+        start = self.n - len(self.recent)
+        for k, x in enumerate(self.recent):
+            row[o + 5 + 2 * lags + (start + k) % lags] = x
+        values = o + 4 + 3 * max_lags + 1
+        row[values : values + 5] = [self.values, self.values_total, *self.bucket]
+
+    @classmethod
+    def from_block(cls, v: Sequence[float], o: int, lags: int, max_lags: int) -> HacMean:
+        h = cls(lags)
+        n, first_n = int(v[o]), int(v[o + 3])
+        h.n, h.total, h.squares = n, v[o + 1], v[o + 2]
+        h.cross = list(v[o + 4 : o + 5 + lags])
+        h.first = list(v[o + 5 + lags : o + 5 + lags + first_n])
+        ring = list(v[o + 5 + 2 * lags : o + 5 + 3 * lags])
+        start = n % lags  # the ring's oldest of the last `lags` values, once it is full
+        h.recent.extend(ring[start:] + ring[:start] if n >= lags else ring[:n])
+        values = o + 4 + 3 * max_lags + 1
+        h.values, h.values_total = int(v[values]), v[values + 1]
+        h.bucket = list(v[values + 2 : values + 5])
+        return h
+
     @classmethod
     def from_state(cls, state: list) -> HacMean:
         lags, n, total, squares, cross, first, recent, values = state
@@ -133,6 +167,19 @@ class IntervalTally:
     def to_state(self) -> list:
         return [self.alpha, self.n, self.covered, self.width, self.score, self.by_regime]
 
+    WIDTH = 4 + 2 * len(REGIMES)  # its block: n, covered, width, score, [n, covered] per regime
+
+    def to_block(self, row: Row, o: int) -> None:
+        row[o : o + 4] = [self.n, self.covered, self.width, self.score]
+        row[o + 4 : o + self.WIDTH] = [v for pair in self.by_regime for v in pair]
+
+    @classmethod
+    def from_block(cls, v: Sequence[float], o: int, alpha: float) -> IntervalTally:
+        t = cls(alpha)
+        t.n, t.covered, t.width, t.score = int(v[o]), int(v[o + 1]), v[o + 2], v[o + 3]
+        t.by_regime = [[int(v[o + 4 + 2 * r]), int(v[o + 5 + 2 * r])] for r in range(len(REGIMES))]
+        return t
+
     @classmethod
     def from_state(cls, state: list) -> IntervalTally:
         alpha, n, covered, width, score, by_regime = state
@@ -180,6 +227,22 @@ class ProbabilityTally:
     def to_state(self) -> list:
         return [self.n, self.brier, self.brier_base, self.bins]
 
+    WIDTH = 3 + 3 * RELIABILITY_BINS  # its block: n, brier, brier of the base rate, [n, sum p, ups] per bin
+
+    def to_block(self, row: Row, o: int) -> None:
+        row[o : o + 3] = [self.n, self.brier, self.brier_base]
+        row[o + 3 : o + self.WIDTH] = [v for b in self.bins for v in b]
+
+    @classmethod
+    def from_block(cls, v: Sequence[float], o: int) -> ProbabilityTally:
+        t = cls()
+        t.n, t.brier, t.brier_base = int(v[o]), v[o + 1], v[o + 2]
+        b = o + 3
+        t.bins = [
+            [int(v[b + 3 * k]), v[b + 3 * k + 1], int(v[b + 3 * k + 2])] for k in range(RELIABILITY_BINS)
+        ]
+        return t
+
     @classmethod
     def from_state(cls, state: list) -> ProbabilityTally:
         t = cls()
@@ -213,6 +276,17 @@ class HitTally:
 
     def to_state(self) -> list:
         return [self.n, self.hits, self.net]
+
+    WIDTH = 3  # its block: n, hits, net
+
+    def to_block(self, row: Row, o: int) -> None:
+        row[o : o + 3] = [self.n, self.hits, self.net]
+
+    @classmethod
+    def from_block(cls, v: Sequence[float], o: int) -> HitTally:
+        t = cls()
+        t.n, t.hits, t.net = int(v[o]), int(v[o + 1]), v[o + 2]
+        return t
 
     @classmethod
     def from_state(cls, state: list) -> HitTally:
@@ -250,6 +324,25 @@ class MoveTally:
 
     def to_state(self) -> list:
         return [self.n, self.sse, self.sse_constant, self.realised, self.seen]
+
+    WIDTH = 6  # its block: present (0: no tally yet), n, sse, sse of the constant, realised, seen
+
+    def to_block(self, row: Row, o: int) -> None:
+        row[o : o + 6] = [1.0, self.n, self.sse, self.sse_constant, self.realised, self.seen]
+
+    @classmethod
+    def from_block(cls, v: Sequence[float], o: int) -> MoveTally | None:
+        if not v[o]:
+            return None
+        t = cls()
+        t.n, t.sse, t.sse_constant, t.realised, t.seen = (
+            int(v[o + 1]),
+            v[o + 2],
+            v[o + 3],
+            v[o + 4],
+            int(v[o + 5]),
+        )
+        return t
 
     @classmethod
     def from_state(cls, state: list) -> MoveTally:
