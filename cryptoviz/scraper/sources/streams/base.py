@@ -95,6 +95,26 @@ class PairMap:
         return self.to_symbol[pair]
 
 
+class PairAdapter:
+    """What the adapters share: the pairs they list and, for an exchange that takes its
+    subscriptions as messages, the endpoint's URL as it is."""
+
+    def __init__(self, pairs: Mapping[str, str]) -> None:
+        self.pairs = PairMap(pairs)
+
+    def lists(self) -> frozenset[str]:
+        return frozenset(self.pairs.to_pair)
+
+    def url(self, base: str, symbols: Collection[str]) -> str:
+        return base
+
+
+def checked_channel(channel: str, channels: Collection[str]) -> str:
+    if channel not in channels:
+        raise ValueError(f"channel: one of {', '.join(channels)}, got {channel!r}")
+    return channel
+
+
 def load(frame: str | bytes) -> object:
     """The frame as JSON, or FrameError (too_large, bad_json)."""
     if len(frame) > MAX_FRAME_BYTES:

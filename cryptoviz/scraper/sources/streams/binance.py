@@ -18,7 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from cryptoviz.scraper.sources.streams.base import FrameError, PairMap, Parsed, Tick, epoch_time, load, price
+from cryptoviz.scraper.sources.streams.base import (
+    FrameError,
+    PairAdapter,
+    Parsed,
+    Tick,
+    checked_channel,
+    epoch_time,
+    load,
+    price,
+)
 
 MAX_STREAMS = 1024
 CHANNELS = ("trade", "bookTicker", "kline_1m")
@@ -29,17 +38,12 @@ PAIRS = {
 }
 
 
-class Binance:
+class Binance(PairAdapter):
     name = "binance"
 
     def __init__(self, channel: str = "trade") -> None:
-        if channel not in CHANNELS:
-            raise ValueError(f"channel: one of {', '.join(CHANNELS)}, got {channel!r}")
-        self.channel = channel
-        self.pairs = PairMap(PAIRS)
-
-    def lists(self) -> frozenset[str]:
-        return frozenset(PAIRS)
+        super().__init__(PAIRS)
+        self.channel = checked_channel(channel, CHANNELS)
 
     def streams(self, symbols: Collection[str]) -> list[str]:
         names = [f"{pair.lower()}@{self.channel}" for pair in self.pairs.pairs(symbols)]

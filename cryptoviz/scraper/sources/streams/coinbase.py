@@ -22,24 +22,26 @@ from collections.abc import Collection
 
 import orjson
 
-from cryptoviz.scraper.sources.streams.base import FrameError, PairMap, Parsed, Tick, iso_time, load, price
+from cryptoviz.scraper.sources.streams.base import (
+    FrameError,
+    PairAdapter,
+    Parsed,
+    Tick,
+    iso_time,
+    load,
+    price,
+)
 
 PAIRS = {
     s: f"{s}-USD" for s in ("BTC", "ETH", "XRP", "USDT", "SOL", "DOGE", "ADA", "LTC", "DOT", "AVAX", "LINK")
 }
 
 
-class Coinbase:
+class Coinbase(PairAdapter):
     name = "coinbase"
 
     def __init__(self) -> None:
-        self.pairs = PairMap(PAIRS)
-
-    def lists(self) -> frozenset[str]:
-        return frozenset(PAIRS)
-
-    def url(self, base: str, symbols: Collection[str]) -> str:
-        return base
+        super().__init__(PAIRS)
 
     def subscribe(self, symbols: Collection[str]) -> list[str]:
         body = {

@@ -21,7 +21,16 @@ from collections.abc import Collection
 
 import orjson
 
-from cryptoviz.scraper.sources.streams.base import FrameError, PairMap, Parsed, Tick, epoch_time, load, price
+from cryptoviz.scraper.sources.streams.base import (
+    FrameError,
+    PairAdapter,
+    Parsed,
+    Tick,
+    checked_channel,
+    epoch_time,
+    load,
+    price,
+)
 
 NAMES = {"BTC": "XBT", "DOGE": "XDG"}  # Kraken's v1 names where they are not the ticker
 PAIRS = {
@@ -31,20 +40,12 @@ PAIRS = {
 CHANNELS = ("ticker", "trade")
 
 
-class Kraken:
+class Kraken(PairAdapter):
     name = "kraken"
 
     def __init__(self, channel: str = "ticker") -> None:
-        if channel not in CHANNELS:
-            raise ValueError(f"channel: one of {', '.join(CHANNELS)}, got {channel!r}")
-        self.channel = channel
-        self.pairs = PairMap(PAIRS)
-
-    def lists(self) -> frozenset[str]:
-        return frozenset(PAIRS)
-
-    def url(self, base: str, symbols: Collection[str]) -> str:
-        return base
+        super().__init__(PAIRS)
+        self.channel = checked_channel(channel, CHANNELS)
 
     def subscribe(self, symbols: Collection[str]) -> list[str]:
         body = {
