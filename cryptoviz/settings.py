@@ -136,6 +136,10 @@ class LakeSettings(_Base):
     lake_checkpoint_dir: str = ""  # empty: beside a local lake, or <data dir>/checkpoints for S3
     lake_trigger_s: float = Field(30.0, gt=0)
     lake_max_offsets_per_trigger: int = Field(100_000, ge=1)
+    # a day is compacted by the lake job once the newest event time it wrote is this far past the day
+    lake_compact_after_s: float = Field(3600.0, ge=0, le=30 * 86400)
+    # files the job merges between two batches at most (one partition at least); 0: no compaction
+    lake_compact_max_files: int = Field(3000, ge=0)
     spark_master: str = "local[2]"
     # a standalone master used when its host exists at start (compose's cluster profile), else spark_master
     spark_cluster_master: str = ""

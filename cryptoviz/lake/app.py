@@ -39,6 +39,7 @@ def checkpoint_dir(settings: LakeSettings, url: str) -> str:
 
 def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     from cryptoviz.lake.job import BatchWriter, quotes_stream, session
+    from cryptoviz.lake.upkeep import Upkeep
 
     lake = load(LakeSettings)
     kafka = load(KafkaSettings)
@@ -59,7 +60,9 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     telemetry.gauge("spark_ui", f"http://127.0.0.1:{lake.spark_ui_port}")
     telemetry.gauge("lake_url", url)
     max_future_s = load(ContractSettings).max_future_s
-    writer = BatchWriter(fs, base, telemetry, max_future_s)
+    upkeep = Upkeep(fs, base, telemetry, lake.lake_compact_after_s, lake.lake_compact_max_files)
+    upkeep.start()  # a compaction a kill cut short is finished before the first batch
+    writer = BatchWriter(fs, base, telemetry, max_future_s, upkeep)
 
     def start():
         stream = quotes_stream(

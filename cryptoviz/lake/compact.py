@@ -9,7 +9,8 @@ Steps per partition, each safe to interrupt and rerun:
 4. rename `_compacting.parquet` to `compacted-<date>.parquet`, then drop the manifest.
 A rerun that finds `_compacting.parquet` resumes at step 3; a manifest without a staged file, or a
 leftover `.tmp`, is dropped and the partition redone. Only days before `before` (default: today,
-UTC) are touched; the job writes only to open days.
+UTC) are touched by `cryptoviz lake compact`; the lake job compacts closed days itself, between its
+micro-batches (`cryptoviz.lake.upkeep`), one partition at a time through `compact_partition`.
 """
 
 from __future__ import annotations
@@ -50,46 +51,63 @@ def _partitions(fs: pafs.FileSystem, quotes: str) -> dict[str, list[pafs.FileInf
     return out
 
 
+def partition_files(fs: pafs.FileSystem, folder: str) -> list[pafs.FileInfo]:
+    """The files of one partition folder (data and staged ones); one listing."""
+    selector = pafs.FileSelector(folder, allow_not_found=True)
+    return [i for i in fs.get_file_info(selector) if i.type == pafs.FileType.File]
+
+
+def compact_partition(fs: pafs.FileSystem, folder: str, files: list[pafs.FileInfo]) -> CompactionReport:
+    """Steps 1-4 for one partition folder holding `files`; a partition of one data file and nothing
+    staged is left as it is (an empty report)."""
+    report = CompactionReport()
+    day = folder.rsplit("date=", 1)[-1]
+    by_name = {f.base_name: f for f in files}
+    data = [f.path for f in files if is_data_file(f.base_name)]
+    staged, manifest = f"{folder}/{STAGED}", f"{folder}/{MANIFEST}"
+    final = f"{folder}/compacted-{day}.parquet"
+    if STAGED not in by_name:
+        for leftover in (STAGED + ".tmp", MANIFEST, MANIFEST + ".tmp"):
+            if leftover in by_name:
+                fs.delete_file(f"{folder}/{leftover}")
+        if len(data) <= 1:
+            return report
+        table = ds.dataset(data, filesystem=fs, format="parquet").to_table()
+        pq.write_table(table, staged + ".tmp", filesystem=fs)
+        with fs.open_output_stream(manifest + ".tmp") as out:
+            out.write(json.dumps(sorted(p.rsplit("/", 1)[1] for p in data)).encode())
+        fs.move(manifest + ".tmp", manifest)
+        fs.move(staged + ".tmp", staged)
+        report.rows += table.num_rows
+    else:
+        log.info("resuming_compaction", partition=folder)
+        if MANIFEST in by_name:
+            with fs.open_input_stream(manifest) as src:
+                listed = set(json.loads(src.read()))
+            data = [p for p in data if p.rsplit("/", 1)[1] in listed]
+        else:  # staged by a version that kept no manifest: it staged every file there was
+            log.warning("resuming_without_manifest", partition=folder)
+    for path in data:
+        if path != final:
+            fs.delete_file(path)
+    fs.move(staged, final)
+    if fs.get_file_info(manifest).type == pafs.FileType.File:
+        fs.delete_file(manifest)
+    report.partitions += 1
+    report.files_in += len(data)
+    return report
+
+
 def compact(fs: pafs.FileSystem, base: str, before: date | None = None) -> CompactionReport:
     cutoff = (before or datetime.now(UTC).date()).isoformat()
     report = CompactionReport()
     for folder, files in sorted(_partitions(fs, f"{base}/{names.LAKE_QUOTES}").items()):
-        day = folder.rsplit("date=", 1)[-1]
-        if "date=" not in folder or day >= cutoff:
+        if "date=" not in folder or folder.rsplit("date=", 1)[-1] >= cutoff:
             continue
-        by_name = {f.base_name: f for f in files}
-        data = [f.path for f in files if is_data_file(f.base_name)]
-        staged, manifest = f"{folder}/{STAGED}", f"{folder}/{MANIFEST}"
-        final = f"{folder}/compacted-{day}.parquet"
-        if STAGED not in by_name:
-            for leftover in (STAGED + ".tmp", MANIFEST, MANIFEST + ".tmp"):
-                if leftover in by_name:
-                    fs.delete_file(f"{folder}/{leftover}")
-            if len(data) <= 1:
-                continue
-            table = ds.dataset(data, filesystem=fs, format="parquet").to_table()
-            pq.write_table(table, staged + ".tmp", filesystem=fs)
-            with fs.open_output_stream(manifest + ".tmp") as out:
-                out.write(json.dumps(sorted(p.rsplit("/", 1)[1] for p in data)).encode())
-            fs.move(manifest + ".tmp", manifest)
-            fs.move(staged + ".tmp", staged)
-            report.rows += table.num_rows
-        else:
-            log.info("resuming_compaction", partition=folder)
-            if MANIFEST in by_name:
-                with fs.open_input_stream(manifest) as src:
-                    listed = set(json.loads(src.read()))
-                data = [p for p in data if p.rsplit("/", 1)[1] in listed]
-            else:  # staged by a version that kept no manifest: it staged every file there was
-                log.warning("resuming_without_manifest", partition=folder)
-        for path in data:
-            if path != final:
-                fs.delete_file(path)
-        fs.move(staged, final)
-        if fs.get_file_info(manifest).type == pafs.FileType.File:
-            fs.delete_file(manifest)
-        report.partitions += 1
-        report.files_in += len(data)
+        done = compact_partition(fs, folder, files)
+        report.partitions += done.partitions
+        report.files_in += done.files_in
+        report.rows += done.rows
     log.info(
         "compacted", partitions=report.partitions, files=report.files_in, rows=report.rows, before=cutoff
     )

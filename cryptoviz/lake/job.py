@@ -28,6 +28,7 @@ from pyspark.sql import types as T
 
 from cryptoviz import names
 from cryptoviz.lake.kafka_source import NAME, KafkaDataSource
+from cryptoviz.lake.upkeep import Upkeep
 from cryptoviz.lake.validation import accepted, judge
 from cryptoviz.lake.writer import LAKE_SCHEMA, LakeBatch, LakeWriter
 from cryptoviz.schema import FIELDS, MAX_FUTURE_S
@@ -132,13 +133,22 @@ def batch_rows(df: DataFrame) -> DataFrame:
 
 
 class BatchWriter:
-    """foreachBatch sink: Arrow out of Spark, Parquet in by pyarrow, file names carrying the batch id."""
+    """foreachBatch sink: Arrow out of Spark, Parquet in by pyarrow, file names carrying the batch id;
+    then, with an `upkeep`, the closed days due for compaction, in the same thread (no race)."""
 
-    def __init__(self, fs: pafs.FileSystem, base: str, telemetry: Telemetry, max_future_s: float) -> None:
+    def __init__(
+        self,
+        fs: pafs.FileSystem,
+        base: str,
+        telemetry: Telemetry,
+        max_future_s: float,
+        upkeep: Upkeep | None = None,
+    ) -> None:
         self.quotes = LakeWriter(fs, base, names.LAKE_QUOTES)
         self.quarantine = LakeWriter(fs, base, names.LAKE_QUARANTINE)
         self.telemetry = telemetry
         self.max_future_s = max_future_s
+        self.upkeep = upkeep
 
     def split(self, df: DataFrame) -> tuple[pa.Table, pa.Table]:
         """(good rows, quarantined rows) of a micro-batch, as Arrow, from one pass over it; the rows
@@ -164,6 +174,9 @@ class BatchWriter:
         wrote = self.quotes.write(LakeBatch(good.cast(LAKE_SCHEMA), batch_id))
         held = self.quarantine.write(LakeBatch(bad, batch_id))
         elapsed = time.perf_counter() - t0
+        if self.upkeep is not None:  # after the batch's own figures: its latency is the write's
+            newest = pc.max(good.column("source_ts")).as_py() if good.num_rows else None
+            self.upkeep.after_batch(wrote.folders, newest)
         t = self.telemetry
         t.incr("batches")
         t.incr("rows_written", wrote.written)

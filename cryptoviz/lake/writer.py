@@ -129,10 +129,11 @@ class LakeWriter:
             for folder, _ in files:  # not all of it is in the lake: those folders are read again
                 self.indexed_keys -= len(self.index.pop(folder, ()))
             raise
-        for _, data in files:
+        for folder, data in files:
             report.written += data.num_rows
             report.files += 1
             report.tables.append(data)
+            report.folders.append(folder)
         return report
 
     def _write_files(self, files: list[tuple[str, pa.Table]], batch_id: int) -> None:
@@ -218,6 +219,7 @@ class WriteReport:
     dropped: int = 0  # already in the lake, or twice in the batch
     files: int = 0
     tables: list[pa.Table] = field(default_factory=list)  # the rows written, per file
+    folders: list[str] = field(default_factory=list)  # each file's partition folder, as `tables`
 
 
 def write_batch(fs: pafs.FileSystem, base: str, table: pa.Table, subdir: str, batch_id: int) -> WriteReport:
