@@ -83,9 +83,7 @@ def main() -> int:
         base = instructions(0, Path(tmp) / "base.out")
         ticks = instructions(TICKS, Path(tmp) / "ticks.out")
     per_tick = (ticks - base) / TICKS
-    print(
-        f"core build {kernel.build}: {base:,} instructions for the warm-up alone, {ticks:,} with {TICKS:,} ticks"
-    )
+    print(f"core build {kernel.build}: {base:,} instructions for the warm-up alone, {ticks:,} with ticks")
     emit_json(
         {
             "bench": "core_instructions",
