@@ -8,9 +8,11 @@ against one clock reading per batch, as the processor does), then applied in bat
 (a broker fetch's worth). No I/O: this measures the per-tick CPU cost.
 
 The figure is the steady state, as a running processor sees it: the first WARM_TICKS of every
-symbol are applied before the clock starts (the core compiled or loaded, each symbol's row made and
-its queues grown to what the horizons hold). That warm-up is timed too and printed as the cold
-figure (first sight of a symbol costs its row, about 40 us, and the first touch of new memory).
+symbol are applied before the clock starts (the core compiled or loaded, each symbol's row made,
+its queues grown to what the horizons hold, and every volatility regime's residuals learnt, so the
+forecasts come from what was learnt, not from the cheaper placeholder). That warm-up is timed too
+and printed as the cold figure (first sight of a symbol costs its row, about 40 us, and the first
+touch of new memory).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from cryptoviz.testing.benchlog import emit_json
 
 SYMBOLS = [f"S{i:04d}" for i in range(1000)]
 TICKS_PER_SYMBOL = 100
-WARM_TICKS = 30  # per symbol, before the clock: more than the longest queue (24 h of expected moves)
+WARM_TICKS = 400  # per symbol, before the clock: every regime's 50 hours of residuals and then some
 BATCH = 1000
 REFERENCE_TICKS = 20_000  # the reference engine is timed on the first ones only (about 5 s)
 
