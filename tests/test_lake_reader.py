@@ -17,3 +17,30 @@ def test_a_partition_folder_without_parquet_reads_as_an_empty_lake(tmp_path):
 def test_no_lake_folder_at_all_reads_as_an_empty_lake(tmp_path):
     reader = LakeReader(str(tmp_path / "nothing-here"))
     assert reader.history(["BTC"]).empty
+
+
+def test_rows_out_of_order_or_twice_are_sorted_and_kept_once(tmp_path):
+    """Two files of one partition: the second older than the first, and repeating one of its rows
+    (as rows staged by a compaction cut short would, next to the files it read)."""
+    from datetime import UTC, datetime, timedelta
+
+    import pyarrow as pa
+
+    from cryptoviz.lake.reader import strictly_ordered
+    from cryptoviz.lake.writer import quotes_table
+    from cryptoviz.schema import make_quote
+
+    t0 = datetime(2025, 6, 1, 10, tzinfo=UTC)
+    folder = tmp_path / names.LAKE_QUOTES / "symbol=BTC" / "date=2025-06-01"
+    folder.mkdir(parents=True)
+    import pyarrow.parquet as pq
+
+    for name, hours in (("batch-1.parquet", (3, 4)), ("batch-2.parquet", (1, 2, 3))):
+        rows = quotes_table([make_quote("BTC", 1.0 + h, t0 + timedelta(hours=h)) for h in hours])
+        pq.write_table(rows.drop_columns(["symbol", "date"]), folder / name)
+    frame = LakeReader(str(tmp_path)).history(["BTC"])
+    assert [t.hour for t in frame["source_ts"]] == [11, 12, 13, 14]
+    ordered = pa.table({"symbol": ["A", "A", "B"], "source_ts": [1, 2, 1]})
+    assert strictly_ordered(ordered)
+    assert not strictly_ordered(pa.table({"symbol": ["A", "A"], "source_ts": [1, 1]})), "a key twice"
+    assert not strictly_ordered(pa.table({"symbol": ["B", "A"], "source_ts": [1, 2]}))
