@@ -42,22 +42,59 @@ class LakeReader:
         self.fs = fs
         self.path = f"{base}/{names.LAKE_QUOTES}"
 
-    def dataset(self) -> ds.Dataset | None:
+    def dataset(
+        self, symbols: list[str] | None = None, first: str | None = None, last: str | None = None
+    ) -> ds.Dataset | None:
+        """The lake's quotes; with `symbols`, only those symbols' partitions dated first..last
+        (ISO dates, inclusive, either open), listed folder by folder: the whole lake is not listed,
+        nor is each of its files tested against the query (the open day alone holds a file per
+        micro-batch per coin, some 20,000 by its end)."""
         try:
             info = self.fs.get_file_info(self.path)
             if info.type == pafs.FileType.NotFound:
                 return None
-            data = ds.dataset(self.path, filesystem=self.fs, format="parquet", partitioning="hive")
+            if symbols is None:
+                data = ds.dataset(self.path, filesystem=self.fs, format="parquet", partitioning="hive")
+            else:
+                files = self._files(symbols, first, last)
+                if not files:
+                    return None
+                data = ds.dataset(
+                    files,
+                    filesystem=self.fs,
+                    format="parquet",
+                    partitioning="hive",
+                    partition_base_dir=self.path,
+                )
         except (FileNotFoundError, OSError):
             return None
         # a folder whose first batch is still being written holds no Parquet file yet: no columns
         return data if "symbol" in data.schema.names else None
 
+    def _files(self, symbols: list[str], first: str | None, last: str | None) -> list[str]:
+        """The data files of the symbols' partitions dated first..last, in path order (symbol, then
+        date, then name): one listing of each symbol's folder."""
+        out = []
+        for symbol in sorted(set(symbols)):
+            folder = f"{self.path}/symbol={symbol}"
+            for info in self.fs.get_file_info(
+                pafs.FileSelector(folder, recursive=True, allow_not_found=True)
+            ):
+                parent, name = info.path.rsplit("/", 1)
+                day = parent.rsplit("/date=", 1)[-1]
+                if info.type != pafs.FileType.File or name.startswith(("_", ".")) or "/date=" not in parent:
+                    continue
+                if (first is None or day >= first) and (last is None or day <= last):
+                    out.append(info.path)
+        return sorted(out)
+
     def history(
         self, symbols: list[str], start: datetime | None = None, end: datetime | None = None
     ) -> pd.DataFrame:
         """Rows of `symbols` with start <= source_ts < end, sorted, duplicates of (symbol, ts) removed."""
-        data = self.dataset()
+        first = start.strftime("%Y-%m-%d") if start is not None else None
+        last = end.strftime("%Y-%m-%d") if end is not None else None
+        data = self.dataset(symbols, first, last)
         if data is None:
             return pd.DataFrame(columns=COLUMNS)
         expr = ds.field("symbol").isin(symbols)

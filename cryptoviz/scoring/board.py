@@ -184,7 +184,7 @@ class HorizonScore:
 
     @classmethod
     def from_state(cls, state: dict) -> HorizonScore:
-        """Without building the empty tallies first (the model book makes one per summary)."""
+        """Without building the empty tallies first."""
         score = cls.__new__(cls)
         score.sums, score.skill, score.horizon_s = {}, {}, state["horizon_s"]
         score.load(state)
