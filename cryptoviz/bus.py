@@ -11,7 +11,6 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable
 
-import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
@@ -19,6 +18,8 @@ from kafka.producer.future import FutureRecordMetadata
 from kafka.serializer import Serializer
 
 from cryptoviz import logs, names
+from cryptoviz.contracts import dead_letter as dead_letters
+from cryptoviz.contracts.dead_letter import DeadLetter
 from cryptoviz.interfaces import NotDelivered, Record
 from cryptoviz.retry import Backoff, retry
 
@@ -226,25 +227,10 @@ def topic_message_counts(bootstrap: str, topics: tuple[str, ...] = names.ALL_TOP
     return out
 
 
-def dead_letter(
-    prod: KafkaProducer,
-    raw: bytes | None,
-    reason: str,
-    *,
-    origin: str,
-    key: bytes | None = None,
-    **context: object,
-) -> FutureRecordMetadata:
-    """Send a message a consumer could not use to the dead-letter topic, with why and where from.
-    The caller waits on the returned future before it commits past the message."""
-    body = {
-        "reason": reason,
-        "origin": origin,
-        "raw": (raw or b"").decode("utf-8", "replace")[:10000],
-        "ts": time.time(),
-        **context,
-    }
-    return prod.send(names.TOPIC_DEAD_LETTER, key=key, value=orjson.dumps(body, default=str))
+def dead_letter(prod: KafkaProducer, letter: DeadLetter, key: bytes | None = None) -> FutureRecordMetadata:
+    """Send a message a consumer could not use (`contracts.dead_letter.refused`) to the dead-letter
+    topic. The caller waits on the returned future before it commits past the message."""
+    return prod.send(names.TOPIC_DEAD_LETTER, key=key, value=dead_letters.encode(letter))
 
 
 class DeadLetterProducer:
@@ -258,17 +244,16 @@ class DeadLetterProducer:
 
     def send(self, record: Record, reason: str, detail: str) -> None:
         try:
-            future = dead_letter(
-                self.producer,
+            letter = dead_letters.refused(
                 record.value,
                 reason,
-                origin=self.origin,
-                key=record.key,
+                self.origin,
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
                 detail=detail,
             )
+            future = dead_letter(self.producer, letter, key=record.key)
         except KafkaError as exc:  # no metadata within max_block_ms: the broker is away
             self.pending = []
             raise NotDelivered(repr(exc)) from None

@@ -138,3 +138,16 @@ def test_the_latest_quote_reads_what_the_scraper_writes():
     assert [msgspec.structs.asdict(q) for q in decoded] == [schema.to_dict(q) for q in quotes]
     with pytest.raises(ContractError, match="LatestQuote"):
         contracts.decode_quotes([schema.encode(quotes[0]), b'{"symbol": "ETH"}'])
+
+
+def test_a_dead_letter_round_trips_and_keeps_what_it_refused():
+    from cryptoviz.contracts import dead_letter as dead_letters
+
+    letter = dead_letters.refused(
+        b"not json \xff" + b"x" * 20_000, "bad_json", "ml-processor", topic="t", partition=1, offset=7
+    )
+    assert letter.raw.startswith("not json \ufffd") and len(letter.raw) == dead_letters.RAW_LIMIT
+    again = dead_letters.decode(dead_letters.encode(letter))
+    assert again == letter
+    assert dead_letters.decode(b'{"symbol": "BTC"}') is None  # not a dead letter
+    assert dead_letters.decode(b"\xff") is None

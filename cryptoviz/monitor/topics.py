@@ -16,6 +16,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from cryptoviz import bus, names
 from cryptoviz.contracts import TopicsReport
+from cryptoviz.contracts import dead_letter as dead_letters
 
 PREVIEW_CHARS = 2000
 
@@ -57,9 +58,10 @@ def latest_messages(
             "key": r.key.decode("utf-8", "replace") if r.key else None,
             "value": value,
         }
-        if topic == names.TOPIC_DEAD_LETTER and isinstance(value, dict):
-            row["reason"] = value.get("reason")
-            row["origin"] = value.get("origin")
+        letter = dead_letters.decode(r.value) if topic == names.TOPIC_DEAD_LETTER and r.value else None
+        if letter is not None:
+            row["reason"] = letter.reason
+            row["origin"] = letter.origin
         out.append(row)
     return out
 

@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from cryptoviz import bus, contracts, names
+from cryptoviz.contracts import dead_letter as dead_letters
 from cryptoviz.monitor import alerts as alerts_mod
 from cryptoviz.monitor import topics
 from cryptoviz.monitor.alerts import Alerts, fired_alerts, new_rule, save_rule
@@ -42,7 +43,9 @@ def test_the_topics_report_has_offsets_lag_and_the_newest_messages(bootstrap, to
         prod.send(topic, key=f"K{i % 3}", value=orjson.dumps({"n": i}))
     prod.send(topic, key="K0", value=b"not json \xff")
     marker = uuid.uuid4().hex
-    bus.dead_letter(prod, marker.encode(), "bad_json", origin="test", detail="d").get(timeout=30)
+    bus.dead_letter(prod, dead_letters.refused(marker.encode(), "bad_json", "test", detail="d")).get(
+        timeout=30
+    )
     prod.flush()
     prod.close()
     group = f"g-{uuid.uuid4().hex[:6]}"
