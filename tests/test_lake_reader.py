@@ -1,6 +1,9 @@
-"""The lake reader on a lake whose first batch is still being written: empty, not an error."""
+"""The lake reader: a lake whose first batch is still being written reads as empty, not an error;
+rows come sorted and once; a query lists and reads only its symbols' partitions in its dates."""
 
 from __future__ import annotations
+
+import pyarrow.fs as pafs
 
 from cryptoviz import names
 from cryptoviz.lake.reader import LakeReader
@@ -44,3 +47,27 @@ def test_rows_out_of_order_or_twice_are_sorted_and_kept_once(tmp_path):
     assert strictly_ordered(ordered)
     assert not strictly_ordered(pa.table({"symbol": ["A", "A"], "source_ts": [1, 1]})), "a key twice"
     assert not strictly_ordered(pa.table({"symbol": ["B", "A"], "source_ts": [1, 2]}))
+
+
+def test_a_query_reads_only_its_symbols_partitions_in_its_dates(tmp_path):
+    """Partitions of other symbols and dates are neither listed nor read: a file there that is not
+    Parquet at all would fail the read; staged and hidden files are left out as a scan of the whole
+    lake leaves them out."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptoviz.lake.writer import quotes_table, write_batch
+    from cryptoviz.schema import make_quote
+
+    t0 = datetime(2025, 6, 1, tzinfo=UTC)
+    qs = [make_quote(s, 1.0, t0 + timedelta(hours=6 * h)) for h in range(12) for s in ("BTC", "ETH")]
+    write_batch(pafs.LocalFileSystem(), str(tmp_path), quotes_table(qs), names.LAKE_QUOTES, 1)
+    quotes = tmp_path / names.LAKE_QUOTES
+    (quotes / "symbol=ETH" / "date=2025-06-02" / "broken.parquet").write_bytes(b"not parquet")
+    (quotes / "symbol=BTC" / "date=2025-06-01" / "broken.parquet").write_bytes(b"not parquet")
+    (quotes / "symbol=BTC" / "date=2025-06-02" / "_compacting.parquet").write_bytes(b"staged")
+    (quotes / "symbol=BTC" / "date=2025-06-02" / ".batch.parquet.tmp").write_bytes(b"half")
+    reader = LakeReader(str(tmp_path))
+    frame = reader.history(["BTC"], t0 + timedelta(days=1), t0 + timedelta(days=2, hours=12))
+    assert [(t - t0) / timedelta(hours=1) for t in frame["source_ts"]] == [24, 30, 36, 42, 48, 54]
+    assert set(frame["symbol"]) == {"BTC"}
+    assert reader.history(["SOL"], t0, None).empty

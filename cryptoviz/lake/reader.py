@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -93,7 +93,8 @@ class LakeReader:
     ) -> pd.DataFrame:
         """Rows of `symbols` with start <= source_ts < end, sorted, duplicates of (symbol, ts) removed."""
         first = start.strftime("%Y-%m-%d") if start is not None else None
-        last = end.strftime("%Y-%m-%d") if end is not None else None
+        # source_ts < end: a query that ends at midnight takes nothing of that day's partition
+        last = (end - timedelta(microseconds=1)).strftime("%Y-%m-%d") if end is not None else None
         data = self.dataset(symbols, first, last)
         if data is None:
             return pd.DataFrame(columns=COLUMNS)
@@ -102,7 +103,7 @@ class LakeReader:
             expr &= ds.field("date") >= start.strftime("%Y-%m-%d")
             expr &= ds.field("source_ts") >= pd.Timestamp(start)
         if end is not None:
-            expr &= ds.field("date") <= end.strftime("%Y-%m-%d")
+            expr &= ds.field("date") <= last
             expr &= ds.field("source_ts") < pd.Timestamp(end)
         table = data.to_table(columns=COLUMNS, filter=expr)
         # a block per column: consolidating the float columns into one would copy them all
