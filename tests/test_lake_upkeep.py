@@ -162,3 +162,31 @@ def test_a_compaction_cut_short_is_finished_by_the_restarted_job_before_its_firs
         pass
     assert len(data_files(base, D1)) == 2, "BTC and ETH of day 1, one file each"
     assert sum(rows(base).values()) == len(keys) + 1
+
+
+class AwayFS(pafs.LocalFileSystem):
+    """A store that does not answer its first listing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.away = True
+
+    def get_file_info(self, paths_or_selector):
+        if self.away and isinstance(paths_or_selector, pafs.FileSelector):
+            self.away = False
+            raise OSError("connection refused")
+        return super().get_file_info(paths_or_selector)
+
+
+def test_a_listing_that_fails_at_start_is_counted_and_done_after_the_next_batch(tmp_path):
+    base = str(tmp_path / "lake")
+    write_days(
+        LakeWriter(pafs.LocalFileSystem(), base, names.LAKE_QUOTES),
+        Upkeep(pafs.LocalFileSystem(), base, Telemetry("spark-streaming", None), HOUR, 0),
+        days=2,
+    )
+    (tmp_path / "lake" / names.LAKE_QUOTES / "stray.parquet").write_bytes(b"")  # not in a partition
+    telemetry = Telemetry("spark-streaming", None)
+    upkeep = Upkeep(AwayFS(), base, telemetry, after_s=HOUR, max_files=100)
+    assert upkeep.start() == 0 and telemetry.counters["errors.compaction"] == 1
+    assert upkeep.after_batch([], at(D3, 2)) == 4, "listed, then both days of both coins"

@@ -100,6 +100,7 @@ class Upkeep:
         self.max_files = max_files
         self.partitions: dict[str, Partition] = {}
         self.newest: datetime | None = None
+        self.scanned = False
 
     def scan(self) -> None:
         """One listing of the lake: each partition's data files, the compactions cut short, and the
@@ -107,9 +108,11 @@ class Upkeep:
         found: dict[str, list[str]] = {}
         selector = pafs.FileSelector(self.root, recursive=True, allow_not_found=True)
         for info in self.fs.get_file_info(selector):
-            if info.type == pafs.FileType.File:
-                folder, name = info.path[len(self.root) + 1 :].rsplit("/", 1)
+            rel = info.path[len(self.root) + 1 :]
+            if info.type == pafs.FileType.File and "/" in rel:
+                folder, name = rel.rsplit("/", 1)
                 found.setdefault(folder, []).append(name)
+        self.scanned = True
         for folder, files in found.items():
             day = day_of(folder)
             if day is None:
@@ -166,9 +169,19 @@ class Upkeep:
 
     def start(self) -> int:
         """At the job's start, before its first batch: list the lake, then one step."""
-        self.scan()
-        return self.step()
+        return self._scanned() and self.step()
 
     def after_batch(self, folders: Iterable[str], newest: datetime | None) -> int:
         self.wrote(folders, newest)
-        return self.step()
+        return self._scanned() and self.step()
+
+    def _scanned(self) -> bool:
+        """Whether the lake has been listed, listing it if not: a listing that fails (the S3 store
+        away at start) is counted and tried again after the next batch; nothing is compacted before."""
+        if not self.scanned:
+            try:
+                self.scan()
+            except Exception as exc:  # S3 or disk trouble: counted, tried again at the next batch
+                self.telemetry.incr("errors.compaction")
+                log.error("lake_listing_failed", error=f"{type(exc).__name__}: {exc}")
+        return self.scanned
