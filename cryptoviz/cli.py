@@ -10,7 +10,7 @@ from collections.abc import Callable
 from kafka.errors import KafkaError
 from redis import RedisError
 
-from cryptoviz import logs
+from cryptoviz import logs, names
 from cryptoviz.cli_args import Parser, iso_date, positive_int, symbol
 from cryptoviz.servers import ServerError
 from cryptoviz.settings import SettingsError
@@ -36,7 +36,7 @@ def _up(args: argparse.Namespace) -> int:
     state = stack.up(services=tuple(args.only) if args.only else None, wait_s=args.wait)
     print(f"healthy after {time.monotonic() - t0:.1f}s")
     _print_status(stack.status())
-    dash = stack.urls(state).get("dashboard")
+    dash = stack.urls(state).get(names.DASHBOARD)
     if dash:
         print(f"\n  Dashboard: {dash}\n")
     return 0
@@ -85,10 +85,10 @@ def _print_status(status: dict) -> None:
         )
     if status["topics"]:
         print("topics: " + ", ".join(f"{t}={n}" for t, n in status["topics"].items()))
-    if "scraper" in status:
+    if names.SCRAPER in status:
         from cryptoviz.scraper.report import mode_line, source_lines
 
-        report = status["scraper"]
+        report = status[names.SCRAPER]
         print(f"scraper: {mode_line(report)}")
         for line in source_lines(report):
             print(f"  {line}")

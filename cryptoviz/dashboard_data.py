@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import plotly.graph_objects as go
 
+from cryptoviz import names
 from cryptoviz.charts import add_band, live_marker
 from cryptoviz.contracts import SIGNAL_HORIZON, BacktestSummary, LatestQuote, MLView
 from cryptoviz.health import current_instances, service_state
@@ -47,7 +48,7 @@ def status_table(snap: Snapshot, now: float | None = None) -> pd.DataFrame:
 def scraper_sources(snap: Snapshot, now: float | None = None) -> ScraperReport | None:
     """The newest scraper instance's word on its sources (mode, plan, calls this month), if any."""
     docs, _ = current_instances(snap.status, now or time.time())
-    scrapers = sorted((d for d in docs if d["service"] == "scraper"), key=lambda d: d["heartbeat_ts"])
+    scrapers = sorted((d for d in docs if d["service"] == names.SCRAPER), key=lambda d: d["heartbeat_ts"])
     return scraper_report(scrapers[-1].get("gauges", {})) if scrapers else None
 
 
@@ -61,7 +62,7 @@ def refresh_s(snap: Snapshot, default_s: float, now: float | None = None) -> flo
     now = now or time.time()
     docs, _ = current_instances(snap.status, now)
     for doc in docs:
-        if doc["service"] != "scraper" or service_state(doc, now) != "up":
+        if doc["service"] != names.SCRAPER or service_state(doc, now) != "up":
             continue
         streams = scraper_report(doc.get("gauges", {}))["streams"]
         if any(stream.get("state") == "live" for stream in streams.values()):

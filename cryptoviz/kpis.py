@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from cryptoviz import names
 from cryptoviz.contracts import Heartbeat
 from cryptoviz.health import current_instances, service_state
 from cryptoviz.readers import Snapshot
@@ -63,8 +64,8 @@ def kpis(
     """`levels`: KPI key -> (target, alert level); `page_ms`: the page's last full render."""
     now = now or time.time()
     live = _live(snap, now)
-    latency = _gauges(live, "ml-processor", "quote_to_prediction_ms")
-    lags = _gauges(live, "ml-processor", "lag") + _gauges(live, "spark-streaming", "offsets_behind")
+    latency = _gauges(live, names.ML_PROCESSOR, "quote_to_prediction_ms")
+    lags = _gauges(live, names.ML_PROCESSOR, "lag") + _gauges(live, names.LAKE, "offsets_behind")
     hit_rate, scored = direction_hit_rate(snap)
     return [
         Kpi(
@@ -138,7 +139,7 @@ def freshness(snap: Snapshot, now: float | None = None) -> dict[str, float | Non
     now = now or time.time()
     quotes = [pd.Timestamp(q.ingest_ts).timestamp() for q in snap.quotes.values() if q.ingest_ts]
     predictions = [m.updated_ts for m in snap.ml.values()]
-    lake = _gauges(_live(snap, now), "spark-streaming", "last_batch_ts")
+    lake = _gauges(_live(snap, now), names.LAKE, "last_batch_ts")
     return {
         "quote": now - max(quotes) if quotes else None,
         "prediction": now - max(predictions) if predictions else None,

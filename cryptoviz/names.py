@@ -1,6 +1,13 @@
-"""Topic names, Redis key builders and the lake layout: the only home of these literals."""
+"""Service and topic names, Redis key builders and the lake layout: the only home of these literals."""
 
 from __future__ import annotations
+
+# Services: the name each one logs and reports its heartbeat under, and runs as locally and in compose
+SCRAPER = "scraper"
+ML_PROCESSOR = "ml-processor"
+LAKE = "spark-streaming"
+MONITOR = "monitor"
+DASHBOARD = "dashboard"
 
 # Kafka topics
 TOPIC_RAW = "crypto-raw-data"  # every quote, for the lake

@@ -26,7 +26,7 @@ from cryptoviz.settings import (
 )
 from cryptoviz.telemetry import Telemetry
 
-log = logs.get("spark-streaming")
+log = logs.get(names.LAKE)
 
 
 def checkpoint_dir(settings: LakeSettings, url: str) -> str:
@@ -45,7 +45,7 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     kafka = load(KafkaSettings)
     url = lake_url(lake)
     telemetry = Telemetry(
-        "spark-streaming", clients.redis_client(load(RedisSettings)), load(StackSettings).heartbeat_interval_s
+        names.LAKE, clients.redis_client(load(RedisSettings)), load(StackSettings).heartbeat_interval_s
     )
     metrics.start(telemetry)
     telemetry.publish("starting")

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from cryptoviz import logs
+from cryptoviz import logs, names
 from cryptoviz.servers import port_open
 
-log = logs.get("spark-streaming")
+log = logs.get(names.LAKE)
 
 
 def _resolves(host: str) -> bool:

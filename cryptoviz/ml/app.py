@@ -21,7 +21,7 @@ from cryptoviz.settings import (
 )
 from cryptoviz.telemetry import Telemetry
 
-log = logs.get("ml-processor")
+log = logs.get(names.ML_PROCESSOR)
 
 DLQ_CLOSE_TIMEOUT_S = 3.0
 CLOSE_TIMEOUT_MS = 2000
@@ -32,7 +32,7 @@ def main(stop: Stop) -> int:
     kafka = load(KafkaSettings)
     coins = load(CoinSettings).coins
     rds = clients.redis_client(load(RedisSettings))
-    telemetry = Telemetry("ml-processor", rds, load(StackSettings).heartbeat_interval_s)
+    telemetry = Telemetry(names.ML_PROCESSOR, rds, load(StackSettings).heartbeat_interval_s)
     metrics.start(telemetry)
     telemetry.publish("starting")
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)
@@ -47,7 +47,7 @@ def main(stop: Stop) -> int:
     )
     dlq = bus.DeadLetterProducer(
         bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-ml-dlq"),
-        origin="ml-processor",
+        origin=names.ML_PROCESSOR,
     )
     processor = Processor(
         consumer,

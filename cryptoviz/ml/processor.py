@@ -27,7 +27,7 @@ import redis
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
-from cryptoviz import logs
+from cryptoviz import logs, names
 from cryptoviz.interfaces import Consumer, DeadLetters, NotDelivered, Record
 from cryptoviz.ml.store import Changes, MLBatch, Snapshots, StateStore
 from cryptoviz.models.book import BookModel, ModelBook
@@ -38,7 +38,7 @@ from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, Quote, decode, internal
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
-log = logs.get("ml-processor")
+log = logs.get(names.ML_PROCESSOR)
 T = TypeVar("T")
 
 COMMIT_TIMEOUT_MS = 3000  # a commit that cannot reach the broker gives up (the snapshots keep the offsets)

@@ -16,7 +16,7 @@ from cryptoviz.service import Stop
 from cryptoviz.settings import KafkaSettings, MonitorSettings, RedisSettings, StackSettings, load
 from cryptoviz.telemetry import Telemetry
 
-log = logs.get("monitor")
+log = logs.get(names.MONITOR)
 
 
 def publish_topics(client: redis.Redis, bootstrap: str, latest_n: int, keep_s: float) -> TopicsReport:
@@ -67,7 +67,7 @@ def main(stop: Stop) -> int:
     settings = load(MonitorSettings)
     kafka = load(KafkaSettings)
     rds = clients.redis_client(load(RedisSettings))
-    telemetry = Telemetry("monitor", rds, load(StackSettings).heartbeat_interval_s)
+    telemetry = Telemetry(names.MONITOR, rds, load(StackSettings).heartbeat_interval_s)
     metrics.start(telemetry)
     telemetry.publish("starting")
     telemetry.gauge("webhook", "set" if settings.alert_webhook_url else "not set: alerts listed only")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis import Redis
 
-from cryptoviz import bus, clients, logs, metrics
+from cryptoviz import bus, clients, logs, metrics, names
 from cryptoviz.scraper import quota
 from cryptoviz.scraper.loop import AUTO_REPLAYING, AUTO_SWITCHED, LiveProbe, LiveScraper, ReplayScraper
 from cryptoviz.scraper.publisher import Publisher
@@ -31,7 +31,7 @@ from cryptoviz.settings import (
 )
 from cryptoviz.telemetry import Telemetry
 
-log = logs.get("scraper")
+log = logs.get(names.SCRAPER)
 STREAM_FIRST_WAIT_S = 5.0  # auto mode, no API answering: how long a stream has to go live at start
 
 
@@ -87,7 +87,7 @@ def main(stop: Stop) -> int:
     kafka = load(KafkaSettings)
     stack = load(StackSettings)
     rds = clients.redis_client(load(RedisSettings))
-    telemetry = Telemetry("scraper", rds, stack.heartbeat_interval_s)
+    telemetry = Telemetry(names.SCRAPER, rds, stack.heartbeat_interval_s)
     metrics.start(telemetry)
     telemetry.publish("starting")
     bus.ensure_topics(kafka.kafka_bootstrap_servers, partitions=kafka.kafka_topic_partitions)

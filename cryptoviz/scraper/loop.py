@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from cryptoviz import logs
+from cryptoviz import logs, names
 from cryptoviz.interfaces import NotDelivered
 from cryptoviz.retry import Backoff
 from cryptoviz.schema import Quote
@@ -18,7 +18,7 @@ from cryptoviz.scraper.sources.base import Source, SourceError
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
-log = logs.get("scraper")
+log = logs.get(names.SCRAPER)
 
 
 @dataclass

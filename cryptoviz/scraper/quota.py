@@ -23,7 +23,7 @@ from cryptoviz.scraper.sources.base import SourceError
 from cryptoviz.settings import ScraperSettings
 from cryptoviz.telemetry import Telemetry
 
-log = logs.get("scraper")
+log = logs.get(names.SCRAPER)
 
 MONTH_S = 31 * 86400  # the longest month: an interval that fits it fits every month
 COUNT_TTL_S = 40 * 86400  # a month's count outlives the month, then goes

@@ -28,7 +28,7 @@ from datetime import datetime
 
 import msgspec
 
-from cryptoviz import logs
+from cryptoviz import logs, names
 from cryptoviz.interfaces import NotDelivered
 from cryptoviz.schema import Quote, utcnow
 from cryptoviz.scraper.publisher import QuoteSink
@@ -40,7 +40,7 @@ from cryptoviz.service import Stop
 from cryptoviz.settings import ScraperSettings
 from cryptoviz.telemetry import Telemetry
 
-log = logs.get("scraper")
+log = logs.get(names.SCRAPER)
 
 QUEUE_MAX = 10_000  # quotes between the streams and the publisher: minutes of every coin at 1/s
 BATCH_MAX = 500  # quotes a publish

@@ -27,7 +27,7 @@ from cryptoviz.scraper.sources.coingecko import CoinGecko
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
-log = logs.get("scraper")
+log = logs.get(names.SCRAPER)
 
 STALE_AFTER_S = 2 * 3600.0
 MIN_DAYS = 2

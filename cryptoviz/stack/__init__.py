@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from cryptoviz import bus, logs, servers
+from cryptoviz import bus, logs, names, servers
 from cryptoviz.settings import DashboardSettings, KafkaSettings, StackSettings, load
 from cryptoviz.stack import probes
 from cryptoviz.stack.folder import StackFolder
@@ -114,7 +114,7 @@ class Stack(StackFolder):
         info = state["services"].setdefault(spec.name, {})  # keeps the supervisor's restart record
         info |= {"pid": proc.pid, "log_path": str(log_path), "started_ts": time.time()}
         info["metrics_port"] = metrics_port
-        if spec.name == "dashboard":
+        if spec.name == names.DASHBOARD:
             info["port"] = dash_port
         self.write_state(state)
 

@@ -34,7 +34,7 @@ def service_health(name: str, info: dict, client: redis.Redis) -> tuple[str, str
     """(up | starting | down, detail) for one service process."""
     if not servers.pid_alive(info["pid"]):
         return "down", "process not running"
-    if name == "dashboard":
+    if name == names.DASHBOARD:
         try:
             url = f"http://127.0.0.1:{info['port']}/_stcore/health"
             with urllib.request.urlopen(url, timeout=1) as resp:
@@ -120,10 +120,10 @@ def status(folder: StackFolder) -> dict:
         health, detail = service_health(name, info, client)
         out["services"][name] = {"state": health, "detail": detail, "pid": info["pid"]}
         out["services"][name] |= restart_record(info) | metrics_url(info)
-    scraper = state["services"].get("scraper")
-    doc = heartbeat("scraper", scraper, client) if scraper else None
+    scraper = state["services"].get(names.SCRAPER)
+    doc = heartbeat(names.SCRAPER, scraper, client) if scraper else None
     if isinstance(doc, dict):
-        out["scraper"] = scraper_report(doc.get("gauges", {}))
+        out[names.SCRAPER] = scraper_report(doc.get("gauges", {}))
     out["forecasts"] = forecasts(client)
     supervisor = state.get("supervisor")
     if supervisor:
@@ -140,10 +140,10 @@ def status(folder: StackFolder) -> dict:
 
 def urls(state: dict) -> dict[str, str]:
     urls: dict[str, str] = {}
-    dash = state.get("services", {}).get("dashboard")
+    dash = state.get("services", {}).get(names.DASHBOARD)
     if dash:
-        urls["dashboard"] = f"http://127.0.0.1:{dash['port']}"
-    if "spark-streaming" in state.get("services", {}):
+        urls[names.DASHBOARD] = f"http://127.0.0.1:{dash['port']}"
+    if names.LAKE in state.get("services", {}):
         urls["spark_ui"] = f"http://127.0.0.1:{load(LakeSettings).spark_ui_port}"
     if "s3" in state.get("servers", {}):
         urls["s3"] = state["servers"]["s3"]["extra"]["endpoint"]

@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptoviz import names
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -20,13 +22,13 @@ class ServiceSpec:
     def cwd(self) -> Path:
         """Where it runs: the dashboard in its folder (Streamlit reads `.streamlit/config.toml`
         from the working directory, as in its image), the others at the repository's root."""
-        return REPO / Path(self.entry).parent if self.name == "dashboard" else REPO
+        return REPO / Path(self.entry).parent if self.name == names.DASHBOARD else REPO
 
     def metrics_port(self, base: int) -> int | None:
         return None if self.metrics_offset is None else base + self.metrics_offset
 
     def command(self, dashboard_port: int) -> list[str]:
-        if self.name == "dashboard":
+        if self.name == names.DASHBOARD:
             return [
                 sys.executable,
                 "-m",
@@ -47,11 +49,11 @@ class ServiceSpec:
 
 SERVER_ORDER = ("s3", "broker", "redis")  # the broker keeps its log in S3
 SERVICES = (
-    ServiceSpec("scraper", "scraper/main.py", 0),
-    ServiceSpec("ml-processor", "ml-processor/main.py", 1),
-    ServiceSpec("spark-streaming", "spark-streaming/main.py", 2),
-    ServiceSpec("monitor", "monitor/main.py", 3),
-    ServiceSpec("dashboard", "dashboard/app.py"),  # Streamlit: no /metrics of its own
+    ServiceSpec(names.SCRAPER, "scraper/main.py", 0),
+    ServiceSpec(names.ML_PROCESSOR, "ml-processor/main.py", 1),
+    ServiceSpec(names.LAKE, "spark-streaming/main.py", 2),
+    ServiceSpec(names.MONITOR, "monitor/main.py", 3),
+    ServiceSpec(names.DASHBOARD, "dashboard/app.py"),  # Streamlit: no /metrics of its own
 )
 SUPERVISOR_METRICS_OFFSET = 9
 

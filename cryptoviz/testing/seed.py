@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from redis import Redis
 
+from cryptoviz import names
 from cryptoviz.settings import HISTORY_2024_2026
 
 
@@ -11,7 +12,6 @@ def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("B
     """What the dashboard reads, written by the real writers from real history: ML views and state
     (the processor's engine and store), the latest quotes, a scraper heartbeat, and a small lake.
     Returns {symbol: (last output, model, position)} as the processor's store received it."""
-    from cryptoviz import names
     from cryptoviz.lake.storage import filesystem
     from cryptoviz.lake.writer import quotes_table, write_batch
     from cryptoviz.ml import store
@@ -30,7 +30,7 @@ def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("B
             changed[q.symbol] = (out, models[q.symbol], (0, i))
     store.write_batch(client, store.every_snapshot(changed), 300)
     client.hset(names.QUOTES_LATEST, mapping={q.symbol: encode(q) for q in quotes[-len(symbols) :]})
-    telemetry = Telemetry("scraper", client, instance="test-1")
+    telemetry = Telemetry(names.SCRAPER, client, instance="test-1")
     telemetry.incr("quotes_published", len(quotes))
     telemetry.publish("running")
     write_batch(*filesystem(lake), quotes_table(quotes), names.LAKE_QUOTES, 0)
