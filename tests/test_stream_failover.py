@@ -5,6 +5,7 @@ the first recovers), and the sink that applies it without a duplicate or a step 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from cryptoviz.schema import Quote, make_quote
 from cryptoviz.scraper.sources.streams.failover import Failover, FailoverSink, SourceView
@@ -118,3 +119,35 @@ def test_the_sink_passes_only_the_owners_quotes_each_newer_than_the_last():
         ("binance", 106),
     ]
     assert sink.counts == {"passed": 4, "standby.coinbase": 1, "not_newer": 2, "handovers": 3}
+
+
+def test_a_handover_sends_the_new_sources_kept_quotes_first_leaving_no_gap_of_the_stall():
+    """Binance goes silent at 10 s and is found stalled 15 s later: Coinbase's quotes of those 15 s,
+    kept while it stood by, go out first, so the coin's quotes keep their one-second spacing."""
+    state = {"binance": "live", "coinbase": "live"}
+    passed: list[Quote] = []
+    sink = FailoverSink(
+        Failover(ORDER),
+        lambda: {name: SourceView(s, ALL) for name, s in state.items()},
+        passed.append,
+        clock=lambda: 0.0,
+        standby_s=15.0,
+    )
+    for second in range(0, 26):
+        if second <= 10:
+            sink(quote("BTC", 100 + second, second, "binance"))
+        if second == 25:
+            state["binance"] = "stalled"
+        sink(quote("BTC", 200 + second, second + 0.5, "coinbase"))
+    times = [q.source_ts for q in passed]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    gaps = [(b - a).total_seconds() for a, b in pairwise(times)]
+    assert max(gaps) <= 1.0, gaps
+    assert passed[-1].source == "coinbase" and passed[-1].price_usd == 225
+    assert all(len(q) <= 16 for q in sink.kept.values())  # a stall time's worth at most
+
+
+def test_without_a_standby_window_nothing_is_kept():
+    sink = FailoverSink(Failover(ORDER), lambda: {"binance": SourceView("live", ALL)}, [].append, lambda: 0.0)
+    sink(quote("BTC", 100, 1.0, "coinbase"))
+    assert sink.kept == {}

@@ -167,6 +167,7 @@ class Streams:
             self.runner.views,
             self.feed.offer,
             time.monotonic,
+            standby_s=settings.stream_stall_s,  # a stall is found this long after the last frame
         )
         self.unsent: list[Quote] = []
         self.rates = Rates()

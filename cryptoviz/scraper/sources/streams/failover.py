@@ -4,10 +4,10 @@ the sources' views and the time are passed in. `FailoverSink` puts it in front o
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptoviz import logs
 from cryptoviz.schema import Quote
@@ -65,14 +65,21 @@ class Failover:
 class FailoverSink:
     """A quote sink that lets through only the quotes of each coin's current source, and only those
     newer in event time than the last it let through for the coin (no duplicate, no step back when
-    the source changes). Called from the thread that runs the streams; `sink` must not block."""
+    the source changes). Called from the thread that runs the streams; `sink` must not block.
+
+    A source is found stalled only after a stall time without a frame; the standby sources' quotes
+    of the last `standby_s` of event time are kept (a few per coin: they come throttled), and when
+    a coin changes hands its new source's kept quotes newer than the last let through go first,
+    so the handover leaves no gap longer than the standby's own interval."""
 
     failover: Failover
     views: Callable[[], Mapping[str, SourceView]]
     sink: Callable[[Quote], None]
     clock: Callable[[], float]
+    standby_s: float = 0.0
     last_ts: dict[str, datetime] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)  # passed, standby.<source>, not_newer, handovers
+    kept: dict[tuple[str, str], deque[Quote]] = field(default_factory=dict)  # (source, coin) -> quotes
 
     def __call__(self, quote: Quote) -> None:
         before = self.failover.owners.get(quote.symbol)
@@ -80,9 +87,25 @@ class FailoverSink:
         if owner != before:
             self.counts["handovers"] += 1
             log.info("stream_handover", coin=quote.symbol, source=owner, previous=before)
+            if owner is not None:
+                for kept in self.kept.pop((owner, quote.symbol), ()):
+                    self._pass(kept)
         if quote.source != owner:
             self.counts[f"standby.{quote.source}"] += 1
+            self._keep(quote)
             return
+        self._pass(quote)
+
+    def _keep(self, quote: Quote) -> None:
+        if self.standby_s <= 0:
+            return
+        kept = self.kept.setdefault((quote.source, quote.symbol), deque())
+        kept.append(quote)
+        oldest = quote.source_ts - timedelta(seconds=self.standby_s)
+        while kept and kept[0].source_ts < oldest:
+            kept.popleft()
+
+    def _pass(self, quote: Quote) -> None:
         last = self.last_ts.get(quote.symbol)
         if last is not None and quote.source_ts <= last:
             self.counts["not_newer"] += 1
