@@ -101,6 +101,40 @@ def ours(lake: Path) -> Counter:
     return Counter((s, ts) for s, ts in keys if s in SYMBOLS and ts.year == 2010)
 
 
+def job_env(real, lake: Path, offsets: int) -> dict:
+    """The job on this lake, reading the topic's `offsets` in about four batches, a budget of one
+    partition (12 files) a call."""
+    return (
+        os.environ
+        | real.env()
+        | {
+            "LAKE_URL": str(lake),
+            "LAKE_MAX_OFFSETS_PER_TRIGGER": str(max(1, offsets // 4)),
+            "LAKE_COMPACT_AFTER_S": "3600",
+            "LAKE_COMPACT_MAX_FILES": str(BATCHES_A_DAY),
+            "SPARK_UI_PORT": str(free_port()),
+            "PYSPARK_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "HEARTBEAT_INTERVAL_S": "1",
+        }
+    )
+
+
+def kill_a_compaction_midway(lake: Path, env: dict) -> None:
+    """compact.py's steps in a process that dies in step 3 of the first partition of two data files
+    or more, one the job has not reached: its rows staged, one of its files deleted."""
+    killed = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "e2e" / "compact_killed.py"), str(lake)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == 137, killed.stderr[-2000:]
+    staged = [p for p, names_ in files_by_partition(lake).items() if STAGED in names_]
+    assert len(staged) == 1, "killed with one partition's rows staged"
+
+
 def test_the_job_compacts_closed_days_between_batches_and_survives_a_kill_midway(
     real, redis_client, tmp_path
 ):
@@ -111,20 +145,7 @@ def test_the_job_compacts_closed_days_between_batches_and_survives_a_kill_midway
     late = hourly(7 * 24, 6)
     total = publish(real.bootstrap, late)
     expected += late
-    env = (
-        os.environ
-        | real.env()
-        | {
-            "LAKE_URL": str(lake),
-            "LAKE_MAX_OFFSETS_PER_TRIGGER": str(max(1, total // 4)),  # about four batches
-            "LAKE_COMPACT_AFTER_S": "3600",
-            "LAKE_COMPACT_MAX_FILES": str(BATCHES_A_DAY),
-            "SPARK_UI_PORT": str(free_port()),
-            "PYSPARK_PYTHON": sys.executable,
-            "SPARK_LOCAL_IP": "127.0.0.1",
-            "HEARTBEAT_INTERVAL_S": "1",
-        }
-    )
+    env = job_env(real, lake, total)
     first = run_job(env)
     _, err = first.communicate(timeout=400)
     assert first.returncode == 0, err[-3000:]
@@ -140,17 +161,7 @@ def test_the_job_compacts_closed_days_between_batches_and_survives_a_kill_midway
     assert len(compacted) == min(done["compactions"], len(closed))
     assert keys(expected) == ours(lake), "every quote once after the first run"
 
-    # a compaction killed midway through a partition the job has not reached
-    killed = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "e2e" / "compact_killed.py"), str(lake)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert killed.returncode == 137, killed.stderr[-2000:]
-    staged = [p for p, names_ in files_by_partition(lake).items() if STAGED in names_]
-    assert len(staged) == 1, "killed with one partition's rows staged"
+    kill_a_compaction_midway(lake, env)
 
     # the job again, with the next day's quotes to read and room for every partition left
     more = hourly(8 * 24, 6)
