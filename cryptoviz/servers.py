@@ -246,11 +246,10 @@ WEED_PORT_FLAGS = (
 )
 
 
-# Go's collector keeps the heap under this soft limit, with its default pace (GOGC 100). A limit
-# near the heap the stack gives the server keeps the collector running without pause: at 160 MiB
-# (with GOGC 50) the server alone took 33-37 % of a core in the idle stack, at 320 MiB 3.3 %, with
-# its PSS 185 MB under the replay (bench/stack_idle.py, bench/stack_memory.py); with no limit the
-# heap grows to about 375 MB.
+# Go's collector keeps the heap under this soft limit, at its default pace (GOGC 100). The limit
+# must leave room above the heap the stack gives the server, or the collector runs almost without
+# pause and the idle server takes a third of a core; without one the heap grows to twice what it
+# needs (bench/stack_idle.py and bench/stack_memory.py measure both sides).
 S3_MEMORY_LIMIT = "320MiB"
 S3_START_ATTEMPTS = 3
 
