@@ -31,48 +31,72 @@ def candle_figure(
     heights = [0.6, 0.2, 0.2] if with_rsi else [0.75, 0.25]
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.03, row_heights=heights)
     if not candles.empty:
-        ts, close = candles["ts"], candles["close"]
-        fig.add_trace(
-            go.Candlestick(
-                x=ts,
-                open=candles["open"],
-                high=candles["high"],
-                low=candles["low"],
-                close=close,
-                name=f"{symbol} {interval}",
-            ),
-            row=1,
-            col=1,
-        )
-        if SMA in show:
-            fig.add_trace(
-                go.Scatter(x=ts, y=sma(close, SMA_WINDOW), name="SMA 20", mode="lines"), row=1, col=1
-            )
-        if BANDS in show:
-            low, high = bollinger(close, SMA_WINDOW)
-            style = {"width": 1, "dash": "dot", "color": "rgba(100,116,139,0.9)"}
-            fig.add_trace(
-                go.Scatter(x=ts, y=high, name="Bollinger upper", mode="lines", line=style), row=1, col=1
-            )
-            fig.add_trace(
-                go.Scatter(x=ts, y=low, name="Bollinger lower", mode="lines", line=style), row=1, col=1
-            )
-        fig.add_trace(
-            go.Bar(
-                x=ts, y=candles["volume_24h_usd"], name="24 h volume", marker_color="rgba(100,116,139,0.6)"
-            ),
-            row=2,
-            col=1,
-        )
+        _add_price(fig, candles, symbol, interval, show)
+        _add_volume(fig, candles)
         if with_rsi:
-            fig.add_trace(
-                go.Scatter(x=ts, y=rsi(close, RSI_WINDOW), name="RSI 14", mode="lines"), row=3, col=1
-            )
-            for level in (30, 70):
-                fig.add_hline(y=level, line={"dash": "dot", "width": 1}, row=3, col=1)
-            fig.update_yaxes(range=[0, 100], title_text="RSI", row=3, col=1)
+            _add_rsi(fig, candles)
     if live:
         fig.add_trace(live_marker(live), row=1, col=1)
+    _lay_out(fig, symbol, interval, with_rsi)
+    return fig
+
+
+def _add_price(
+    fig: go.Figure, candles: pd.DataFrame, symbol: str, interval: str, show: Collection[str]
+) -> None:
+    """Row 1: the candles, then the SMA and the Bollinger bands when asked."""
+    ts, close = candles["ts"], candles["close"]
+    fig.add_trace(
+        go.Candlestick(
+            x=ts,
+            open=candles["open"],
+            high=candles["high"],
+            low=candles["low"],
+            close=close,
+            name=f"{symbol} {interval}",
+        ),
+        row=1,
+        col=1,
+    )
+    if SMA in show:
+        fig.add_trace(go.Scatter(x=ts, y=sma(close, SMA_WINDOW), name="SMA 20", mode="lines"), row=1, col=1)
+    if BANDS in show:
+        low, high = bollinger(close, SMA_WINDOW)
+        style = {"width": 1, "dash": "dot", "color": "rgba(100,116,139,0.9)"}
+        fig.add_trace(
+            go.Scatter(x=ts, y=high, name="Bollinger upper", mode="lines", line=style), row=1, col=1
+        )
+        fig.add_trace(go.Scatter(x=ts, y=low, name="Bollinger lower", mode="lines", line=style), row=1, col=1)
+
+
+def _add_volume(fig: go.Figure, candles: pd.DataFrame) -> None:
+    """Row 2: the last 24 h volume at each candle."""
+    fig.add_trace(
+        go.Bar(
+            x=candles["ts"],
+            y=candles["volume_24h_usd"],
+            name="24 h volume",
+            marker_color="rgba(100,116,139,0.6)",
+        ),
+        row=2,
+        col=1,
+    )
+
+
+def _add_rsi(fig: go.Figure, candles: pd.DataFrame) -> None:
+    """Row 3: RSI of the closes, with the 30 and 70 levels, on a 0 to 100 axis."""
+    fig.add_trace(
+        go.Scatter(x=candles["ts"], y=rsi(candles["close"], RSI_WINDOW), name="RSI 14", mode="lines"),
+        row=3,
+        col=1,
+    )
+    for level in (30, 70):
+        fig.add_hline(y=level, line={"dash": "dot", "width": 1}, row=3, col=1)
+    fig.update_yaxes(range=[0, 100], title_text="RSI", row=3, col=1)
+
+
+def _lay_out(fig: go.Figure, symbol: str, interval: str, with_rsi: bool) -> None:
+    """Axis titles, the chart's title, height, margins and legend."""
     fig.update_yaxes(title_text="USD", row=1, col=1)
     fig.update_yaxes(title_text="24 h vol.", row=2, col=1)
     fig.update_layout(
@@ -82,4 +106,3 @@ def candle_figure(
         xaxis_rangeslider_visible=False,
         legend={"orientation": "h", "y": -0.08},
     )
-    return fig
