@@ -113,23 +113,8 @@ def backfill(
     for symbol in symbols:
         if stop:
             break
-
-        def failed(attempt: int, exc: Exception, delay: float, symbol: str = symbol) -> None:
-            kind = exc.kind if isinstance(exc, SourceError) else type(exc).__name__
-            log.warning(
-                "backfill_fetch_failed", symbol=symbol, kind=kind, attempt=attempt, retry_in_s=round(delay, 1)
-            )
-
         try:
-            result = retry(
-                partial(_unless_final, partial(source.market_chart, symbol, days)),
-                retry_on=(SourceError,),
-                backoff=backoff,
-                wait=wait,
-                attempts=attempts,
-                retry_after=lambda exc: exc.retry_after if isinstance(exc, SourceError) else None,
-                on_failure=failed,
-            )
+            result = _fetch(source, symbol, days, attempts, backoff, wait)
         except Stopped:
             break
         except (SourceError, GaveUp) as exc:
@@ -139,28 +124,69 @@ def backfill(
             if on_symbol:
                 on_symbol(symbol)
             continue
-        earliest = min((hour(q.source_ts) for q in result.quotes), default=None)
-        have = hours_in_lake(lake, symbol, earliest) if earliest else set()
-        seen: set[datetime] = set()
-        fresh: list[Quote] = []
-        for q in result.quotes:
-            h = hour(q.source_ts)
-            if h in have or h in seen:
-                continue
-            seen.add(h)
-            fresh.append(q)
-        for start in range(0, len(fresh), CHUNK):
-            publisher.write(fresh[start : start + CHUNK])
-        report.published[symbol] = len(fresh)
-        report.skipped[symbol] = len(result.quotes) - len(fresh)
-        report.rejected[symbol] = sum(result.rejects.values())
-        log.info(
-            "backfilled",
-            symbol=symbol,
-            published=len(fresh),
-            skipped=report.skipped[symbol],
-            rejected=report.rejected[symbol],
-        )
+        _publish(publisher, report, symbol, result, lake)
         if on_symbol:
             on_symbol(symbol)
     return report
+
+
+def _fetch(
+    source: CoinGecko,
+    symbol: str,
+    days: int,
+    attempts: int,
+    backoff: Backoff,
+    wait: Callable[[float], bool],
+) -> FetchResult:
+    """A symbol's market chart, retried on a SourceError (each failure logged) up to `attempts` times;
+    raises GaveUp at once on a FINAL kind, Stopped when `wait` says stop."""
+
+    def failed(attempt: int, exc: Exception, delay: float) -> None:
+        kind = exc.kind if isinstance(exc, SourceError) else type(exc).__name__
+        log.warning(
+            "backfill_fetch_failed", symbol=symbol, kind=kind, attempt=attempt, retry_in_s=round(delay, 1)
+        )
+
+    return retry(
+        partial(_unless_final, partial(source.market_chart, symbol, days)),
+        retry_on=(SourceError,),
+        backoff=backoff,
+        wait=wait,
+        attempts=attempts,
+        retry_after=lambda exc: exc.retry_after if isinstance(exc, SourceError) else None,
+        on_failure=failed,
+    )
+
+
+def _publish(
+    publisher: QuoteSink, report: BackfillReport, symbol: str, result: FetchResult, lake: History | None
+) -> None:
+    """Write a symbol's quotes for hours the lake lacks, one per hour, and count them in the report."""
+    earliest = min((hour(q.source_ts) for q in result.quotes), default=None)
+    have = hours_in_lake(lake, symbol, earliest) if earliest else set()
+    fresh = _one_per_new_hour(result.quotes, have)
+    for start in range(0, len(fresh), CHUNK):
+        publisher.write(fresh[start : start + CHUNK])
+    report.published[symbol] = len(fresh)
+    report.skipped[symbol] = len(result.quotes) - len(fresh)
+    report.rejected[symbol] = sum(result.rejects.values())
+    log.info(
+        "backfilled",
+        symbol=symbol,
+        published=len(fresh),
+        skipped=report.skipped[symbol],
+        rejected=report.rejected[symbol],
+    )
+
+
+def _one_per_new_hour(quotes: list[Quote], have: set[datetime]) -> list[Quote]:
+    """The first quote of each hour not in `have`, in the order given."""
+    seen: set[datetime] = set()
+    fresh: list[Quote] = []
+    for q in quotes:
+        h = hour(q.source_ts)
+        if h in have or h in seen:
+            continue
+        seen.add(h)
+        fresh.append(q)
+    return fresh
