@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kafka.errors import KafkaError
 
@@ -26,6 +29,13 @@ from cryptoviz.settings import (
 )
 from cryptoviz.telemetry import Telemetry
 
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+    from cryptoviz.lake.job import BatchWriter
+
 log = logs.get(names.LAKE)
 
 
@@ -38,8 +48,9 @@ def checkpoint_dir(settings: LakeSettings, url: str) -> str:
 
 
 def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
-    from cryptoviz.lake.job import BatchWriter, quotes_stream, session
-    from cryptoviz.lake.upkeep import Upkeep
+    """The lake job until asked to stop (with `once`: until it has read what the topic holds),
+    restarted with backoff when its query fails; 1 when the `once` run failed."""
+    from cryptoviz.lake.job import session
 
     lake = load(LakeSettings)
     kafka = load(KafkaSettings)
@@ -60,48 +71,13 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     telemetry.gauge("spark_ui", f"http://127.0.0.1:{lake.spark_ui_port}")
     telemetry.gauge("lake_url", url)
     max_future_s = load(ContractSettings).max_future_s
-    upkeep = Upkeep(fs, base, telemetry, lake.lake_compact_after_s, lake.lake_compact_max_files)
-    upkeep.start()  # a compaction a kill cut short is finished before the first batch
-    writer = BatchWriter(fs, base, telemetry, max_future_s, upkeep)
-
-    def start():
-        stream = quotes_stream(
-            spark,
-            kafka.kafka_bootstrap_servers,
-            names.TOPIC_RAW,
-            lake.lake_max_offsets_per_trigger,
-            max_future_s,
-        )
-        out = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint_dir(lake, url))
-        trigger = {"availableNow": True} if once else {"processingTime": f"{lake.lake_trigger_s} seconds"}
-        return out.trigger(**trigger).queryName("lake").start()
-
+    writer = batch_writer(fs, base, telemetry, lake, max_future_s)
+    start = partial(start_query, spark, kafka, lake, url, writer, max_future_s, once)
     started = time.monotonic()
     backoff = Backoff(base_s=2, cap_s=60)
-    failures = 0
-    code = 0
     log.info("started", lake=url, once=once, spark_ui_port=lake.spark_ui_port)
     try:
-        while not stop:
-            query = start()
-            telemetry.publish("running")
-            try:
-                watch(query, stop, telemetry, kafka.kafka_bootstrap_servers)
-            finally:
-                if query.isActive:
-                    query.stop()  # graceful: the running batch finishes or is replayed on restart
-            error = query.exception()
-            if error is None:
-                break  # stopped, or --once reached the end
-            # e.g. the broker went away mid-batch: the checkpoint replays that batch on restart
-            failures += 1
-            telemetry.incr("errors.query_failed")
-            log.error("query_failed_restarting", failures=failures, error=str(error).splitlines()[0][:300])
-            if once:
-                code = 1
-                break
-            telemetry.publish("degraded")
-            stop.wait(backoff.delay(failures))
+        return run_query(start, stop, telemetry, kafka.kafka_bootstrap_servers, backoff, once)
     finally:
         telemetry.gauge("query_seconds", round(time.monotonic() - started, 2))
         spark.stop()
@@ -111,7 +87,76 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
             rows=telemetry.counters["rows_written"],
             quarantined=telemetry.counters["rows_quarantined"],
         )
-    return code
+
+
+def batch_writer(
+    fs: pafs.FileSystem, base: str, telemetry: Telemetry, lake: LakeSettings, max_future_s: float
+) -> BatchWriter:
+    """The foreachBatch sink, with its upkeep started first."""
+    from cryptoviz.lake.job import BatchWriter
+    from cryptoviz.lake.upkeep import Upkeep
+
+    upkeep = Upkeep(fs, base, telemetry, lake.lake_compact_after_s, lake.lake_compact_max_files)
+    upkeep.start()  # a compaction a kill cut short is finished before the first batch
+    return BatchWriter(fs, base, telemetry, max_future_s, upkeep)
+
+
+def start_query(
+    spark: SparkSession,
+    kafka: KafkaSettings,
+    lake: LakeSettings,
+    url: str,
+    writer: BatchWriter,
+    max_future_s: float,
+    once: bool,
+) -> StreamingQuery:
+    """The streaming query from the raw topic into the lake, started: to the topic's end with `once`,
+    else a batch every lake_trigger_s."""
+    from cryptoviz.lake.job import quotes_stream
+
+    stream = quotes_stream(
+        spark,
+        kafka.kafka_bootstrap_servers,
+        names.TOPIC_RAW,
+        lake.lake_max_offsets_per_trigger,
+        max_future_s,
+    )
+    out = stream.writeStream.foreachBatch(writer).option("checkpointLocation", checkpoint_dir(lake, url))
+    trigger = {"availableNow": True} if once else {"processingTime": f"{lake.lake_trigger_s} seconds"}
+    return out.trigger(**trigger).queryName("lake").start()
+
+
+def run_query(
+    start: Callable[[], StreamingQuery],
+    stop: Stop,
+    telemetry: Telemetry,
+    bootstrap: str,
+    backoff: Backoff,
+    once: bool,
+) -> int:
+    """Start the query and watch it until it ends; a failed query is started again after a backoff,
+    or, with `once`, ends the run with 1."""
+    failures = 0
+    while not stop:
+        query = start()
+        telemetry.publish("running")
+        try:
+            watch(query, stop, telemetry, bootstrap)
+        finally:
+            if query.isActive:
+                query.stop()  # graceful: the running batch finishes or is replayed on restart
+        error = query.exception()
+        if error is None:
+            break  # stopped, or --once reached the end
+        # e.g. the broker went away mid-batch: the checkpoint replays that batch on restart
+        failures += 1
+        telemetry.incr("errors.query_failed")
+        log.error("query_failed_restarting", failures=failures, error=str(error).splitlines()[0][:300])
+        if once:
+            return 1
+        telemetry.publish("degraded")
+        stop.wait(backoff.delay(failures))
+    return 0
 
 
 def watch(query, stop: Stop, telemetry: Telemetry, bootstrap: str) -> None:
