@@ -19,21 +19,35 @@ if settings().console_url:
 
 @st.fragment(run_every=settings().dashboard_refresh_s)
 def live() -> None:
+    report = read_report()
+    if report is None:
+        return
+    topic_offsets(report)
+    consumer_groups(report)
+    newest_messages(report)
+
+
+def read_report() -> contracts.TopicsReport | None:
+    """The monitor's latest report, or None after showing why there is none."""
     try:
         raw = rds().get(names.TOPICS_REPORT)
     except redis.RedisError as exc:
         redis_down(exc)
-        return
+        return None
     if raw is None:
         st.info(
             f"No report from the monitor yet: it reads the broker every TOPICS_INTERVAL_S ({how_to_start()})."
         )
-        return
+        return None
     try:
-        report = contracts.decode_topics(raw)
+        return contracts.decode_topics(raw)
     except contracts.ContractError as exc:
         st.error(f"The monitor's report is unreadable: {exc}")
-        return
+        return None
+
+
+def topic_offsets(report: contracts.TopicsReport) -> None:
+    """Each topic's partitions, messages held and log start and end offsets, and the report's age."""
     age = max(0.0, time.time() - report["ts"])
     st.subheader("Topics")
     st.dataframe(
@@ -49,46 +63,54 @@ def live() -> None:
         },
     )
     st.caption(f"Read {age:.0f} s ago.")
+
+
+def consumer_groups(report: contracts.TopicsReport) -> None:
+    """Each consumer group's total lag, then its committed offset and lag per partition."""
     st.subheader("Consumer groups")
     groups = groups_table(report)
     if groups.empty:
         st.info("No consumer group has committed an offset yet.")
-    else:
-        lag = {g["group"]: g["lag"] for g in report["groups"]}
-        st.write(", ".join(f"**{g}**: lag {n:,}" for g, n in lag.items()))
-        st.dataframe(
-            groups,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "group": "Group",
-                "topic": "Topic",
-                "partition": "Partition",
-                "committed": st.column_config.NumberColumn("Committed offset", format="localized"),
-                "end": st.column_config.NumberColumn("Log end", format="localized"),
-                "lag": st.column_config.NumberColumn("Lag", format="localized"),
-            },
-        )
+        return
+    lag = {g["group"]: g["lag"] for g in report["groups"]}
+    st.write(", ".join(f"**{g}**: lag {n:,}" for g, n in lag.items()))
+    st.dataframe(
+        groups,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "group": "Group",
+            "topic": "Topic",
+            "partition": "Partition",
+            "committed": st.column_config.NumberColumn("Committed offset", format="localized"),
+            "end": st.column_config.NumberColumn("Log end", format="localized"),
+            "lag": st.column_config.NumberColumn("Lag", format="localized"),
+        },
+    )
+
+
+def newest_messages(report: contracts.TopicsReport) -> None:
+    """The newest messages of the topic picked (the streaming topic first)."""
     st.subheader("Newest messages")
     topic = st.radio("Topic", list(names.ALL_TOPICS), index=1, horizontal=True, key="topics_topic")
     messages = messages_table(report, topic)
     if messages.empty:
         st.info(f"{topic} holds no message yet.")
-    else:
-        st.dataframe(
-            messages,
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
-                "key": "Key",
-                "partition": "Partition",
-                "offset": "Offset",
-                "reason": "Reason",
-                "origin": "From",
-                "value": st.column_config.TextColumn("Value", width="large"),
-            },
-        )
+        return
+    st.dataframe(
+        messages,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
+            "key": "Key",
+            "partition": "Partition",
+            "offset": "Offset",
+            "reason": "Reason",
+            "origin": "From",
+            "value": st.column_config.TextColumn("Value", width="large"),
+        },
+    )
 
 
 live()
