@@ -78,25 +78,53 @@ def main() -> None:
     ModelBook(config).apply(np.zeros(1, dtype=np.int64), np.zeros(1), np.ones(1))  # compile or load
     book = ModelBook(config)
     cold_s, _, _ = run(book, warm, allowed)
-    n = len(raw)
     elapsed, core_s, scored = run(book, raw, allowed)
+    decode_s, now = time_decode(raw, allowed)
+    summary_us = time_summaries(book)
+    ref_s = time_reference(config, every[:REFERENCE_TICKS], allowed, now)
+    report(len(raw), len(warm), cold_s, elapsed, core_s, scored, decode_s, summary_us, ref_s)
+
+
+def time_decode(raw: list[bytes], allowed: set[str]) -> tuple[float, datetime]:
+    """Seconds to decode and validate `raw` alone, and the clock reading it was validated against."""
     decode_start = time.perf_counter()
     now = datetime.now(UTC)
     for m in raw:
         decode(m, allowed, now)
-    decode_s = time.perf_counter() - decode_start
-    summary_start = time.perf_counter()  # what the processor builds for each changed symbol's view
+    return time.perf_counter() - decode_start, now
+
+
+def time_summaries(book: ModelBook) -> float:
+    """Microseconds per symbol for its scoreboard summary, what the processor builds for each
+    changed symbol's view."""
+    summary_start = time.perf_counter()
     for symbol in SYMBOLS:
         book.summary(symbol)
-    summary_us = (time.perf_counter() - summary_start) / len(SYMBOLS) * 1e6
+    return (time.perf_counter() - summary_start) / len(SYMBOLS) * 1e6
 
+
+def time_reference(config: ModelConfig, raw: list[bytes], allowed: set[str], now: datetime) -> float:
+    """Seconds the reference engine (pure Python) takes over `raw`, one model per symbol."""
     models = {s: SymbolModel(config) for s in SYMBOLS}
     ref_start = time.perf_counter()
-    for m in every[:REFERENCE_TICKS]:
+    for m in raw:
         q = decode(m, allowed, now)
         models[q.symbol].update(q.event_time, q.price_usd)
-    ref_s = time.perf_counter() - ref_start
+    return time.perf_counter() - ref_start
 
+
+def report(
+    n: int,
+    warm: int,
+    cold_s: float,
+    elapsed: float,
+    core_s: float,
+    scored: int,
+    decode_s: float,
+    summary_us: float,
+    ref_s: float,
+) -> None:
+    """Print the figures, then the bench's JSON line."""
     rate = n / elapsed
     ref_rate = REFERENCE_TICKS / ref_s
     print(
@@ -104,7 +132,7 @@ def main() -> None:
     )
     print(
         f"{n} ticks, {len(SYMBOLS)} symbols, batches of {BATCH}, {scored} predictions scored, {elapsed:.2f}s"
-        f" (after a warm-up of {len(warm)} ticks: {len(warm) / cold_s:,.0f} ticks/s cold)"
+        f" (after a warm-up of {warm} ticks: {warm / cold_s:,.0f} ticks/s cold)"
     )
     print(
         f"ticks/s: {rate:,.0f} (target 200,000); {elapsed / n * 1e6:.2f} us/tick, of which "
@@ -125,7 +153,7 @@ def main() -> None:
             "core_us_per_tick": round(core_s / n * 1e6, 3),
             "core_ticks_per_s": round(n / core_s),
             "core_build": kernel.build,
-            "cold_ticks_per_s": round(len(warm) / cold_s),
+            "cold_ticks_per_s": round(warm / cold_s),
             "summary_us_per_symbol": round(summary_us),
             "reference_ticks_per_s": round(ref_rate),
             "symbols": len(SYMBOLS),
