@@ -20,7 +20,9 @@ from cryptoviz.scraper.sources.base import FetchResult, SourceError
 from cryptoviz.scraper.sources.streams.connection import StreamStats
 from cryptoviz.scraper.sources.streams.failover import SourceView
 from cryptoviz.scraper.stream_report import stream_counters, stream_gauges, supplied_by
-from cryptoviz.scraper.streaming import PublishGuard, StreamFeed
+from cryptoviz.scraper.streaming import PublishGuard, StreamFeed, Streams
+from cryptoviz.service import Stop
+from cryptoviz.settings import ScraperSettings, load
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.doubles import FakeClock, ListSink
 
@@ -216,3 +218,34 @@ def test_stream_counters_and_rates_reach_prometheus_like_the_others():
     assert re.search(r'^cryptoviz_stream_frames_total\{.*kind="kraken".*\} 40\.0$', text, re.M)
     assert re.search(r'^cryptoviz_stream_rejects_total\{.*kind="kraken\.bad_json".*\} 3\.0$', text, re.M)
     assert "cryptoviz_stream_kraken_frames_per_s{" in text and "cryptoviz_stream_kraken_quotes_per_s{" in text
+
+
+# --- the pump at a stop ---------------------------------------------------------------------
+class StoppingPublisher:
+    """The publisher once the service is stopping: every write refused, each attempt counted."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+
+    def write(self, batch) -> int:
+        self.attempts += 1
+        raise NotDelivered("stopping")
+
+
+def test_once_stopping_the_pump_tries_its_batch_once_and_counts_what_is_left():
+    """A batch refused while stopping may still be delivered by the producer's close: sending it
+    again would publish it twice. The pump ends instead, and the stop counts what is left."""
+    stop, publisher = Stop(), StoppingPublisher()
+    telemetry = Telemetry("scraper", None)
+    settings = load(ScraperSettings, stream_sources=[])
+    streams = Streams(settings, ["BTC", "ETH"], publisher, telemetry, stop)
+    streams.release_all()
+    for q in (quote("BTC", 1), quote("ETH", 1), quote("BTC", 2)):
+        streams.feed.offer(q)
+    stop.set()
+    streams.start()
+    streams._pump.join(10)
+    assert not streams._pump.is_alive() and publisher.attempts == 1
+    streams.stop()
+    assert telemetry.counters["stream_unacknowledged_at_stop"] == 3
+    assert telemetry.counters["errors.stream_publish_batches"] == 1

@@ -59,9 +59,15 @@ class Publisher:
     def write(self, quotes: Sequence[Quote]) -> int:
         """Send every quote to every topic and wait for the broker's acks; then update Redis. A
         quote's ingest time is when it leaves the scraper: stamped here, whatever its source set
-        (a replay builds an hour's batch, then waits for the hour to be due)."""
+        (a replay builds an hour's batch, then waits for the hour to be due).
+
+        Once the service is stopping nothing more is sent (PublishError at once): a write that was
+        waiting for acks when the stop came left its messages with the producer, whose close
+        delivers them if the broker answers; sending them again would publish them twice."""
         if not quotes:
             return 0
+        if self.stop:
+            raise PublishError(f"stopping: {len(quotes)} quotes not sent")
         now = utcnow()
         payloads = [(q.symbol, encode(msgspec.structs.replace(q, ingest_ts=now))) for q in quotes]
         t0 = time.perf_counter()

@@ -216,16 +216,17 @@ class Streams:
         self._done.set()
         self._pump.join(timeout_s)
         left = len(self.unsent) + len(self.feed)
-        if left:
-            self.telemetry.incr("stream_unsent_at_stop", left)
-            log.warning("stream_quotes_unsent_at_stop", quotes=left)
+        if left:  # the last batch tried may still be delivered by the producer's close
+            self.telemetry.incr("stream_unacknowledged_at_stop", left)
+            log.warning("stream_quotes_unacknowledged_at_stop", tried=len(self.unsent), queued=len(self.feed))
         self.report()
 
     def _run_pump(self) -> None:
         next_report = 0.0
         while not self._done.is_set():
             try:
-                self.pump_once(TAKE_WAIT_S)
+                if not self.pump_once(TAKE_WAIT_S) and self.stop_signal:
+                    break  # stopping: nothing more is sent; stop() counts what is left
                 if time.monotonic() >= next_report:
                     next_report = time.monotonic() + self.telemetry.interval_s
                     self.report()
@@ -249,8 +250,11 @@ class Streams:
         except NotDelivered as exc:
             self.unsent = batch  # kept in order for the next try; the queue holds the rest
             self.telemetry.incr("errors.stream_publish_batches")
-            log.error("stream_publish_failed_will_retry", quotes=len(batch), error=exc)
-            self.stop_signal.wait(1.0)
+            if self.stop_signal:
+                log.warning("stream_publish_stopped", quotes=len(batch), error=exc)
+            else:
+                log.error("stream_publish_failed_will_retry", quotes=len(batch), error=exc)
+                self.stop_signal.wait(1.0)
             return False
         self.unsent = []
         return True

@@ -49,14 +49,18 @@ def local() -> Iterator[tuple[LocalCoinGecko, dict[str, LocalExchange]]]:
 
 
 def topic_records(bootstrap: str, topic: str) -> list[tuple[str, dict]]:
-    """(key, quote) of every message of the topic, in each partition's order."""
+    """(key, quote) of every message of the topic, in each partition's order; each quote carries
+    where it was read (`_at`: partition/offset) for the failure messages."""
     expected = bus.topic_message_counts(bootstrap)[topic]
     consumer = bus.consumer(bootstrap, topic, group_id=None)
     out: list[tuple[str, dict]] = []
 
     def read() -> bool:
         for records in consumer.poll(timeout_ms=500, max_records=50_000).values():
-            out.extend((r.key.decode(), orjson.loads(r.value)) for r in records)
+            out.extend(
+                (r.key.decode(), orjson.loads(r.value) | {"_at": f"{r.partition}/{r.offset}"})
+                for r in records
+            )
         return len(out) >= expected
 
     wait_for(read, timeout=60, what=f"the {expected} messages of {topic}", every=0)
@@ -125,8 +129,9 @@ def test_live_mode_on_the_streams_fails_over_and_feeds_the_models_and_the_lake(r
     beat = heartbeat(client, "scraper")
     assert beat["counters"]["stream_handovers"] >= 2 and beat["counters"].get("stream_dropped", 0) == 0
     assert beat["counters"]["stream_frames.binance"] > 0 and "stream.kraken.quotes_per_s" in beat["gauges"]
-    raw = check_topic(real.bootstrap, names.TOPIC_RAW)
-    check_topic(real.bootstrap, names.TOPIC_STREAMING)
+    evidence = delivery_evidence(beat, err)
+    raw = check_topic(real.bootstrap, names.TOPIC_RAW, evidence)
+    check_topic(real.bootstrap, names.TOPIC_STREAMING, evidence)
     try:
         check_models(client, raw, predicted)
     finally:
@@ -178,7 +183,17 @@ def check_lake(real: RealServers, lake: Path, published: dict[str, list[dict]]) 
     )
 
 
-def check_topic(bootstrap: str, topic: str) -> dict[str, list[dict]]:
+def delivery_evidence(beat: dict, err: str) -> str:
+    """What the scraper said of its deliveries (the counters of retries and of quotes left out as
+    not newer, its warnings and errors), for a failure message about the topic's order."""
+    counters = {
+        k: v for k, v in beat["counters"].items() if k.startswith(("errors.", "not_newer", "stream_"))
+    }
+    said = [line for line in err.splitlines() if " WARNING " in line or " ERROR " in line]
+    return f"counters {counters}; warnings and errors: {said[-20:]}"
+
+
+def check_topic(bootstrap: str, topic: str, evidence: str = "") -> dict[str, list[dict]]:
     """The topic's quotes by coin, in order, once checked: keyed by coin, the warm start's history
     then the streams', event times strictly increasing, and BTC's handed to Coinbase and back."""
     by_coin: dict[str, list[dict]] = defaultdict(list)
@@ -193,9 +208,10 @@ def check_topic(bootstrap: str, topic: str) -> dict[str, list[dict]]:
         assert set(sources[:first_streamed]) == {"backfill"} and "backfill" not in sources[first_streamed:], (
             coin
         )
-        times = [q["source_ts"] for q in seq]
-        assert all(a < b for a, b in pairwise(times)), (
-            f"{topic} {coin}: a duplicate or a step back in event time"
+        back = [(a, b) for a, b in pairwise(seq) if epoch(a) >= epoch(b)]
+        assert not back, (
+            f"{topic} {coin}: {len(back)} duplicates or steps back in event time, "
+            f"the first: {back[0]}; {evidence}"
         )
         streamed = [q for q in seq if q["source"] in STREAMED]
         assert len(streamed) > 10, coin

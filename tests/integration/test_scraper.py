@@ -152,6 +152,28 @@ def test_a_publish_to_a_dead_broker_gives_up_when_asked_to_stop():
             assert not thread.is_alive(), "the producer's I/O thread is left retrying the dead broker"
 
 
+def test_once_stopping_a_write_sends_nothing(real, topic_factory):
+    """A write that was waiting for acks when the stop came left its messages with the producer,
+    whose close delivers them: a write after the stop must not send them (or anything) again."""
+    from datetime import UTC, datetime
+
+    from cryptoviz.schema import make_quote
+    from cryptoviz.scraper.publisher import PublishError
+
+    topic = topic_factory("stopping", 1)
+    stop = Stop()
+    publisher = Publisher(
+        bus.producer(real.bootstrap), None, Telemetry("scraper", None), topics=(topic,), stop=stop
+    )
+    first = make_quote("BTC", 100.0, datetime(2025, 1, 1, tzinfo=UTC))
+    assert publisher.write([first]) == 1
+    stop.set()
+    with pytest.raises(PublishError, match="not sent"):
+        publisher.write([make_quote("BTC", 101.0, datetime(2025, 1, 1, 0, 1, tzinfo=UTC))])
+    publisher.close()
+    assert bus.topic_message_counts(real.bootstrap, (topic,)) == {topic: 1}
+
+
 def test_a_quotes_ingest_time_is_when_it_leaves_the_scraper(real, topic_factory):
     """A replay builds an hour's batch, then waits until the hour is due: the ingest time sent is
     the publish's, not the batch's, so quote -> prediction measures the platform, not the pacing."""
