@@ -4,7 +4,8 @@ Per stream source (`stream.<name>.*` gauges): its state (connecting, live, stall
 it supplies now (comma-separated), frames and quotes per second since the previous report, the age
 of its last frame and its last error. Counters, running totals of the connection's own
 (`StreamStats`): `stream_frames.<name>`, `stream_quotes.<name>` (quotes the throttle handed over),
-`stream_reconnects.<name>`, `stream_stalls.<name>`, `stream_rejects.<name>.<reason>`; and of the
+`stream_reconnects.<name>`, `stream_stalls.<name>`, `stream_limit_waits.<name>` (reconnects that
+waited for the exchange's connection limit), `stream_rejects.<name>.<reason>`; and of the
 scraper's side: `stream_standby.<name>` (quotes of a source that did not supply the coin then),
 `stream_handovers`, `stream_dropped` (the queue to the publisher was full: the oldest quote went),
 `stream_held` (a coin's quotes before its warm start was done)."""
@@ -60,6 +61,7 @@ def stream_counters(name: str, stats: StreamStats) -> dict[str, int]:
         f"stream_quotes.{name}": stats.quotes,
         f"stream_reconnects.{name}": stats.reconnects,
         f"stream_stalls.{name}": stats.stalls,
+        f"stream_limit_waits.{name}": stats.limit_waits,
     }
     for reason, n in list(stats.rejects.items()):
         out[f"stream_rejects.{name}.{reason}"] = n

@@ -11,8 +11,8 @@ Switches: `drop()` (every open connection cut without a close frame), `silence()
 frame at all, heartbeats included, while the connection stays up and answers pings), `garbage(n)`
 (the next n frames are bad: not JSON, not UTF-8, a wrong shape, a negative price, an unknown pair, a
 price that is no number), `garbage_only(True)` (every frame bad), `refuse()` / `accept()` (the
-handshake is answered 503), `reset()` (all off). Counters: `connections`, `paths`, `subscribes`,
-`frames_sent`.
+handshake is answered 503), `reset()` (all off). Counters: `handshakes` (every attempt, refused
+ones too), `connections`, `paths`, `subscribes`, `frames_sent`.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ class LocalExchange:
         self.shift_ms = int(clock() * 1000) // MINUTE_MS * MINUTE_MS - (first + int(history_days * DAY_MS))
         self.frame_interval_s = frame_interval_s
         self.connections = 0
+        self.handshakes = 0
         self.paths: list[str] = []
         self.subscribes: list[Any] = []
         self.frames_sent = 0
@@ -144,6 +145,7 @@ class LocalExchange:
         return await serve(self._handle, "127.0.0.1", 0, process_request=self._process_request)
 
     def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        self.handshakes += 1
         if self._refusing:
             return ws.respond(503, "Service Unavailable\n")
         return None

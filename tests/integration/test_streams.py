@@ -18,6 +18,7 @@ from cryptoviz.schema import Quote
 from cryptoviz.scraper.sources.streams import adapter
 from cryptoviz.scraper.sources.streams.connection import LIVE, StreamConnection, StreamRunner
 from cryptoviz.scraper.sources.streams.failover import Failover, FailoverSink
+from cryptoviz.scraper.sources.streams.limits import ConnectLimit
 from cryptoviz.settings import MINUTES_2026
 from cryptoviz.testing.exchange_ws import LocalExchange
 from cryptoviz.testing.harness import wait_for
@@ -120,6 +121,26 @@ def test_reconnects_after_the_server_drops_the_connection(local):
     assert conn.stats.connects >= 2 and conn.stats.last_error is not None
     assert len(server.subscribes) >= 2  # subscribed again on the new connection
     assert strictly_later(quotes)
+
+
+def test_reconnects_keep_the_exchange_connection_limit(local):
+    """Every handshake refused: the backoff alone would try again every 0.1-0.5 s; with a limit of 3
+    attempts in 10 minutes the fourth waits for the window, counted, and a stop ends the wait."""
+    server, quotes = local["binance"], []
+    server.refuse()
+    handshakes, connections = server.handshakes, server.connections
+    limit = ConnectLimit(3, 600.0)
+    conn = StreamConnection(
+        adapter("binance"), server.url, COINS, quotes.append, backoff=FAST, connect_limit=limit
+    )
+    runner = StreamRunner([conn]).start()
+    try:
+        wait_for(lambda: conn.stats.limit_waits == 1, 20, "a reconnect waiting for the connection limit")
+        assert server.handshakes - handshakes == 3 and conn.stats.state == "down"
+    finally:
+        runner.stop()
+    assert not runner._thread.is_alive(), "the stop ended the wait"
+    assert server.handshakes - handshakes == 3 and server.connections == connections and not quotes
 
 
 def test_a_silent_stall_is_detected_and_reconnected(local):

@@ -13,6 +13,7 @@ from typing import Protocol
 import orjson
 
 from cryptoviz.schema import InvalidQuote, parse_ts
+from cryptoviz.scraper.sources.streams.limits import ConnectLimit
 
 # Why a frame was refused: the streams' own reasons. A tick the contract then refuses is counted by
 # the contract's reason (schema.REASONS: price_not_positive, future_timestamp, ...).
@@ -60,6 +61,7 @@ class Parsed:
 
 class StreamAdapter(Protocol):
     name: str  # the quote's source: one of schema.SOURCES
+    connects: ConnectLimit  # the connection attempts the exchange allows an IP
 
     def lists(self) -> frozenset[str]:
         """The coins this exchange has a USD (or USDT) pair for."""

@@ -11,7 +11,9 @@ event wrapped as `{"stream": "<name>", "data": <payload>}`. The coin's USDT pair
 
 Streams are named in the URL, so nothing is sent once connected; an answer to a live request
 (`{"result": null, "id": 1}`) or an error (`{"code": 2, "msg": "..."}`) is a control message. One
-connection carries at most 1024 streams and is closed by Binance after 24 hours.
+connection carries at most 1024 streams and is closed by Binance after 24 hours. An IP may make 300
+connection attempts every 5 minutes; a client sends at most 5 messages a second (nothing is sent
+here but the pongs websockets answers pings with).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from cryptoviz.scraper.sources.streams.base import (
     load,
     price,
 )
+from cryptoviz.scraper.sources.streams.limits import ConnectLimit
 
 MAX_STREAMS = 1024
 CHANNELS = ("trade", "bookTicker", "kline_1m")
@@ -40,6 +43,7 @@ PAIRS = {
 
 class Binance(PairAdapter):
     name = "binance"
+    connects = ConnectLimit(300, 300.0)
 
     def __init__(self, channel: str = "trade") -> None:
         super().__init__(PAIRS)

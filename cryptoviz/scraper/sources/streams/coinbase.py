@@ -14,6 +14,8 @@ product, so a quiet pair is no stalled connection. Messages as the Exchange docu
   product"}`: the coins the reason names are unlisted
 
 New message types may be added at any time and are to be ignored: they are control messages here.
+Limits (per IP): 8 requests a second, bursts up to 20; 100 messages a second from the client. One
+subscribe message is sent per connection.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from cryptoviz.scraper.sources.streams.base import (
     load,
     price,
 )
+from cryptoviz.scraper.sources.streams.limits import ConnectLimit
 
 PAIRS = {
     s: f"{s}-USD" for s in ("BTC", "ETH", "XRP", "USDT", "SOL", "DOGE", "ADA", "LTC", "DOT", "AVAX", "LINK")
@@ -39,6 +42,7 @@ PAIRS = {
 
 class Coinbase(PairAdapter):
     name = "coinbase"
+    connects = ConnectLimit(8, 1.0)
 
     def __init__(self) -> None:
         super().__init__(PAIRS)

@@ -1,7 +1,9 @@
 """One exchange stream over `websockets`: connect, subscribe, read frames, hand at most one quote per
 coin per interval to a sink; reconnect with jittered exponential backoff after a drop, and after a
-stall (no usable frame for `stall_s`: garbage does not count). websockets answers the server's pings
-and sends its own (`ping_interval_s`), so a dead TCP connection is found even while frames are due.
+stall (no usable frame for `stall_s`: garbage does not count), never more often than the exchange's
+connection limit allows (`limits.ConnectLimit`: a reconnect waits for the window, counted and
+logged). websockets answers the server's pings and sends its own (`ping_interval_s`), so a dead TCP
+connection is found even while frames are due.
 
 State: connecting (until the first tick of a connection), live, stalled (no usable frame for
 `stall_s`; a reconnect follows), down (the connection failed or dropped; a reconnect follows).
@@ -26,6 +28,7 @@ from cryptoviz.retry import Backoff
 from cryptoviz.schema import InvalidQuote, Quote, internal_error, make_quote, utcnow
 from cryptoviz.scraper.sources.streams.base import FrameError, Parsed, StreamAdapter
 from cryptoviz.scraper.sources.streams.failover import SourceView
+from cryptoviz.scraper.sources.streams.limits import ConnectLimit, ConnectWindow
 from cryptoviz.scraper.sources.streams.throttle import Throttle
 
 log = logs.get("streams")
@@ -46,6 +49,7 @@ class StreamStats:
     rejects: Counter[str] = field(default_factory=Counter)  # reason -> frames or ticks refused
     connects: int = 0
     reconnects: int = 0
+    limit_waits: int = 0  # reconnects that waited for the exchange's connection limit
     stalls: int = 0
     sink_errors: int = 0
     last_frame_ts: datetime | None = None  # when the last frame was received (UTC)
@@ -67,6 +71,7 @@ class StreamConnection:
         open_timeout_s: float = 10.0,
         ping_interval_s: float = 20.0,
         reject_log_every_s: float = 0.0,
+        connect_limit: ConnectLimit | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.adapter = adapter
@@ -81,6 +86,7 @@ class StreamConnection:
         self.reject_log_every_s = reject_log_every_s  # 0: a log line for every refused frame
         self.clock = clock
         self.throttle = Throttle(quote_interval_ms / 1000)
+        self.connect_window = ConnectWindow(connect_limit or adapter.connects)
         self.stats = StreamStats()
         self._wanted = frozenset(self.symbols)
         self._last_tick: dict[str, float] = {}  # coin -> clock time of its last tick
@@ -97,6 +103,8 @@ class StreamConnection:
         """Connect and read until `stop` is set, reconnecting after every drop or stall."""
         failures = 0
         while not stop.is_set():
+            if not await self._within_connect_limit(stop):
+                break
             self.stats.state = CONNECTING
             try:
                 delivered = await self._session(stop)
@@ -122,6 +130,26 @@ class StreamConnection:
             )
             await wait(stop, delay)
         self.stats.state = DOWN
+
+    async def _within_connect_limit(self, stop: asyncio.Event) -> bool:
+        """Wait until one more connection attempt keeps the exchange's limit, and count it made.
+        False: stopped while waiting."""
+        delay = self.connect_window.wait_s(self.clock())
+        if delay > 0:
+            self.stats.limit_waits += 1
+            limit = self.connect_window.limit
+            log.warning(
+                "stream_connect_limit_wait",
+                source=self.name,
+                attempts=limit.attempts,
+                window_s=limit.window_s,
+                in_s=round(delay, 2),
+            )
+            await wait(stop, delay)
+            if stop.is_set():
+                return False
+        self.connect_window.note(self.clock())
+        return True
 
     async def _session(self, stop: asyncio.Event) -> bool:
         """One connection, subscribed and read until it drops, stalls or `stop`. True: it gave ticks."""

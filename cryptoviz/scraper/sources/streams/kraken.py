@@ -13,6 +13,10 @@ documentation shows them:
 - trade: `[channelID, [[price, volume, time (epoch seconds as a decimal string), side, orderType,
   misc], ...], "trade", "XBT/USD"]`: every trade's price at its time
 - `{"event": "heartbeat"}` about once a second while nothing else is sent
+
+Limits: about 150 connection attempts per IP in any 10 minutes (over that, the IP is banned for 10
+minutes); no fixed message rate (an `Exceeded msg rate` error answers too many): one subscribe
+message is sent per connection.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from cryptoviz.scraper.sources.streams.base import (
     load,
     price,
 )
+from cryptoviz.scraper.sources.streams.limits import ConnectLimit
 
 NAMES = {"BTC": "XBT", "DOGE": "XDG"}  # Kraken's v1 names where they are not the ticker
 PAIRS = {
@@ -42,6 +47,7 @@ CHANNELS = ("ticker", "trade")
 
 class Kraken(PairAdapter):
     name = "kraken"
+    connects = ConnectLimit(150, 600.0)
 
     def __init__(self, channel: str = "ticker") -> None:
         super().__init__(PAIRS)
