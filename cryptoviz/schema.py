@@ -289,7 +289,7 @@ def _canonical(raw: bytes | str, symbols: Collection[str], latest: datetime) -> 
     """The quote, if the message is typed and bounded as the contract says with its timestamps in
     UTC (msgspec checks types, bounds and lengths while it parses, in C; the timestamps are read as
     parse_ts reads them); None for anything else, which `validate` then judges, reason and all.
-    Never more lenient than `validate`: tests/test_fuzz.py compares the two on arbitrary input."""
+    Never more lenient than `validate`: tests/unit/test_fuzz.py compares the two on arbitrary input."""
     try:
         w = _WIRE.decode(raw)
     except Exception:  # malformed JSON, a type or bound, invalid UTF-8 in a string...: the validator says

@@ -2,7 +2,7 @@
 
 Each symbol's rows are fed in event-time order to the model book, the compiled core the ML
 processor runs, so every prediction sees only the past and is scored exactly as live (the core
-matches the reference `SymbolModel` to 1e-9: tests/test_book.py). Nothing here
+matches the reference `SymbolModel` to 1e-9: tests/unit/models/test_book.py). Nothing here
 predicts or scores on its own; this module only feeds history and summarises.
 """
 

@@ -3,7 +3,7 @@ call, compiled by numba, on the struct-of-arrays state that `cryptoviz.models.la
 
 `run` is a short sequence of steps, each the reference engine's (`engine`, `forecaster`, `moves`,
 `scoring`) in the same order with the same operations, so the outputs agree with it to rounding
-(tests/test_book.py drives both over real history); the estimators they use are in
+(tests/unit/models/test_book.py drives both over real history); the estimators they use are in
 `core_estimators`, the queues in `core_rings`, the scoreboard in `core_scoring`, the headline
 forecast's learning in `core_forecast`. The reference classes' docstrings say what each step means;
 here they are only named.

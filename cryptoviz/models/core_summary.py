@@ -1,10 +1,11 @@
 """The numbers of a symbol's scoreboard summary, compiled: `HorizonScore.summary` and
 `MoveTally.summary` (`cryptoviz.scoring`) read straight off the symbol's row of the core's state.
 
-Each number is the reference's, with the same operations in the same order (tests/test_book.py
-compares whole summaries); `cryptoviz.models.summary` names them. Building the reference's tallies
-from the row and asking them took 220-340 us a symbol, most of it the Newey-West t statistics,
-for every symbol every batch changes; the whole summary now takes 55-88 us, most of it naming.
+Each number is the reference's, with the same operations in the same order
+(tests/unit/models/test_book.py compares whole summaries); `cryptoviz.models.summary` names them.
+Building the reference's tallies from the row and asking them took 220-340 us a symbol, most of it
+the Newey-West t statistics, for every symbol every batch changes; the whole summary now takes
+55-88 us, most of it naming.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """One symbol's models, signals and scoreboard, fed tick by tick in event time (no I/O).
 
 The reference engine: the live processor and the backtest run the compiled core (`book.ModelBook`),
-which matches this class to 1e-9 (tests/test_book.py) and reads and writes its snapshot format.
+which matches this class to 1e-9 (tests/unit/models/test_book.py) and reads and writes its snapshot
+format.
 """
 
 from __future__ import annotations

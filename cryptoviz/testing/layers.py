@@ -1,5 +1,6 @@
 """The layering contract of the `cryptoviz` package, checked over its import graph (`make lint`
-runs `python -m cryptoviz.testing.layers`; tests/test_layers.py shows it failing on purpose).
+runs `python -m cryptoviz.testing.layers`; tests/unit/testing/test_layers.py shows it failing on
+purpose).
 
 From the bottom up; a module may import its own layer and those below, never one above:
 

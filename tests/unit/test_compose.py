@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic_settings import BaseSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 ENV_EXAMPLE = {
     line.split("=", 1)[0].strip()

@@ -20,7 +20,7 @@ from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.doubles import FakeClock, ListSink
 
-FIX = Path(__file__).parent / "fixtures"
+FIX = Path(__file__).resolve().parents[2] / "fixtures"
 SYMBOLS = list(DEFAULT_COINS)
 
 
