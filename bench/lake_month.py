@@ -12,8 +12,9 @@ here are checked to have its files' schema.
 The 30-day query of BTC is `LakeReader.history`, what the dashboard calls:
 1. uncompacted: the last 30 days (a few runs: each reads 86,400 files);
 2. after the lake job's own compaction (`upkeep.Upkeep` with the default settings, called as the
-   job calls it between micro-batches until nothing is due): the last 30 days, the open day's
-   batch files included;
+   job calls it between micro-batches until nothing is due), then the open day topped up with
+   `LAKE_COMPACT_OPEN_FILES` - 1 more micro-batches (the most it holds beside its compacted file
+   before the job's next pass on it): the last 30 days, the open day's batch files included;
 3. the same lake, the 30 closed days only.
 Each is split into where the time goes: opening the dataset (listing the symbol's partitions), the
 scan into Arrow, the conversion to pandas, the rest (the order check, and the sort and the
@@ -105,6 +106,22 @@ def build(base: str, days: float) -> tuple[int, int]:
     return files, rows
 
 
+def top_up(base: str, days: float, batches: int) -> datetime:
+    """`batches` more micro-batches of every coin into the open day, after its last quote (as the
+    job writes them between two passes of its upkeep); the new end of the lake."""
+    rng = np.random.default_rng(11)
+    day, first = int(days), int((days - int(days)) * DAY_S)
+    date = (START + timedelta(days=day)).strftime("%Y-%m-%d")
+    for k, symbol in enumerate(DEFAULT_COINS):
+        seconds = first + batches * BATCH_S
+        table = coin_day(k, day, seconds, (day * 7 + k + 1) * DAY_S, rng).slice(first)
+        folder = f"{base}/{names.LAKE_QUOTES}/symbol={symbol}/date={date}"
+        for b in range(batches):
+            name = f"{folder}/batch-{10**7 + b:08d}-topup.parquet"
+            pq.write_table(table.slice(b * BATCH_S, BATCH_S), name, **FILE_OPTIONS)
+    return START + timedelta(days=days, seconds=batches * BATCH_S)
+
+
 def phases(reader: LakeReader, start: datetime, end: datetime) -> dict[str, float]:
     """One query, timed whole (`history`), then again step by step as `history` does it, in ms."""
     t = time.perf_counter()
@@ -142,7 +159,12 @@ def compact_all(base: str, newest: datetime) -> dict[str, float]:
     lake = load(LakeSettings)
     telemetry = Telemetry("spark-streaming", None)
     upkeep = Upkeep(
-        pafs.LocalFileSystem(), base, telemetry, lake.lake_compact_after_s, lake.lake_compact_max_files
+        pafs.LocalFileSystem(),
+        base,
+        telemetry,
+        lake.lake_compact_after_s,
+        lake.lake_compact_max_files,
+        lake.lake_compact_open_files,
     )
     t = time.perf_counter()
     upkeep.scan()
@@ -154,7 +176,7 @@ def compact_all(base: str, newest: datetime) -> dict[str, float]:
         if not upkeep.step():
             break
         calls.append(time.perf_counter() - t)
-    assert backlog(upkeep.partitions.values(), upkeep.newest, upkeep.after_s) == 0
+    assert backlog(upkeep.partitions.values(), upkeep.newest, upkeep.after_s, upkeep.open_files) == 0
     return {
         "start_scan_s": round(scan_s, 2),
         "calls": len(calls),
@@ -198,8 +220,10 @@ def main() -> None:
         show("uncompacted, the last 30 days", before)
         compaction = compact_all(base, end)
         print(f"the job's compaction: {compaction}", flush=True)
-        after = measure(reader, *last30, args.runs)
-        show("compacted, the last 30 days (the open day's batch files included)", after)
+        open_files = load(LakeSettings).lake_compact_open_files
+        topped = top_up(base, days, max(open_files - 1, 0))
+        after = measure(reader, topped - timedelta(days=30), topped, args.runs)
+        show(f"compacted, the last 30 days ({max(open_files - 1, 0)} open-day batch files included)", after)
         closed = measure(reader, *closed30, args.runs)
         show("compacted, 30 closed days", closed)
     emit_json(
@@ -214,6 +238,7 @@ def main() -> None:
                 "compacted_30_closed_days": closed,
             },
             "compaction": compaction,
+            "open_day_batch_files": max(open_files - 1, 0),
             "lake_files": files,
             "lake_rows": rows,
             "build_s": round(build_s),

@@ -70,13 +70,10 @@ class KafkaSettings(_Base):
     # a consumer-group member that stops heartbeating is expired after this; its partitions move on
     kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300000)
     # the longest the ML consumer's fetch waits at the broker for data (kafka-python's default):
-    # lower answers sooner on an in-memory broker (a bare consume loop: publish -> read p50 36 ms at
-    # 500, 7 ms at 10), but starved the processor on the local stack's durable broker (10 ms: 9
-    # ticks/s, two minutes behind a replay)
+    # lower answers sooner on an in-memory broker, but starves the processor on a durable one
     kafka_fetch_max_wait_ms: int = Field(500, ge=1, le=30000)
-    # the most one fetch brings of a partition to the ML consumer: catching up on a backlog
-    # (bench/ml_pipeline.py) 4 MiB read up to twice as fast as kafka-python's 1 MiB, whose fetch
-    # round trips dominate; the memory it costs: up to 4 MiB a partition while a fetch is read
+    # the most one fetch brings of a partition to the ML consumer: a backlog is read in fewer round
+    # trips (bench/ml_pipeline.py), for that much memory a partition while a fetch is read
     kafka_max_partition_fetch_bytes: int = Field(4 << 20, ge=64 << 10, le=64 << 20)
 
 
@@ -140,6 +137,8 @@ class LakeSettings(_Base):
     lake_compact_after_s: float = Field(3600.0, ge=0, le=30 * 86400)
     # files the job merges between two batches at most (one partition at least); 0: no compaction
     lake_compact_max_files: int = Field(3000, ge=0)
+    # a day still open is compacted once it holds this many files; 0: only closed days
+    lake_compact_open_files: int = Field(60, ge=0)
     spark_master: str = "local[2]"
     # a standalone master used when its host exists at start (compose's cluster profile), else spark_master
     spark_cluster_master: str = ""

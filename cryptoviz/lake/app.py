@@ -96,7 +96,14 @@ def batch_writer(
     from cryptoviz.lake.job import BatchWriter
     from cryptoviz.lake.upkeep import Upkeep
 
-    upkeep = Upkeep(fs, base, telemetry, lake.lake_compact_after_s, lake.lake_compact_max_files)
+    upkeep = Upkeep(
+        fs,
+        base,
+        telemetry,
+        lake.lake_compact_after_s,
+        lake.lake_compact_max_files,
+        lake.lake_compact_open_files,
+    )
     upkeep.start()  # a compaction a kill cut short is finished before the first batch
     return BatchWriter(fs, base, telemetry, max_future_s, upkeep)
 

@@ -33,6 +33,11 @@ def strictly_ordered(table: pa.Table) -> bool:
     return bool(pc.all(step).as_py())
 
 
+def _written_order(path: str) -> tuple[str, bool, str]:
+    folder, name = path.rsplit("/", 1)
+    return folder, not name.startswith("compacted-"), name
+
+
 class LakeReader:
     def __init__(self, lake_url: str, fs: pafs.FileSystem | None = None) -> None:
         if fs is None:
@@ -72,8 +77,9 @@ class LakeReader:
         return data if "symbol" in data.schema.names else None
 
     def _files(self, symbols: list[str], first: str | None, last: str | None) -> list[str]:
-        """The data files of the symbols' partitions dated first..last, in path order (symbol, then
-        date, then name): one listing of each symbol's folder."""
+        """The data files of the symbols' partitions dated first..last, in time order as written:
+        by symbol, then date, then a day's compacted file before its batch files (which came after
+        it), then name; one listing of each symbol's folder."""
         out = []
         for symbol in sorted(set(symbols)):
             folder = f"{self.path}/symbol={symbol}"
@@ -86,7 +92,7 @@ class LakeReader:
                     continue
                 if (first is None or day >= first) and (last is None or day <= last):
                     out.append(info.path)
-        return sorted(out)
+        return sorted(out, key=_written_order)
 
     def history(
         self, symbols: list[str], start: datetime | None = None, end: datetime | None = None

@@ -1,11 +1,15 @@
-"""The lake keeps itself fast: the lake job compacts closed days itself, between its micro-batches.
+"""The lake keeps itself fast: the lake job compacts its days itself, between its micro-batches.
 
 The job is the lake's only writer, and its foreachBatch function calls `Upkeep.after_batch` once the
 batch's files are written: in the same thread, so no compaction ever races a write. Each call does a
 bounded share of the work (`due`: at most `max_files` files merged, at least one partition), so a
 backlog of days is worked off over several batches and a batch's latency stays bounded.
 
-A day is closed once the newest event time the job has written is `after_s` past the day's end.
+A day is closed once the newest event time the job has written is `after_s` past the day's end; a
+closed day of two files or more is compacted into one. A day still open is compacted too once it
+holds `open_files` data files (its batch files, and the compacted file of its last pass): a query of
+today then reads at most that many files however long the day has run, and each pass rewrites the
+day so far (at one quote per coin per second, 86,400 rows per coin at most).
 The job itself takes quotes of any age (history replayed days late is as welcome as a live tick), so
 no margin can promise that nothing more comes for a day; it need not: a row that lands in a
 compacted day is a new file beside `compacted-<date>.parquet`, the writer keeps its key once against
@@ -52,20 +56,31 @@ def closed(day: date, newest: datetime | None, after_s: float) -> bool:
     return newest >= end + timedelta(seconds=after_s)
 
 
+def ready(p: Partition, newest: datetime | None, after_s: float, open_files: int) -> bool:
+    """Whether a partition is to be compacted (a compaction cut short aside): a closed day of two
+    data files or more, or an open one of `open_files` or more (0: open days never)."""
+    if closed(p.day, newest, after_s):
+        return p.files >= 2
+    return open_files > 0 and p.files >= max(open_files, 2)
+
+
 def due(
-    partitions: Iterable[Partition], newest: datetime | None, after_s: float, max_files: int
+    partitions: Iterable[Partition],
+    newest: datetime | None,
+    after_s: float,
+    max_files: int,
+    open_files: int = 0,
 ) -> list[Partition]:
     """The partitions to compact now, in order: every compaction cut short first (finishing one
-    costs little and shows its rows to readers again), then closed days holding two data files or
-    more, oldest first, as long as their files add up to at most `max_files`; the first one is taken
-    whatever its size, so a day bigger than the budget is done too. `max_files` 0: none but those
-    cut short (compaction off)."""
+    costs little and shows its rows to readers again), then those `ready`, oldest first, as long as
+    their files add up to at most `max_files`; the first one is taken whatever its size, so a day
+    bigger than the budget is done too. `max_files` 0: none but those cut short (compaction off)."""
     every = list(partitions)
     out = sorted((p for p in every if p.cut_short), key=lambda p: (p.day, p.folder))
     if max_files <= 0:
         return out
     spent = sum(p.files for p in out)
-    todo = [p for p in every if not p.cut_short and p.files >= 2 and closed(p.day, newest, after_s)]
+    todo = [p for p in every if not p.cut_short and ready(p, newest, after_s, open_files)]
     for p in sorted(todo, key=lambda p: (p.day, p.folder)):
         if out and spent + p.files > max_files:
             break
@@ -74,9 +89,11 @@ def due(
     return out
 
 
-def backlog(partitions: Iterable[Partition], newest: datetime | None, after_s: float) -> int:
-    """Closed partitions still holding two data files or more, or a compaction cut short."""
-    return sum(1 for p in partitions if p.cut_short or (p.files >= 2 and closed(p.day, newest, after_s)))
+def backlog(
+    partitions: Iterable[Partition], newest: datetime | None, after_s: float, open_files: int = 0
+) -> int:
+    """Partitions `ready` to be compacted, or with a compaction cut short."""
+    return sum(1 for p in partitions if p.cut_short or ready(p, newest, after_s, open_files))
 
 
 def day_of(folder: str) -> date | None:
@@ -91,13 +108,20 @@ class Upkeep:
     what it writes) and the compaction it does between batches."""
 
     def __init__(
-        self, fs: pafs.FileSystem, base: str, telemetry: Telemetry, after_s: float, max_files: int
+        self,
+        fs: pafs.FileSystem,
+        base: str,
+        telemetry: Telemetry,
+        after_s: float,
+        max_files: int,
+        open_files: int = 0,
     ) -> None:
         self.fs = fs
         self.root = f"{base}/{names.LAKE_QUOTES}"
         self.telemetry = telemetry
         self.after_s = after_s
         self.max_files = max_files
+        self.open_files = open_files
         self.partitions: dict[str, Partition] = {}
         self.newest: datetime | None = None
         self.scanned = False
@@ -144,7 +168,7 @@ class Upkeep:
         t0 = time.perf_counter()
         done = 0
         t = self.telemetry
-        for p in due(self.partitions.values(), self.newest, self.after_s, self.max_files):
+        for p in due(self.partitions.values(), self.newest, self.after_s, self.max_files, self.open_files):
             folder = f"{self.root}/{p.folder}"
             try:
                 report = compact_partition(self.fs, folder, partition_files(self.fs, folder))
@@ -160,7 +184,10 @@ class Upkeep:
                 t.incr("compacted_files", report.files_in)
                 t.incr("compacted_rows", report.rows)
                 log.info("compacted", partition=p.folder, files=report.files_in, rows=report.rows)
-        t.gauge("compaction_backlog", backlog(self.partitions.values(), self.newest, self.after_s))
+        t.gauge(
+            "compaction_backlog",
+            backlog(self.partitions.values(), self.newest, self.after_s, self.open_files),
+        )
         if done:
             elapsed = time.perf_counter() - t0
             t.observe("lake_compaction", elapsed)

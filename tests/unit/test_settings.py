@@ -153,7 +153,8 @@ def test_stream_settings_name_a_bad_value(monkeypatch, variable, value, error):
 
 
 @pytest.mark.parametrize(
-    ("variable", "value"), [("LAKE_COMPACT_AFTER_S", "-1"), ("LAKE_COMPACT_MAX_FILES", "-5")]
+    ("variable", "value"),
+    [("LAKE_COMPACT_AFTER_S", "-1"), ("LAKE_COMPACT_MAX_FILES", "-5"), ("LAKE_COMPACT_OPEN_FILES", "-1")],
 )
 def test_the_lake_compaction_settings_are_refused_when_negative(monkeypatch, variable, value):
     monkeypatch.setenv(variable, value)
@@ -164,5 +165,8 @@ def test_the_lake_compaction_settings_are_refused_when_negative(monkeypatch, var
 def test_lake_compaction_is_on_by_default_and_turns_off_with_zero_files(monkeypatch):
     lake = load(LakeSettings)
     assert lake.lake_compact_after_s == 3600 and lake.lake_compact_max_files == 3000
+    assert lake.lake_compact_open_files == 60
     monkeypatch.setenv("LAKE_COMPACT_MAX_FILES", "0")
-    assert load(LakeSettings).lake_compact_max_files == 0
+    monkeypatch.setenv("LAKE_COMPACT_OPEN_FILES", "0")
+    lake = load(LakeSettings)
+    assert lake.lake_compact_max_files == 0 and lake.lake_compact_open_files == 0

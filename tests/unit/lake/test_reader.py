@@ -71,3 +71,37 @@ def test_a_query_reads_only_its_symbols_partitions_in_its_dates(tmp_path):
     assert [(t - t0) / timedelta(hours=1) for t in frame["source_ts"]] == [24, 30, 36, 42, 48, 54]
     assert set(frame["symbol"]) == {"BTC"}
     assert reader.history(["SOL"], t0, None).empty
+
+
+def test_a_days_compacted_file_is_read_before_its_batch_files(tmp_path):
+    """The open day holds its compacted file and the batches written after it: read in that order,
+    the rows come out in time order, so the query needs no sort (`strictly_ordered`)."""
+    from datetime import UTC, datetime, timedelta
+
+    import pyarrow.parquet as pq
+
+    from cryptoviz.lake.reader import strictly_ordered
+    from cryptoviz.lake.writer import quotes_table
+    from cryptoviz.schema import make_quote
+
+    t0 = datetime(2025, 6, 1, 10, tzinfo=UTC)
+    folder = tmp_path / names.LAKE_QUOTES / "symbol=BTC" / "date=2025-06-01"
+    folder.mkdir(parents=True)
+
+    def write(name: str, minutes: range) -> None:
+        qs = [make_quote("BTC", 100.0 + m, t0 + timedelta(minutes=m)) for m in minutes]
+        pq.write_table(quotes_table(qs).drop_columns(["symbol", "date"]), folder / name)
+
+    write("compacted-2025-06-01.parquet", range(0, 30))  # the day so far, at the last pass
+    write("batch-00000120-a.parquet", range(30, 31))  # then two micro-batches
+    write("batch-00000121-a.parquet", range(31, 32))
+    reader = LakeReader(str(tmp_path))
+    data = reader.dataset(["BTC"], "2025-06-01", "2025-06-01")
+    assert data is not None
+    assert [p.rsplit("/", 1)[1] for p in data.files] == [
+        "compacted-2025-06-01.parquet",
+        "batch-00000120-a.parquet",
+        "batch-00000121-a.parquet",
+    ]
+    table = data.to_table()
+    assert strictly_ordered(table) and table.num_rows == 32

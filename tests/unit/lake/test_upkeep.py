@@ -52,6 +52,18 @@ def test_the_work_of_a_call_is_bounded_by_the_files_it_merges():
     assert backlog(parts, newest, HOUR) == 6
 
 
+def test_an_open_day_is_due_once_it_holds_the_open_files():
+    parts = [part("BTC", D3, 59), part("ETH", D3, 60), part("SOL", D2, 3)]
+    newest = at(D3, 12)  # D3 is open, D2 closed
+    assert [p.folder for p in due(parts, newest, HOUR, 1000, open_files=60)] == [
+        "symbol=SOL/date=2025-03-02",
+        "symbol=ETH/date=2025-03-03",
+    ]
+    assert due(parts, newest, HOUR, 1000) == [parts[2]], "open_files 0: closed days only"
+    assert backlog(parts, newest, HOUR, open_files=60) == 2
+    assert due([part("BTC", D3, 1)], newest, HOUR, 1000, open_files=1) == [], "one file: nothing to merge"
+
+
 def test_a_compaction_cut_short_comes_first_even_with_compaction_off():
     parts = [part("BTC", D1, 50), part("ETH", D2, 3, cut_short=True)]
     newest = at(D3, 2)
@@ -109,6 +121,22 @@ def test_the_job_compacts_closed_days_between_batches_a_bounded_share_at_a_time(
     for day in (D1, D2):
         assert [p.rsplit("/", 1)[1] for p in data_files(base, day)] == [f"compacted-{day}.parquet"] * 2
     assert len(data_files(base, D3)) == 12
+    assert telemetry.gauges["compaction_backlog"] == 0
+
+
+def test_the_open_day_is_compacted_as_it_fills_and_every_quote_stays_once(tmp_path):
+    fs, base = pafs.LocalFileSystem(), str(tmp_path / "lake")
+    telemetry = Telemetry("spark-streaming", None)
+    upkeep = Upkeep(fs, base, telemetry, after_s=HOUR, max_files=1000, open_files=4)
+    upkeep.start()
+    keys = write_days(LakeWriter(fs, base, names.LAKE_QUOTES), upkeep, days=1, per_batch_s=3600 * 2)
+    got = rows(base)
+    assert set(got) == keys and set(got.values()) == {1}, "every quote once"
+    # 12 batches into the open day D1, per coin: a pass at the 4th file, then at each 4th again (its
+    # compacted file and three batches): passes after batches 4, 7 and 10, then 2 batch files more
+    names_now = sorted(p.rsplit("/", 1)[1] for p in data_files(base, D1))
+    assert names_now.count(f"compacted-{D1}.parquet") == 2 and len(names_now) == 2 * 3
+    assert telemetry.counters["compactions"] == 2 * 3
     assert telemetry.gauges["compaction_backlog"] == 0
 
 
