@@ -224,9 +224,16 @@ class LiveProbe:
         return False
 
 
+REPLAY_WRITE_MAX = 5000  # quotes: batches already due go out together, up to this many a write
+
+
 @dataclass
 class ReplayScraper:
-    """Plays hourly batches of history through the publisher, paced by event time / speed."""
+    """Plays hourly batches of history through the publisher, paced by event time / speed.
+
+    The batches that are due already (the warm-up, a replay faster than the broker acknowledges an
+    hour's batch, a catch-up after a pause) go out together, up to REPLAY_WRITE_MAX quotes a write:
+    one wait for the broker's acks, not one per historical hour. The pace is the only wait."""
 
     batches: Iterator[list[Quote]]
     publisher: QuoteSink
@@ -245,6 +252,8 @@ class ReplayScraper:
         anchor: tuple[float, float] | None = None  # (wall, event) at the first paced batch
         self.telemetry.gauges.setdefault("mode", "replay")  # auto mode has said why it replays
         self.telemetry.publish("running")
+        pending: list[Quote] = []  # batches due, not yet written
+        queued = 0  # quotes taken from the batches so far
         for batch in self.batches:
             if stop or self._ended():
                 break
@@ -255,24 +264,39 @@ class ReplayScraper:
                     log.info("replay_paced_from", event_time=batch[0].source_ts.isoformat(), speed=self.speed)
                 due = anchor[0] + (event - anchor[1]) / self.speed
                 if self.max_rate:
-                    due = max(due, self._last_due + len(batch) / self.max_rate) if sent else due
+                    due = max(due, self._last_due + len(batch) / self.max_rate) if queued else due
+                if due > self.clock() and pending:  # a wait is coming: what is due goes out first
+                    if not self._write(pending, sleep):
+                        return sent
+                    sent, pending = sent + len(pending), []
                 if wait_in_heartbeats(due, self.clock, sleep, self.telemetry, self._ended):
                     break
                 self._last_due = due
-            while True:
-                try:
-                    self.publisher.write(batch)
-                    break
-                except NotDelivered as exc:
-                    self.telemetry.incr("errors.publish_batches")
-                    log.error("publish_failed_will_retry", quotes=len(batch), error=exc)
-                    if sleep(2.0):
-                        return sent
-            sent += len(batch)
-            self.telemetry.gauge("replay_event_time", batch[0].source_ts.isoformat())
-            self.telemetry.maybe_publish()
+            pending += batch
+            queued += len(batch)
+            if len(pending) >= REPLAY_WRITE_MAX:
+                if not self._write(pending, sleep):
+                    return sent
+                sent, pending = sent + len(pending), []
+        if pending and self._write(pending, sleep):
+            sent += len(pending)
         self.telemetry.publish()
         return sent
+
+    def _write(self, quotes: list[Quote], sleep: Callable[[float], bool]) -> bool:
+        """Publish, retrying every 2 s while the broker refuses; False when asked to stop first."""
+        while True:
+            try:
+                self.publisher.write(quotes)
+                break
+            except NotDelivered as exc:
+                self.telemetry.incr("errors.publish_batches")
+                log.error("publish_failed_will_retry", quotes=len(quotes), error=exc)
+                if sleep(2.0):
+                    return False
+        self.telemetry.gauge("replay_event_time", quotes[-1].source_ts.isoformat())
+        self.telemetry.maybe_publish()
+        return True
 
     def _ended(self) -> bool:
         return self.until is not None and self.until()

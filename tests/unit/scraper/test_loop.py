@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -254,3 +254,42 @@ def test_auto_mode_replays_until_the_probe_says_a_live_source_answers():
     )
     sent = replay.run(Stop())
     assert sent == 6 and [q.source_ts.hour for q in sink.items] == [0, 0, 1, 1, 2, 2]
+
+
+class CountingSink(ListSink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[int] = []
+
+    def write(self, batch):
+        self.writes.append(len(batch))
+        return super().write(batch)
+
+
+def test_the_replay_writes_what_is_due_together_and_waits_only_for_the_pace():
+    """72 warm-up hours of two coins go out in one write, not 72; then each paced hour is written
+    before the wait for the next, so nothing due waits on the broker once per hour."""
+    rows = [
+        HistoryRow(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=h), sym, 100.0 + h, 1e6)
+        for h in range(76)
+        for sym in ("BTC", "ETH")
+    ]
+    clock = FakeClock(0.0)
+    sink = CountingSink()
+    replay = ReplayScraper(
+        history_to_quotes(rows),
+        sink,
+        Telemetry("scraper", None),
+        speed=3600.0,  # an hour a second
+        warmup_until=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=72),
+        clock=clock,
+        sleep=lambda s: bool(clock.sleep(s)),
+    )
+    assert replay.run(Stop()) == 152
+    assert sink.writes == [
+        146,
+        2,
+        2,
+        2,
+    ]  # the warm-up and the first paced hour (due at once), then one a second
+    assert [q.source_ts for q in sink.items] == sorted(q.source_ts for q in sink.items)
