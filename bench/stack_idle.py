@@ -43,11 +43,7 @@ DEFAULTS = {  # LocalStack's test settings back to the platform's defaults
 
 
 def processes(stack: LocalStack) -> dict[str, int]:
-    state = stack.state()
-    supervisor = {"supervisor": state["supervisor"]} if "supervisor" in state else {}
-    return {
-        name: info["pid"] for name, info in {**state["servers"], **state["services"], **supervisor}.items()
-    }
+    return stack.state().pids()
 
 
 def warmed_up(stack: LocalStack) -> bool:

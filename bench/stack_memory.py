@@ -24,11 +24,9 @@ from tests.e2e.conftest import LocalStack
 
 
 def sample(stack: LocalStack) -> dict[str, tuple[float, float]]:
-    state = stack.state()
     out = {}
-    supervisor = {"supervisor": state["supervisor"]} if "supervisor" in state else {}
-    for name, info in {**state["servers"], **state["services"], **supervisor}.items():
-        per = [memory_mb(p) for p in [info["pid"], *children(info["pid"])]]
+    for name, pid in stack.state().pids().items():
+        per = [memory_mb(p) for p in [pid, *children(pid)]]
         out[name] = (sum(r for r, _ in per), sum(p for _, p in per))
     return out
 

@@ -109,7 +109,7 @@ def _restart(args: argparse.Namespace) -> int:
     from cryptoviz.stack import Stack
 
     info = Stack().restart(args.name, kill=args.kill, down_for_s=args.down_for)
-    print(f"{args.name} restarted as pid {info['pid']}")
+    print(f"{args.name} restarted as pid {info.pid}")
     return 0
 
 

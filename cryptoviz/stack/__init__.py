@@ -17,6 +17,13 @@ import time
 from pathlib import Path
 
 from cryptoviz import bus, logs, names, servers
+from cryptoviz.contracts.stack_state import (
+    ServerEntry,
+    ServiceEntry,
+    StackState,
+    SupervisorEntry,
+    server_entry,
+)
 from cryptoviz.settings import DashboardSettings, KafkaSettings, StackSettings, load
 from cryptoviz.stack import probes
 from cryptoviz.stack.folder import StackFolder
@@ -39,10 +46,10 @@ class Stack(StackFolder):
         self.settings = load(StackSettings)
         super().__init__(data_dir or self.settings.cryptoviz_data_dir)
 
-    def service_env(self, state: dict, creds: dict[str, str]) -> dict[str, str]:
+    def service_env(self, state: StackState, creds: dict[str, str]) -> dict[str, str]:
         return service_env(state, creds, self.dir)
 
-    def up(self, services: tuple[str, ...] | None = None, wait_s: float = 120) -> dict:
+    def up(self, services: tuple[str, ...] | None = None, wait_s: float = 120) -> StackState:
         alive = self.running()
         if alive:
             raise servers.ServerError(
@@ -55,13 +62,13 @@ class Stack(StackFolder):
         for what, port in wanted.items():
             if servers.port_open("127.0.0.1", port):
                 raise servers.ServerError(f"port {port} ({what}) is taken by another program: set {what}")
-        state: dict = {"servers": {}, "services": {}, "started": time.time()}
+        state = StackState(started=time.time())
         t0 = time.monotonic()
         try:
             for name in SERVER_ORDER:
                 self._start_server(name, state, creds)
             bus.ensure_topics(
-                state["servers"]["broker"]["address"], partitions=load(KafkaSettings).kafka_topic_partitions
+                state.servers["broker"].address, partitions=load(KafkaSettings).kafka_topic_partitions
             )
             log.info("servers_ready", seconds=round(time.monotonic() - t0, 1))
             for spec in SERVICES:
@@ -73,11 +80,11 @@ class Stack(StackFolder):
             log.error("up_failed_stopping_what_started")
             self.down()
             raise
-        state["healthy_after_s"] = round(time.monotonic() - t0, 1)
+        state.healthy_after_s = round(time.monotonic() - t0, 1)
         self.write_state(state)
         return state
 
-    def _start_server(self, name: str, state: dict, creds: dict[str, str]) -> None:
+    def _start_server(self, name: str, state: StackState, creds: dict[str, str]) -> None:
         """Start one server on its configured port (also what a restart does) and record its PID."""
         st = self.settings
         if name == "s3":
@@ -93,7 +100,7 @@ class Stack(StackFolder):
             self.keep_ports("s3", server.extra["ports"])
         elif name == "broker":
             s3 = {
-                "endpoint": state["servers"]["s3"]["extra"]["endpoint"],
+                "endpoint": state.servers["s3"].extra.endpoint,
                 "access_key": creds["S3_ACCESS_KEY"],
                 "secret_key": creds["S3_SECRET_KEY"],
             }
@@ -102,73 +109,75 @@ class Stack(StackFolder):
             server = servers.start_redis(
                 self.dir / "redis", st.stack_redis_port, creds["REDIS_PASSWORD"], persist=True
             )
-        state["servers"][name] = server.to_json() | {"address": server.address}
+        state.servers[name] = server_entry(server.to_json() | {"address": server.address})
         self.write_state(state)
 
-    def _start_service(self, spec: ServiceSpec, state: dict, creds: dict[str, str]) -> None:
+    def _start_service(self, spec: ServiceSpec, state: StackState, creds: dict[str, str]) -> None:
         dash_port = load(DashboardSettings).dashboard_port
         log_path = self.logs / f"{spec.name}.log"
         metrics_port = spec.metrics_port(load(StackSettings).stack_metrics_port)
         env = self.service_env(state, creds) | {"METRICS_PORT": str(metrics_port or "")}
         proc = servers.spawn(spec.command(dash_port), log_path, env=env, cwd=spec.cwd)
-        info = state["services"].setdefault(spec.name, {})  # keeps the supervisor's restart record
-        info |= {"pid": proc.pid, "log_path": str(log_path), "started_ts": time.time()}
-        info["metrics_port"] = metrics_port
+        info = state.services.get(spec.name)  # kept: the supervisor's restart record
+        if info is None:
+            info = state.services[spec.name] = ServiceEntry(pid=proc.pid, log_path=str(log_path))
+        info.pid, info.log_path, info.started_ts = proc.pid, str(log_path), time.time()
+        info.metrics_port = metrics_port
         if spec.name == names.DASHBOARD:
-            info["port"] = dash_port
+            info.port = dash_port
         self.write_state(state)
 
-    def start_service(self, name: str, state: dict) -> None:
+    def start_service(self, name: str, state: StackState) -> None:
         """Start one service again as `up` did (the supervisor's and `restart`'s way)."""
         self._start_service(next(s for s in SERVICES if s.name == name), state, self.secrets())
 
-    def _start_supervisor(self, state: dict, creds: dict[str, str]) -> None:
+    def _start_supervisor(self, state: StackState, creds: dict[str, str]) -> None:
         log_path = self.logs / "supervisor.log"
         cmd = [sys.executable, "-m", "cryptoviz.stack.supervisor", str(self.dir)]
         port = load(StackSettings).stack_metrics_port + SUPERVISOR_METRICS_OFFSET
         env = self.service_env(state, creds) | {"METRICS_PORT": str(port)}
         proc = servers.spawn(cmd, log_path, env=env, cwd=REPO)
-        state["supervisor"] = {"pid": proc.pid, "log_path": str(log_path), "metrics_port": port}
+        state.supervisor = SupervisorEntry(pid=proc.pid, log_path=str(log_path), metrics_port=port)
         self.write_state(state)
 
-    def restart(self, name: str, kill: bool = False, down_for_s: float = 0.0) -> dict:
+    def restart(self, name: str, kill: bool = False, down_for_s: float = 0.0) -> ServerEntry | ServiceEntry:
         """Stop one server or service (SIGKILL with `kill`), wait `down_for_s`, start it as `up` did.
         A service is held meanwhile, so the supervisor leaves it to us."""
         with self.edit() as state:
-            info = state["servers"].get(name) or state["services"].get(name)
+            info: ServerEntry | ServiceEntry | None = state.servers.get(name) or state.services.get(name)
             if info is None:
                 raise servers.ServerError(f"{name} is not part of the running stack")
-            info["held"] = True
+            info.held = True
         grace = 0.0 if kill else (1.0 if name == "broker" else 20.0)
-        servers.stop_pid(info["pid"], grace_s=grace, sig=signal.SIGKILL if kill else signal.SIGTERM)
+        servers.stop_pid(info.pid, grace_s=grace, sig=signal.SIGKILL if kill else signal.SIGTERM)
         time.sleep(down_for_s)
         with self.edit() as state:
-            if name in state["servers"]:
+            if name in state.servers:
                 self._start_server(name, state, self.secrets())
             else:
                 self.start_service(name, state)
-            started = state["servers"].get(name) or state["services"][name]
-            started.pop("held", None)
+            started: ServerEntry | ServiceEntry = state.servers.get(name) or state.services[name]
+            started.held = False
         return started
 
     # --- down / status ------------------------------------------------------------------------
     def down(self) -> list[str]:
         state = self.read_state()
         stopped = []
-        supervisor = state.get("supervisor")
-        if supervisor and servers.stop_pid(supervisor["pid"], grace_s=10):  # first: it would restart them
+        supervisor = state.supervisor  # first: it would restart them
+        if supervisor is not None and servers.stop_pid(supervisor.pid, grace_s=10):
             stopped.append("supervisor")
-        services = {name: info["pid"] for name, info in state.get("services", {}).items()}
+        services = {name: info.pid for name, info in state.services.items()}
         gone = servers.stop_pids(services.values(), grace_s=20)  # side by side: each flushes its own
         stopped += [name for name, pid in services.items() if pid in gone]
         order = ("broker", "redis", "s3")  # the broker writes to S3: stop it first
         for name in order:
-            info = state.get("servers", {}).get(name)
-            if info is None:
+            server = state.servers.get(name)
+            if server is None:
                 continue
             # Tansu ignores SIGTERM and its data is already in S3; Redis fsyncs its AOF on SIGTERM
             grace = 1.0 if name == "broker" else 10.0
-            if servers.stop_pid(info["pid"], grace_s=grace):
+            if servers.stop_pid(server.pid, grace_s=grace):
                 stopped.append(name)
         if self.state_file.exists():
             self.state_file.unlink()
@@ -177,7 +186,7 @@ class Stack(StackFolder):
     def status(self) -> dict:
         return probes.status(self)
 
-    def urls(self, state: dict) -> dict[str, str]:
+    def urls(self, state: StackState) -> dict[str, str]:
         return probes.urls(state)
 
     def tail(self, name: str | None, lines: int, follow: bool) -> None:
@@ -193,7 +202,7 @@ def env_for_local_clients(data_dir: Path | None = None) -> dict[str, str]:
     """The variables that point a command (backfill, backtest) at the running local stack."""
     stack = Stack(data_dir)
     state = stack.read_state()
-    if not state["servers"]:
+    if not state.servers:
         return {}
     return stack.service_env(state, stack.secrets())
 

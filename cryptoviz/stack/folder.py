@@ -1,16 +1,18 @@
-"""The data folder of a local stack: `stack.json` (every process we started, by PID) under a lock,
-`secrets.env` (credentials generated once, mode 0600), `logs/`, and ports chosen once."""
+"""The data folder of a local stack: `stack.json` (every process we started, by PID; typed in
+`contracts.stack_state`) under a lock, `secrets.env` (credentials generated once, mode 0600),
+`logs/`, and ports chosen once."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from cryptoviz import servers
+from cryptoviz.contracts import ContractError
+from cryptoviz.contracts.stack_state import ServerEntry, ServiceEntry, StackState, decode_state, encode_state
 
 
 class StackFolder:
@@ -19,26 +21,30 @@ class StackFolder:
         self.state_file = self.dir / "stack.json"
         self.logs = self.dir / "logs"
 
-    def read_state(self) -> dict:
-        if self.state_file.exists():
-            return json.loads(self.state_file.read_text())
-        return {"servers": {}, "services": {}}
+    def read_state(self) -> StackState:
+        """The state (`contracts.stack_state`); an empty one when no stack was started here."""
+        if not self.state_file.exists():
+            return StackState()
+        try:
+            return decode_state(self.state_file.read_bytes())
+        except ContractError as exc:
+            raise servers.ServerError(f"{self.state_file} is unreadable ({exc})") from None
 
-    def write_state(self, state: dict) -> None:
+    def write_state(self, state: StackState) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2))
+        tmp.write_bytes(encode_state(state))
         tmp.replace(self.state_file)  # readers never see half a file
 
     @contextlib.contextmanager
-    def edit(self) -> Iterator[dict]:
+    def edit(self) -> Iterator[StackState]:
         """The state, read and written back under the folder's lock (the CLI and the supervisor)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "stack.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             state = self.read_state()
             yield state
-            if state.get("servers") or state.get("services"):
+            if state.servers or state.services:
                 self.write_state(state)
 
     def secrets(self) -> dict[str, str]:
@@ -55,15 +61,18 @@ class StackFolder:
             path.chmod(0o600)
         return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
-    def running(self) -> dict[str, dict]:
-        state = self.read_state()
-        both = {**state["servers"], **state["services"]}
-        return {name: p for name, p in both.items() if servers.pid_alive(p["pid"])}
+    def running(self) -> dict[str, ServerEntry | ServiceEntry]:
+        return {name: p for name, p in self.processes().items() if servers.pid_alive(p.pid)}
 
     def log_paths(self) -> dict[str, Path]:
+        return {name: Path(info.log_path) for name, info in self.processes().items()}
+
+    def processes(self) -> dict[str, ServerEntry | ServiceEntry]:
+        """Every server and service in the state, by name."""
         state = self.read_state()
-        both = {**state.get("servers", {}), **state.get("services", {})}
-        return {name: Path(info["log_path"]) for name, info in both.items()}
+        both: dict[str, ServerEntry | ServiceEntry] = dict(state.servers)
+        both.update(state.services)
+        return both
 
     def stable_ports(self, name: str, n: int) -> list[int]:
         """Ports for a server's side listeners, chosen once and kept, so consoles keep their URLs."""

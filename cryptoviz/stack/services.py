@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptoviz import names
+from cryptoviz.contracts.stack_state import StackState
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,14 +59,14 @@ SERVICES = (
 SUPERVISOR_METRICS_OFFSET = 9
 
 
-def service_env(state: dict, creds: dict[str, str], data_dir: Path) -> dict[str, str]:
-    s3 = state["servers"]["s3"]
+def service_env(state: StackState, creds: dict[str, str], data_dir: Path) -> dict[str, str]:
+    s3 = state.servers["s3"]
     return {
-        "KAFKA_BOOTSTRAP_SERVERS": state["servers"]["broker"]["address"],
+        "KAFKA_BOOTSTRAP_SERVERS": state.servers["broker"].address,
         "REDIS_HOST": "127.0.0.1",
-        "REDIS_PORT": str(state["servers"]["redis"]["port"]),
+        "REDIS_PORT": str(state.servers["redis"].port),
         "REDIS_PASSWORD": creds["REDIS_PASSWORD"],
-        "S3_ENDPOINT_URL": s3["extra"]["endpoint"],
+        "S3_ENDPOINT_URL": s3.extra.endpoint,
         "S3_ACCESS_KEY": creds["S3_ACCESS_KEY"],
         "S3_SECRET_KEY": creds["S3_SECRET_KEY"],
         "CRYPTOVIZ_DATA_DIR": str(data_dir),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cryptoviz import clients, logs, metrics, servers
+from cryptoviz.contracts.stack_state import ServiceEntry, StackState
 from cryptoviz.retry import Backoff
 from cryptoviz.service import Stop
 from cryptoviz.stack.probes import CRASH_LOOP_WINDOW_S, in_crash_loop
@@ -57,9 +58,9 @@ def last_error_line(log_path: str | None, max_bytes: int = 64 * 1024) -> str | N
 class StackLike(Protocol):
     """What the supervisor needs of cryptoviz.stack.Stack (and a test double provides)."""
 
-    def edit(self) -> AbstractContextManager[dict]: ...
+    def edit(self) -> AbstractContextManager[StackState]: ...
 
-    def start_service(self, name: str, state: dict) -> None: ...
+    def start_service(self, name: str, state: StackState) -> None: ...
 
 
 @dataclass
@@ -89,18 +90,18 @@ class Supervisor:
         """One look at every service; returns the names started again."""
         started = []
         with self.stack.edit() as state:
-            for name, info in list(state.get("services", {}).items()):
+            for name, info in list(state.services.items()):
                 if self._check(name, info, state):
                     started.append(name)
         return started
 
-    def _check(self, name: str, info: dict, state: dict) -> bool:
+    def _check(self, name: str, info: ServiceEntry, state: StackState) -> bool:
         now = self.clock()
         watch = self.watches.setdefault(name, Watch(started=now))
-        if info.get("held"):  # `cryptoviz restart` is at it
+        if info.held:  # `cryptoviz restart` is at it
             watch.due = None
             return False
-        if self.alive(info["pid"]):
+        if self.alive(info.pid):
             watch.due = None
             if watch.failures and now - watch.started >= STABLE_AFTER_S:
                 watch.failures = 0
@@ -108,37 +109,37 @@ class Supervisor:
         if watch.due is None:  # found exited: record it, start again after the backoff
             watch.failures += 1
             watch.due = now + backoff_s(watch.failures)
-            info["last_error"] = last_error_line(info.get("log_path"))
-            info["last_exit_ts"] = self.wall()
+            info.last_error = last_error_line(info.log_path)
+            info.last_exit_ts = self.wall()
             log.warning(
                 "service_exited",
                 service=name,
-                pid=info["pid"],
+                pid=info.pid,
                 restart_in_s=round(watch.due - now, 1),
-                last_error=info["last_error"],
+                last_error=info.last_error,
             )
             return False
         if now < watch.due:
             return False
         self.stack.start_service(name, state)
-        info = state["services"][name]
-        info["restarts"] = info.get("restarts", 0) + 1
+        info = state.services[name]
+        info.restarts += 1
         wall = self.wall()
-        info["restart_times"] = [t for t in info.get("restart_times", []) if wall - t <= CRASH_LOOP_WINDOW_S]
-        info["restart_times"].append(wall)
+        info.restart_times = [t for t in info.restart_times if wall - t <= CRASH_LOOP_WINDOW_S]
+        info.restart_times.append(wall)
         watch.due, watch.started = None, now
-        log.info("service_restarted", service=name, pid=info["pid"], restarts=info["restarts"])
+        log.info("service_restarted", service=name, pid=info.pid, restarts=info.restarts)
         return True
 
-    def report(self, state: dict, telemetry: Telemetry) -> None:
+    def report(self, state: StackState, telemetry: Telemetry) -> None:
         """The heartbeat: restarts per service, and which services are in a crash loop."""
         now = self.wall()
         looping = []
-        for name, info in state.get("services", {}).items():
-            telemetry.counters[f"restarts.{name}"] = info.get("restarts", 0)
-            if in_crash_loop(info.get("restart_times", []), now):
+        for name, info in state.services.items():
+            telemetry.counters[f"restarts.{name}"] = info.restarts
+            if in_crash_loop(info.restart_times, now):
                 looping.append(name)
-                telemetry.gauge(f"last_error.{name}", info.get("last_error"))
+                telemetry.gauge(f"last_error.{name}", info.last_error)
         telemetry.state = f"crash loop: {', '.join(looping)}" if looping else "supervising"
 
 

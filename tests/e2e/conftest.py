@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import redis
 
 from cryptoviz import names, servers
 from cryptoviz.coins import DEFAULT_COINS
+from cryptoviz.contracts.stack_state import StackState, decode_state
 from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES, HISTORY_2024_2026
 from cryptoviz.testing.harness import wait_for
@@ -72,13 +72,11 @@ class LocalStack:
             timeout=timeout,
         )
 
-    def state(self) -> dict:
-        return json.loads((self.root / "stack.json").read_text())
+    def state(self) -> StackState:
+        return decode_state((self.root / "stack.json").read_bytes())
 
     def pids(self) -> list[int]:
-        state = self.state()
-        pids = [p["pid"] for group in ("servers", "services") for p in state[group].values()]
-        return pids + ([state["supervisor"]["pid"]] if "supervisor" in state else [])
+        return list(self.state().pids().values())
 
     def redis(self) -> redis.Redis:
         secrets = dict(line.split("=", 1) for line in (self.root / "secrets.env").read_text().splitlines())

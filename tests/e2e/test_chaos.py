@@ -46,7 +46,7 @@ def lose_the_checkpoint(stack: LocalStack) -> None:
     query id proves it."""
     checkpoint = stack.root / "lake" / "_checkpoint"
     before = orjson.loads((checkpoint / "metadata").read_bytes())["id"]
-    old = stack.state()["services"]["spark-streaming"]["pid"]
+    old = stack.state().services["spark-streaming"].pid
     restart = subprocess.Popen(
         [sys.executable, "-m", "cryptoviz.cli", "restart", "spark-streaming", "--kill", "--down-for", "10"],
         env=stack.env,
@@ -97,9 +97,9 @@ def compaction_killed_midway_then_rerun(stack: LocalStack) -> None:
 
 def test_faults_lose_nothing_and_count_nothing_twice(stack):
     rows = replayed_rows(START)
-    bootstrap = stack.state()["servers"]["broker"]["address"]
+    bootstrap = stack.state().servers["broker"].address
     bad = malformed()
-    pids = {name: svc["pid"] for name, svc in stack.state()["services"].items()}
+    pids = {name: svc.pid for name, svc in stack.state().services.items()}
     prod = bus.producer(bootstrap)
     for key, value, _ in bad:
         for topic in (names.TOPIC_STREAMING, names.TOPIC_RAW):
@@ -119,7 +119,7 @@ def test_faults_lose_nothing_and_count_nothing_twice(stack):
 
     wait_for(dead_lettered_and_published, 60, "the dead letters counted by the processor")
     wait_for(lambda: quarantined() == len(bad), 120, "the malformed messages in the quarantine")
-    assert {name: svc["pid"] for name, svc in stack.state()["services"].items()} == pids
+    assert {name: svc.pid for name, svc in stack.state().services.items()} == pids
     assert all(servers.pid_alive(p) for p in pids.values()), "no message stopped a service"
 
     # The scraper is killed three times first, each time once its successor has published: each new
@@ -128,7 +128,7 @@ def test_faults_lose_nothing_and_count_nothing_twice(stack):
     # showed in no counter): 10 s outlasts them (cryptoviz.clients: 2 retries, backoff under 1 s),
     # so a heartbeat (every second) issued in the outage fails and is counted.
     for _ in range(3):
-        pid = stack.state()["services"]["scraper"]["pid"]
+        pid = stack.state().services["scraper"].pid
         wait_for(
             lambda pid=pid: (
                 (s := stack.statuses().get("scraper"))
@@ -195,7 +195,7 @@ def test_faults_lose_nothing_and_count_nothing_twice(stack):
     assert stored == clean, "every prediction scored once: none lost, none twice"
 
     state = stack.state()
-    assert all(servers.pid_alive(p["pid"]) for p in state["services"].values()), "no service died"
+    assert all(servers.pid_alive(p.pid) for p in state.services.values()), "no service died"
     counters = {svc: doc["counters"] for svc, doc in stack.statuses().items()}
     errors = {
         svc: {k: v for k, v in c.items() if k.startswith(("errors.", "dead_letter.", "quarantined."))}

@@ -152,7 +152,7 @@ def test_a_service_that_dies_is_started_again_by_the_supervisor(local_stack):
 
     from cryptoviz import servers
 
-    before = local_stack.state()["services"]["ml-processor"]["pid"]
+    before = local_stack.state().services["ml-processor"].pid
     os.kill(before, signal.SIGKILL)
 
     def restarted():

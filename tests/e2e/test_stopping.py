@@ -26,17 +26,18 @@ def test_sigterm_ends_each_service_within_10_s_while_a_server_is_down(tmp_path_f
     state = stack.state()
     try:
         # the supervisor would start them again: it goes first, as `down` does
-        assert servers.stop_pid(state["supervisor"]["pid"], grace_s=10)
+        assert state.supervisor is not None, "`up` ends by starting the supervisor"
+        assert servers.stop_pid(state.supervisor.pid, grace_s=10)
         wait_for(
             lambda: (s := stack.statuses().get("ml-processor")) and s["counters"].get("ticks_in", 0) > 0,
             120,
             "the ML processor at work",
         )
-        server = state["servers"][outage]
-        assert servers.stop_pid(server["pid"], grace_s=0, sig=signal.SIGKILL)
+        server = state.servers[outage]
+        assert servers.stop_pid(server.pid, grace_s=0, sig=signal.SIGKILL)
         time.sleep(3)  # the outage: every service is now retrying against a dead server
         # SIGTERM to every service at once, as `down` sends it; each one's time to exit is its own
-        pids = {name: state["services"][name]["pid"] for name in SERVICES}
+        pids = {name: state.services[name].pid for name in SERVICES}
         started = time.monotonic()
         for pid in pids.values():
             os.kill(pid, signal.SIGTERM)
@@ -52,13 +53,12 @@ def test_sigterm_ends_each_service_within_10_s_while_a_server_is_down(tmp_path_f
         print(f"{outage} down, SIGTERM to exit:", took)
         slow = {name: s for name, s in took.items() if s > 10}
         tails = "\n".join(
-            f"--- {name} log:\n"
-            + Path(state["services"][name]["log_path"]).read_text(errors="replace")[-4000:]
+            f"--- {name} log:\n" + Path(state.services[name].log_path).read_text(errors="replace")[-4000:]
             for name in slow
         )
         assert not slow, f"services that took over 10 s to stop with {outage} down: {slow}\n{tails}"
         for name in SERVICES:  # a clean stop: its last words logged, no exception on the way out
-            log = Path(state["services"][name]["log_path"]).read_text(errors="replace")
+            log = Path(state.services[name].log_path).read_text(errors="replace")
             assert f"{name} stopped" in log, f"{name}:\n{log[-3000:]}"
             # kafka-python's producer destructor may repeat the flush that close() gave up on, and
             # the interpreter prints that as "Exception ignored in ... __del__" at exit: not ours

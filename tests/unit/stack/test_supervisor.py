@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+from cryptoviz.contracts.stack_state import ServiceEntry, StackState
 from cryptoviz.servers import pid_alive
 from cryptoviz.stack.supervisor import (
     CRASH_LOOP_WINDOW_S,
@@ -23,18 +24,19 @@ class MemoryStack:
     def __init__(self, script: str, log_path: str) -> None:
         self.script = script
         self.log_path = log_path
-        self.state: dict = {"services": {}}
+        self.state = StackState()
         self.procs: list[subprocess.Popen] = []
 
     @contextlib.contextmanager
-    def edit(self) -> Iterator[dict]:
+    def edit(self) -> Iterator[StackState]:
         yield self.state
 
-    def start_service(self, name: str, state: dict) -> None:
+    def start_service(self, name: str, state: StackState) -> None:
         with open(self.log_path, "a") as log:
             proc = subprocess.Popen([sys.executable, "-c", self.script], stdout=log, stderr=log)
         self.procs.append(proc)
-        state["services"].setdefault(name, {}).update(pid=proc.pid, log_path=self.log_path)
+        info = state.services.setdefault(name, ServiceEntry(pid=proc.pid, log_path=self.log_path))
+        info.pid, info.log_path = proc.pid, self.log_path
 
     def reap(self) -> None:
         for proc in self.procs:
@@ -79,8 +81,8 @@ def test_a_service_that_exits_is_started_again_after_its_backoff_and_a_crash_loo
         starts = []
         for _ in range(4):
             assert sup.tick() == []  # found exited: recorded, not yet started
-            info = stack.state["services"]["ml-processor"]
-            assert info["last_error"] == "invalid setting ML_WEIGHTS"
+            info = stack.state.services["ml-processor"]
+            assert info.last_error == "invalid setting ML_WEIGHTS"
             wait = backoff_s(sup.watches["ml-processor"].failures)
             clock.now += wait - 0.01
             assert sup.tick() == [], "not before the backoff"
@@ -90,9 +92,9 @@ def test_a_service_that_exits_is_started_again_after_its_backoff_and_a_crash_loo
             starts.append(wait)
             stack.procs[-1].wait()
         assert starts == [1.0, 2.0, 4.0, 8.0]
-        info = stack.state["services"]["ml-processor"]
-        assert info["restarts"] == 4
-        assert in_crash_loop(info["restart_times"], wall.now)
+        info = stack.state.services["ml-processor"]
+        assert info.restarts == 4
+        assert in_crash_loop(info.restart_times, wall.now)
     finally:
         stack.reap()
 
@@ -103,17 +105,17 @@ def test_a_running_or_held_service_is_left_alone_and_a_long_run_resets_the_backo
     sup = Supervisor(stack, clock=clock)
     try:
         stack.start_service("scraper", stack.state)
-        pid = stack.state["services"]["scraper"]["pid"]
+        pid = stack.state.services["scraper"].pid
         assert sup.tick() == [] and pid_alive(pid)
         sup.watches["scraper"].failures = 3
         clock.now += 61
         sup.tick()
         assert sup.watches["scraper"].failures == 0, "a run of a minute is a recovery"
-        stack.state["services"]["scraper"]["held"] = True
+        stack.state.services["scraper"].held = True
         stack.procs[-1].kill()
         stack.procs[-1].wait()
         clock.now += 120
         assert sup.tick() == [] and sup.tick() == [], "`cryptoviz restart` holds it"
-        assert "restarts" not in stack.state["services"]["scraper"]
+        assert stack.state.services["scraper"].restarts == 0
     finally:
         stack.reap()
