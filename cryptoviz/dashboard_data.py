@@ -9,11 +9,12 @@ import plotly.graph_objects as go
 
 from cryptoviz import names
 from cryptoviz.charts import add_band, live_marker
-from cryptoviz.contracts import SIGNAL_HORIZON, BacktestSummary, LatestQuote, MLView
+from cryptoviz.contracts import HORIZON_NAMES, SIGNAL_HORIZON, BacktestSummary, Horizon, LatestQuote, MLView
 from cryptoviz.health import current_instances, service_state
 from cryptoviz.models import HORIZONS
 from cryptoviz.readers import Snapshot
 from cryptoviz.scoring import SCORED
+from cryptoviz.scoring.summary import ScoreSummary
 from cryptoviz.scraper.report import ScraperReport, scraper_report
 
 
@@ -104,11 +105,11 @@ def predictions_table(view: MLView) -> pd.DataFrame:
     """Every model's prediction with what scoring measured so far: MAPE, hit rate, and skill
     against persistence (1 - MAPE / MAPE(persistence)) with its Newey-West t statistic."""
     rows = []
-    for h in HORIZONS:
-        acc_h = view["accuracy"].get(h, {})
+    for h in HORIZON_NAMES:
+        acc_h = view["accuracy"].get(h)
         for model in SCORED:
-            acc = acc_h.get(model)
-            skill = acc_h.get("skill", {}).get(model, {})
+            acc = acc_h.get(model) if acc_h else None
+            skill = acc_h["skill"].get(model) if acc_h else None
             rows.append(
                 {
                     "horizon": h,
@@ -118,8 +119,10 @@ def predictions_table(view: MLView) -> pd.DataFrame:
                     "n_scored": acc["n"] if acc else 0,
                     "mape_pct": _round(acc["mape"] if acc else None, 4),
                     "hit_rate": _round(acc["hit_rate"] if acc else None, 3),
-                    "skill_pct": _round(skill["skill"] * 100 if skill.get("skill") is not None else None, 2),
-                    "t_stat": _round(skill.get("t_stat"), 1),
+                    "skill_pct": _round(
+                        skill["skill"] * 100 if skill and skill["skill"] is not None else None, 2
+                    ),
+                    "t_stat": _round(skill["t_stat"] if skill else None, 1),
                 }
             )
     return pd.DataFrame(rows)
@@ -129,11 +132,14 @@ def _round(v: float | None, digits: int) -> float | None:
     return None if v is None else round(v, digits)
 
 
-def coverage_table(accuracy: dict) -> pd.DataFrame:
+def coverage_table(accuracy: ScoreSummary) -> pd.DataFrame:
     """How often the intervals held the price so far, overall and per volatility regime."""
     rows = []
-    for h in HORIZONS:
-        for level, iv in accuracy.get(h, {}).get("intervals", {}).items():
+    for h in HORIZON_NAMES:
+        scores = accuracy.get(h)
+        if not scores:
+            continue
+        for level, iv in scores["intervals"].items():
             row = {"horizon": h, "interval": f"{level} %", "n": iv["n"], "held": _round(iv["coverage"], 3)}
             for regime, r in iv["by_regime"].items():
                 row[f"{regime} volatility"] = _round(r["coverage"], 3)
@@ -142,10 +148,11 @@ def coverage_table(accuracy: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def reliability_figure(accuracy: dict, horizon: str) -> go.Figure:
+def reliability_figure(accuracy: ScoreSummary, horizon: Horizon) -> go.Figure:
     """P(up) said vs what happened, per tenth of probability: on the diagonal when calibrated."""
-    p_up = accuracy.get(horizon, {}).get("p_up", {})
-    bins = [b for b in p_up.get("reliability", []) if b["n"]]
+    scores = accuracy.get(horizon)
+    p_up = scores["p_up"] if scores else None
+    bins = [b for b in p_up["reliability"] if b["n"]] if p_up else []
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="calibrated", line={"dash": "dot"}))
     fig.add_trace(
@@ -158,7 +165,7 @@ def reliability_figure(accuracy: dict, horizon: str) -> go.Figure:
             name="observed (n)",
         )
     )
-    brier, base = p_up.get("brier"), p_up.get("brier_base_rate")
+    brier, base = (p_up["brier"], p_up["brier_base_rate"]) if p_up else (None, None)
     note = f"Brier {brier:.4f} vs base rate {base:.4f}" if brier is not None and base is not None else ""
     fig.update_layout(
         title=f"P(up) {horizon}: said vs happened. {note}",
@@ -176,13 +183,13 @@ def backtest_table(summary: BacktestSummary, symbol: str) -> pd.DataFrame:
     if not per:
         return pd.DataFrame()
     rows = []
-    for h in HORIZONS:
-        skill = per[h].get("skill", {})
+    for h in HORIZON_NAMES:
+        skill = per[h]["skill"]
         for model in SCORED:
             m = per[h].get(model)
             if not m:
                 continue
-            sk = skill.get(model, {})
+            sk = skill.get(model)
             rows.append(
                 {
                     "horizon": h,
@@ -190,8 +197,8 @@ def backtest_table(summary: BacktestSummary, symbol: str) -> pd.DataFrame:
                     "n_scored": m["n"],
                     "mape_pct": _round(m["mape"], 4),
                     "hit_rate": _round(m["hit_rate"], 3),
-                    "skill_pct": _round(sk["skill"] * 100 if sk.get("skill") is not None else None, 2),
-                    "t_stat": _round(sk.get("t_stat"), 1),
+                    "skill_pct": _round(sk["skill"] * 100 if sk and sk["skill"] is not None else None, 2),
+                    "t_stat": _round(sk["t_stat"] if sk else None, 1),
                 }
             )
     return pd.DataFrame(rows)

@@ -3,9 +3,19 @@
 
 from __future__ import annotations
 
-from cryptoviz.models import HORIZONS
+from typing import TypedDict
+
+from cryptoviz.contracts import HORIZON_NAMES
+from cryptoviz.contracts.backtest import BacktestHorizon, BacktestSummary
 
 SEED_MODELS = ("moving_average", "linear_trend", "momentum", "consensus")
+
+
+class _Rated(TypedDict):
+    """What a hit rate is shown from (a BacktestMetric, the signals, "always up")."""
+
+    hit_rate: float | None
+    hit_rate_ci: list[float] | None
 
 
 def _pct(v: float | None, digits: int = 3, sign: bool = False) -> str:
@@ -14,15 +24,20 @@ def _pct(v: float | None, digits: int = 3, sign: bool = False) -> str:
     return f"{v:+.{digits}f}" if sign else f"{v:.{digits}f}"
 
 
-def _skill(per_h: dict, model: str) -> str:
-    s = per_h["skill"].get(model, {})
-    if s.get("skill") is None:
+def _skill_of(per_h: BacktestHorizon, model: str) -> float | None:
+    s = per_h["skill"].get(model)
+    return s["skill"] if s else None
+
+
+def _skill(per_h: BacktestHorizon, model: str) -> str:
+    s = per_h["skill"].get(model)
+    if s is None or s["skill"] is None:
         return "-"
-    t = s.get("t_stat")
+    t = s["t_stat"]
     return f"{s['skill'] * 100:+.2f} ({'-' if t is None else f'{t:+.1f}'})"
 
 
-def render(summary: dict) -> str:
+def render(summary: BacktestSummary) -> str:
     symbols = summary["symbols"]
     out = [f"`{summary.get('summary', '')}`", ""]
     out += [
@@ -33,9 +48,9 @@ def render(summary: dict) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for sym, per in symbols.items():
-        for h in HORIZONS:
+        for h in HORIZON_NAMES:
             x = per[h]
-            best = max(SEED_MODELS, key=lambda m: x["skill"].get(m, {}).get("skill") or float("-inf"))
+            best = max(SEED_MODELS, key=lambda m: _skill_of(x, m) or float("-inf"))
             out.append(
                 f"| {sym} | {h} | {x['forecast']['n']:,} | {_pct(x['persistence']['mape'], 4)} "
                 f"| {_pct(x['forecast']['mape'], 4)} | {_skill(x, 'forecast')} | {_skill(x, 'consensus')} "
@@ -52,7 +67,7 @@ def render(summary: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for sym, per in symbols.items():
-        for h in HORIZONS:
+        for h in HORIZON_NAMES:
             iv, p = per[h]["intervals"], per[h]["p_up"]
             cells = []
             for level in ("80", "90"):
@@ -75,7 +90,7 @@ def render(summary: dict) -> str:
     for sym, per in symbols.items():
         x = per["1h"]
         sig = x["signals"]
-        r2 = " / ".join(_pct(v.get("r2"), 2) for v in per["volatility"].values())
+        r2 = " / ".join(_pct(v["r2"], 2) for v in per["volatility"].values())
         out.append(
             f"| {sym} | {sig['n']:,} | {_rate(sig)} | {_pct(sig['mean_net_return_pct'], 3, sign=True)} "
             f"| {_rate(x['reversal'])} | {_rate(x['always_up'])} | {r2} |"
@@ -83,8 +98,8 @@ def render(summary: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def _rate(m: dict) -> str:
-    if m.get("hit_rate") is None:
+def _rate(m: _Rated) -> str:
+    rate, ci = m["hit_rate"], m["hit_rate_ci"]
+    if rate is None:
         return "-"
-    ci = m.get("hit_rate_ci")
-    return f"{m['hit_rate']:.3f}" + (f" ({ci[0]:.3f}-{ci[1]:.3f})" if ci else "")
+    return f"{rate:.3f}" + (f" ({ci[0]:.3f}-{ci[1]:.3f})" if ci else "")

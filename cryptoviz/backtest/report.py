@@ -16,6 +16,8 @@ from rich.table import Table
 
 from cryptoviz import names
 from cryptoviz.backtest.runner import SymbolResult, run_symbol, to_json, verdict
+from cryptoviz.contracts import HORIZON_NAMES
+from cryptoviz.contracts.backtest import BacktestSummary
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.scoring import BASELINES, MODELS
@@ -55,14 +57,14 @@ def table(results: list[SymbolResult]) -> Table:
     for col in ("symbol", "horizon", "model", "n", "MAPE %", "hit rate", "skill %", "t"):
         t.add_column(col, justify="left" if col in ("symbol", "horizon", "model") else "right")
     for r in results:
-        for h in HORIZONS:
+        for h in HORIZON_NAMES:
             s = r.summary[h]
             for model in (*BASELINES, *MODELS):
                 m = s.get(model)
                 if not m:
                     continue
-                sk = s["skill"].get(model, {})
-                skill = None if sk.get("skill") is None else sk["skill"] * 100
+                sk = s["skill"].get(model)
+                skill = None if sk is None or sk["skill"] is None else sk["skill"] * 100
                 t.add_row(
                     r.symbol,
                     h,
@@ -71,7 +73,7 @@ def table(results: list[SymbolResult]) -> Table:
                     f"{m['mape']:.4f}",
                     _num(m["hit_rate"], ".3f"),
                     _num(skill, "+.2f"),
-                    _num(sk.get("t_stat"), "+.1f"),
+                    _num(sk["t_stat"] if sk else None, "+.1f"),
                 )
             t.rows[-1].end_section = True
     return t
@@ -83,7 +85,7 @@ def forecast_table(results: list[SymbolResult]) -> Table:
     for col in cols:
         t.add_column(col, justify="left" if col in ("symbol", "horizon") else "right")
     for r in results:
-        for h in HORIZONS:
+        for h in HORIZON_NAMES:
             s = r.summary[h]
             cells = []
             for level in ("80", "90"):
@@ -155,7 +157,7 @@ def plot(result: SymbolResult, path: str) -> None:
         fig.write_image(path)  # PNG: kaleido (the `report` extra) renders with the system Chromium
 
 
-def save(summary: dict) -> str:
+def save(summary: BacktestSummary) -> str:
     """The dashboard reads the latest summary from Redis when the stack runs, else from the file."""
     from cryptoviz.settings import data_dir
 
@@ -237,7 +239,7 @@ def run_all(
     return results
 
 
-def summarize(results: list[SymbolResult], total: int, elapsed: float) -> dict:
+def summarize(results: list[SymbolResult], total: int, elapsed: float) -> BacktestSummary:
     """The saved summary: every symbol's figures, the verdict, the rows read and the time taken."""
     summary = to_json(results)
     summary["summary"] = verdict(results)
@@ -247,7 +249,7 @@ def summarize(results: list[SymbolResult], total: int, elapsed: float) -> dict:
     return summary
 
 
-def write_markdown(summary: dict, path: str, data: list[str] | None) -> None:
+def write_markdown(summary: BacktestSummary, path: str, data: list[str] | None) -> None:
     """The summary's tables in Markdown (docs/models/), under a header naming commit, machine, files."""
     from cryptoviz.backtest.markdown import render
     from cryptoviz.provenance import commit, machine_name

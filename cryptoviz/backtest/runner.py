@@ -11,14 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 import numpy as np
 
-from cryptoviz.models import HORIZONS
+from cryptoviz.contracts import HORIZON_NAMES, Horizon
+from cryptoviz.contracts.backtest import BacktestHorizon, BacktestMetric, BacktestSummary, BacktestSymbol
 from cryptoviz.models.book import ModelBook
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.models.layout import OUT_OK
 from cryptoviz.scoring import BASELINES, MODELS
+from cryptoviz.scoring.summary import HorizonScores, Model, ModelScore, ScoreSummary
 
 
 @dataclass
@@ -27,7 +30,7 @@ class SymbolResult:
     rows: int
     first_ts: datetime
     last_ts: datetime
-    summary: dict  # Scoreboard.summary()
+    summary: ScoreSummary  # the scoreboard's, as the ML view's accuracy
     hold_return: float  # first to last price (across any gaps)
     segments: int  # stretches without a gap longer than GAP_S
     trace: list[Trace] = field(default_factory=list)
@@ -108,45 +111,61 @@ def run_symbol(
     )
 
 
-def to_json(results: list[SymbolResult]) -> dict:
+def to_json(results: list[SymbolResult]) -> BacktestSummary:
     """The --json object: symbols -> horizon -> every model and baseline {n, mae, mape, hit_rate,
     hit_rate_ci}, skill, intervals, p_up, signals, always_up; and per symbol the volatility forecast."""
-    out: dict = {"symbols": {}}
+    symbols: dict[str, BacktestSymbol] = {}
     for r in results:
-        per: dict[str, object] = {}
-        for h in HORIZONS:
-            s = r.summary[h]
-            horizon: dict[str, object] = {m: _metric(s.get(m)) for m in (*BASELINES, *MODELS)}
-            for key in ("skill", "intervals", "p_up", "signals", "always_up", "expired"):
-                horizon[key] = s[key]
-            per[h] = horizon
+        # keyed by the horizons, then the rest
+        per = cast(BacktestSymbol, {h: _horizon(r.summary[h]) for h in HORIZON_NAMES})
         per["volatility"] = r.summary["volatility"]
         per["hold_return"] = r.hold_return
         per["segments"] = r.segments
         per["rows"] = r.rows
         per["from"] = r.first_ts.isoformat()
         per["to"] = r.last_ts.isoformat()
-        out["symbols"][r.symbol] = per
-    return out
+        symbols[r.symbol] = per
+    return {"symbols": symbols}
 
 
-def _metric(m: dict | None) -> dict:
+def _horizon(s: HorizonScores) -> BacktestHorizon:
+    # keyed by every model and baseline name, then the rest
+    horizon = cast(BacktestHorizon, {m: _metric(s.get(m)) for m in (*BASELINES, *MODELS)})
+    horizon["skill"] = s["skill"]
+    horizon["intervals"] = s["intervals"]
+    horizon["p_up"] = s["p_up"]
+    horizon["signals"] = s["signals"]
+    horizon["always_up"] = s["always_up"]
+    horizon["expired"] = s["expired"]
+    return horizon
+
+
+def _metric(m: ModelScore | None) -> BacktestMetric:
     if m is None:
         return {"n": 0, "mae": None, "mape": None, "hit_rate": None, "hit_rate_ci": None}
-    return {k: m[k] for k in ("n", "mae", "mape", "hit_rate", "hit_rate_ci")}
+    return {
+        "n": m["n"],
+        "mae": m["mae"],
+        "mape": m["mape"],
+        "hit_rate": m["hit_rate"],
+        "hit_rate_ci": m["hit_rate_ci"],
+    }
 
 
-def verdict(results: list[SymbolResult], horizon: str = "1h") -> str:
+_VERDICT: tuple[Model, ...] = ("forecast", "consensus")
+
+
+def verdict(results: list[SymbolResult], horizon: Horizon = "1h") -> str:
     """One line: how the headline forecast and the seed's consensus did against persistence."""
     parts = []
-    for model in ("forecast", "consensus"):
-        wins = sum(
-            1
-            for r in results
-            if r.summary[horizon].get(model)
-            and r.summary[horizon][model]["mape"] <= r.summary[horizon]["persistence"]["mape"]
-        )
+    for model in _VERDICT:
+        wins = sum(1 for r in results if _at_or_below_persistence(r.summary[horizon], model))
         parts.append(
             f"{model} at or below persistence's MAPE ({horizon}) on {wins} of {len(results)} symbols"
         )
     return "; ".join(parts)
+
+
+def _at_or_below_persistence(scores: HorizonScores, model: Model) -> bool:
+    m = scores.get(model)
+    return m is not None and m["mape"] <= scores["persistence"]["mape"]

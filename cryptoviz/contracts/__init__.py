@@ -6,6 +6,8 @@ backtest summary. Writers build these and `encode` them; readers `decode_*` them
 keys and types the readers rely on and raises ContractError otherwise (a reader skips and counts
 such a value rather than failing a page). Key names live in `cryptoviz.names`.
 The two values the dashboard reads for every symbol are msgspec Structs, decoded all in one call.
+The view's stats and accuracy are typed where they are made (`models.engine.ModelStats`,
+`scoring.summary.ScoreSummary`), the backtest summary's parts in `contracts.backtest`.
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from typing import Any, Literal, NotRequired, TypedDict, TypeVar, cast, get_args
 import msgspec
 import orjson
 
+from cryptoviz.contracts.backtest import BacktestSummary
 from cryptoviz.models import HORIZONS
+from cryptoviz.models.engine import ModelStats
+from cryptoviz.scoring.summary import ModelScore, ScoreSummary
 
 Horizon = Literal["1h", "6h"]
-HORIZON_NAMES: tuple[str, ...] = tuple(HORIZONS)  # in order: the shortest first
-SIGNAL_HORIZON: str = HORIZON_NAMES[0]  # the horizon signals and headline figures use
+HORIZON_NAMES: tuple[Horizon, ...] = get_args(Horizon)  # in order: the shortest first
+SIGNAL_HORIZON: Horizon = HORIZON_NAMES[0]  # the horizon signals and headline figures use
+assert tuple(HORIZONS) == HORIZON_NAMES
 T = TypeVar("T")
 
 
@@ -60,8 +66,8 @@ class MLView(TypedDict):
     signal: MLSignal
     forecast: dict[str, MLForecast]  # horizon -> headline forecast ({} before there is a volatility)
     expected_move_pct: dict[str, float]  # 1h / 6h / 24h -> expected absolute move
-    stats: dict[str, Any]
-    accuracy: dict[str, Any]  # horizon -> model/baseline -> n, mae, mape, hit rate
+    stats: ModelStats
+    accuracy: ScoreSummary  # horizon -> model/baseline -> n, mae, mape, hit rate; skill, intervals...
     updated_ts: float
 
 
@@ -105,14 +111,6 @@ class Heartbeat(TypedDict):
     interval_s: float
     counters: dict[str, int]
     gauges: dict[str, Any]
-
-
-class BacktestSummary(TypedDict, total=False):
-    """backtest:summary: what `cryptoviz backtest` last measured (see backtest.to_json)."""
-
-    summary: str
-    generated_ts: float
-    symbols: dict[str, Any]
 
 
 AlertKind = Literal["price_above", "price_below", "move_1h", "signal"]
@@ -224,16 +222,28 @@ def summary_of(view: MLView) -> MLSummary:
         "updated_ts": view["updated_ts"],
     }
     # how many 1 h forecasts had a direction and how many of those were right, when scored yet
-    scored = view["accuracy"].get(SIGNAL_HORIZON, {}).get("forecast") or {}
-    n, rate = scored.get("n_direction"), scored.get("hit_rate")
-    if isinstance(n, int) and isinstance(rate, int | float):
-        summary["hits_1h"], summary["scored_1h"] = round(rate * n), n
+    scored = forecast_score(view["accuracy"], SIGNAL_HORIZON)
+    if scored is not None and scored["hit_rate"] is not None:
+        n = scored["n_direction"]
+        summary["hits_1h"], summary["scored_1h"] = round(scored["hit_rate"] * n), n
     forecasts = view["forecast"]
     summary["calibrated"] = bool(forecasts) and all(fc.get("learnt", False) for fc in forecasts.values())
     summary["settled"] = {
-        h: int((view["accuracy"].get(h, {}).get("forecast") or {}).get("n") or 0) for h in view["predictions"]
+        h: forecasts_settled(view["accuracy"], h) for h in HORIZON_NAMES if h in view["predictions"]
     }
     return summary
+
+
+def forecast_score(accuracy: ScoreSummary, horizon: Horizon) -> ModelScore | None:
+    """The headline forecast's scores at `horizon` so far (None before one was scored)."""
+    scores = accuracy.get(horizon)
+    return scores.get("forecast") if scores else None
+
+
+def forecasts_settled(accuracy: ScoreSummary, horizon: Horizon) -> int:
+    """How many of the headline forecasts at `horizon` were scored so far."""
+    score = forecast_score(accuracy, horizon)
+    return score["n"] if score else 0
 
 
 def forecast_state(summary: MLSummary) -> dict[str, Any]:

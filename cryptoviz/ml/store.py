@@ -13,8 +13,9 @@ import redis
 from cryptoviz import contracts, names
 from cryptoviz.contracts import MLCard, MLSignal, MLState, MLSummary, MLView
 from cryptoviz.models import HORIZONS
-from cryptoviz.models.engine import Output
+from cryptoviz.models.engine import ModelStats, Output
 from cryptoviz.models.forecaster import REGIMES
+from cryptoviz.scoring.summary import ScoreSummary
 
 STATE_TTL_S = 30 * 24 * 3600
 
@@ -31,8 +32,8 @@ class Model(Protocol):
     """What the store reads of a symbol's model: the processor's `book.BookModel`, or the reference
     `SymbolModel` (seeds and tests)."""
 
-    def stats(self) -> dict: ...
-    def summary(self) -> dict: ...
+    def stats(self) -> ModelStats: ...
+    def summary(self) -> ScoreSummary: ...
     def to_state(self) -> dict: ...
     def learnt(self, horizon: str, regime: int) -> bool: ...
 

@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from cryptoviz.models import HORIZONS, HOUR, kernel, layout, rowmap, summary
-from cryptoviz.models.engine import ModelConfig, Output, SymbolModel
+from cryptoviz.models.engine import ModelConfig, ModelStats, Output, SymbolModel
 from cryptoviz.models.forecaster import LEVELS, MIN_RESIDUALS, Forecast
 from cryptoviz.models.layout import (
     FC,
@@ -42,6 +42,7 @@ from cryptoviz.models.layout import (
 from cryptoviz.models.moves import VOL_HORIZONS
 from cryptoviz.models.signals import Signal
 from cryptoviz.scoring.board import SCORED, TOLERANCE
+from cryptoviz.scoring.summary import ScoreSummary
 
 ACTIONS = {1: "BUY", -1: "SELL", 0: "HOLD"}
 _PRED_KEYS = (
@@ -107,12 +108,12 @@ class BookModel:
     def __init__(self, book: ModelBook, symbol: str, row: np.ndarray | None = None) -> None:
         self.book, self.symbol, self.row = book, symbol, row
 
-    def stats(self) -> dict:
+    def stats(self) -> ModelStats:
         if self.row is None:
             raise ValueError(f"no tick of {self.symbol} to take the stats of")
         return self.book.stats(self.row)
 
-    def summary(self) -> dict:
+    def summary(self) -> ScoreSummary:
         return self.book.summary(self.symbol)
 
     def to_state(self) -> dict:
@@ -220,7 +221,7 @@ class ModelBook:
         )
 
     @staticmethod
-    def stats(row: np.ndarray) -> dict:
+    def stats(row: np.ndarray) -> ModelStats:
         """`SymbolModel.stats` just after the tick whose output row this is."""
         vol = float(row[OUT_STATS + 2])
         return {
@@ -232,7 +233,7 @@ class ModelBook:
             "window_points": int(row[OUT_STATS + 3]),
         }
 
-    def summary(self, symbol: str) -> dict:
+    def summary(self, symbol: str) -> ScoreSummary:
         """`Scoreboard.summary` of the symbol, its numbers computed by the core."""
         i = self.rows[symbol]
         kernel.summarize(self.fixed, i, self._summary)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.consensus import consensus
@@ -20,6 +21,7 @@ from cryptoviz.models.signals import Signal, decide
 from cryptoviz.models.volatility import Volatility
 from cryptoviz.models.window import TimeWindow
 from cryptoviz.scoring import Scoreboard
+from cryptoviz.scoring.summary import ScoreSummary
 
 STATE_VERSION = 3  # 3: weights in hours, signals as positions (an older snapshot starts afresh)
 
@@ -58,6 +60,17 @@ class Output:
     scored: int  # predictions scored by this tick
     forecasts: dict[str, Forecast]  # horizon -> the headline forecast ({} until there is a volatility)
     expected_moves: dict[str, float]  # horizon (1h, 6h, 24h) -> expected absolute move, % of price
+
+
+class ModelStats(TypedDict):
+    """The seed models' state after a tick (the ML view's `stats`); None where one has no value yet."""
+
+    ticks: int
+    moving_average: float | None  # the window's mean price
+    trend_slope_per_h: float  # the trend's, USD per hour
+    momentum_per_h: float | None
+    volatility_1h_pct: float | None
+    window_points: int  # the trend window's
 
 
 class SymbolModel:
@@ -128,7 +141,7 @@ class SymbolModel:
         self.board.record(t, price, predictions, {h: s.direction for h, s in signals.items()}, forecasts)
         return Output(t, price, predictions, signals[cfg.signal_horizon], scored, forecasts, moves)
 
-    def stats(self) -> dict:
+    def stats(self) -> ModelStats:
         vol = self.vol.hourly()
         return {
             "ticks": self.ticks,
@@ -139,7 +152,7 @@ class SymbolModel:
             "window_points": self.trend.window.n,
         }
 
-    def summary(self) -> dict:
+    def summary(self) -> ScoreSummary:
         return self.board.summary()
 
     def learnt(self, horizon: str, regime: int) -> bool:

@@ -215,8 +215,8 @@ def horizon_score(v: Sequence[float], h: int, horizon_s: float) -> HorizonScore:
     lags = hac_lags(horizon_s)
     for j, name in enumerate(m for m in SCORED if m != "persistence"):
         score.skill[name] = HacMean.from_block(v, SKILL + (h * (NS - 1) + j) * HAC, lags, LMAX)
-    for lv, (name, alpha) in enumerate(LEVELS.items()):
-        score.intervals[name] = IntervalTally.from_block(v, INTERVALS + (h * NL + lv) * TALLY, alpha)
+    for lv, (level, alpha) in enumerate(LEVELS.items()):
+        score.intervals[level] = IntervalTally.from_block(v, INTERVALS + (h * NL + lv) * TALLY, alpha)
     score.p_up = ProbabilityTally.from_block(v, PROB + h * ProbabilityTally.WIDTH)
     score.always_up = HitTally.from_block(v, ALWAYS_UP + h * HitTally.WIDTH)
     score.fired = HitTally.from_block(v, FIRED + h * HitTally.WIDTH)

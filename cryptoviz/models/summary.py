@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.forecaster import LEVELS, REGIMES
@@ -24,6 +24,16 @@ from cryptoviz.models.layout import (
 )
 from cryptoviz.models.moves import VOL_HORIZONS
 from cryptoviz.scoring.board import SCORED
+from cryptoviz.scoring.summary import (
+    Hits,
+    HorizonScores,
+    IntervalScore,
+    ModelScore,
+    MoveScore,
+    ReliabilityBin,
+    ScoreSummary,
+    Skill,
+)
 from cryptoviz.scoring.tallies import RELIABILITY_BINS
 
 _SKILLED = tuple(m for m in SCORED if m != "persistence")
@@ -38,7 +48,7 @@ def _pair(v: Numbers, s: int) -> list[float] | None:
     return None if v[s] is None else [v[s], v[s + 1]]
 
 
-def _hits(v: Numbers, s: int) -> dict:
+def _hits(v: Numbers, s: int) -> Hits:
     return {
         "n": int(v[s]),
         "hit_rate": v[s + 1],
@@ -47,12 +57,12 @@ def _hits(v: Numbers, s: int) -> dict:
     }
 
 
-def _horizon(v: Numbers, b: int, pending: int, fee_bps: float) -> dict:
-    out: dict = {}
+def _horizon(v: Numbers, b: int, pending: int, fee_bps: float) -> HorizonScores:
+    scores: dict[str, ModelScore] = {}
     for j, name in enumerate(SCORED):
         s = b + SM_MODELS + j * 7
         if v[s]:
-            out[name] = {
+            scores[name] = {
                 "n": int(v[s]),
                 "mae": v[s + 1],
                 "mape": v[s + 2],
@@ -60,16 +70,17 @@ def _horizon(v: Numbers, b: int, pending: int, fee_bps: float) -> dict:
                 "n_direction": int(v[s + 4]),
                 "hit_rate_ci": _pair(v, s + 5),
             }
-    skill = {}
+    out = cast(HorizonScores, scores)  # keyed by the names scored so far, then the rest
+    skill: dict[str, Skill] = {}
     for j, name in enumerate(_SKILLED):
         s = b + SM_SKILL + j * 3
         skill[name] = {"skill": v[s], "t_stat": v[s + 1], "n": int(v[s + 2])}
     out["skill"] = skill
     out["always_up"] = _hits(v, b + SM_ALWAYS_UP)
-    intervals = {}
-    for lv, name in enumerate(LEVELS):
+    intervals: dict[str, IntervalScore] = {}
+    for lv, level in enumerate(LEVELS):
         s = b + SM_INTERVALS + lv * (4 + 2 * NR)
-        intervals[name] = {
+        intervals[level] = {
             "coverage": v[s],
             "n": int(v[s + 1]),
             "mean_width_pct": v[s + 2],
@@ -81,7 +92,7 @@ def _horizon(v: Numbers, b: int, pending: int, fee_bps: float) -> dict:
         }
     out["intervals"] = intervals
     s = b + SM_PROB
-    reliability = []
+    reliability: list[ReliabilityBin] = []
     for k, label in enumerate(_BINS):
         o = s + 3 + 3 * k
         reliability.append({"bin": label, "n": int(v[o]), "p_mean": v[o + 1], "observed": v[o + 2]})
@@ -97,12 +108,13 @@ def _horizon(v: Numbers, b: int, pending: int, fee_bps: float) -> dict:
     return out
 
 
-def from_numbers(numbers: list[float], pending: list[int], fee_bps: float) -> dict:
+def from_numbers(numbers: list[float], pending: list[int], fee_bps: float) -> ScoreSummary:
     """The summary of the numbers `core_summary.summarize` gave, with each horizon's count of
     predictions waiting (`pending`, in HORIZONS order)."""
     v: Numbers = [None if math.isnan(x) else x for x in numbers]
-    out = {h: _horizon(v, k * SH, pending[k], fee_bps) for k, h in enumerate(HORIZONS)}
-    moves = {}
+    # keyed by HORIZONS, then the volatility
+    out = cast(ScoreSummary, {h: _horizon(v, k * SH, pending[k], fee_bps) for k, h in enumerate(HORIZONS)})
+    moves: dict[str, MoveScore] = {}
     for k, h in enumerate(VOL_HORIZONS):
         s = SM_MOVES + k * 4
         if v[s]:  # a tally exists once a move of that horizon has settled

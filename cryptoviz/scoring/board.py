@@ -22,14 +22,25 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import cast, get_args
 
 from cryptoviz.models.forecaster import LEVELS, Forecast
 from cryptoviz.scoring.stats import wilson
+from cryptoviz.scoring.summary import (
+    Baseline,
+    HorizonScores,
+    Model,
+    ModelScore,
+    MoveScore,
+    Scored,
+    ScoreSummary,
+    Skill,
+)
 from cryptoviz.scoring.tallies import HacMean, HitTally, IntervalTally, MoveTally, ProbabilityTally
 
-MODELS = ("moving_average", "linear_trend", "momentum", "consensus", "forecast")
-BASELINES = ("persistence", "drift", "reversal")
-SCORED = (*MODELS, *BASELINES)
+MODELS: tuple[Model, ...] = get_args(Model)  # moving_average, linear_trend, momentum, consensus, forecast
+BASELINES: tuple[Baseline, ...] = get_args(Baseline)  # persistence, drift, reversal
+SCORED: tuple[Scored, ...] = (*MODELS, *BASELINES)
 _P = SCORED.index("persistence")
 TOLERANCE = 0.25  # a prediction is scored by a tick at most this share of its horizon late, else expired
 
@@ -41,15 +52,6 @@ class Metrics:
     mape: float
     hit_rate: float | None  # None when no prediction had a direction (persistence)
     n_direction: int
-
-    def to_dict(self) -> dict:
-        return {
-            "n": self.n,
-            "mae": self.mae,
-            "mape": self.mape,
-            "hit_rate": self.hit_rate,
-            "n_direction": self.n_direction,
-        }
 
 
 def metrics(*, n: int, sum_abs_err: float, sum_abs_pct_err: float, n_direction: int, hits: int) -> Metrics:
@@ -106,8 +108,8 @@ class HorizonScore:
             self.always_up.add(move > 0)
         fc = Forecast.from_list(fc_list) if fc_list else None
         if fc is not None:
-            for name, tally in self.intervals.items():
-                low, high = fc.intervals[name]
+            for level, tally in self.intervals.items():
+                low, high = fc.intervals[level]
                 tally.add(low, high, price, base, fc.regime)
             self.p_up.add(fc.p_up, base_rate, move > 0)
         self.ups += move > 0
@@ -143,24 +145,34 @@ class HorizonScore:
             self._close(price, fee_pct)
         self.position = [float(direction), price, t + self.horizon_s]
 
-    def summary(self, fee_bps: float) -> dict:
-        out: dict = {}
+    def summary(self, fee_bps: float) -> HorizonScores:
+        scores: dict[str, ModelScore] = {}
         for name, s in self.sums.items():
             if s[0]:
                 m = metrics(
                     n=int(s[0]), sum_abs_err=s[1], sum_abs_pct_err=s[2], n_direction=int(s[3]), hits=int(s[4])
-                ).to_dict()
+                )
                 ci = wilson(int(s[4]), int(s[3]))
-                out[name] = {**m, "hit_rate_ci": list(ci) if ci else None}
-        mape_p = out.get("persistence", {}).get("mape")
-        out["skill"] = {}
+                scores[name] = {
+                    "n": m.n,
+                    "mae": m.mae,
+                    "mape": m.mape,
+                    "hit_rate": m.hit_rate,
+                    "n_direction": m.n_direction,
+                    "hit_rate_ci": list(ci) if ci else None,
+                }
+        persistence = scores.get("persistence")
+        mape_p = persistence["mape"] if persistence else None
+        skill: dict[str, Skill] = {}
         for name, hac in self.skill.items():
             mean = hac.mean()
-            out["skill"][name] = {
+            skill[name] = {
                 "skill": mean / mape_p if mean is not None and mape_p else None,
                 "t_stat": hac.t_stat(),
                 "n": hac.values,
             }
+        out = cast(HorizonScores, scores)  # keyed by the names scored so far, then the rest
+        out["skill"] = skill
         out["always_up"] = self.always_up.summary()
         out["intervals"] = {name: t.summary() for name, t in self.intervals.items()}
         out["p_up"] = self.p_up.summary()
@@ -205,14 +217,16 @@ class HorizonScore:
 
 def summarize(
     scores: dict[str, HorizonScore], pending: dict[str, int], moves: dict[str, MoveTally], fee_bps: float
-) -> dict:
+) -> ScoreSummary:
     """A scoreboard's summary: per horizon its scores and how many predictions wait, and the
     volatility forecast's."""
-    out: dict = {}
+    horizons: dict[str, HorizonScores] = {}
     for h, score in scores.items():
-        out[h] = score.summary(fee_bps)
-        out[h]["pending"] = pending[h]
-    out["volatility"] = {h: m.summary() for h, m in moves.items()}
+        horizons[h] = score.summary(fee_bps)
+        horizons[h]["pending"] = pending[h]
+    out = cast(ScoreSummary, horizons)  # keyed by the board's horizons, then the volatility
+    volatility: dict[str, MoveScore] = {h: m.summary() for h, m in moves.items()}
+    out["volatility"] = volatility
     return out
 
 
@@ -283,7 +297,7 @@ class Scoreboard:
         for h, expected, realised in settled:
             self.moves.setdefault(h, MoveTally()).add(expected, realised)
 
-    def summary(self) -> dict:
+    def summary(self) -> ScoreSummary:
         pending = {h: len(q) for h, q in self.pending.items()}
         return summarize(self.scores, pending, self.moves, self.fee_bps)
 

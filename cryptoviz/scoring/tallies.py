@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from cryptoviz.models.estimators import Row
 from cryptoviz.scoring.stats import newey_west_t, wilson
+from cryptoviz.scoring.summary import Hits, IntervalScore, MoveScore, ProbabilityScore
 
 HOUR = 3600.0
 REGIMES = ("low", "mid", "high")
@@ -151,7 +152,7 @@ class IntervalTally:
         self.by_regime[regime][0] += 1
         self.by_regime[regime][1] += inside
 
-    def summary(self) -> dict:
+    def summary(self) -> IntervalScore:
         n = self.n
         return {
             "coverage": self.covered / n if n else None,
@@ -207,7 +208,7 @@ class ProbabilityTally:
         b[1] += p
         b[2] += up
 
-    def summary(self) -> dict:
+    def summary(self) -> ProbabilityScore:
         n = self.n
         return {
             "brier": self.brier / n if n else None,
@@ -216,7 +217,7 @@ class ProbabilityTally:
             "reliability": [
                 {
                     "bin": f"{i / RELIABILITY_BINS:.1f}-{(i + 1) / RELIABILITY_BINS:.1f}",
-                    "n": k,
+                    "n": int(k),
                     "p_mean": s / k if k else None,
                     "observed": ups / k if k else None,
                 }
@@ -265,7 +266,7 @@ class HitTally:
         self.hits += right
         self.net += net_pct
 
-    def summary(self) -> dict:
+    def summary(self) -> Hits:
         ci = wilson(self.hits, self.n)
         return {
             "n": self.n,
@@ -315,7 +316,7 @@ class MoveTally:
         self.realised += realised
         self.seen += 1
 
-    def summary(self) -> dict:
+    def summary(self) -> MoveScore:
         return {
             "r2": 1 - self.sse / self.sse_constant if self.sse_constant > 0 else None,
             "n": self.n,

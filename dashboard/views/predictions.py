@@ -1,7 +1,7 @@
 import streamlit as st
 from common import coins, how_to_start, lake_history, live_fragment
 
-from cryptoviz.contracts import SIGNAL_HORIZON
+from cryptoviz.contracts import SIGNAL_HORIZON, forecasts_settled
 from cryptoviz.dashboard_data import (
     backtest_table,
     coverage_table,
@@ -37,7 +37,7 @@ def live(snap: Snapshot) -> None:
     c[3].metric(f"Forecast {h}", f"{forecast:,.4f}", f"{sig['move_pct']:+.3f}%")
     fc = view["forecast"].get(h)
     if fc and not fc.get("learnt", True):
-        settled = (view["accuracy"].get(h, {}).get("forecast") or {}).get("n", 0)
+        settled = forecasts_settled(view["accuracy"], h)
         st.info(
             f"**Warming up**: {settled:,} {h} forecasts of {symbol} have settled so far. Until enough have "
             f"in this volatility regime ({fc['regime']}), P(up) is a placeholder 50 % and the intervals "

@@ -12,6 +12,7 @@ import pytest
 from cryptoviz.models import HOUR
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.models.forecaster import Forecast, Forecaster
+from cryptoviz.scoring.summary import ScoreSummary
 from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.settings import HISTORY_2024_2026
 
@@ -86,7 +87,7 @@ def test_a_snapshot_resumes_calibrated(eth):
             assert out_b.forecasts[h].to_list() == pytest.approx(fc.to_list(), rel=1e-6, abs=1e-9)
 
 
-def run(series: list[tuple[float, float]]) -> dict:
+def run(series: list[tuple[float, float]]) -> ScoreSummary:
     model = SymbolModel(ModelConfig())
     for t, p in series:
         model.update(t, p)
