@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -31,9 +32,35 @@ def test_status_shows_every_server_and_service_up(local_stack):
     assert set(doc["services"]) == {"scraper", "ml-processor", "spark-streaming", "monitor", "dashboard"}
 
 
+def turn_btcs_hour(client) -> Callable[[], object]:
+    """Once the monitor has evaluated the new rule on BTC's 1 h move (its first evaluation records
+    what holds without firing), a quote of BTC an hour after the latest, moved 1 % against what
+    held: the rule's token changes to a direction, so it fires whether or not the replay still moves
+    prices. The quote is written again at each call until the alert arrives (a replay still running
+    may overwrite the latest quote before the monitor reads it; the monitor keeps the newest)."""
+    from datetime import timedelta
+
+    from cryptoviz.monitor.alerts import load_rules
+    from cryptoviz.schema import decode, encode, make_quote
+
+    rule = wait_for(
+        lambda: next((r["id"] for r in load_rules(client)[0] if r["kind"] == "move_1h"), None),
+        30,
+        "the rule in Redis",
+    )
+    wait_for(lambda: client.hexists(names.ALERT_STATE, rule), 30, "the rule's first evaluation")
+    held = client.hget(names.ALERT_STATE, rule)  # b"" when nothing held
+    latest = decode(client.hget(names.QUOTES_LATEST, "BTC"))
+    factor = 0.99 if held == b"up" else 1.01
+    turn = make_quote(
+        "BTC", latest.price_usd * factor, latest.source_ts + timedelta(hours=1), source=latest.source
+    )
+    return lambda: client.hset(names.QUOTES_LATEST, "BTC", encode(turn))
+
+
 def test_a_rule_made_on_the_alerts_page_fires_to_the_webhook(local_stack):
-    """Early in the module, while the replay moves prices: a rule on the 1 h move of BTC at 0.05 %
-    starts to hold every time the hourly direction turns."""
+    """A rule on the 1 h move of BTC at 0.05 %, made on the page, fires to the webhook when the
+    hourly direction turns (the test turns it: the replay may have ended by now)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -48,7 +75,14 @@ def test_a_rule_made_on_the_alerts_page_fires_to_the_webhook(local_stack):
         level.press("Enter")
         page.get_by_role("button", name="Add rule").click()
         page.get_by_text("BTC moves in 1 h by at least 0.05 %", exact=True).wait_for(timeout=30000)
-        wait_for(lambda: local_stack.receiver.received, 90, "an alert at the local webhook receiver")
+        turn = turn_btcs_hour(local_stack.redis())
+
+        def alerted() -> list:
+            if not local_stack.receiver.received:
+                turn()
+            return local_stack.receiver.received
+
+        wait_for(alerted, 90, "an alert at the local webhook receiver")
         alert = local_stack.receiver.received[0]
         assert alert["alert"]["symbol"] == "BTC" and "in the last hour" in alert["text"]
         page.get_by_text("Delivered", exact=True).wait_for(timeout=30000)
