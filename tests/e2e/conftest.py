@@ -24,7 +24,7 @@ from cryptoviz.testing.receiver import Receiver
 SYMBOLS = ["BTC", "ETH", "SOL", "XRP"]
 REPLAY_START = "2026-01-08T00:00:00+00:00"
 # the platform test's stack: the default replay file, all seven default coins, its last 12 days
-# (about 75 s of replay at 4 h/s: the pages must still see prices move after the alerts test)
+# (about 75 s of replay at 4 h/s; the tests that need a price to move make it move themselves)
 PLATFORM_SYMBOLS = list(DEFAULT_COINS)
 PLATFORM_START = "2025-06-06T00:00:00+00:00"
 PLATFORM_FILES = DEFAULT_REPLAY_FILES[0]
