@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,9 @@ from redis import Redis
 from cryptoviz import names, servers
 
 
-def wait_for(cond, timeout: float, what: str, every: float = 0.5):
+def wait_for(cond, timeout: float, what: str, every: float = 0.5, show: Callable[[], str] | None = None):
     """Poll `cond` until it returns something truthy, and return that; after `timeout` seconds an
-    AssertionError naming `what` and the last value."""
+    AssertionError naming `what`, the last value and what `show` says of the state then."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -27,7 +27,8 @@ def wait_for(cond, timeout: float, what: str, every: float = 0.5):
         if last:
             return last
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+    state = f"; {show()}" if show is not None else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r}){state}")
 
 
 def wait_for_snapshots_at(client: Redis, symbols: Iterable[str], event_ts: float, timeout: float) -> dict:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from cryptoviz.servers import free_port
 from cryptoviz.stack.services import SERVICES
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.browser import render_pages
+from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.receiver import Receiver
 from cryptoviz.testing.seed import fill_dashboard_data
 
@@ -40,17 +40,19 @@ def dashboard(real, redis_client, tmp_path):
         cmd, env=env, cwd=spec.cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
-                if resp.read() == b"ok":
-                    break
+                return resp.read() == b"ok"
         except OSError:
-            time.sleep(0.3)
-    else:
+            return False
+
+    try:
+        wait_for(healthy, 60, "the dashboard to answer /_stcore/health", every=0.3)
+    except AssertionError:
         proc.kill()
-        pytest.fail("the dashboard did not answer /_stcore/health")
+        raise
     yield url
     proc.terminate()
     proc.wait(timeout=20)

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from cryptoviz.schema import encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import HISTORY_2024_2026
+from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.malformed import malformed
 
 pytestmark = pytest.mark.spark
@@ -69,14 +69,12 @@ def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path
     )
     # first run: SIGKILL once some batches are written
     first = run_job(env)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and first.poll() is None:
-        files = (
-            list((lake / names.LAKE_QUOTES).rglob("*.parquet")) if (lake / names.LAKE_QUOTES).exists() else []
-        )
-        if len(files) >= 8:
-            break
-        time.sleep(0.2)
+
+    def batches_written() -> bool:
+        quotes = lake / names.LAKE_QUOTES
+        return first.poll() is not None or (quotes.exists() and len(list(quotes.rglob("*.parquet"))) >= 8)
+
+    wait_for(batches_written, 180, "eight lake files from the first run", every=0.2)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     # second run: availableNow to the end

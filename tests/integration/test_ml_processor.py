@@ -21,7 +21,7 @@ from cryptoviz.readers import LiveReader
 from cryptoviz.schema import encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import HISTORY_2024_2026
-from cryptoviz.testing.harness import RealServers
+from cryptoviz.testing.harness import RealServers, wait_for
 
 from .conftest import STARTED
 
@@ -63,15 +63,6 @@ def start(real, **env):
     return proc
 
 
-def wait_for(cond, timeout=60.0, what="condition", show=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} {show()}")
-
-
 def scored_total(client) -> int:
     total = 0
     for sym in SYMBOLS:
@@ -109,12 +100,13 @@ def test_processor_end_to_end(real, redis_client, history):
 
     first = start(real)
     reader = LiveReader(redis_client)
-    wait_for(lambda: set(reader.ml_views()) == set(SYMBOLS), what="a prediction for every symbol")
+    wait_for(lambda: set(reader.ml_views()) == set(SYMBOLS), 60, "a prediction for every symbol")
     wait_for(
         lambda: (
             sum(orjson.loads(redis_client.get(names.ml_state_key(s)))["model"]["ticks"] for s in SYMBOLS)
             == half
         ),
+        timeout=60,
         what="every tick applied",
     )
     view = reader.ml_views()["BTC"]
@@ -127,10 +119,11 @@ def test_processor_end_to_end(real, redis_client, history):
             bus.topic_message_counts(bootstrap, (names.TOPIC_DEAD_LETTER,))[names.TOPIC_DEAD_LETTER]
             == dlq_before + 4
         ),
+        timeout=60,
         what="4 dead letters",
     )
     # ...and counted in a heartbeat, which the kill would otherwise take with it
-    wait_for(lambda: dead_letters_counted(redis_client) == 4, what="the 4 dead letters in a heartbeat")
+    wait_for(lambda: dead_letters_counted(redis_client) == 4, 60, "the 4 dead letters in a heartbeat")
     scored_before_kill = scored_total(redis_client)
 
     # SIGKILL: no clean exit, no commit of what was in flight; the successor must not double-count
@@ -158,7 +151,7 @@ def test_processor_end_to_end(real, redis_client, history):
             ]
             return sum(1 for d in docs if d.get("gauges", {}).get("partitions"))
 
-        wait_for(lambda: members_with_partitions() == 2, what="both members of the group own partitions")
+        wait_for(lambda: members_with_partitions() == 2, 60, "both members of the group own partitions")
     finally:
         code_a, err_a = stop(a)
         code_b, err_b = stop(b)
@@ -198,7 +191,7 @@ def test_scale_out_two_processors_split_symbols_and_the_survivor_takes_over(real
             lambda: partitions(a) and partitions(b) and len(partitions(a) | partitions(b)) == 4,
             60,
             "the pair to split the partitions",
-            lambda: f"{partitions(a)} / {partitions(b)}; b alive: {b.poll() is None}",
+            show=lambda: f"{partitions(a)} / {partitions(b)}; b alive: {b.poll() is None}",
         )
         assert not (partitions(a) & partitions(b))
         a.send_signal(signal.SIGKILL)

@@ -22,6 +22,7 @@ from cryptoviz.service import Stop
 from cryptoviz.settings import HISTORY_2024_2026
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.doubles import ScriptedHTTP
+from cryptoviz.testing.harness import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures"
@@ -75,9 +76,7 @@ def test_scraper_service_survives_429_and_500_then_publishes_each_coin_once(real
     try:
         raw = read_topic(bootstrap, names.TOPIC_RAW, before[names.TOPIC_RAW] + 7, timeout=60)
         streaming = read_topic(bootstrap, names.TOPIC_STREAMING, before[names.TOPIC_STREAMING] + 7)
-        deadline = time.monotonic() + 10
-        while len(http.requests) < 5 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: len(http.requests) >= 5, 30, "five requests to the local API", every=0.2)
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
