@@ -94,7 +94,9 @@ def test_with_a_takeback_time_the_first_must_serve_that_long_first():
     assert f.owner("BTC", views(binance="down", coinbase="live", kraken="live"), 19.0) == "coinbase"
 
 
-def test_the_sink_passes_only_the_owners_quotes_each_newer_than_the_last():
+def switchable_sink(standby_s: float = 0.0) -> tuple[FailoverSink, dict[str, str], list[Quote]]:
+    """A sink over Binance and Coinbase, both live serving every coin; the states are the test's to
+    switch, and what passes is kept."""
     state = {"binance": "live", "coinbase": "live"}
     passed: list[Quote] = []
     sink = FailoverSink(
@@ -102,7 +104,13 @@ def test_the_sink_passes_only_the_owners_quotes_each_newer_than_the_last():
         lambda: {name: SourceView(s, ALL) for name, s in state.items()},
         passed.append,
         clock=lambda: 0.0,
+        standby_s=standby_s,
     )
+    return sink, state, passed
+
+
+def test_the_sink_passes_only_the_owners_quotes_each_newer_than_the_last():
+    sink, state, passed = switchable_sink()
     sink(quote("BTC", 100, 1.0, "binance"))
     sink(quote("BTC", 101, 1.5, "coinbase"))  # standby
     sink(quote("BTC", 102, 2.0, "binance"))
@@ -124,15 +132,7 @@ def test_the_sink_passes_only_the_owners_quotes_each_newer_than_the_last():
 def test_a_handover_sends_the_new_sources_kept_quotes_first_leaving_no_gap_of_the_stall():
     """Binance goes silent at 10 s and is found stalled 15 s later: Coinbase's quotes of those 15 s,
     kept while it stood by, go out first, so the coin's quotes keep their one-second spacing."""
-    state = {"binance": "live", "coinbase": "live"}
-    passed: list[Quote] = []
-    sink = FailoverSink(
-        Failover(ORDER),
-        lambda: {name: SourceView(s, ALL) for name, s in state.items()},
-        passed.append,
-        clock=lambda: 0.0,
-        standby_s=15.0,
-    )
+    sink, state, passed = switchable_sink(standby_s=15.0)
     for second in range(0, 26):
         if second <= 10:
             sink(quote("BTC", 100 + second, second, "binance"))
