@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from cryptoviz import contracts, names
+from cryptoviz.dashboard.readers import LiveReader
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
-from cryptoviz.readers import LiveReader
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import RealServers

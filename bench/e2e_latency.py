@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cryptoviz.readers import LiveReader
+from cryptoviz.dashboard.readers import LiveReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ml_latency

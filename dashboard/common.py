@@ -1,4 +1,4 @@
-"""Cached access to Redis and the lake for the pages (data logic lives in cryptoviz.dashboard_data)."""
+"""Cached access to Redis and the lake for the pages (data logic lives in cryptoviz.dashboard.data)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import redis
 import streamlit as st
 
 from cryptoviz import clients
+from cryptoviz.dashboard.readers import LiveReader, Snapshot
 from cryptoviz.lake.reader import LakeReader
-from cryptoviz.readers import LiveReader, Snapshot
 from cryptoviz.settings import CoinSettings, DashboardSettings, LakeSettings, lake_url, load
 
 
@@ -70,9 +70,9 @@ def snapshot(detail: str | None = None) -> Snapshot | None:
 
 
 def source_refresh_s() -> float:
-    """The live panels' refresh at the price source's pace now (`dashboard_data.refresh_s`: 1 s while
-    an exchange stream is live); DASHBOARD_REFRESH_S when Redis does not answer."""
-    from cryptoviz.dashboard_data import refresh_s
+    """The live panels' refresh at the price source's pace now (`cryptoviz.dashboard.data.refresh_s`:
+    1 s while an exchange stream is live); DASHBOARD_REFRESH_S when Redis does not answer."""
+    from cryptoviz.dashboard.data import refresh_s
 
     default = settings().dashboard_refresh_s
     try:
@@ -88,7 +88,7 @@ def live_fragment(
     `detail_key`: the session key naming the symbol whose full ML view the snapshot brings along.
     `follow_source`: re-run at the price source's pace instead (`source_refresh_s`); when a snapshot
     says the pace changed, the page re-runs whole, which sets the new one."""
-    from cryptoviz.dashboard_data import refresh_s
+    from cryptoviz.dashboard.data import refresh_s
 
     default = settings().dashboard_refresh_s
     every = source_refresh_s() if follow_source else default
@@ -122,7 +122,7 @@ def lake_candles(symbol: str, days: float | None, chosen: str):
     """The coin's candles over the range from the lake, their interval (`chosen`, or picked for the
     data when "auto"), how many quotes they hold and the newest one's time; read at most once a
     minute, so a panel re-running every second does not re-read and re-bucket the range."""
-    from cryptoviz.candles import pick_interval, to_candles
+    from cryptoviz.dashboard.candles import pick_interval, to_candles
 
     history = lake_history(symbol, days)
     if history.empty:

@@ -4,7 +4,7 @@ Per symbol and horizon: every model's and baseline's scores (`BacktestMetric`: n
 name never scored), then the scoreboard's own skill, intervals, P(up), signals and "always up"
 (`scoring.summary`, the same values as the ML view's accuracy); per symbol the volatility forecast's
 scores and the stretch of history read. Built by `backtest.runner.to_json` and
-`backtest.report.summarize`; read by the dashboard (`dashboard_data.backtest_table`) and rendered as
+`backtest.report.summarize`; read by the dashboard (`dashboard.data.backtest_table`) and rendered as
 docs/models/'s tables (`backtest.markdown`)."""
 
 from __future__ import annotations

@@ -2,14 +2,17 @@
 runs `python -m cryptoviz.testing.layers`; tests/unit/testing/test_layers.py shows it failing on
 purpose).
 
-From the bottom up; a module may import its own layer and those below, never one above:
+From the bottom up; a module may import its own layer and those below, never one above. A module
+is in the first layer one of whose prefixes it matches (so `dashboard.readers` is plumbing, the
+rest of `dashboard` top):
 
 - pure: the models and the scoring (no I/O), the coin list
 - contracts: names, the quote schema, the contracts, settings, interfaces, provenance
 - plumbing: logs, retries, telemetry and metrics, health, SIGTERM, the Kafka bus, clients, the
-  real servers, the dashboard's Redis reader
+  real servers, the dashboard's Redis reader (`dashboard.readers`)
 - services: the scraper, the ML processor, the lake, the monitor; a service never imports another
-- top: the backtest, the local stack, the CLI, the dashboard's tables and figures, test support
+- top: the backtest, the local stack, the CLI, the rest of `dashboard` (its tables, figures,
+  candles and KPIs), the Plotly pieces it shares with the backtest (`charts`), test support
 
 And no module is part of an import cycle. Every import counts, inside functions and under
 `TYPE_CHECKING` too: a dependency is a dependency.
@@ -49,7 +52,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "cryptoviz.bus",
             "cryptoviz.clients",
             "cryptoviz.servers",
-            "cryptoviz.readers",
+            "cryptoviz.dashboard.readers",
         ),
     ),
     ("services", ("cryptoviz.scraper", "cryptoviz.ml", "cryptoviz.lake", "cryptoviz.monitor")),
@@ -60,12 +63,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "cryptoviz.stack",
             "cryptoviz.cli",
             "cryptoviz.cli_args",
-            "cryptoviz.dashboard_data",
-            "cryptoviz.market_view",
-            "cryptoviz.market_chart",
-            "cryptoviz.candles",
-            "cryptoviz.kpis",
-            "cryptoviz.monitor_view",
+            "cryptoviz.dashboard",
             "cryptoviz.charts",
             "cryptoviz.testing",
         ),

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from cryptoviz import contracts
 from cryptoviz.contracts import Heartbeat
+from cryptoviz.dashboard.readers import Snapshot
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
-from cryptoviz.readers import Snapshot
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -2,8 +2,8 @@ import redis
 import streamlit as st
 from common import coins, rds, redis_down, settings
 
+from cryptoviz.dashboard.monitor_view import KIND_NAMES, fired_table, rule_text
 from cryptoviz.monitor.alerts import LEVELS, delete_rule, fired_alerts, load_rules, new_rule, save_rule
-from cryptoviz.monitor_view import KIND_NAMES, fired_table, rule_text
 
 st.title("Alerts")
 st.caption(

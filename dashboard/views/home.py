@@ -3,11 +3,11 @@ import time
 import streamlit as st
 from common import coins, how_to_start, lake_sparks, live_fragment, redis_hit_rate, settings
 
-from cryptoviz.dashboard_data import as_text, scraper_sources, status_table
+from cryptoviz.dashboard.data import as_text, scraper_sources, status_table
+from cryptoviz.dashboard.kpis import age_text, freshness, kpi_table, kpis
+from cryptoviz.dashboard.market_view import coin_cards, format_compact
+from cryptoviz.dashboard.readers import Snapshot
 from cryptoviz.health import current_instances
-from cryptoviz.kpis import age_text, freshness, kpi_table, kpis
-from cryptoviz.market_view import coin_cards, format_compact
-from cryptoviz.readers import Snapshot
 from cryptoviz.scraper.report import mode_line, source_lines
 
 st.title("CryptoViz: system status")

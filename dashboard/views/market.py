@@ -2,10 +2,10 @@ import pandas as pd
 import streamlit as st
 from common import coins, how_to_start, lake_candles, lake_sparks, live_fragment, settings, source_refresh_s
 
-from cryptoviz.candles import INTERVALS, with_live
-from cryptoviz.market_chart import INDICATORS, candle_figure
-from cryptoviz.market_view import known_columns, market_table, styled_market
-from cryptoviz.readers import Snapshot
+from cryptoviz.dashboard.candles import INTERVALS, with_live
+from cryptoviz.dashboard.market_chart import INDICATORS, candle_figure
+from cryptoviz.dashboard.market_view import known_columns, market_table, styled_market
+from cryptoviz.dashboard.readers import Snapshot
 
 st.title("Live market")
 RANGES = {"3 h": 0.125, "24 h": 1.0, "7 d": 7.0, "30 d": 30.0, "90 d": 90.0, "all": None}

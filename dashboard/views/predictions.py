@@ -2,7 +2,7 @@ import streamlit as st
 from common import coins, how_to_start, lake_history, live_fragment
 
 from cryptoviz.contracts import SIGNAL_HORIZON, forecasts_settled
-from cryptoviz.dashboard_data import (
+from cryptoviz.dashboard.data import (
     backtest_table,
     coverage_table,
     predictions_table,
@@ -10,7 +10,7 @@ from cryptoviz.dashboard_data import (
     reliability_figure,
     signals_table,
 )
-from cryptoviz.readers import Snapshot
+from cryptoviz.dashboard.readers import Snapshot
 
 st.title("ML predictions")
 

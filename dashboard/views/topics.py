@@ -5,7 +5,7 @@ import streamlit as st
 from common import how_to_start, rds, redis_down, settings
 
 from cryptoviz import contracts, names
-from cryptoviz.monitor_view import groups_table, messages_table, topics_table
+from cryptoviz.dashboard.monitor_view import groups_table, messages_table, topics_table
 
 st.title("Topics")
 st.caption(

@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from cryptoviz import bus, names
-from cryptoviz.readers import LiveReader
+from cryptoviz.dashboard.readers import LiveReader
 from cryptoviz.schema import encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import HISTORY_2024_2026

@@ -5,8 +5,8 @@ all-symbols cards merged from processors that share the symbols between them, an
 from __future__ import annotations
 
 from cryptoviz import contracts, names
+from cryptoviz.dashboard.readers import LiveReader
 from cryptoviz.ml import store
-from cryptoviz.readers import LiveReader
 from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.seed import fill_dashboard_data
 

@@ -6,7 +6,7 @@ import orjson
 import pandas as pd
 
 from cryptoviz import contracts
-from cryptoviz.dashboard_data import (
+from cryptoviz.dashboard.data import (
     STREAM_REFRESH_S,
     as_text,
     backtest_table,

@@ -9,7 +9,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from cryptoviz.contracts import SIGNAL_HORIZON
-from cryptoviz.readers import Snapshot
+from cryptoviz.dashboard.readers import Snapshot
 
 
 def format_price(value: float | None) -> str:

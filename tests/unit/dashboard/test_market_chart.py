@@ -1,8 +1,8 @@
 import pandas as pd
 
-from cryptoviz.candles import to_candles
 from cryptoviz.contracts import LatestQuote
-from cryptoviz.market_chart import BANDS, RSI, SMA, candle_figure
+from cryptoviz.dashboard.candles import to_candles
+from cryptoviz.dashboard.market_chart import BANDS, RSI, SMA, candle_figure
 
 
 def candles() -> pd.DataFrame:

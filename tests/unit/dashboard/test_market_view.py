@@ -6,7 +6,7 @@ import msgspec
 import pandas as pd
 
 from cryptoviz.contracts import LatestQuote
-from cryptoviz.market_view import (
+from cryptoviz.dashboard.market_view import (
     coin_cards,
     format_compact,
     format_price,
@@ -14,7 +14,7 @@ from cryptoviz.market_view import (
     market_table,
     styled_market,
 )
-from cryptoviz.readers import Snapshot
+from cryptoviz.dashboard.readers import Snapshot
 from cryptoviz.testing.snapshots import snapshot
 
 QUOTE = LatestQuote(

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from cryptoviz.contracts import Heartbeat, LatestQuote
-from cryptoviz.kpis import Kpi, age_text, direction_hit_rate, freshness, kpi_table, kpis
-from cryptoviz.readers import Snapshot
+from cryptoviz.dashboard.kpis import Kpi, age_text, direction_hit_rate, freshness, kpi_table, kpis
+from cryptoviz.dashboard.readers import Snapshot
 from cryptoviz.testing.snapshots import snapshot
 
 LEVELS = {

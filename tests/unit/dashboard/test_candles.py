@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cryptoviz.candles import bollinger, pick_interval, rsi, sma, to_candles, with_live
+from cryptoviz.dashboard.candles import bollinger, pick_interval, rsi, sma, to_candles, with_live
 
 
 def quotes(prices: list[float], step: str = "1h", start: str = "2025-01-01") -> pd.DataFrame:

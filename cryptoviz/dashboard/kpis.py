@@ -10,8 +10,8 @@ import pandas as pd
 
 from cryptoviz import names
 from cryptoviz.contracts import Heartbeat
+from cryptoviz.dashboard.readers import Snapshot
 from cryptoviz.health import current_instances, service_state
-from cryptoviz.readers import Snapshot
 
 
 @dataclass(frozen=True)

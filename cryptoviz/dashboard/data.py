@@ -10,9 +10,9 @@ import plotly.graph_objects as go
 from cryptoviz import names
 from cryptoviz.charts import add_band, live_marker
 from cryptoviz.contracts import HORIZON_NAMES, SIGNAL_HORIZON, BacktestSummary, Horizon, LatestQuote, MLView
+from cryptoviz.dashboard.readers import Snapshot
 from cryptoviz.health import current_instances, service_state
 from cryptoviz.models import HORIZONS
-from cryptoviz.readers import Snapshot
 from cryptoviz.scoring import SCORED
 from cryptoviz.scoring.summary import ScoreSummary
 from cryptoviz.scraper.report import ScraperReport, scraper_report

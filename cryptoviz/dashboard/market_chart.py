@@ -8,9 +8,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cryptoviz.candles import bollinger, rsi, sma
 from cryptoviz.charts import live_marker
 from cryptoviz.contracts import LatestQuote
+from cryptoviz.dashboard.candles import bollinger, rsi, sma
 
 SMA_WINDOW = 20
 RSI_WINDOW = 14
