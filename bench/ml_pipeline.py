@@ -76,7 +76,7 @@ def main() -> None:
             if SNAPSHOT_INTERVAL_S is not None
             else ml.ml_snapshot_interval_s,
         )
-        subscribe(proc, consumer, names.TOPIC_STREAMING)
+        subscribe(proc, consumer)
         while not consumer.assignment():
             proc.step(timeout_ms=100)  # join the group (nothing is consumed before the assignment)
         start = time.perf_counter()

@@ -20,6 +20,7 @@ from kafka.serializer import Serializer
 from cryptoviz import logs, names
 from cryptoviz.contracts import dead_letter as dead_letters
 from cryptoviz.contracts.dead_letter import DeadLetter
+from cryptoviz.contracts.topics import DEAD_LETTER
 from cryptoviz.interfaces import NotDelivered, Record
 from cryptoviz.retry import Backoff, retry
 
@@ -230,7 +231,7 @@ def topic_message_counts(bootstrap: str, topics: tuple[str, ...] = names.ALL_TOP
 def dead_letter(prod: KafkaProducer, letter: DeadLetter, key: bytes | None = None) -> FutureRecordMetadata:
     """Send a message a consumer could not use (`contracts.dead_letter.refused`) to the dead-letter
     topic. The caller waits on the returned future before it commits past the message."""
-    return prod.send(names.TOPIC_DEAD_LETTER, key=key, value=dead_letters.encode(letter))
+    return prod.send(DEAD_LETTER.name, key=key, value=DEAD_LETTER.encode(letter))
 
 
 class DeadLetterProducer:

@@ -9,7 +9,7 @@ LAKE = "spark-streaming"
 MONITOR = "monitor"
 DASHBOARD = "dashboard"
 
-# Kafka topics
+# Kafka topics: the bare names; each is bound to its codec once, in cryptoviz.contracts.topics
 TOPIC_RAW = "crypto-raw-data"  # every quote, for the lake
 TOPIC_STREAMING = "crypto-streaming"  # every quote, for the ML processor
 TOPIC_DEAD_LETTER = "crypto-dead-letter"  # messages a consumer could not use, with the reason

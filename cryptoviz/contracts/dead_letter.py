@@ -1,12 +1,14 @@
 """`crypto-dead-letter`: a message a consumer could not use, with why and where it came from. One
 typed definition with its codec, for whoever sends one (`bus.DeadLetterProducer`) and whoever
-reads them (`monitor.topics`, the topics page)."""
+reads them (`monitor.topics`, the topics page), both through `contracts.topics.DEAD_LETTER`."""
 
 from __future__ import annotations
 
 import time
 
 import msgspec
+
+from cryptoviz.contracts import ContractError
 
 RAW_LIMIT = 10_000  # characters of the refused message kept
 
@@ -43,9 +45,11 @@ def encode(letter: DeadLetter) -> bytes:
     return msgspec.json.encode(letter)
 
 
-def decode(raw: bytes | str) -> DeadLetter | None:
-    """The dead letter in `raw`; None when it is not one (an older or foreign message)."""
+def decode(raw: bytes | str | None) -> DeadLetter:
+    """The dead letter in `raw`; ContractError when it is not one (empty, older or foreign)."""
+    if not raw:
+        raise ContractError("DeadLetter: empty message")
     try:
         return _DECODER.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ContractError(f"DeadLetter: {exc}") from None

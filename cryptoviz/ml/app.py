@@ -61,7 +61,7 @@ def main(stop: Stop) -> int:
         snapshot_interval_s=ml.ml_snapshot_interval_s,
     )
     log.info("model_core_ready", build=kernel.build, seconds=round(book.warm(), 2))
-    subscribe(processor, consumer, names.TOPIC_STREAMING)
+    subscribe(processor, consumer)
     log.info("started", group=ml.ml_consumer_group, symbols=",".join(coins))
     try:
         processor.run(stop)

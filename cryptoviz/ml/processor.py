@@ -28,13 +28,14 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, T
 from kafka.errors import KafkaError
 
 from cryptoviz import logs, names
+from cryptoviz.contracts.topics import STREAMING
 from cryptoviz.interfaces import Consumer, DeadLetters, NotDelivered, Record
 from cryptoviz.ml.store import Changes, MLBatch, Snapshots, StateStore
 from cryptoviz.models.book import BookModel, ModelBook
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.models.layout import OUT_OK, OUT_SCORED
 from cryptoviz.retry import Backoff, Stopped, retry
-from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, Quote, decode, internal_error
+from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, Quote, internal_error
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
@@ -171,7 +172,7 @@ class Processor:
 
     def _accept(self, rec: Record, now: datetime) -> tuple[Record, Quote, int] | None:
         """The record's quote and its symbol's row in the book; None if its model already has it."""
-        quote = decode(rec.value, self.symbols, now, self.max_future_s)
+        quote = STREAMING.decode(rec.value, self.symbols, now, self.max_future_s)
         if rec.key is not None and rec.key.decode("utf-8", "replace") != quote.symbol:
             raise InvalidQuote("key_mismatch", f"key {rec.key!r} for {quote.symbol}")
         part, offset = self._position(quote.symbol)
@@ -393,6 +394,7 @@ class Processor:
         log.info("stopping_after_last_batch", signal=stop.signal)
 
 
-def subscribe(processor: Processor, consumer: KafkaConsumer, topic: str) -> None:
-    """Join the group on `topic`; on a rebalance the processor forgets the partitions it loses."""
-    consumer.subscribe([topic], listener=_DropOnRevoke(processor))
+def subscribe(processor: Processor, consumer: KafkaConsumer) -> None:
+    """Join the group on the topic whose quotes the processor decodes (`contracts.topics.STREAMING`);
+    on a rebalance the processor forgets the partitions it loses."""
+    consumer.subscribe([STREAMING.name], listener=_DropOnRevoke(processor))

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from cryptoviz import bus, names
-from cryptoviz.contracts import TopicsReport
-from cryptoviz.contracts import dead_letter as dead_letters
+from cryptoviz import bus
+from cryptoviz.contracts import ContractError, TopicsReport
+from cryptoviz.contracts.topics import DEAD_LETTER
 
 PREVIEW_CHARS = 2000
 
@@ -58,12 +58,19 @@ def latest_messages(
             "key": r.key.decode("utf-8", "replace") if r.key else None,
             "value": value,
         }
-        letter = dead_letters.decode(r.value) if topic == names.TOPIC_DEAD_LETTER and r.value else None
-        if letter is not None:
-            row["reason"] = letter.reason
-            row["origin"] = letter.origin
+        if topic == DEAD_LETTER.name and r.value:
+            row.update(_why(r.value))
         out.append(row)
     return out
+
+
+def _why(raw: bytes) -> dict[str, str]:
+    """A dead letter's reason and origin; nothing for a message that is not one (older, foreign)."""
+    try:
+        letter = DEAD_LETTER.decode(raw)
+    except ContractError:
+        return {}
+    return {"reason": letter.reason, "origin": letter.origin}
 
 
 def group_lag(admin: KafkaAdminClient, ends: dict[str, dict[int, tuple[int, int]]]) -> list[dict[str, Any]]:

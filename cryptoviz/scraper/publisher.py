@@ -1,5 +1,7 @@
 """Publish quotes: both topics keyed by symbol (acks=all, per-key order), then the latest-quote hash.
-`Publisher` is the scraper's `interfaces.Sink` of quotes (`QuoteSink`)."""
+`Publisher` is the scraper's `interfaces.Sink` of quotes (`QuoteSink`). Its topics
+(`contracts.topics`) share one codec: each quote is encoded once, and the same bytes go to every
+topic and to `quotes:latest`."""
 
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ from kafka.errors import KafkaError
 from redis.typing import EncodableT
 
 from cryptoviz import bus, logs, names
+from cryptoviz.contracts.topics import RAW, STREAMING, Topic
 from cryptoviz.interfaces import NotDelivered, Sink
 from cryptoviz.retry import Backoff, Stopped, retry
-from cryptoviz.schema import Quote, encode, utcnow
+from cryptoviz.schema import Quote, utcnow
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
@@ -45,14 +48,17 @@ class Publisher:
         client: redis.Redis | None,
         telemetry: Telemetry,
         attempts: int = 5,
-        topics: tuple[str, ...] = (names.TOPIC_RAW, names.TOPIC_STREAMING),
+        topics: tuple[Topic[Quote, ...], ...] = (RAW, STREAMING),
         stop: Stop | None = None,
     ) -> None:
+        if not topics or any(t.encode is not topics[0].encode for t in topics):
+            raise ValueError(f"a publisher's topics share one codec: {[t.name for t in topics]}")
         self.producer = producer
         self.client = client
         self.telemetry = telemetry
         self.attempts = attempts
         self.topics = topics
+        self.encode = topics[0].encode
         self.stop = stop if stop is not None else Stop()  # set: a publish waiting for the broker gives up
         self.backoff = Backoff(base_s=1.0, cap_s=10.0)
 
@@ -69,9 +75,9 @@ class Publisher:
         if self.stop:
             raise PublishError(f"stopping: {len(quotes)} quotes not sent")
         now = utcnow()
-        payloads = [(q.symbol, encode(msgspec.structs.replace(q, ingest_ts=now))) for q in quotes]
+        payloads = [(q.symbol, self.encode(msgspec.structs.replace(q, ingest_ts=now))) for q in quotes]
         t0 = time.perf_counter()
-        pending = [(topic, key, value) for topic in self.topics for key, value in payloads]
+        pending = [(topic.name, key, value) for topic in self.topics for key, value in payloads]
 
         def attempt() -> None:  # sends what is pending; what the broker did not take stays pending
             nonlocal pending

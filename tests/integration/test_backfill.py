@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
 
 from cryptoviz import bus, names
+from cryptoviz.contracts.topics import RAW
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
@@ -49,7 +51,12 @@ def test_backfill_honours_rate_limits_skips_lake_hours_and_publishes_the_rest(re
     ]  # a first run's 10 hours
     write_batch(fs, base, quotes_table(already), names.LAKE_QUOTES, 0)
     topics = (topic_factory("bf-raw"), topic_factory("bf-stream"))
-    publisher = Publisher(bus.producer(real.bootstrap), None, Telemetry("backfill", None), topics=topics)
+    publisher = Publisher(
+        bus.producer(real.bootstrap),
+        None,
+        Telemetry("backfill", None),
+        topics=tuple(replace(RAW, name=t) for t in topics),
+    )
     waits: list[float] = []
     try:
         report = backfill(

@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
 
 from cryptoviz import bus, names
+from cryptoviz.contracts.topics import RAW
 from cryptoviz.schema import decode
 from cryptoviz.scraper.loop import ReplayScraper
 from cryptoviz.scraper.publisher import Publisher
@@ -108,7 +110,9 @@ def test_replay_publishes_the_hourly_history_and_every_row_arrives_once(real, to
     assert len(every) == 70084
     rows = every[-10_000:]  # the last 10,000 rows: every hour of every coin in them, as replayed
     telemetry = Telemetry("scraper", None)
-    publisher = Publisher(bus.producer(bootstrap), None, telemetry, topics=topics)
+    publisher = Publisher(
+        bus.producer(bootstrap), None, telemetry, topics=tuple(replace(RAW, name=t) for t in topics)
+    )
     far_future = rows[-1].ts.replace(year=2100)
     sent = ReplayScraper(
         history_to_quotes(rows), publisher, telemetry, speed=1e9, warmup_until=far_future
@@ -162,7 +166,11 @@ def test_once_stopping_a_write_sends_nothing(real, topic_factory):
     topic = topic_factory("stopping", 1)
     stop = Stop()
     publisher = Publisher(
-        bus.producer(real.bootstrap), None, Telemetry("scraper", None), topics=(topic,), stop=stop
+        bus.producer(real.bootstrap),
+        None,
+        Telemetry("scraper", None),
+        topics=(replace(RAW, name=topic),),
+        stop=stop,
     )
     first = make_quote("BTC", 100.0, datetime(2025, 1, 1, tzinfo=UTC))
     assert publisher.write([first]) == 1
@@ -183,7 +191,9 @@ def test_a_quotes_ingest_time_is_when_it_leaves_the_scraper(real, topic_factory)
     topic = topic_factory("ingest", 1)
     built = datetime.now(UTC) - timedelta(minutes=59)
     quotes = [make_quote("BTC", 100.0 + i, built - timedelta(hours=i), ingest_ts=built) for i in range(3)]
-    publisher = Publisher(bus.producer(real.bootstrap), None, Telemetry("scraper", None), topics=(topic,))
+    publisher = Publisher(
+        bus.producer(real.bootstrap), None, Telemetry("scraper", None), topics=(replace(RAW, name=topic),)
+    )
     before = datetime.now(UTC)
     publisher.write(quotes)
     after = datetime.now(UTC)

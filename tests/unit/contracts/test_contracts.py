@@ -149,5 +149,6 @@ def test_a_dead_letter_round_trips_and_keeps_what_it_refused():
     assert letter.raw.startswith("not json \ufffd") and len(letter.raw) == dead_letters.RAW_LIMIT
     again = dead_letters.decode(dead_letters.encode(letter))
     assert again == letter
-    assert dead_letters.decode(b'{"symbol": "BTC"}') is None  # not a dead letter
-    assert dead_letters.decode(b"\xff") is None
+    for not_one in (b'{"symbol": "BTC"}', b"\xff", b"", None):  # a quote, garbage, no value
+        with pytest.raises(ContractError, match="DeadLetter"):
+            dead_letters.decode(not_one)
