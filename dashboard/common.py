@@ -142,7 +142,7 @@ def lake_sparks(symbols: tuple[str, ...], days: float = 1.0) -> dict[str, list[f
     if last is None:
         return {}
     history = reader.history(list(symbols), last - pd.Timedelta(days=days), None)
-    return {str(sym): rows["price_usd"].tolist() for sym, rows in history.groupby("symbol")}
+    return {str(sym): rows["price_usd"].tolist() for sym, rows in history.groupby("symbol", observed=True)}
 
 
 def rds() -> redis.Redis:

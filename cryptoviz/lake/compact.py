@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -57,6 +58,13 @@ def partition_files(fs: pafs.FileSystem, folder: str) -> list[pafs.FileInfo]:
     return [i for i in fs.get_file_info(selector) if i.type == pafs.FileType.File]
 
 
+def _strings(table: pa.Table) -> list[str]:
+    """The columns to dictionary-encode: the strings (a few values over a day of rows). Numbers are
+    written plain: a price or a time rarely repeats, and a dictionary page that overflows only to
+    fall back to plain makes a compacted month a third bigger and slower to read."""
+    return [f.name for f in table.schema if pa.types.is_string(f.type)]
+
+
 def compact_partition(fs: pafs.FileSystem, folder: str, files: list[pafs.FileInfo]) -> CompactionReport:
     """Steps 1-4 for one partition folder holding `files`; a partition of one data file and nothing
     staged is left as it is (an empty report)."""
@@ -75,7 +83,7 @@ def compact_partition(fs: pafs.FileSystem, folder: str, files: list[pafs.FileInf
         table = ds.dataset(data, filesystem=fs, format="parquet").to_table()
         if "source_ts" in table.column_names:  # in time order: what the reader reads fastest
             table = table.sort_by("source_ts")
-        pq.write_table(table, staged + ".tmp", filesystem=fs)
+        pq.write_table(table, staged + ".tmp", filesystem=fs, use_dictionary=_strings(table))
         with fs.open_output_stream(manifest + ".tmp") as out:
             out.write(json.dumps(sorted(p.rsplit("/", 1)[1] for p in data)).encode())
         fs.move(manifest + ".tmp", manifest)

@@ -63,6 +63,15 @@ def check_compaction(fs, base):
     for path in files(fs, base):
         day = path.split("date=")[1].split("/")[0]
         assert path.endswith(f"compacted-{day}.parquet") == (day < last_day.isoformat()), path
+        if path.endswith(f"compacted-{day}.parquet"):
+            with fs.open_input_file(path) as f:
+                meta = pq.ParquetFile(f).metadata.row_group(0)
+            dictionary = {
+                meta.column(i).path_in_schema
+                for i in range(meta.num_columns)
+                if "RLE_DICTIONARY" in meta.column(i).encodings
+            }
+            assert dictionary == {"name", "source"}, "strings in dictionaries, numbers plain"
     assert compact(fs, base, before=last_day).partitions == 0, "nothing left to do"
 
 

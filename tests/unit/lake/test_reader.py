@@ -43,6 +43,9 @@ def test_rows_out_of_order_or_twice_are_sorted_and_kept_once(tmp_path):
         pq.write_table(rows.drop_columns(["symbol", "date"]), folder / name)
     frame = LakeReader(str(tmp_path)).history(["BTC"])
     assert [t.hour for t in frame["source_ts"]] == [11, 12, 13, 14]
+    assert list(frame.index) == [0, 1, 2, 3]
+    assert frame["symbol"].dtype == "category" and frame["source"].dtype == "category"
+    assert list(frame["symbol"]) == ["BTC"] * 4
     ordered = pa.table({"symbol": ["A", "A", "B"], "source_ts": [1, 2, 1]})
     assert strictly_ordered(ordered)
     assert not strictly_ordered(pa.table({"symbol": ["A", "A"], "source_ts": [1, 1]})), "a key twice"
