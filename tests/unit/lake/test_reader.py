@@ -51,6 +51,13 @@ def test_rows_out_of_order_or_twice_are_sorted_and_kept_once(tmp_path):
     assert not strictly_ordered(pa.table({"symbol": ["A", "A"], "source_ts": [1, 1]})), "a key twice"
     assert not strictly_ordered(pa.table({"symbol": ["B", "A"], "source_ts": [1, 2]}))
 
+    def dictionaries(*symbols: str) -> pa.ChunkedArray:  # a chunk per file, each its own dictionary
+        return pa.chunked_array([pa.array([s]).dictionary_encode() for s in symbols])
+
+    assert strictly_ordered(pa.table({"symbol": dictionaries("A", "B"), "source_ts": [5, 1]}))
+    assert not strictly_ordered(pa.table({"symbol": dictionaries("B", "A"), "source_ts": [1, 2]}))
+    assert not strictly_ordered(pa.table({"symbol": dictionaries("A", "A"), "source_ts": [1, 1]}))
+
 
 def test_a_query_reads_only_its_symbols_partitions_in_its_dates(tmp_path):
     """Partitions of other symbols and dates are neither listed nor read: a file there that is not
