@@ -16,7 +16,7 @@ import pytest
 
 from cryptoviz import bus, names
 from cryptoviz.lake.reader import LakeReader
-from cryptoviz.schema import encode
+from cryptoviz.schema import Quote, encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
 from cryptoviz.settings import HISTORY_2024_2026
@@ -37,12 +37,10 @@ def lake_rows(lake: Path) -> list[tuple[str, object]]:
     return list(zip(table.column("symbol").to_pylist(), table.column("source_ts").to_pylist(), strict=True))
 
 
-def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path):
-    """One broker, one topic, in order: a killed first run, a clean rerun, then checks."""
-    bootstrap = real.bootstrap
-    bus.ensure_topics(bootstrap, partitions=4)
-    rows = read_history([HISTORY_2024_2026], ["BTC", "ETH", "SOL", "XRP"])[:20000]
-    quotes = [q for batch in history_to_quotes(rows) for q in batch]
+def publish_quotes_duplicates_and_malformed(
+    bootstrap: str, quotes: list[Quote]
+) -> list[tuple[bytes, bytes, str]]:
+    """Every quote, the first 50 again, then every kind of bad message; returns the bad ones."""
     prod = bus.producer(bootstrap)
     for q in quotes:
         prod.send(names.TOPIC_RAW, key=q.symbol, value=encode(q))
@@ -53,6 +51,29 @@ def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path
         prod.send(names.TOPIC_RAW, key=key, value=value)
     prod.flush()
     prod.close()
+    return bad
+
+
+def run_and_kill_once_eight_files_are_written(env: dict, lake: Path) -> None:
+    """A first run of the job, SIGKILLed once some batches are written (or once it ends by itself)."""
+    first = run_job(env)
+
+    def batches_written() -> bool:
+        quotes = lake / names.LAKE_QUOTES
+        return first.poll() is not None or (quotes.exists() and len(list(quotes.rglob("*.parquet"))) >= 8)
+
+    wait_for(batches_written, 180, "eight lake files from the first run", every=0.2)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=30)
+
+
+def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path):
+    """One broker, one topic, in order: a killed first run, a clean rerun, then checks."""
+    bootstrap = real.bootstrap
+    bus.ensure_topics(bootstrap, partitions=4)
+    rows = read_history([HISTORY_2024_2026], ["BTC", "ETH", "SOL", "XRP"])[:20000]
+    quotes = [q for batch in history_to_quotes(rows) for q in batch]
+    bad = publish_quotes_duplicates_and_malformed(bootstrap, quotes)
 
     lake = tmp_path / "lake"
     env = (
@@ -68,15 +89,7 @@ def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path
         }
     )
     # first run: SIGKILL once some batches are written
-    first = run_job(env)
-
-    def batches_written() -> bool:
-        quotes = lake / names.LAKE_QUOTES
-        return first.poll() is not None or (quotes.exists() and len(list(quotes.rglob("*.parquet"))) >= 8)
-
-    wait_for(batches_written, 180, "eight lake files from the first run", every=0.2)
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=30)
+    run_and_kill_once_eight_files_are_written(env, lake)
     # second run: availableNow to the end
     second = run_job(env)
     _, err = second.communicate(timeout=400)

@@ -122,6 +122,41 @@ def scraper_counter(client, name: str) -> int:
     return int(heartbeat(client, "scraper").get("counters", {}).get(name, 0))
 
 
+def assert_the_quota_kept(client, gecko):
+    """The calls counted for the month: every one answered, none ahead of the pace, one warm start,
+    and the scraper's heartbeat says the same."""
+    month, start_s, end_s = quota.month_bounds(time.time())
+    counted = int(client.get(names.api_calls_key("coingecko", month)))
+    assert counted == sum(gecko.calls.values())
+    plan = quota.coingecko_plan(ScraperSettings(coingecko_api_key=SecretStr("demo")))
+    pace = plan.monthly_calls * (time.time() - start_s) / (end_s - start_s) + plan.reserve(len(COINS))
+    assert counted <= pace
+    assert gecko.calls["market_chart"] == len(COINS)  # one warm start, a call per coin
+    beat = heartbeat(client, "scraper")
+    assert beat["gauges"]["quota.coingecko.calls_month"] == counted
+    assert beat["gauges"]["quota.coingecko.budget_month"] == 10_000
+
+
+def assert_each_coin_history_then_live(quotes: list[dict]) -> None:
+    """Per coin: its backfilled history in event order, then its live quotes, none twice, none ahead of
+    the clock."""
+    by_symbol: dict[str, list[dict]] = defaultdict(list)
+    for q in quotes:
+        by_symbol[q["symbol"]].append(q)
+    assert sorted(by_symbol) == sorted(COINS)
+    for sym, seq in by_symbol.items():
+        sources = [q["source"] for q in seq]
+        first_live = sources.index("coingecko")
+        # the history, in event order, before the coin's first live quote
+        assert set(sources[:first_live]) == {"backfill"} and "backfill" not in sources[first_live:], sym
+        history = [q["source_ts"] for q in seq[:first_live]]
+        assert history == sorted(history) and len(history) == len(set(history)) >= 29 * 24, sym
+        live = [q["source_ts"] for q in seq[first_live:]]
+        assert len(live) == len(set(live)), f"{sym}: a live quote published twice"
+        now = datetime.now(UTC).isoformat()
+        assert max(history + live) <= now, f"{sym}: a quote dated after the clock"
+
+
 @pytest.mark.spark
 def test_a_fresh_live_install_warms_up_from_history_keeps_the_quota_and_rides_out_429s(real, gecko, tmp_path):
     client = real.redis_client()
@@ -168,32 +203,9 @@ def test_a_fresh_live_install_warms_up_from_history_keeps_the_quota_and_rides_ou
     # the interval asked for exceeds the demo plan: said once, loudly, with the figures
     assert err.count("WOULD SPEND") == 1 and "10,000" in err
     # every call the local CoinGecko answered was counted against the month, and none ran ahead of its pace
-    month, start_s, end_s = quota.month_bounds(time.time())
-    counted = int(client.get(names.api_calls_key("coingecko", month)))
-    assert counted == sum(gecko.calls.values())
-    plan = quota.coingecko_plan(ScraperSettings(coingecko_api_key=SecretStr("demo")))
-    pace = plan.monthly_calls * (time.time() - start_s) / (end_s - start_s) + plan.reserve(len(COINS))
-    assert counted <= pace
-    assert gecko.calls["market_chart"] == len(COINS)  # one warm start, a call per coin
-    beat = heartbeat(client, "scraper")
-    assert beat["gauges"]["quota.coingecko.calls_month"] == counted
-    assert beat["gauges"]["quota.coingecko.budget_month"] == 10_000
+    assert_the_quota_kept(client, gecko)
     quotes = topic_quotes(real.bootstrap, names.TOPIC_RAW)
-    by_symbol: dict[str, list[dict]] = defaultdict(list)
-    for q in quotes:
-        by_symbol[q["symbol"]].append(q)
-    assert sorted(by_symbol) == sorted(COINS)
-    for sym, seq in by_symbol.items():
-        sources = [q["source"] for q in seq]
-        first_live = sources.index("coingecko")
-        # the history, in event order, before the coin's first live quote
-        assert set(sources[:first_live]) == {"backfill"} and "backfill" not in sources[first_live:], sym
-        history = [q["source_ts"] for q in seq[:first_live]]
-        assert history == sorted(history) and len(history) == len(set(history)) >= 29 * 24, sym
-        live = [q["source_ts"] for q in seq[first_live:]]
-        assert len(live) == len(set(live)), f"{sym}: a live quote published twice"
-        now = datetime.now(UTC).isoformat()
-        assert max(history + live) <= now, f"{sym}: a quote dated after the clock"
+    assert_each_coin_history_then_live(quotes)
     # the lake job over the topic: every quote once (a history point and the first live quote of
     # the same minute are one), nothing lost
     rows = lake_rows(real, tmp_path / "lake")

@@ -20,7 +20,7 @@ from cryptoviz.ml.processor import Processor
 from cryptoviz.ml.store import RedisStore
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.retry import Backoff
-from cryptoviz.schema import encode, make_quote
+from cryptoviz.schema import Quote, encode, make_quote
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.harness import RealServers
 from cryptoviz.testing.malformed import malformed
@@ -51,12 +51,11 @@ def dead_letters(bootstrap: str) -> list[dict]:
     return out
 
 
-def test_malformed_messages_and_an_internal_error_are_dead_lettered_once_and_nothing_stops(own):
-    bootstrap = own.bootstrap
-    bus.ensure_topics(bootstrap, partitions=4)
-    client = own.redis_client()
-    client.set(names.ml_state_key("ETH"), b"{corrupt snapshot")  # loading it raises: an internal error
-    bad = malformed()
+def publish_good_quotes_among_bad(
+    bootstrap: str, bad: list[tuple[bytes, bytes, str]]
+) -> tuple[int, list[Quote]]:
+    """48 hours of BTC and SOL with the bad messages among them, then three ETH quotes (whose corrupt
+    snapshot raises); returns how many good BTC and SOL quotes were sent, and the ETH quotes."""
     prod = bus.producer(bootstrap)
     good = 0
     for hour in range(48):
@@ -74,6 +73,16 @@ def test_malformed_messages_and_an_internal_error_are_dead_lettered_once_and_not
         prod.send(names.TOPIC_STREAMING, key=b"ETH", value=encode(q))
     prod.flush()
     prod.close()
+    return good, eth
+
+
+def test_malformed_messages_and_an_internal_error_are_dead_lettered_once_and_nothing_stops(own):
+    bootstrap = own.bootstrap
+    bus.ensure_topics(bootstrap, partitions=4)
+    client = own.redis_client()
+    client.set(names.ml_state_key("ETH"), b"{corrupt snapshot")  # loading it raises: an internal error
+    bad = malformed()
+    good, eth = publish_good_quotes_among_bad(bootstrap, bad)
 
     proc = start(own, COINS="BTC,ETH,SOL", ML_CONSUMER_GROUP="malformed")
     try:

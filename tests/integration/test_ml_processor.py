@@ -88,6 +88,29 @@ def dead_letters_counted(redis_client) -> int:
     return sum(v for c in counters for k, v in c.items() if k.startswith("dead_letter."))
 
 
+def ticks_applied(redis_client) -> int:
+    """Ticks the models hold, summed over every symbol's snapshot in Redis."""
+    return sum(orjson.loads(redis_client.get(names.ml_state_key(s)))["model"]["ticks"] for s in SYMBOLS)
+
+
+def dead_letters_on_topic(bootstrap) -> int:
+    return bus.topic_message_counts(bootstrap, (names.TOPIC_DEAD_LETTER,))[names.TOPIC_DEAD_LETTER]
+
+
+def scored_in_one_clean_pass(history) -> int:
+    """Predictions scored by a fresh engine fed the history once, symbol by symbol."""
+    from cryptoviz.models.engine import ModelConfig, SymbolModel
+
+    expected = 0
+    for sym in SYMBOLS:
+        model = SymbolModel(ModelConfig())
+        for q in history:
+            if q.symbol == sym:
+                model.update(q.event_time, q.price_usd)
+        expected += model.board.scored
+    return expected
+
+
 def test_processor_end_to_end(real, redis_client, history):
     """One suite on one topic, in order: predictions, DLQ, a SIGKILL, a group of two, SIGTERM."""
     bootstrap = real.bootstrap
@@ -96,32 +119,18 @@ def test_processor_end_to_end(real, redis_client, history):
     bad = [(b"BTC", b"{not json"), (b"ETH", orjson.dumps({"symbol": "ETH"})), (b"", b"")]
     bad.append((b"NOPE", orjson.dumps(orjson.loads(encode(history[0])) | {"symbol": "NOPE"})))
     publish(bootstrap, history[:half], bad)
-    dlq_before = bus.topic_message_counts(bootstrap, (names.TOPIC_DEAD_LETTER,))[names.TOPIC_DEAD_LETTER]
+    dlq_before = dead_letters_on_topic(bootstrap)
 
     first = start(real)
     reader = LiveReader(redis_client)
     wait_for(lambda: set(reader.ml_views()) == set(SYMBOLS), 60, "a prediction for every symbol")
-    wait_for(
-        lambda: (
-            sum(orjson.loads(redis_client.get(names.ml_state_key(s)))["model"]["ticks"] for s in SYMBOLS)
-            == half
-        ),
-        timeout=60,
-        what="every tick applied",
-    )
+    wait_for(lambda: ticks_applied(redis_client) == half, timeout=60, what="every tick applied")
     view = reader.ml_views()["BTC"]
     assert set(view["predictions"]) == {"1h", "6h"}
     assert view["signal"]["action"] in {"BUY", "SELL", "HOLD"} and 0 <= view["signal"]["confidence"] <= 1
     assert view["accuracy"]["1h"]["consensus"]["n"] > 0
     assert 0 < redis_client.ttl(names.ml_view_key("BTC")) <= 300
-    wait_for(
-        lambda: (
-            bus.topic_message_counts(bootstrap, (names.TOPIC_DEAD_LETTER,))[names.TOPIC_DEAD_LETTER]
-            == dlq_before + 4
-        ),
-        timeout=60,
-        what="4 dead letters",
-    )
+    wait_for(lambda: dead_letters_on_topic(bootstrap) == dlq_before + 4, timeout=60, what="4 dead letters")
     # ...and counted in a heartbeat, which the kill would otherwise take with it
     wait_for(lambda: dead_letters_counted(redis_client) == 4, 60, "the 4 dead letters in a heartbeat")
     scored_before_kill = scored_total(redis_client)
@@ -133,10 +142,7 @@ def test_processor_end_to_end(real, redis_client, history):
     a, b = start(real), start(real)
     try:
         wait_for(
-            lambda: (
-                sum(orjson.loads(redis_client.get(names.ml_state_key(s)))["model"]["ticks"] for s in SYMBOLS)
-                == len(history)
-            ),
+            lambda: ticks_applied(redis_client) == len(history),
             timeout=90,
             what="the rest applied by the pair",
         )
@@ -157,15 +163,7 @@ def test_processor_end_to_end(real, redis_client, history):
         code_b, err_b = stop(b)
     assert code_a == 0 and code_b == 0, err_a + err_b
     # the engine scores each prediction at most once: expected counts from a clean single pass
-    from cryptoviz.models.engine import ModelConfig, SymbolModel
-
-    expected = 0
-    for sym in SYMBOLS:
-        model = SymbolModel(ModelConfig())
-        for q in history:
-            if q.symbol == sym:
-                model.update(q.event_time, q.price_usd)
-        expected += model.board.scored
+    expected = scored_in_one_clean_pass(history)
     assert scored_total(redis_client) == expected
     assert scored_before_kill > 0
     assert dead_letters_counted(redis_client) == 4
