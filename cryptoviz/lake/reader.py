@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 
 import pandas as pd
 import pyarrow as pa
@@ -52,6 +53,11 @@ def _ranks(column: pa.ChunkedArray) -> pa.ChunkedArray:
         return column
     rank = pc.rank(unified.chunk(0).dictionary, sort_keys="ascending", tiebreaker="dense")
     return pa.chunked_array([pc.take(rank, c.indices) for c in unified.chunks], type=rank.type)
+
+
+def _day(path: str) -> str:
+    """The date of the partition a data file is in."""
+    return path.rsplit("/date=", 1)[-1].split("/", 1)[0]
 
 
 def _written_order(path: str) -> tuple[str, bool, str]:
@@ -120,20 +126,14 @@ class LakeReader:
     ) -> pd.DataFrame:
         """Rows of `symbols` with start <= source_ts < end, sorted, duplicates of (symbol, ts) removed;
         `symbol` and `source` are categoricals."""
+        # partitions are UTC dates (a row's is its event time's)
+        start, end = (t.astimezone(UTC) if t is not None and t.tzinfo else t for t in (start, end))
         first = start.strftime("%Y-%m-%d") if start is not None else None
         # source_ts < end: a query that ends at midnight takes nothing of that day's partition
         last = (end - timedelta(microseconds=1)).strftime("%Y-%m-%d") if end is not None else None
-        data = self.dataset(symbols, first, last)
-        if data is None:
+        table = self._scan(symbols, start, end, first, last)
+        if table is None:
             return pd.DataFrame(columns=COLUMNS)
-        expr = ds.field("symbol").isin(symbols)
-        if start is not None:  # prune by the date partition first, then filter rows
-            expr &= ds.field("date") >= start.strftime("%Y-%m-%d")
-            expr &= ds.field("source_ts") >= pd.Timestamp(start)
-        if end is not None:
-            expr &= ds.field("date") <= last
-            expr &= ds.field("source_ts") < pd.Timestamp(end)
-        table = data.to_table(columns=COLUMNS, filter=expr)
         # a block per column: consolidating the float columns into one would copy them all
         frame = table.to_pandas(split_blocks=True)
         if frame.empty:
@@ -142,6 +142,39 @@ class LakeReader:
             return frame
         frame = frame.drop_duplicates(["symbol", "source_ts"]).sort_values(["symbol", "source_ts"])
         return frame.reset_index(drop=True)
+
+    def _scan(
+        self,
+        symbols: list[str],
+        start: datetime | None,
+        end: datetime | None,
+        first: str | None,
+        last: str | None,
+    ) -> pa.Table | None:
+        """The rows of `symbols` with start <= source_ts < end, in written order. Only the first and
+        the last day's partitions are filtered row by row: a row's partition is its event time's
+        date, so a day between them lies wholly inside the range, and a filter costs a comparison
+        and a copy of every row (a fifth of the scan of a month)."""
+        data = self.dataset(symbols, first, last)
+        if data is None:
+            return None
+        edge = ds.scalar(True)
+        if start is not None:
+            edge &= ds.field("source_ts") >= pd.Timestamp(start)
+        if end is not None:
+            edge &= ds.field("source_ts") < pd.Timestamp(end)
+        tables = []
+        for filtered, files in groupby(data.files, key=lambda f: _day(f) in (first, last)):
+            part = ds.dataset(
+                list(files),
+                schema=data.schema,
+                filesystem=self.fs,
+                format=_FORMAT,
+                partitioning=_PARTITIONING,
+                partition_base_dir=self.path,
+            )
+            tables.append(part.to_table(columns=COLUMNS, filter=edge if filtered else None))
+        return pa.concat_tables(tables)
 
     def latest_ts(self, symbols: list[str]) -> datetime | None:
         data = self.dataset()
