@@ -10,6 +10,8 @@ polls the three coins' ML summaries in Redis every POLL_S. Reported:
 - publish: one write, until the broker has acknowledged it on both topics;
 - quote -> prediction: from the write's start to the first read that shows the quote's event
   time in its coin's summary (the ML processor's fetch, models and Redis write included).
+
+    .venv/bin/python bench/stack_latency.py [SETTING=VALUE ...]   (the stack's settings, to try one)
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ def measure(stack: LocalStack) -> tuple[list[float], list[float], int]:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        stack = LocalStack(Path(tmp), **DEFAULTS | {"COINS": ",".join([SEVEN, *EXTRA])})
+        tried = dict(arg.split("=", 1) for arg in sys.argv[1:])
+        stack = LocalStack(Path(tmp), **DEFAULTS | {"COINS": ",".join([SEVEN, *EXTRA])} | tried)
         up = stack.cli("up", "--wait", "180")
         assert up.returncode == 0, up.stderr[-2000:]
         try:
@@ -115,6 +118,7 @@ def main() -> None:
             "measured": len(latency),
             "rate_per_s": RATE,
         }
+        | ({"settings": tried} if tried else {})
     )
 
 

@@ -69,9 +69,9 @@ class KafkaSettings(_Base):
     kafka_client_id: str = "cryptoviz"
     # a consumer-group member that stops heartbeating is expired after this; its partitions move on
     kafka_session_timeout_ms: int = Field(6000, ge=1000, le=300000)
-    # the longest the ML consumer's fetch waits at the broker for data (kafka-python's default):
-    # lower answers sooner on an in-memory broker, but starves the processor on a durable one
-    kafka_fetch_max_wait_ms: int = Field(500, ge=1, le=30000)
+    # the longest the ML consumer's fetch waits at the broker: the stack's durable broker answers a
+    # waiting fetch late (bench/stack_latency.py); lower costs idle CPU, and 10 starves the processor
+    kafka_fetch_max_wait_ms: int = Field(100, ge=1, le=30000)
     # the most one fetch brings of a partition to the ML consumer: a backlog is read in fewer round
     # trips (bench/ml_pipeline.py), for that much memory a partition while a fetch is read
     kafka_max_partition_fetch_bytes: int = Field(4 << 20, ge=64 << 10, le=64 << 20)
