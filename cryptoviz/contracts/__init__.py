@@ -2,9 +2,11 @@
 
 The quote itself is `cryptoviz.schema` (the Kafka message, and each field of `quotes:latest`).
 Here: the ML view and summary of a symbol, its model snapshot, a service's heartbeat, and the
-backtest summary. Writers build these and `encode` them; readers `decode_*` them, which checks the
-keys and types the readers rely on and raises ContractError otherwise (a reader skips and counts
-such a value rather than failing a page). Key names live in `cryptoviz.names`.
+backtest summary, the alerts and the topics report. Writers build these and `encode` them; readers
+`decode_*` them with a msgspec decoder of the value's own type, which checks every field the type
+names (keys it does not name are kept out) and raises ContractError with msgspec's message, the
+field's path in it, otherwise (a reader skips and counts such a value rather than failing a page).
+Key names live in `cryptoviz.names`.
 The two values the dashboard reads for every symbol are msgspec Structs, decoded all in one call.
 The view's stats and accuracy are typed where they are made (`models.engine.ModelStats`,
 `scoring.summary.ScoreSummary`), the backtest summary's parts in `contracts.backtest`.
@@ -12,7 +14,7 @@ The view's stats and accuracy are typed where they are made (`models.engine.Mode
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict, TypeVar, cast, get_args
+from typing import Any, Literal, NotRequired, TypedDict, TypeVar, get_args
 
 import msgspec
 import orjson
@@ -114,7 +116,6 @@ class Heartbeat(TypedDict):
 
 
 AlertKind = Literal["price_above", "price_below", "move_1h", "signal"]
-ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 
 
 class AlertRule(TypedDict):
@@ -260,83 +261,22 @@ def encode(
     return orjson.dumps(value)
 
 
-_NUMBER = (int, float)
-_SUMMARY = msgspec.json.Decoder(MLSummary)
 _CARD_ENCODER = msgspec.msgpack.Encoder()
 _CARDS = msgspec.msgpack.Decoder(list[MLCard])
 _QUOTES = msgspec.json.Decoder(list[LatestQuote])
-_REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "MLView": {
-        "symbol": str,
-        "event_ts": _NUMBER,
-        "price": _NUMBER,
-        "predictions": dict,
-        "due_ts": dict,
-        "signal": dict,
-        "forecast": dict,
-        "expected_move_pct": dict,
-        "stats": dict,
-        "accuracy": dict,
-        "updated_ts": _NUMBER,
-    },
-    "MLState": {"model": dict, "partition": int, "offset": int},
-    "Heartbeat": {
-        "service": str,
-        "instance": str,
-        "state": str,
-        "heartbeat_ts": _NUMBER,
-        "started_ts": _NUMBER,
-        "interval_s": _NUMBER,
-        "counters": dict,
-        "gauges": dict,
-    },
-    "BacktestSummary": {},
-    "AlertRule": {"id": str, "symbol": str, "kind": str, "level": _NUMBER, "created_ts": _NUMBER},
-    "FiredAlert": {
-        "id": str,
-        "rule_id": str,
-        "symbol": str,
-        "message": str,
-        "status": str,
-        "attempts": int,
-        "event_ts": _NUMBER,
-        "fired_ts": _NUMBER,
-        "next_try_ts": _NUMBER,
-    },
-    "TopicsReport": {"ts": _NUMBER, "topics": list, "groups": list, "latest": dict},
-}
-_SIGNAL: dict[str, type | tuple[type, ...]] = {
-    "action": str,
-    "p_up": _NUMBER,
-    "confidence": _NUMBER,
-    "agreement": _NUMBER,
-    "move_pct": _NUMBER,
-    "horizon": str,
-}
-
-
-def _checked(raw: bytes | str, contract: str) -> dict:
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ContractError(f"{contract}: not JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise ContractError(f"{contract}: not an object")
-    _check_fields(doc, _REQUIRED[contract], contract)
-    return doc
-
-
-def _check_fields(doc: dict, fields: dict[str, type | tuple[type, ...]], where: str) -> None:
-    for key, typ in fields.items():
-        value = doc.get(key)
-        if not isinstance(value, typ) or isinstance(value, bool):
-            raise ContractError(f"{where}.{key}: expected {typ}, got {type(value).__name__}")
+# each JSON value's decoder is its TypedDict's: the type is the one definition of what is checked
+_VIEW = msgspec.json.Decoder(MLView)
+_SUMMARY = msgspec.json.Decoder(MLSummary)
+_STATE = msgspec.json.Decoder(MLState)
+_HEARTBEAT = msgspec.json.Decoder(Heartbeat)
+_BACKTEST = msgspec.json.Decoder(BacktestSummary)
+_RULE = msgspec.json.Decoder(AlertRule)
+_FIRED = msgspec.json.Decoder(FiredAlert)
+_TOPICS = msgspec.json.Decoder(TopicsReport)
 
 
 def decode_view(raw: bytes | str) -> MLView:
-    doc = _checked(raw, "MLView")
-    _check_fields(doc["signal"], _SIGNAL, "MLView.signal")
-    return cast(MLView, doc)
+    return _typed(_VIEW, raw, "MLView")
 
 
 def decode_summary(raw: bytes | str) -> MLSummary:
@@ -369,27 +309,24 @@ def _typed(decoder: msgspec.json.Decoder[T] | msgspec.msgpack.Decoder[T], raw: A
 
 
 def decode_state(raw: bytes | str) -> MLState:
-    return cast(MLState, _checked(raw, "MLState"))
+    return _typed(_STATE, raw, "MLState")
 
 
 def decode_heartbeat(raw: bytes | str) -> Heartbeat:
-    return cast(Heartbeat, _checked(raw, "Heartbeat"))
+    return _typed(_HEARTBEAT, raw, "Heartbeat")
 
 
 def decode_backtest(raw: bytes | str) -> BacktestSummary:
-    return cast(BacktestSummary, _checked(raw, "BacktestSummary"))
+    return _typed(_BACKTEST, raw, "BacktestSummary")
 
 
 def decode_rule(raw: bytes | str) -> AlertRule:
-    doc = _checked(raw, "AlertRule")
-    if doc["kind"] not in ALERT_KINDS:
-        raise ContractError(f"AlertRule.kind: {doc['kind']!r} is none of {ALERT_KINDS}")
-    return cast(AlertRule, doc)
+    return _typed(_RULE, raw, "AlertRule")
 
 
 def decode_fired(raw: bytes | str) -> FiredAlert:
-    return cast(FiredAlert, _checked(raw, "FiredAlert"))
+    return _typed(_FIRED, raw, "FiredAlert")
 
 
 def decode_topics(raw: bytes | str) -> TopicsReport:
-    return cast(TopicsReport, _checked(raw, "TopicsReport"))
+    return _typed(_TOPICS, raw, "TopicsReport")

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from cryptoviz import contracts, schema
+from cryptoviz.backtest.runner import run_symbol, to_json
 from cryptoviz.contracts import ContractError, MLState
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
@@ -54,8 +55,10 @@ def test_the_heartbeat_round_trips():
 
 
 def test_the_backtest_summary_round_trips():
-    summary = {"summary": "BTC: persistence wins", "symbols": {"BTC": {"rows": 10}}}
-    assert contracts.decode_backtest(orjson.dumps(summary)) == summary
+    ticks = [((T0 + timedelta(hours=i)).timestamp(), 100.0 + i % 5) for i in range(30)]
+    summary = to_json([run_symbol("BTC", ticks, ModelConfig())]) | {"summary": "BTC: persistence wins"}
+    raw = orjson.dumps(summary)
+    assert contracts.decode_backtest(raw) == orjson.loads(raw)
 
 
 @pytest.mark.parametrize(
@@ -66,6 +69,10 @@ def test_the_backtest_summary_round_trips():
         (contracts.decode_state, b'{"model": {}, "partition": true, "offset": 1}'),
         (contracts.decode_summary, b'{"symbol": "BTC"}'),
         (contracts.decode_heartbeat, b'{"service": 3}'),
+        (contracts.decode_backtest, b'{"summary": "", "symbols": {"BTC": {"rows": 10}}}'),
+        (contracts.decode_rule, b'{"id": "a", "symbol": "B", "kind": "up", "level": 1, "created_ts": 1}'),
+        (contracts.decode_fired, b'{"id": "a", "rule_id": "r", "symbol": "BTC"}'),
+        (contracts.decode_topics, b'{"ts": 1, "topics": {}, "groups": [], "latest": {}}'),
     ],
 )
 def test_a_value_of_the_wrong_shape_is_refused(decode, raw):
@@ -77,8 +84,15 @@ def test_a_view_whose_signal_lacks_a_field_is_refused():
     model, out = model_and_output()
     view = store.view("BTC", out, model)
     del view["signal"]["confidence"]  # the point: a broken value
-    with pytest.raises(ContractError, match=r"signal\.confidence"):
+    with pytest.raises(ContractError, match=r"field `confidence` - at `\$\.signal`"):
         contracts.decode_view(contracts.encode(view))
+
+
+def test_a_view_with_a_field_of_the_wrong_type_is_refused_naming_it():
+    model, out = model_and_output()
+    raw = orjson.dumps({**store.view("BTC", out, model), "price": "97000"})  # the point: a broken value
+    with pytest.raises(ContractError, match=r"^MLView: Expected `float`, got `str` - at `\$\.price`"):
+        contracts.decode_view(raw)
 
 
 def test_the_card_round_trips_and_carries_its_summary():
