@@ -44,8 +44,8 @@ _PARTITIONING = ds.HivePartitioning.discover(infer_dictionary=True)
 
 def _ranks(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """A dictionary column as each value's rank among its values: what compares like the strings,
-    without decoding a string per row (comparing the dictionary column itself decodes it, some 50
-    ms a comparison for a month of one coin). Any other column as it is."""
+    without decoding a string per row (comparing the dictionary column itself decodes it, on every
+    comparison). Any other column as it is."""
     if not pa.types.is_dictionary(column.type):
         return column
     unified = pa.table({"c": column}).unify_dictionaries().column("c")
@@ -154,7 +154,7 @@ class LakeReader:
         """The rows of `symbols` with start <= source_ts < end, in written order. Only the first and
         the last day's partitions are filtered row by row: a row's partition is its event time's
         date, so a day between them lies wholly inside the range, and a filter costs a comparison
-        and a copy of every row (a fifth of the scan of a month)."""
+        and a copy of every row (bench/lake_month.py)."""
         data = self.dataset(symbols, first, last)
         if data is None:
             return None
