@@ -23,7 +23,7 @@ from cryptoviz.dashboard.readers import LiveReader
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.schema import encode, make_quote
-from cryptoviz.testing.benchlog import emit_json
+from cryptoviz.testing.benchlog import emit_json, pct
 from cryptoviz.testing.harness import RealServers
 from cryptoviz.testing.seed import fill_dashboard_data
 
@@ -52,11 +52,6 @@ def fill_symbols(client) -> None:
             changed = {}
     store.write_batch(client, store.every_snapshot(changed), 3600)
     client.hset(names.QUOTES_LATEST, mapping=latest)
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * q))]
 
 
 def server_usec(client) -> float:

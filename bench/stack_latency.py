@@ -30,7 +30,7 @@ from cryptoviz import bus, names, servers
 from cryptoviz.schema import make_quote
 from cryptoviz.scraper.publisher import Publisher
 from cryptoviz.telemetry import Telemetry
-from cryptoviz.testing.benchlog import emit_json
+from cryptoviz.testing.benchlog import emit_json, pct
 from cryptoviz.testing.harness import wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -43,11 +43,6 @@ RATE = 10
 DURATION = 60
 POLL_S = 0.002
 EXTRA = ["ADA", "LTC", "DOT"]
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * q))]
 
 
 def measure(stack: LocalStack) -> tuple[list[float], list[float], int]:

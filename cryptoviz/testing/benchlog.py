@@ -14,6 +14,12 @@ from cryptoviz.provenance import ROOT, commit, machine
 RESULTS = ROOT / "bench" / "results"
 
 
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile of `values`: the value at index int(n * q) of them sorted (the last for q = 1)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
 def emit_json(figures: dict[str, Any], record: bool = True) -> dict[str, Any]:
     """Print the bench's last line; unless `record` is False (or BENCH_RECORD=0), append it to its
     results file."""
