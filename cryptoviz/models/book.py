@@ -238,7 +238,7 @@ class ModelBook:
         i = self.rows[symbol]
         kernel.summarize(self.fixed, i, self._summary)
         pending = [int(self.meta[i, Q_BOARD + h, 1]) for h in range(len(HORIZONS))]
-        return summary.from_numbers(self._summary.tolist(), pending, self.config.fee_bps)
+        return summary.from_numbers(self._summary, pending, self.config.fee_bps)
 
     def learnt(self, symbol: str, horizon: str, regime: int) -> bool:
         """`SymbolModel.learnt` from the arrays: the residual weights against MIN_RESIDUALS."""
