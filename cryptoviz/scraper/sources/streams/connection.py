@@ -25,10 +25,11 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from cryptoviz import logs
 from cryptoviz.retry import Backoff
-from cryptoviz.schema import InvalidQuote, Quote, internal_error, make_quote, utcnow
+from cryptoviz.schema import InvalidQuote, Quote, internal_error, utcnow
 from cryptoviz.scraper.sources.streams.base import FrameError, Parsed, StreamAdapter
 from cryptoviz.scraper.sources.streams.failover import SourceView
 from cryptoviz.scraper.sources.streams.limits import ConnectLimit, ConnectWindow
+from cryptoviz.scraper.sources.streams.quotes import TickQuotes
 from cryptoviz.scraper.sources.streams.throttle import Throttle
 
 log = logs.get("streams")
@@ -88,6 +89,7 @@ class StreamConnection:
         self.throttle = Throttle(quote_interval_ms / 1000)
         self.connect_window = ConnectWindow(connect_limit or adapter.connects)
         self.stats = StreamStats()
+        self.quotes = TickQuotes(self.name)
         self._wanted = frozenset(self.symbols)
         self._last_tick: dict[str, float] = {}  # coin -> clock time of its last tick
         self._logged: dict[str, float] = {}  # reason -> clock time of its last log line
@@ -212,18 +214,13 @@ class StreamConnection:
             self._control(parsed)
             return True
         taken = 0
+        self.quotes.receive(received)
         for tick in parsed.ticks:
             if tick.symbol not in self._wanted:
                 self._reject("unknown_pair", tick.symbol, frame)
                 continue
             try:
-                quote = make_quote(
-                    tick.symbol,
-                    tick.price,
-                    tick.event_time or received,
-                    source=self.name,
-                    ingest_ts=received,
-                )
+                quote = self.quotes.quote(tick.symbol, tick.price, tick.event_time)
             except InvalidQuote as exc:
                 self._reject(exc.reason, exc.detail, frame)
                 continue
