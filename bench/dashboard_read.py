@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from cryptoviz import contracts, names
+from cryptoviz.contracts.cards import decode_cards
 from cryptoviz.dashboard.readers import LiveReader
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
@@ -79,7 +80,7 @@ def read_costs(client) -> dict[str, list[float]]:
     server = (server_usec(client) - before) / READS / 1000
     quotes_raw, cards_raw = client.hvals(names.QUOTES_LATEST), client.hvals(names.ML_CARDS)
     quotes = timed(lambda: contracts.decode_quotes(quotes_raw), READS)
-    cards = timed(lambda: contracts.decode_cards(cards_raw), READS)
+    cards = timed(lambda: decode_cards(cards_raw), READS)
     return {"reads": reads, "trips": trips, "server": [server], "quotes": quotes, "cards": cards}
 
 
@@ -129,7 +130,7 @@ def report(costs: dict[str, list[float]], reruns: list[float], reply_kb: float) 
     print(
         f"  decoding: p50 {statistics.median(decoding):.2f} ms, p99 {pct(decoding, 0.99):.2f} ms; alone, "
         f"the quotes (one JSON array) p50 {statistics.median(costs['quotes']):.2f} ms, the cards (one "
-        f"msgpack array) p50 {statistics.median(costs['cards']):.2f} ms"
+        f"buffer of fixed-size binary cards, into columns) p50 {statistics.median(costs['cards']):.2f} ms"
     )
     print(
         f"ML page rerun (server side, AppTest): p50 {page_p50:.1f} ms, p99 {pct(reruns, 0.99):.1f} ms "

@@ -7,13 +7,16 @@ backtest summary, the alerts and the topics report. Writers build these and `enc
 names (keys it does not name are kept out) and raises ContractError with msgspec's message, the
 field's path in it, otherwise (a reader skips and counts such a value rather than failing a page).
 Key names live in `cryptoviz.names`.
-The two values the dashboard reads for every symbol are msgspec Structs, decoded all in one call.
+The two values the dashboard reads for every symbol are decoded all in one call: the quotes into
+msgspec Structs, the ML cards (a fixed binary layout, `encode_card`) into columns (`contracts.cards`).
 The view's stats and accuracy are typed where they are made (`models.engine.ModelStats`,
 `scoring.summary.ScoreSummary`), the backtest summary's parts in `contracts.backtest`.
 """
 
 from __future__ import annotations
 
+import math
+import struct
 from typing import Any, Literal, NotRequired, TypedDict, TypeVar, get_args
 
 import msgspec
@@ -161,8 +164,9 @@ class MLCard(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """ml:cards -> <symbol>: what the all-symbols pages show of a symbol, the MLSummary's fields with
     a field per Horizon for each per-horizon mapping (None where the summary has no value: no
     tuple or dict to build, a third off the decode), and when the card expires (the processor's
-    clock + ML_PREDICTION_TTL_S). msgpack, as an array in field order; fields added later go last,
-    with a default."""
+    clock + ML_PREDICTION_TTL_S). Stored in CARD_LAYOUT (`encode_card`); read by the thousand with
+    `contracts.cards`, which also reads the msgpack arrays written before that layout (fields added
+    since then have a default)."""
 
     symbol: str
     event_ts: float
@@ -261,8 +265,6 @@ def encode(
     return orjson.dumps(value)
 
 
-_CARD_ENCODER = msgspec.msgpack.Encoder()
-_CARDS = msgspec.msgpack.Decoder(list[MLCard])
 _QUOTES = msgspec.json.Decoder(list[LatestQuote])
 # each JSON value's decoder is its TypedDict's: the type is the one definition of what is checked
 _VIEW = msgspec.json.Decoder(MLView)
@@ -283,15 +285,43 @@ def decode_summary(raw: bytes | str) -> MLSummary:
     return _typed(_SUMMARY, raw, "MLSummary")
 
 
+# ml:cards' binary layout: a magic byte, the layout's version, then every MLCard field in order at a
+# fixed place, little-endian: the symbol in UTF-8 padded with NULs to 16 bytes (the quote schema's
+# limit), the action as its place in CARD_ACTIONS, floats as doubles (NaN where the card has None),
+# counts as int64, the flag as a byte. One size for every card: a reader takes them all as one
+# buffer, a column per field, with no Python object per field (`contracts.cards`).
+CARD_MAGIC = 0xC1  # the one byte msgpack never uses: a reader of the msgpack cards counts these invalid
+CARD_VERSION = 1
+CARD_ACTIONS = ("HOLD", "BUY", "SELL")
+CARD_SYMBOL_BYTES = 16
+_CARD_CODES: dict[Any, str] = {str: "B", float: "d", float | None: "d", int: "q", bool: "B"}
+CARD_FIELDS = msgspec.structs.fields(MLCard)
+CARD_LAYOUT: tuple[tuple[str, str], ...] = tuple(
+    (f.name, f"{CARD_SYMBOL_BYTES}s" if f.name == "symbol" else _CARD_CODES[f.type]) for f in CARD_FIELDS
+)
+CARD_NULLABLE = tuple(i for i, f in enumerate(CARD_FIELDS) if f.type == float | None)
+_CARD_RECORD = struct.Struct("<BB" + "".join(code for _, code in CARD_LAYOUT))
+CARD_SIZE = _CARD_RECORD.size
+_ACTION = MLCard.__struct_fields__.index("action")
+assert MLCard.__struct_fields__[0] == "symbol"
+
+
 def encode_card(card: MLCard) -> bytes:
-    return _CARD_ENCODER.encode(card)
-
-
-def decode_cards(raws: list[bytes]) -> list[MLCard]:
-    """Every card in one decode: a msgpack array header, then the cards' own bytes side by side
-    (each is one msgpack value). ContractError when any one breaks the contract (a reader then
-    decodes them one by one, `[raw]`, to leave out only that one)."""
-    return _typed(_CARDS, b"\xdd" + len(raws).to_bytes(4, "big") + b"".join(raws), "MLCard")
+    """The card in CARD_LAYOUT; ContractError for a symbol that does not fit or an unknown action
+    (a writer never stores what the reader would refuse)."""
+    values: list[Any] = list(msgspec.structs.astuple(card))
+    symbol = card.symbol.encode()
+    if not 0 < len(symbol) <= CARD_SYMBOL_BYTES or b"\0" in symbol:
+        raise ContractError(
+            f"MLCard: symbol {card.symbol!r} is not 1 to {CARD_SYMBOL_BYTES} bytes without NUL"
+        )
+    if card.action not in CARD_ACTIONS:
+        raise ContractError(f"MLCard: action {card.action!r} is not one of {CARD_ACTIONS}")
+    values[0], values[_ACTION] = symbol, CARD_ACTIONS.index(card.action)
+    for i in CARD_NULLABLE:
+        if values[i] is None:
+            values[i] = math.nan
+    return _CARD_RECORD.pack(CARD_MAGIC, CARD_VERSION, *values)
 
 
 def decode_quotes(raws: list[bytes]) -> list[LatestQuote]:

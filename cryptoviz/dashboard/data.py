@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from cryptoviz import names
 from cryptoviz.charts import add_band, live_marker
 from cryptoviz.contracts import HORIZON_NAMES, SIGNAL_HORIZON, BacktestSummary, Horizon, LatestQuote, MLView
+from cryptoviz.contracts.cards import Cards
 from cryptoviz.dashboard.readers import Snapshot
 from cryptoviz.health import current_instances, service_state
 from cryptoviz.models import HORIZONS
@@ -81,24 +82,22 @@ def as_text(table: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def signals_table(snap: Snapshot) -> pd.DataFrame:
-    """Every symbol's latest signal, from the small summaries the refresh reads for all symbols."""
-    rows = [
-        {
-            "symbol": sym,
-            "action": m.action,
-            "p_up_1h": m.p_up,
-            "price": m.price,
-            "forecast_1h": m.forecast_at(SIGNAL_HORIZON),
-            "move_1h_pct": m.move_pct,
-            "consensus_1h": m.consensus_at(SIGNAL_HORIZON),
-            "event_time": m.event_ts,
-        }
-        for sym, m in sorted(snap.ml.items())
-    ]
-    table = pd.DataFrame(rows)
-    if rows:  # one conversion for the column: per row it was most of a rerun with 1,000 symbols
-        table["event_time"] = pd.to_datetime(table["event_time"], unit="s", utc=True)
-    return table
+    """Every symbol's latest signal, from the cards the refresh reads for all symbols (a column per
+    field, sorted by symbol; NaN where a card has no forecast or consensus)."""
+    cards = Cards.of(snap.ml)
+    if not cards:
+        return pd.DataFrame()
+    columns = {
+        "symbol": list(cards),
+        "action": cards.actions(),
+        "p_up_1h": cards.column("p_up"),
+        "price": cards.column("price"),
+        "forecast_1h": cards.column(f"forecast_{SIGNAL_HORIZON}"),
+        "move_1h_pct": cards.column("move_pct"),
+        "consensus_1h": cards.column(f"consensus_{SIGNAL_HORIZON}"),
+        "event_time": pd.to_datetime(cards.column("event_ts"), unit="s", utc=True),
+    }
+    return pd.DataFrame(columns).sort_values("symbol", ignore_index=True)
 
 
 def predictions_table(view: MLView) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from cryptoviz import names
 from cryptoviz.contracts import Heartbeat
+from cryptoviz.contracts.cards import Cards
 from cryptoviz.dashboard.readers import Snapshot
 from cryptoviz.health import current_instances, service_state
 
@@ -49,8 +50,8 @@ def _gauges(live: list[Heartbeat], service: str, name: str) -> list[float]:
 
 def direction_hit_rate(snap: Snapshot) -> tuple[float | None, int]:
     """The 1 h forecast's direction hit rate pooled over every symbol, and how many were scored."""
-    hits = sum(m.hits_1h for m in snap.ml.values())
-    n = sum(m.scored_1h for m in snap.ml.values())
+    cards = Cards.of(snap.ml)
+    hits, n = int(cards.column("hits_1h").sum()), int(cards.column("scored_1h").sum())
     return (hits / n if n else None), n
 
 
@@ -138,11 +139,11 @@ def freshness(snap: Snapshot, now: float | None = None) -> dict[str, float | Non
     """Age in seconds of the newest quote (received), prediction (stored) and lake batch (written)."""
     now = now or time.time()
     quotes = [pd.Timestamp(q.ingest_ts).timestamp() for q in snap.quotes.values() if q.ingest_ts]
-    predictions = [m.updated_ts for m in snap.ml.values()]
+    predictions = Cards.of(snap.ml).column("updated_ts")
     lake = _gauges(_live(snap, now), names.LAKE, "last_batch_ts")
     return {
         "quote": now - max(quotes) if quotes else None,
-        "prediction": now - max(predictions) if predictions else None,
+        "prediction": now - float(predictions.max()) if len(predictions) else None,
         "lake batch": now - max(lake) if lake else None,
     }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -11,6 +11,7 @@ import redis
 
 from cryptoviz import contracts, names
 from cryptoviz.contracts import BacktestSummary, Heartbeat, LatestQuote, MLCard, MLView
+from cryptoviz.contracts.cards import Cards, decode_card, decode_cards
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,7 +37,8 @@ class Snapshot:
     a value that does not match its contract is left out and counted in `invalid`."""
 
     quotes: dict[str, LatestQuote]  # symbol -> the latest quote
-    ml: dict[str, MLCard]  # symbol -> its card, those not past their expiry
+    # symbol -> its card, those not past their expiry (from a reader: Cards, with their columns)
+    ml: Mapping[str, MLCard]
     status: list[Heartbeat]
     backtest: BacktestSummary | None
     read_ms: float  # the round trip, the reply parsed into bytes (the rest is decoding)
@@ -52,7 +54,7 @@ class LiveReader:
     def snapshot(self, detail: str | None = None) -> Snapshot:
         """Latest quotes, ML cards, statuses, the backtest summary and one symbol's full ML view
         (`detail`): one round trip, then one typed decode for all the quotes and one for all the
-        cards."""
+        cards (into columns)."""
         t0 = time.perf_counter()
         try:
             replies = self._read(detail)
@@ -64,8 +66,7 @@ class LiveReader:
         bad = Invalid()
         now = time.time()
         quotes = {q.symbol: q for q in bad.all_decoded(contracts.decode_quotes, quotes_raw)}
-        cards = bad.all_decoded(contracts.decode_cards, cards_raw)
-        ml = {c.symbol: c for c in cards if c.expires_ts > now}
+        ml = bad.cards(cards_raw).live(now)
         status = [doc for d in status_docs if d and (doc := bad.decoded(contracts.decode_heartbeat, d))]
         backtest_doc = bad.decoded(contracts.decode_backtest, backtest) if backtest else None
         detail_doc = bad.decoded(contracts.decode_view, view) if view else None
@@ -107,6 +108,14 @@ class Invalid:
             return decode(raws)
         except contracts.ContractError:
             return [v for raw in raws for v in self.decoded(decode, [raw]) or ()]
+
+    def cards(self, raws: list[bytes]) -> Cards:
+        """Every card in one decode; when one is not in the binary layout, each on its own (a card
+        in the msgpack written before it is read), those that are neither left out and counted."""
+        try:
+            return decode_cards(raws)
+        except contracts.ContractError:
+            return Cards.build(c for raw in raws if (c := self.decoded(decode_card, raw)) is not None)
 
 
 def _by_member(

@@ -12,6 +12,7 @@ import pytest
 from cryptoviz import contracts, schema
 from cryptoviz.backtest.runner import run_symbol, to_json
 from cryptoviz.contracts import ContractError, MLState
+from cryptoviz.contracts.cards import decode_card, decode_cards
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.telemetry import Telemetry
@@ -99,7 +100,7 @@ def test_the_card_round_trips_and_carries_its_summary():
     model, out = model_and_output()
     summary = contracts.summary_of(store.view("BTC", out, model))
     card = store.card(summary, expires_ts=1_800_000_300.0)
-    (back,) = contracts.decode_cards([contracts.encode_card(card)])
+    (back,) = decode_cards([contracts.encode_card(card)]).values()
     assert back == card and back.expires_ts == 1_800_000_300.0
     assert (back.symbol, back.price, back.event_ts, back.action, back.p_up) == (
         "BTC",
@@ -124,11 +125,11 @@ def test_many_cards_decode_in_one_call_and_a_bad_one_fails_the_call():
     summary = contracts.summary_of(store.view("BTC", out, model))
     cards = [store.card({**summary, "symbol": f"S{i}"}, 1.0) for i in range(3)]
     raws = [contracts.encode_card(c) for c in cards]
-    assert contracts.decode_cards(raws) == cards
-    assert contracts.decode_cards([]) == []
+    assert list(decode_cards(raws).values()) == cards
+    assert decode_cards([]) == {}
     for bad in (b"", b"\x92\xa3BTC", msgspec.msgpack.encode(["BTC", "not a time"]), b"{}"):
         with pytest.raises(ContractError, match="MLCard"):
-            contracts.decode_cards([raws[0], bad, raws[2]])
+            decode_cards([raws[0], bad, raws[2]])
 
 
 def test_a_card_has_a_field_per_horizon_and_reads_older_cards_with_the_defaults():
@@ -137,7 +138,7 @@ def test_a_card_has_a_field_per_horizon_and_reads_older_cards_with_the_defaults(
     for h in contracts.HORIZON_NAMES:
         assert {f"consensus_{h}", f"forecast_{h}", f"settled_{h}"} <= set(fields)
     old = msgspec.msgpack.encode(["BTC", 1.0, 2.0, "BUY", 0.6, 0.6, 0.1, 1.0, 2.0, 1.5, None, 3.0, 4.0])
-    (card,) = contracts.decode_cards([old])
+    card = decode_card(old)  # the msgpack array the processor wrote before the binary layout
     assert (card.hits_1h, card.calibrated, card.settled_1h, card.settled_6h) == (0, False, 0, 0)
     assert card.forecast_at("6h") is None and card.consensus_at("6h") == 2.0
 
