@@ -24,6 +24,7 @@ ML_CARDS = "ml:cards"  # hash: symbol -> its card (contracts.MLCard in CARD_LAYO
 ML_CARDS_EXPIRY = "ml:cards:expiry"  # zset: symbol -> when its card expires (epoch s, the writer's clock)
 BACKTEST_SUMMARY = "backtest:summary"  # JSON written by `cryptoviz backtest`
 TOPICS_REPORT = "monitor:topics"  # JSON (TTL): topics, groups and latest messages, by the monitor
+TOPICS_WATCHED = "monitor:topics:watched"  # epoch s (TTL), set by the topics page: read the broker
 ALERT_RULES = "alerts:rules"  # hash: rule id -> rule JSON (written by the alerts page)
 ALERT_STATE = "alerts:state"  # hash: rule id -> what held at the last evaluation ("" = nothing)
 ALERT_FIRED = "alerts:fired"  # hash: alert id -> fired alert JSON with its delivery status

@@ -6,37 +6,36 @@ from common import how_to_start, rds, redis_down, settings
 
 from cryptoviz import contracts, names
 from cryptoviz.dashboard.monitor_view import groups_table, messages_table, topics_table
+from cryptoviz.monitor.watch import mark_watched, watch_ttl_s
+
+# while no report is there, the page looks again this often: the monitor's first reading comes at
+# its next pass (MONITOR_INTERVAL_S, 2 s by default) plus the time it takes
+WAITING_REFRESH_S = 2.0
 
 st.title("Topics")
 st.caption(
-    "What the broker holds, read by the monitor service every few seconds (the dashboard reads Redis, "
-    "never Kafka): topics with their log start and end offsets, consumer groups with their lag, and "
-    "the newest messages."
+    "What the broker holds, read by the monitor service every few seconds while this page is open "
+    "(the dashboard reads Redis, never Kafka): topics with their log start and end offsets, consumer "
+    "groups with their lag, and the newest messages."
 )
 if settings().console_url:
     st.link_button("Open Redpanda Console", settings().console_url or "")
 
 
-@st.fragment(run_every=settings().dashboard_refresh_s)
-def live() -> None:
-    report = read_report()
-    if report is None:
-        return
-    topic_offsets(report)
-    consumer_groups(report)
-    newest_messages(report)
-
-
 def read_report() -> contracts.TopicsReport | None:
-    """The monitor's latest report, or None after showing why there is none."""
+    """Mark the page watched, then the monitor's latest report, or None after showing why there is none."""
     try:
+        mark_watched(rds(), watch_ttl_s(settings().dashboard_refresh_s))
         raw = rds().get(names.TOPICS_REPORT)
     except redis.RedisError as exc:
         redis_down(exc)
         return None
     if raw is None:
         st.info(
-            f"No report from the monitor yet: it reads the broker every TOPICS_INTERVAL_S ({how_to_start()})."
+            "Waiting for the monitor's first reading of the broker: it reads the broker only while "
+            "this page is open, and starts within a few seconds of a visit. This page looks again "
+            f"every {REFRESH_S:g} s until the reading is there; if it never comes, check "
+            f"that the monitor service runs ({how_to_start()})."
         )
         return None
     try:
@@ -111,6 +110,33 @@ def newest_messages(report: contracts.TopicsReport) -> None:
             "value": st.column_config.TextColumn("Value", width="large"),
         },
     )
+
+
+def no_report_yet() -> bool:
+    try:
+        return not rds().exists(names.TOPICS_REPORT)
+    except redis.RedisError:
+        return False  # the fragment says so
+
+
+# while there is no report, the fragment looks again soon; once there is one, the whole page runs
+# again, and so refreshes at the usual pace from then on
+WAITING = no_report_yet()
+REFRESH_S = (
+    min(WAITING_REFRESH_S, settings().dashboard_refresh_s) if WAITING else settings().dashboard_refresh_s
+)
+
+
+@st.fragment(run_every=REFRESH_S)
+def live() -> None:
+    report = read_report()
+    if report is None:
+        return
+    if WAITING:
+        st.rerun()
+    topic_offsets(report)
+    consumer_groups(report)
+    newest_messages(report)
 
 
 live()

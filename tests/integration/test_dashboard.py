@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import orjson
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cryptoviz import names
+from cryptoviz import contracts, names
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.testing.seed import fill_dashboard_data
 
@@ -147,6 +148,28 @@ def test_empty_and_unreachable_states(real, redis_client, monkeypatch, tmp_path)
     monkeypatch.setenv("REDIS_PORT", "1")
     at = run_page("home")
     assert not at.exception and "Redis is unreachable" in texts(at)
+
+
+def test_the_topics_page_marks_itself_watched_and_says_it_waits_for_the_first_reading(filled, redis_client):
+    at = run_page("topics")
+    assert not at.exception
+    assert "Waiting for the monitor's first reading" in texts(at), texts(at)
+    assert 0 < redis_client.ttl(names.TOPICS_WATCHED) <= 30, "the mark lasts a few of the page's refreshes"
+    redis_client.delete(names.TOPICS_WATCHED)
+    report: contracts.TopicsReport = {
+        "ts": time.time(),
+        "topics": [
+            {"name": names.TOPIC_RAW, "partitions": [{"partition": 0, "start": 0, "end": 3}], "messages": 3}
+        ],
+        "groups": [],
+        "latest": {names.TOPIC_RAW: []},
+    }
+    redis_client.set(names.TOPICS_REPORT, contracts.encode(report))
+    at.run()
+    assert not at.exception and "Waiting" not in texts(at)
+    assert "No consumer group has committed an offset yet." in texts(at)
+    assert at.dataframe[0].value["topic"].tolist() == [names.TOPIC_RAW]
+    assert redis_client.exists(names.TOPICS_WATCHED), "every render marks the page watched"
 
 
 def test_password_gate(filled, monkeypatch):
