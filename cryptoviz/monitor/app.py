@@ -1,5 +1,6 @@
 """The monitor service's loop (the entry point calls `main`): alerts every MONITOR_INTERVAL_S,
-the broker every TOPICS_INTERVAL_S; a server that is down is counted and tried again next pass."""
+the broker every TOPICS_INTERVAL_S while the topics page is open (`monitor.watch`); a server that
+is down is counted and tried again next pass."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import redis
 
 from cryptoviz import clients, contracts, logs, metrics, names
 from cryptoviz.contracts import TopicsReport
-from cryptoviz.monitor import topics
+from cryptoviz.monitor import topics, watch
 from cryptoviz.monitor.alerts import Alerts
 from cryptoviz.service import Stop
 from cryptoviz.settings import KafkaSettings, MonitorSettings, RedisSettings, StackSettings, load
@@ -63,6 +64,36 @@ class TopicsInspector:
             telemetry.gauge("topics", len(outcome["topics"]))
 
 
+def inspect_if_watched(
+    client: redis.Redis, schedule: watch.TopicsSchedule, inspector: TopicsInspector, telemetry: Telemetry
+) -> None:
+    """Start a reading of the broker when one is due and the topics page is watched; count the
+    reading skipped when one is due and nobody watches. Watching starting or stopping is logged."""
+    now = time.monotonic()
+    if inspector.busy() or not schedule.due(now):
+        return
+    try:
+        watched = watch.is_watched(client)
+    except redis.RedisError:  # counted; the alerts' pass logs Redis being down
+        telemetry.incr("errors.redis")
+        return
+    if schedule.change(watched):
+        every = schedule.interval_s
+        log.info("topics_page_watched" if watched else "topics_page_unwatched", topics_every_s=every)
+        telemetry.gauge("topics_watched", int(watched))
+        telemetry.gauge(
+            "topics_report",
+            f"read every {every:g} s: the topics page is open"
+            if watched
+            else "not read: nobody has the topics page open",
+        )
+    decision = schedule.decide(now, watched)
+    if decision == "look":
+        inspector.start()
+    elif decision == "skip":
+        telemetry.incr("topics_skipped.unwatched")
+
+
 def main(stop: Stop) -> int:
     settings = load(MonitorSettings)
     kafka = load(KafkaSettings)
@@ -75,10 +106,12 @@ def main(stop: Stop) -> int:
         rds, telemetry, settings.alert_webhook_url, settings.alert_max_attempts, settings.alert_timeout_s
     )
     log.info("started", webhook=bool(settings.alert_webhook_url), topics_every_s=settings.topics_interval_s)
-    next_topics = 0.0
     inspector = TopicsInspector(
         rds, kafka.kafka_bootstrap_servers, settings.topics_latest_n, settings.topics_interval_s
     )
+    schedule = watch.TopicsSchedule(settings.topics_interval_s)
+    for counter in ("topics_inspected", "topics_skipped.unwatched"):  # on /metrics from the start
+        telemetry.incr(counter, 0)
     telemetry.state = "running"
     while not stop:
         started = time.perf_counter()
@@ -89,9 +122,7 @@ def main(stop: Stop) -> int:
         except redis.RedisError as exc:
             telemetry.incr("errors.redis")
             log.warning("redis_unavailable", error=exc)
-        if time.monotonic() >= next_topics and not inspector.busy():
-            next_topics = time.monotonic() + settings.topics_interval_s
-            inspector.start()
+        inspect_if_watched(rds, schedule, inspector, telemetry)
         inspector.collect(telemetry)
         telemetry.observe("monitor_pass", time.perf_counter() - started)
         telemetry.maybe_publish()

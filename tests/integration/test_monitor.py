@@ -1,10 +1,12 @@
-"""The monitor against the real broker, Redis and local webhook receivers: the topics report,
-alerts fired once, delivered through a receiver that fails and recovers, and the service itself."""
+"""The monitor against the real broker, Redis and local webhook receivers: the topics report (read
+only while the topics page is watched), alerts fired once, delivered through a receiver that fails
+and recovers, and the service itself."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -20,6 +22,7 @@ from cryptoviz.contracts import dead_letter as dead_letters
 from cryptoviz.monitor import alerts as alerts_mod
 from cryptoviz.monitor import topics
 from cryptoviz.monitor.alerts import Alerts, fired_alerts, new_rule, save_rule
+from cryptoviz.monitor.watch import mark_watched
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.harness import wait_for
@@ -162,7 +165,17 @@ def test_without_a_webhook_alerts_are_listed_not_sent_and_bad_rules_are_counted(
     assert alerts_mod.load_rules(redis_client)[1] == 0
 
 
-def test_the_monitor_service_reports_topics_fires_and_stops_on_sigterm(real, redis_client):
+def heartbeat(client: redis.Redis, pid: int) -> contracts.Heartbeat | None:
+    raw = client.get(names.status_key(names.MONITOR, f"{socket.gethostname()}-{pid}"))
+    return contracts.decode_heartbeat(raw) if raw else None
+
+
+def skipped(client: redis.Redis, pid: int) -> int:
+    beat = heartbeat(client, pid)
+    return int(beat["counters"].get("topics_skipped.unwatched", 0)) if beat else 0
+
+
+def test_the_monitor_service_reads_topics_only_while_watched_fires_and_stops_on_sigterm(real, redis_client):
     bus.ensure_topics(real.bootstrap)
     with Receiver() as receiver:
         env = (
@@ -179,9 +192,26 @@ def test_the_monitor_service_reports_topics_fires_and_stops_on_sigterm(real, red
             [sys.executable, str(ROOT / "monitor" / "main.py")], env=env, stderr=subprocess.PIPE, text=True
         )
         STARTED.append(proc)
+        # nobody watches the topics page: the broker is not read, the readings skipped are counted
+        wait_for(lambda: skipped(redis_client, proc.pid) >= 2, 60, "two readings skipped, nobody watching")
+        beat = heartbeat(redis_client, proc.pid)
+        assert beat and beat["gauges"]["topics_report"] == "not read: nobody has the topics page open"
+        assert beat["gauges"]["topics_watched"] == 0 and beat["counters"]["topics_inspected"] == 0
+        assert not redis_client.exists(names.TOPICS_REPORT)
+
+        mark_watched(redis_client, 30)  # as the page does at each render
         report = wait_for(lambda: redis_client.get(names.TOPICS_REPORT), 60, "the topics report")
         names_seen = {t["name"] for t in contracts.decode_topics(report)["topics"]}
         assert set(names.ALL_TOPICS) <= names_seen
+        wait_for(
+            lambda: (b := heartbeat(redis_client, proc.pid)) and b["counters"]["topics_inspected"] >= 1,
+            30,
+            "the reading counted",
+        )
+        redis_client.delete(names.TOPICS_WATCHED)  # the page closed, its mark expired
+        before = skipped(redis_client, proc.pid)
+        wait_for(lambda: skipped(redis_client, proc.pid) > before, 30, "skips counted again")
+
         save_rule(redis_client, new_rule("ETH", "price_above", 2000.0))
         set_price(redis_client, 1900.0, 0, "ETH")
         rule_id = alerts_mod.load_rules(redis_client)[0][0]["id"]
@@ -193,3 +223,5 @@ def test_the_monitor_service_reports_topics_fires_and_stops_on_sigterm(real, red
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err[-2000:]
         assert "Traceback" not in err
+        # watching starting and stopping are logged once each, not at every pass
+        assert err.count("topics_page_watched") == 1 and err.count("topics_page_unwatched") == 2, err[-2000:]
