@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+import msgspec
 import orjson
 
 from cryptoviz.schema import InvalidQuote, parse_ts
@@ -39,18 +40,17 @@ class FrameError(ValueError):
         self.detail = detail
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
+class Tick(msgspec.Struct, frozen=True):
     """One price of one coin as a frame gives it: USD (USDT taken as USD), the exchange's event time
-    when the frame has one (None: the receive time stands in)."""
+    when the frame has one (None: the receive time stands in). A msgspec Struct, as `Parsed`: one
+    or two are built per frame, in C."""
 
     symbol: str
     price: float
     event_time: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(msgspec.Struct, frozen=True):
     """What one frame is: ticks, or a control message named by `control` (a subscription answer, a
     heartbeat, a status), possibly saying which coins the exchange refused (`unlisted`)."""
 
