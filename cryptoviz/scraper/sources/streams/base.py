@@ -8,7 +8,7 @@ import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Annotated, Protocol, TypeVar
 
 import msgspec
 import orjson
@@ -115,6 +115,29 @@ def checked_channel(channel: str, channels: Collection[str]) -> str:
     if channel not in channels:
         raise ValueError(f"channel: one of {', '.join(channels)}, got {channel!r}")
     return channel
+
+
+# An integer as orjson reads it: beyond int64, orjson gives a float, so a typed field refuses it
+Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+S = TypeVar("S")
+
+
+def typed(decoder: msgspec.json.Decoder[S], frame: str | bytes) -> S | None:
+    """The frame in its usual shape, decoded and typed in one step; None when it is in any other
+    (the adapter's `parse_any` then reads it, and says what it is or why it is refused).
+
+    The shapes are msgspec Structs that forbid unknown fields and type every field as str, bool,
+    `Int` or another such Struct, so whatever they accept `load` reads alike, with the same values:
+    a value `load` would refuse (a number past a float's range, in a field the shape does not know)
+    has no field to hide in, and a frame `load` refuses for its size is not decoded. A frame with a
+    field its shape does not list (one an exchange adds) is read by `parse_any`: the same result, at
+    the cost of the untyped path (bench/stream_source.py's decode phase shows it)."""
+    if len(frame) > MAX_FRAME_BYTES:
+        return None
+    try:
+        return decoder.decode(frame)
+    except Exception:  # malformed, another shape, too deep, not UTF-8: for parse_any to say
+        return None
 
 
 def load(frame: str | bytes) -> object:

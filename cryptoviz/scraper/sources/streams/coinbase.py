@@ -22,22 +22,50 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+import msgspec
 import orjson
 
 from cryptoviz.scraper.sources.streams.base import (
     FrameError,
+    Int,
     PairAdapter,
     Parsed,
     Tick,
     iso_time,
     load,
     price,
+    typed,
 )
 from cryptoviz.scraper.sources.streams.limits import ConnectLimit
 
 PAIRS = {
     s: f"{s}-USD" for s in ("BTC", "ETH", "XRP", "USDT", "SOL", "DOGE", "ADA", "LTC", "DOT", "AVAX", "LINK")
 }
+
+
+class Ticker(msgspec.Struct, forbid_unknown_fields=True):
+    """A ticker message as documented, every field, for `base.typed`."""
+
+    type: str
+    sequence: Int
+    product_id: str
+    price: str
+    open_24h: str
+    volume_24h: str
+    low_24h: str
+    high_24h: str
+    volume_30d: str
+    best_bid: str
+    best_bid_size: str
+    best_ask: str
+    best_ask_size: str
+    side: str
+    time: str
+    trade_id: Int
+    last_size: str
+
+
+TICKER = msgspec.json.Decoder(Ticker)
 
 
 class Coinbase(PairAdapter):
@@ -56,6 +84,20 @@ class Coinbase(PairAdapter):
         return [orjson.dumps(body).decode()]
 
     def parse(self, frame: str | bytes) -> Parsed:
+        parsed = self._typed(frame)
+        return self.parse_any(frame) if parsed is None else parsed
+
+    def _typed(self, frame: str | bytes) -> Parsed | None:
+        """The frame's tick if it is a ticker in its documented shape (what parse_any makes of it,
+        in fewer steps); else None."""
+        ticker = typed(TICKER, frame)
+        if ticker is None or ticker.type != "ticker":
+            return None
+        symbol = self.pairs.symbol(ticker.product_id)
+        return Parsed((Tick(symbol, price(ticker.price), iso_time(ticker.time)),))
+
+    def parse_any(self, frame: str | bytes) -> Parsed:
+        """Any frame: its ticks or control message, or FrameError with the reason."""
         data = load(frame)
         if not isinstance(data, dict) or not isinstance(data.get("type"), str):
             raise FrameError("unexpected_frame", "no type")
