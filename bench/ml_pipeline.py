@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from kafka import TopicPartition
 
 from cryptoviz import bus, names
-from cryptoviz.ml.processor import Processor, subscribe
+from cryptoviz.ml.group import subscribe
+from cryptoviz.ml.processor import Processor
 from cryptoviz.ml.store import RedisStore
 from cryptoviz.models import kernel
 from cryptoviz.models.engine import ModelConfig

@@ -298,6 +298,7 @@ class MLSettings(_Base):
     ml_max_poll_records: int = Field(2000, ge=1)
     # a symbol's snapshot is written at most this often (and at stop); 0: with every batch
     ml_snapshot_interval_s: float = Field(5.0, ge=0, le=3600)
+    ml_idle_wait_ms: int = Field(400, ge=0, le=10000)  # between polls of a quiet stream; 0: none
     ml_consumer_group: str = "cryptoviz-ml"  # processors sharing the symbols share this group
 
     _split_weights = field_validator("ml_weights", mode="before")(_split_csv)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from cryptoviz import bus, clients, logs, metrics, names
-from cryptoviz.ml.processor import Processor, subscribe
+from cryptoviz.ml.group import subscribe
+from cryptoviz.ml.processor import Processor
 from cryptoviz.ml.store import RedisStore
 from cryptoviz.models import book, kernel
 from cryptoviz.models.engine import ModelConfig
@@ -59,6 +60,7 @@ def main(stop: Stop) -> int:
         max_records=ml.ml_max_poll_records,
         max_future_s=load(ContractSettings).max_future_s,
         snapshot_interval_s=ml.ml_snapshot_interval_s,
+        idle_wait_s=ml.ml_idle_wait_ms / 1000,
     )
     log.info("model_core_ready", build=kernel.build, seconds=round(book.warm(), 2))
     subscribe(processor, consumer)

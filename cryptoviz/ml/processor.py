@@ -24,12 +24,13 @@ from typing import TypeVar
 
 import numpy as np
 import redis
-from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+from kafka import OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
 from cryptoviz import logs, names
 from cryptoviz.contracts.topics import STREAMING
 from cryptoviz.interfaces import Consumer, DeadLetters, NotDelivered, Record
+from cryptoviz.ml.group import IDLE_POLL_MS, idle_pause
 from cryptoviz.ml.store import Changes, MLBatch, Snapshots, StateStore
 from cryptoviz.models.book import BookModel, ModelBook
 from cryptoviz.models.engine import ModelConfig
@@ -43,27 +44,13 @@ log = logs.get(names.ML_PROCESSOR)
 T = TypeVar("T")
 
 COMMIT_TIMEOUT_MS = 3000  # a commit that cannot reach the broker gives up (the snapshots keep the offsets)
+POLL_TIMEOUT_MS = 500  # a poll waits this long for records, fetching again as each fetch comes back empty
 LAG_TIMEOUT_MS = 200  # a lag figure is not worth blocking the loop, above all with the broker away
 
 
 class BatchNotDone(Exception):
     """The broker did not take the batch's dead letters: nothing of it is stored or committed, and
     it is read again."""
-
-
-class _DropOnRevoke(ConsumerRebalanceListener):
-    def __init__(self, processor: Processor) -> None:
-        self.processor = processor
-
-    def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        # forget everything: what is not in a snapshot yet is not committed either, so the new
-        # owner loads the snapshot and reads the rest again (kafka-python keeps the position of a
-        # partition this member is given back, so that position goes back first)
-        self.processor.drop_unsaved()
-        self.processor.telemetry.incr("rebalances")
-
-    def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self.processor.telemetry.gauge("partitions", ",".join(str(tp.partition) for tp in sorted(assigned)))
 
 
 class Processor:
@@ -78,6 +65,7 @@ class Processor:
         max_records: int = 2000,
         max_future_s: float = MAX_FUTURE_S,
         snapshot_interval_s: float = 0.0,
+        idle_wait_s: float = 0.0,
     ) -> None:
         self.consumer = consumer
         self.dead_letters = dead_letters
@@ -95,6 +83,7 @@ class Processor:
         self.poll_failures = 0
         self.oldest_ingest: datetime | None = None  # of the oldest quote applied in this batch
         self.snapshot_interval_s = snapshot_interval_s
+        self.idle_wait_s = idle_wait_s  # the pause between polls once the stream is quiet (idle_pause)
         # symbol -> (partition, offset) of the first message applied since its last snapshot
         self.unsaved: dict[str, tuple[int, int]] = {}
         self.saved_at: dict[str, float] = {}  # symbol -> when its snapshot was last written (monotonic)
@@ -237,7 +226,7 @@ class Processor:
         if self.stop.wait(delay):
             raise Stopped("dead letters")
 
-    def step(self, timeout_ms: int = 500) -> int:
+    def step(self, timeout_ms: int = POLL_TIMEOUT_MS) -> int:
         """One poll -> models -> Redis -> commit. Returns the number of records consumed."""
         try:
             batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
@@ -383,8 +372,16 @@ class Processor:
         self.stop = stop
         self.telemetry.publish("running")
         try:
+            quiet_since, timeout_ms = time.monotonic(), POLL_TIMEOUT_MS
             while not stop:
-                self.step()
+                if self.step(timeout_ms):
+                    quiet_since, pause = time.monotonic(), 0.0
+                else:  # a member without partitions is joining the group: that takes polls that wait
+                    quiet_s = time.monotonic() - quiet_since
+                    pause = idle_pause(quiet_s, self.idle_wait_s) if self.consumer.assignment() else 0.0
+                if pause:  # quiet: about one fetch a pause (a poll that waits sends one after another)
+                    stop.wait(pause)
+                timeout_ms = IDLE_POLL_MS if pause else POLL_TIMEOUT_MS
                 if self.telemetry.counters and not stop:
                     self.telemetry.gauge("lag", self.lag())
                 self.telemetry.maybe_publish()
@@ -392,9 +389,3 @@ class Processor:
         except Stopped as exc:
             log.warning("stopped_before_the_batch_was_committed", waiting_for=str(exc))
         log.info("stopping_after_last_batch", signal=stop.signal)
-
-
-def subscribe(processor: Processor, consumer: KafkaConsumer) -> None:
-    """Join the group on the topic whose quotes the processor decodes (`contracts.topics.STREAMING`);
-    on a rebalance the processor forgets the partitions it loses."""
-    consumer.subscribe([STREAMING.name], listener=_DropOnRevoke(processor))

@@ -10,7 +10,8 @@ from kafka import TopicPartition
 from kafka.errors import KafkaConnectionError
 
 from cryptoviz import contracts, names
-from cryptoviz.ml.processor import Processor, _DropOnRevoke
+from cryptoviz.ml.group import DropOnRevoke
+from cryptoviz.ml.processor import Processor
 from cryptoviz.ml.store import view
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.retry import Backoff, Stopped
@@ -300,7 +301,7 @@ def test_a_rebalance_that_gives_a_partition_back_reads_again_what_no_snapshot_ho
     proc = spaced(consumer, store)
     assert proc.step() == 4 and proc.step() == 4  # offsets 4..7 applied, in no snapshot
     # the group rebalances and this member keeps the partition (kafka-python keeps its position)
-    _DropOnRevoke(proc).on_partitions_revoked([P0])
+    DropOnRevoke(proc).on_partitions_revoked([P0])
     assert consumer.positions[P0] == 4 and len(proc.book) == 0 and proc.positions == {}
     while proc.step():
         pass
