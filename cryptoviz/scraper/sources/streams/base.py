@@ -110,6 +110,20 @@ class PairAdapter:
     def url(self, base: str, symbols: Collection[str]) -> str:
         return base
 
+    def parse(self, frame: str | bytes) -> Parsed:
+        """The frame's ticks or control message, or FrameError with the reason: a frame of the
+        subscribed channel in its documented shape by `_typed`, any other by `parse_any`."""
+        parsed = self._typed(frame)
+        return self.parse_any(frame) if parsed is None else parsed
+
+    def _typed(self, frame: str | bytes) -> Parsed | None:
+        """The frame read with the channel's typed decoder (`typed`); None when it is not in that shape."""
+        raise NotImplementedError
+
+    def parse_any(self, frame: str | bytes) -> Parsed:
+        """Any frame: its ticks or control message, or FrameError with the reason."""
+        raise NotImplementedError
+
 
 def checked_channel(channel: str, channels: Collection[str]) -> str:
     if channel not in channels:

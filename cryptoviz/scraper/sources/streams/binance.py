@@ -127,10 +127,6 @@ class Binance(PairAdapter):
     def subscribe(self, symbols: Collection[str]) -> list[str]:
         return []
 
-    def parse(self, frame: str | bytes) -> Parsed:
-        parsed = self._typed(frame)
-        return self.parse_any(frame) if parsed is None else parsed
-
     def _typed(self, frame: str | bytes) -> Parsed | None:
         """The frame's tick if it is an event of the subscribed channel in its documented shape (what
         parse_any makes of it, in fewer steps); else None."""

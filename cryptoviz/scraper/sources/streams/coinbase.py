@@ -83,10 +83,6 @@ class Coinbase(PairAdapter):
         }
         return [orjson.dumps(body).decode()]
 
-    def parse(self, frame: str | bytes) -> Parsed:
-        parsed = self._typed(frame)
-        return self.parse_any(frame) if parsed is None else parsed
-
     def _typed(self, frame: str | bytes) -> Parsed | None:
         """The frame's tick if it is a ticker in its documented shape (what parse_any makes of it,
         in fewer steps); else None."""

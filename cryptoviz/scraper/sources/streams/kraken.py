@@ -96,10 +96,6 @@ class Kraken(PairAdapter):
         }
         return [orjson.dumps(body).decode()]
 
-    def parse(self, frame: str | bytes) -> Parsed:
-        parsed = self._typed(frame)
-        return self.parse_any(frame) if parsed is None else parsed
-
     def _typed(self, frame: str | bytes) -> Parsed | None:
         """The frame's ticks if it is data of the subscribed channel in its documented shape (what
         parse_any makes of it, in fewer steps); else None."""
