@@ -23,7 +23,7 @@ from cryptoviz.contracts.cards import decode_cards
 from cryptoviz.dashboard.readers import LiveReader
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
-from cryptoviz.schema import encode, make_quote
+from cryptoviz.schema import make_quote
 from cryptoviz.testing.benchlog import emit_json, pct
 from cryptoviz.testing.harness import RealServers
 from cryptoviz.testing.seed import fill_dashboard_data
@@ -47,7 +47,7 @@ def fill_symbols(client) -> None:
         assert out is not None  # a newer tick always gives an output
         changed[sym] = (out, model, (0, n))
         q = make_quote(sym, 100.0 + n, t0 + timedelta(hours=47), ingest_ts=t0 + timedelta(hours=47))
-        latest[sym] = encode(q)
+        latest[sym] = contracts.encode_latest(q)
         if len(changed) == 100:
             store.write_batch(client, store.every_snapshot(changed), 3600)
             changed = {}
@@ -129,7 +129,7 @@ def report(costs: dict[str, list[float]], reruns: list[float], reply_kb: float) 
     )
     print(
         f"  decoding: p50 {statistics.median(decoding):.2f} ms, p99 {pct(decoding, 0.99):.2f} ms; alone, "
-        f"the quotes (one JSON array) p50 {statistics.median(costs['quotes']):.2f} ms, the cards (one "
+        f"the quotes (one msgpack array) p50 {statistics.median(costs['quotes']):.2f} ms, the cards (one "
         f"buffer of fixed-size binary cards, into columns) p50 {statistics.median(costs['cards']):.2f} ms"
     )
     print(

@@ -17,7 +17,7 @@ ALL_TOPICS = (TOPIC_RAW, TOPIC_STREAMING, TOPIC_DEAD_LETTER)
 
 
 # Redis keys
-QUOTES_LATEST = "quotes:latest"  # hash: symbol -> latest quote JSON
+QUOTES_LATEST = "quotes:latest"  # hash: symbol -> latest quote (contracts.LatestQuote)
 STATUS_INDEX = "status:index"  # set of status keys
 ML_INDEX = "ml:symbols"  # zset: symbol -> event time (epoch s) of its latest prediction
 ML_CARDS = "ml:cards"  # hash: symbol -> its card (contracts.MLCard in CARD_LAYOUT), every processor's symbols

@@ -1,14 +1,15 @@
 """Every value that crosses a process through Redis, typed in one place, with its encode/decode.
 
-The quote itself is `cryptoviz.schema` (the Kafka message, and each field of `quotes:latest`).
-Here: the ML view and summary of a symbol, its model snapshot, a service's heartbeat, and the
+The quote itself is `cryptoviz.schema` (the Kafka message); here its form in `quotes:latest`,
+`LatestQuote`, the ML view and summary of a symbol, its model snapshot, a service's heartbeat, and the
 backtest summary, the alerts and the topics report. Writers build these and `encode` them; readers
 `decode_*` them with a msgspec decoder of the value's own type, which checks every field the type
 names (keys it does not name are kept out) and raises ContractError with msgspec's message, the
 field's path in it, otherwise (a reader skips and counts such a value rather than failing a page).
 Key names live in `cryptoviz.names`.
-The two values the dashboard reads for every symbol are decoded all in one call: the quotes into
-msgspec Structs, the ML cards (a fixed binary layout, `encode_card`) into columns (`contracts.cards`).
+The two values the dashboard reads for every symbol are decoded all in one call: the quotes
+(msgpack arrays) into msgspec Structs, the ML cards (a fixed binary layout, `encode_card`) into
+columns (`contracts.cards`).
 The view's stats and accuracy are typed where they are made (`models.engine.ModelStats`,
 `scoring.summary.ScoreSummary`), the backtest summary's parts in `contracts.backtest`.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import math
 import struct
+from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict, TypeVar, get_args
 
 import msgspec
@@ -25,6 +27,7 @@ import orjson
 from cryptoviz.contracts.backtest import BacktestSummary
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelStats
+from cryptoviz.schema import FIELDS, Quote, format_ts
 from cryptoviz.scoring.summary import ModelScore, ScoreSummary
 
 Horizon = Literal["1h", "6h"]
@@ -197,9 +200,11 @@ class MLCard(msgspec.Struct, frozen=True, gc=False, array_like=True):
         return getattr(self, f"settled_{horizon}")
 
 
-class LatestQuote(msgspec.Struct, frozen=True, gc=False):
-    """quotes:latest -> <symbol>, as the dashboard reads it: cryptoviz.schema's wire form (its
-    FIELDS, timestamps left as the ISO strings the scraper wrote)."""
+class LatestQuote(msgspec.Struct, frozen=True, gc=False, array_like=True):
+    """quotes:latest -> <symbol>, as the scraper writes it (`encode_latest`) and the dashboard and the
+    monitor read it: cryptoviz.schema's FIELDS in wire order, timestamps as the ISO strings of the
+    quote's JSON, stored as one msgpack array. The values of every symbol are read in one decode
+    (`decode_quotes`); the JSON documents written before this form are still read, one by one."""
 
     schema_version: int
     symbol: str
@@ -211,6 +216,18 @@ class LatestQuote(msgspec.Struct, frozen=True, gc=False):
     source: str
     source_ts: str
     ingest_ts: str
+
+    @property
+    def event_time(self) -> float:
+        """Event time in epoch seconds (the upstream timestamp); ValueError when it is not ISO 8601."""
+        return datetime.fromisoformat(self.source_ts).timestamp()
+
+
+assert LatestQuote.__struct_fields__ == tuple(FIELDS)
+# quotes:latest as the scraper wrote it before `encode_latest`: the quote's JSON document
+_LatestDocument: Any = msgspec.defstruct(
+    "LatestDocument", [(f.name, f.type) for f in msgspec.structs.fields(LatestQuote)], frozen=True
+)
 
 
 def summary_of(view: MLView) -> MLSummary:
@@ -265,7 +282,10 @@ def encode(
     return orjson.dumps(value)
 
 
-_QUOTES = msgspec.json.Decoder(list[LatestQuote])
+_LATEST = msgspec.msgpack.Encoder()
+_QUOTES = msgspec.msgpack.Decoder(list[LatestQuote])
+_QUOTE = msgspec.msgpack.Decoder(LatestQuote)
+_QUOTE_DOCUMENT = msgspec.json.Decoder(_LatestDocument)
 # each JSON value's decoder is its TypedDict's: the type is the one definition of what is checked
 _VIEW = msgspec.json.Decoder(MLView)
 _SUMMARY = msgspec.json.Decoder(MLSummary)
@@ -324,10 +344,38 @@ def encode_card(card: MLCard) -> bytes:
     return _CARD_RECORD.pack(CARD_MAGIC, CARD_VERSION, *values)
 
 
+def encode_latest(quote: Quote) -> bytes:
+    """The quote as quotes:latest holds it (LatestQuote's msgpack array)."""
+    return _LATEST.encode(
+        LatestQuote(
+            quote.schema_version,
+            quote.symbol,
+            quote.name,
+            quote.price_usd,
+            quote.market_cap_usd,
+            quote.volume_24h_usd,
+            quote.change_24h_pct,
+            quote.source,
+            format_ts(quote.source_ts),
+            format_ts(quote.ingest_ts),
+        )
+    )
+
+
 def decode_quotes(raws: list[bytes]) -> list[LatestQuote]:
-    """Every quote in one decode, as one JSON array of the quotes' own documents. ContractError
-    when any one breaks the contract."""
-    return _typed(_QUOTES, b"[" + b",".join(raws) + b"]", "LatestQuote")
+    """Every quote in one decode: the values taken as the items of one msgpack array (a 32-bit
+    count ahead of them). ContractError when any one breaks the contract, or is a JSON document (a
+    reader then takes them one by one, `decode_latest`)."""
+    if len(raws) == 1:
+        return [decode_latest(raws[0])]
+    return _typed(_QUOTES, b"\xdd" + len(raws).to_bytes(4, "big") + b"".join(raws), "LatestQuote")
+
+
+def decode_latest(raw: bytes) -> LatestQuote:
+    """One quote of quotes:latest: LatestQuote's msgpack array, or the JSON document written before."""
+    if raw[:1] == b"{":
+        return LatestQuote(*msgspec.structs.astuple(_typed(_QUOTE_DOCUMENT, raw, "LatestQuote")))
+    return _typed(_QUOTE, raw, "LatestQuote")
 
 
 def _typed(decoder: msgspec.json.Decoder[T] | msgspec.msgpack.Decoder[T], raw: Any, contract: str) -> T:

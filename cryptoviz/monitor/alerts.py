@@ -22,7 +22,6 @@ from cryptoviz import contracts, logs, names
 from cryptoviz.contracts import AlertKind, AlertRule, FiredAlert, MLSummary
 from cryptoviz.monitor import rules, webhook
 from cryptoviz.retry import Backoff
-from cryptoviz.schema import InvalidQuote, decode
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get("alerts")
@@ -108,17 +107,17 @@ class Alerts:
     session: requests.Session = field(default_factory=requests.Session)
 
     def observations(self) -> dict[str, rules.Observation]:
-        quotes = {_text(k): v for k, v in self.client.hgetall(names.QUOTES_LATEST).items()}
+        quotes = {_text(k): cast(bytes, v) for k, v in self.client.hgetall(names.QUOTES_LATEST).items()}
         symbols = sorted(quotes)
         summaries = self.client.mget([names.ml_summary_key(s) for s in symbols]) if symbols else []
         out = {}
         for sym, raw_summary in zip(symbols, summaries, strict=True):
             price = ts = None
             try:
-                q = decode(quotes[sym])
+                q = contracts.decode_latest(quotes[sym])
                 price, ts = q.price_usd, q.event_time
                 self.history.add(sym, ts, price)
-            except InvalidQuote:
+            except ValueError:  # ContractError, or a timestamp that is not ISO 8601
                 self.telemetry.incr("errors.quote_unreadable")
             signal: MLSummary | None = None
             if raw_summary is not None:

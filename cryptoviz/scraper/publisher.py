@@ -1,7 +1,8 @@
 """Publish quotes: both topics keyed by symbol (acks=all, per-key order), then the latest-quote hash.
 `Publisher` is the scraper's `interfaces.Sink` of quotes (`QuoteSink`). Its topics
 (`contracts.topics`) share one codec: each quote is encoded once, and the same bytes go to every
-topic and to `quotes:latest`."""
+topic; `quotes:latest` holds each symbol's last quote in the compact form the dashboard reads by the
+thousand (`contracts.encode_latest`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from redis.typing import EncodableT
 
-from cryptoviz import bus, logs, names
+from cryptoviz import bus, contracts, logs, names
 from cryptoviz.contracts.topics import RAW, STREAMING, Topic
 from cryptoviz.interfaces import NotDelivered, Sink
 from cryptoviz.retry import Backoff, Stopped, retry
@@ -75,7 +76,8 @@ class Publisher:
         if self.stop:
             raise PublishError(f"stopping: {len(quotes)} quotes not sent")
         now = utcnow()
-        payloads = [(q.symbol, self.encode(msgspec.structs.replace(q, ingest_ts=now))) for q in quotes]
+        stamped = [msgspec.structs.replace(q, ingest_ts=now) for q in quotes]
+        payloads = [(q.symbol, self.encode(q)) for q in stamped]
         t0 = time.perf_counter()
         pending = [(topic.name, key, value) for topic in self.topics for key, value in payloads]
 
@@ -112,7 +114,7 @@ class Publisher:
         self.telemetry.observe("publish", latency_ms / 1000)
         for q in quotes:
             self.telemetry.incr(f"quotes_out.{q.source}")
-        self._store_latest(payloads)
+        self._store_latest(stamped)
         return len(quotes)
 
     def _send(self, pending: list[tuple[str, str, bytes]]) -> tuple[list, KafkaError | None]:
@@ -139,10 +141,11 @@ class Publisher:
                 last = exc
         return failed, last
 
-    def _store_latest(self, payloads: list[tuple[str, bytes]]) -> None:
+    def _store_latest(self, quotes: list[Quote]) -> None:
         if self.client is None:
             return
-        latest: dict[EncodableT, EncodableT] = dict(payloads)  # the last quote of each symbol in this batch
+        # the last quote of each symbol in this batch
+        latest: dict[EncodableT, EncodableT] = {q.symbol: contracts.encode_latest(q) for q in quotes}
         try:
             self.client.hset(names.QUOTES_LATEST, mapping=latest)
         except redis.RedisError as exc:

@@ -38,10 +38,11 @@ def turn_btcs_hour(client) -> Callable[[], object]:
     held: the rule's token changes to a direction, so it fires whether or not the replay still moves
     prices. The quote is written again at each call until the alert arrives (a replay still running
     may overwrite the latest quote before the monitor reads it; the monitor keeps the newest)."""
-    from datetime import timedelta
+    from datetime import datetime, timedelta
 
+    from cryptoviz import contracts
     from cryptoviz.monitor.alerts import load_rules
-    from cryptoviz.schema import decode, encode, make_quote
+    from cryptoviz.schema import make_quote
 
     rule = wait_for(
         lambda: next((r["id"] for r in load_rules(client)[0] if r["kind"] == "move_1h"), None),
@@ -50,12 +51,11 @@ def turn_btcs_hour(client) -> Callable[[], object]:
     )
     wait_for(lambda: client.hexists(names.ALERT_STATE, rule), 30, "the rule's first evaluation")
     held = client.hget(names.ALERT_STATE, rule)  # b"" when nothing held
-    latest = decode(client.hget(names.QUOTES_LATEST, "BTC"))
+    latest = contracts.decode_latest(client.hget(names.QUOTES_LATEST, "BTC"))
     factor = 0.99 if held == b"up" else 1.01
-    turn = make_quote(
-        "BTC", latest.price_usd * factor, latest.source_ts + timedelta(hours=1), source=latest.source
-    )
-    return lambda: client.hset(names.QUOTES_LATEST, "BTC", encode(turn))
+    at = datetime.fromisoformat(latest.source_ts) + timedelta(hours=1)
+    turn = make_quote("BTC", latest.price_usd * factor, at, source=latest.source)
+    return lambda: client.hset(names.QUOTES_LATEST, "BTC", contracts.encode_latest(turn))
 
 
 def test_a_rule_made_on_the_alerts_page_fires_to_the_webhook(local_stack):

@@ -80,7 +80,7 @@ def test_while_a_stream_is_live_the_market_opens_on_minute_candles_the_live_pric
 ):
     from cryptoviz.lake.storage import filesystem
     from cryptoviz.lake.writer import quotes_table, write_batch
-    from cryptoviz.schema import encode, make_quote
+    from cryptoviz.schema import make_quote
     from cryptoviz.telemetry import Telemetry
 
     streaming = Telemetry("scraper", redis_client, instance="test-2")
@@ -93,7 +93,7 @@ def test_while_a_stream_is_live_the_market_opens_on_minute_candles_the_live_pric
     ]
     write_batch(*filesystem(str(tmp_path / "lake")), quotes_table(seconds), names.LAKE_QUOTES, 1)
     live = make_quote("BTC", 50.0, now + timedelta(seconds=1), source="binance")
-    redis_client.hset(names.QUOTES_LATEST, "BTC", encode(live))
+    redis_client.hset(names.QUOTES_LATEST, "BTC", contracts.encode_latest(live))
     at = run_page("market")
     assert not at.exception
     assert at.radio(key="market_range").value == "3 h"

@@ -36,7 +36,7 @@ T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
 def set_price(client: redis.Redis, price: float, hours: float = 0.0, symbol: str = "BTC") -> None:
     q = make_quote(symbol, price, T0 + timedelta(hours=hours), source="replay")
-    client.hset(names.QUOTES_LATEST, symbol, encode(q))
+    client.hset(names.QUOTES_LATEST, symbol, contracts.encode_latest(q))
 
 
 def test_the_topics_report_has_offsets_lag_and_the_newest_messages(bootstrap, topic_factory):
@@ -163,6 +163,19 @@ def test_without_a_webhook_alerts_are_listed_not_sent_and_bad_rules_are_counted(
         new_rule("BTC", "price_sideways", 1.0)
     alerts_mod.delete_rule(redis_client, "broken")
     assert alerts_mod.load_rules(redis_client)[1] == 0
+
+
+def test_an_unreadable_latest_quote_is_counted_and_an_older_scrapers_json_still_read(redis_client):
+    telemetry = Telemetry("monitor", None, instance="t")
+    alerts = Alerts(redis_client, telemetry, None)
+    set_price(redis_client, 100.0, symbol="BTC")
+    old = make_quote("ETH", 3000.0, T0, source="replay")
+    redis_client.hset(names.QUOTES_LATEST, "ETH", encode(old))  # the quote's JSON, as stored before
+    redis_client.hset(names.QUOTES_LATEST, "SOL", b"\x9a\x01")  # cut short
+    seen = alerts.observations()
+    assert (seen["BTC"].price, seen["ETH"].price, seen["SOL"].price) == (100.0, 3000.0, None)
+    assert seen["ETH"].event_ts == old.event_time
+    assert telemetry.counters["errors.quote_unreadable"] == 1
 
 
 def heartbeat(client: redis.Redis, pid: int) -> contracts.Heartbeat | None:

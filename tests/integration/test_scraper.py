@@ -14,7 +14,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cryptoviz import bus, names
+from cryptoviz import bus, contracts, names
 from cryptoviz.contracts.topics import RAW
 from cryptoviz.schema import decode
 from cryptoviz.scraper.loop import ReplayScraper
@@ -93,7 +93,7 @@ def test_scraper_service_survives_429_and_500_then_publishes_each_coin_once(real
             assert decode(r.value).symbol == r.key.decode()
     assert "kind=rate_limited" in err and "kind=server_error" in err
     latest = redis_client.hgetall(names.QUOTES_LATEST)
-    assert orjson.loads(latest[b"BTC"])["price_usd"] == 64123.5
+    assert contracts.decode_latest(latest[b"BTC"]).price_usd == 64123.5
     status = [json.loads(redis_client.get(k)) for k in redis_client.smembers(names.STATUS_INDEX)]
     scraper = next(s for s in status if s["service"] == "scraper")
     assert scraper["state"] == "stopped"

@@ -143,16 +143,43 @@ def test_a_card_has_a_field_per_horizon_and_reads_older_cards_with_the_defaults(
     assert card.forecast_at("6h") is None and card.consensus_at("6h") == 2.0
 
 
-def test_the_latest_quote_reads_what_the_scraper_writes():
-    assert contracts.LatestQuote.__struct_fields__ == tuple(schema.FIELDS)
-    quotes = [
-        schema.make_quote("BTC", 97000.5, T0, market_cap_usd=1.9e12, ingest_ts=T0),
-        schema.make_quote("ETH", 3400.0, T0 + timedelta(hours=1), ingest_ts=T0),
-    ]
-    decoded = contracts.decode_quotes([schema.encode(q) for q in quotes])
-    assert [msgspec.structs.asdict(q) for q in decoded] == [schema.to_dict(q) for q in quotes]
+QUOTES = [
+    schema.make_quote("BTC", 97000.5, T0, market_cap_usd=1.9e12, ingest_ts=T0),
+    schema.make_quote("ETH", 3400.0, T0 + timedelta(hours=1), ingest_ts=T0),
+    schema.make_quote("SOL", 140.25, T0 + timedelta(hours=2), ingest_ts=T0 + timedelta(hours=2)),
+]
+
+
+def test_the_latest_quotes_read_what_the_scraper_writes_all_in_one_decode():
+    decoded = contracts.decode_quotes([contracts.encode_latest(q) for q in QUOTES])
+    assert [msgspec.structs.asdict(q) for q in decoded] == [schema.to_dict(q) for q in QUOTES]
+    assert [q.event_time for q in decoded] == [q.event_time for q in QUOTES]
+    assert contracts.decode_quotes([]) == []
+
+
+def test_a_latest_quote_in_the_json_written_before_its_msgpack_form_is_read_on_its_own():
+    old = schema.encode(QUOTES[0])  # the wire JSON the scraper stored before encode_latest
+    assert contracts.decode_latest(old) == contracts.decode_latest(contracts.encode_latest(QUOTES[0]))
+    with pytest.raises(ContractError, match="LatestQuote"):  # not in the one decode: taken one by one
+        contracts.decode_quotes([old, contracts.encode_latest(QUOTES[1])])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"symbol": "ETH"}',  # a document missing its fields
+        msgspec.msgpack.encode(["ETH", 1.0]),  # an array too short
+        msgspec.msgpack.encode([1, "ETH", "Ether", "x", None, None, None, "test", "t", "t"]),  # price: text
+        b"\x9a",  # a value cut short
+    ],
+)
+def test_a_latest_quote_that_breaks_its_contract_fails_the_decode_of_all(bad):
     with pytest.raises(ContractError, match="LatestQuote"):
-        contracts.decode_quotes([schema.encode(quotes[0]), b'{"symbol": "ETH"}'])
+        contracts.decode_latest(bad)
+    good = [contracts.encode_latest(q) for q in QUOTES]
+    for at in range(len(good) + 1):  # wherever it is, it cannot take a neighbour's bytes as its own
+        with pytest.raises(ContractError, match="LatestQuote"):
+            contracts.decode_quotes([*good[:at], bad, *good[at:]])
 
 
 def test_a_dead_letter_round_trips_and_keeps_what_it_refused():
