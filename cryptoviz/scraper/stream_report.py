@@ -62,6 +62,7 @@ def stream_counters(name: str, stats: StreamStats) -> dict[str, int]:
         f"stream_reconnects.{name}": stats.reconnects,
         f"stream_stalls.{name}": stats.stalls,
         f"stream_limit_waits.{name}": stats.limit_waits,
+        f"stream_untyped.{name}": stats.untyped,
     }
     for reason, n in list(stats.rejects.items()):
         out[f"stream_rejects.{name}.{reason}"] = n

@@ -79,6 +79,7 @@ class LocalExchange:
         self._refusing = False
         self._garbage_left = 0
         self._garbage_always = False
+        self._field_added = False
         self._garbage_kinds = itertools.cycle(GARBAGE)
         self._ids = itertools.count(1)
         self._open: set[ServerConnection] = set()
@@ -108,6 +109,11 @@ class LocalExchange:
     def garbage_only(self, on: bool = True) -> None:
         self._garbage_always = on
 
+    def add_field(self, on: bool = True) -> None:
+        """Data frames with a field the exchange's documented shape does not list (as when an
+        exchange adds one): still valid, but no longer in the shape the typed decoders know."""
+        self._field_added = on
+
     def refuse(self) -> None:
         self._refusing = True
 
@@ -116,7 +122,7 @@ class LocalExchange:
 
     def reset(self) -> None:
         """Every switch off: frames flow, handshakes are accepted, no garbage."""
-        self._silent = self._refusing = self._garbage_always = False
+        self._silent = self._refusing = self._garbage_always = self._field_added = False
         self._garbage_left = 0
 
     def close(self) -> None:
@@ -189,10 +195,20 @@ class LocalExchange:
                 if not out and idle is not None and time.monotonic() - last_sent >= 1.0:
                     out = [idle]
                 for frame in out:
-                    await ws.send(self._maybe_garbage(frame))
+                    await ws.send(self._maybe_garbage(self._maybe_field_added(frame)))
                     self.frames_sent += 1
                     last_sent = time.monotonic()
             await asyncio.sleep(self.frame_interval_s)
+
+    def _maybe_field_added(self, frame: str) -> str:
+        if not self._field_added:
+            return frame
+        body = orjson.loads(frame)
+        # Kraken's data frame is [channelID, payload, channel, pair]; Binance's wraps the event in "data"
+        fields = body[1] if isinstance(body, list) else body.get("data", body)
+        if isinstance(fields, dict):
+            fields["added_by_the_exchange"] = 1
+        return orjson.dumps(body).decode()
 
     def _maybe_garbage(self, frame: str) -> str | bytes:
         if not self._garbage_always and self._garbage_left <= 0:

@@ -89,7 +89,21 @@ def test_each_exchange_is_subscribed_and_quotes_every_coin_it_lists(local, name)
     assert {q.source for q in quotes} == {name}
     assert all(q.source_ts.utcoffset() == timedelta(0) for q in quotes)  # UTC, zone-aware
     assert conn.stats.rejects == {} and conn.stats.connects == 1 and conn.stats.quotes >= len(quotes)
+    assert conn.stats.untyped == 0  # the documented shape: every frame read by the typed decoder
     assert strictly_later(quotes)
+
+
+@pytest.mark.parametrize("name", ["binance", "coinbase", "kraken"])
+def test_frames_with_a_field_the_exchange_added_are_still_read_and_counted(local, name):
+    server, quotes = local[name], []
+    conn = stream(server, quotes.append)
+    with StreamRunner([conn]):
+        wait_for(lambda: conn.stats.state == LIVE, 20, "live")
+        server.add_field()
+        wait_for(lambda: conn.stats.untyped > 0, 20, "a frame with the added field")
+        before = len(quotes)
+        wait_for(lambda: len(quotes) > before + 2, 20, "quotes from such frames")
+    assert conn.stats.rejects == {} and conn.stats.connects == 1
 
 
 def test_at_most_one_quote_per_coin_per_interval_the_latest(local):

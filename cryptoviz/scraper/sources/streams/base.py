@@ -57,6 +57,7 @@ class Parsed(msgspec.Struct, frozen=True):
     ticks: tuple[Tick, ...] = ()
     control: str | None = None
     unlisted: tuple[str, ...] = ()
+    untyped: bool = False  # ticks that `parse_any` read: the frame was not in its channel's typed shape
 
 
 class StreamAdapter(Protocol):
@@ -112,9 +113,13 @@ class PairAdapter:
 
     def parse(self, frame: str | bytes) -> Parsed:
         """The frame's ticks or control message, or FrameError with the reason: a frame of the
-        subscribed channel in its documented shape by `_typed`, any other by `parse_any`."""
+        subscribed channel in its documented shape by `_typed`, any other by `parse_any` (ticks
+        read that way are marked `untyped`: the exchange sent a shape the typed decoder misses)."""
         parsed = self._typed(frame)
-        return self.parse_any(frame) if parsed is None else parsed
+        if parsed is not None:
+            return parsed
+        parsed = self.parse_any(frame)
+        return msgspec.structs.replace(parsed, untyped=True) if parsed.ticks else parsed
 
     def _typed(self, frame: str | bytes) -> Parsed | None:
         """The frame read with the channel's typed decoder (`typed`); None when it is not in that shape."""

@@ -47,6 +47,7 @@ class StreamStats:
     ticks: int = 0  # prices taken from frames
     quotes: int = 0  # quotes handed to the sink
     controls: int = 0  # subscription answers, heartbeats, statuses
+    untyped: int = 0  # frames of ticks not in their channel's typed shape (read the slower way)
     rejects: Counter[str] = field(default_factory=Counter)  # reason -> frames or ticks refused
     connects: int = 0
     reconnects: int = 0
@@ -213,6 +214,8 @@ class StreamConnection:
         if parsed.control is not None:
             self._control(parsed)
             return True
+        if parsed.untyped:
+            self._untyped(frame)
         taken = 0
         self.quotes.receive(received)
         for tick in parsed.ticks:
@@ -234,6 +237,13 @@ class StreamConnection:
                 self.stats.state = LIVE
                 log.info("stream_live", source=self.name)
         return taken > 0
+
+    def _untyped(self, frame: str | bytes) -> None:
+        """Counted; logged the first time, with the frame: the exchange may have added a field,
+        which costs every frame the untyped parse until the shape lists it."""
+        self.stats.untyped += 1
+        if self.stats.untyped == 1:
+            log.warning("stream_frame_untyped", source=self.name, frame=repr(frame[:200]))
 
     def _control(self, parsed: Parsed) -> None:
         self.stats.controls += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -40,8 +41,9 @@ LITERALS = ["1e400", "-1e400", "1" + "0" * 30, "18446744073709551615", "-9223372
 
 
 def outcome(parse, frame: str | bytes) -> object:
+    """What `parse` made of the frame, leaving out whether the typed decoder read it."""
     try:
-        return parse(frame)
+        return msgspec.structs.replace(parse(frame), untyped=False)
     except FrameError as exc:
         return ("refused", exc.reason, exc.detail)
 
@@ -63,7 +65,16 @@ def test_a_documented_frame_is_read_typed_alike(name):
     frame = text(body)
     assert adapter._typed(frame) is not None
     assert_alike(adapter, frame)
-    assert adapter.parse(frame).ticks
+    assert adapter.parse(frame).ticks and not adapter.parse(frame).untyped
+
+
+@pytest.mark.parametrize("name", [n for n in ADAPTERS if n != "kraken trade"])  # one with an object
+def test_ticks_in_a_frame_with_a_field_its_shape_does_not_list_are_marked_untyped(name):
+    adapter, body = ADAPTERS[name]
+    at = next(p for p in paths(body) if isinstance(value_at(body, p), dict))
+    frame = text(put(body, at, 1, -1))  # a field "extra" added to it
+    assert adapter._typed(frame) is None
+    assert adapter.parse(frame).untyped and adapter.parse(frame).ticks == adapter.parse(text(body)).ticks
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
@@ -107,6 +118,12 @@ def paths(body: object, at: tuple = ()) -> list[tuple]:
         for i, v in enumerate(body):
             out += paths(v, (*at, i))
     return out
+
+
+def value_at(body: Any, path: tuple) -> Any:
+    for step in path:
+        body = body[step]
+    return body
 
 
 def put(body: Any, path: tuple, value: object, index: int = 0) -> Any:
