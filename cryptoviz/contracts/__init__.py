@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict, TypeVar, get_args
 
@@ -231,28 +232,51 @@ _LatestDocument: Any = msgspec.defstruct(
 
 
 def summary_of(view: MLView) -> MLSummary:
+    """The summary of a view (what the processor writes beside it, `make_summary`)."""
+    return make_summary(
+        view,
+        view["signal"],
+        {h: forecast_score(view["accuracy"], h) for h in HORIZON_NAMES},
+        [fc.get("learnt", False) for fc in view["forecast"].values()],
+    )
+
+
+class SummaryTick(TypedDict):
+    """What a summary takes of the tick it is of (an MLView has these)."""
+
+    symbol: str
+    event_ts: float
+    price: float
+    predictions: dict[str, dict[str, float]]
+    updated_ts: float
+
+
+def make_summary(
+    tick: SummaryTick, signal: MLSignal, scores: Mapping[str, ModelScore | None], learnt: list[bool]
+) -> MLSummary:
+    """A symbol's summary from its tick, its signal, its headline forecast's scores so far by horizon
+    (`scores`, None before one was scored) and whether each horizon's forecast is learnt."""
+    predictions = tick["predictions"]
     summary: MLSummary = {
-        "symbol": view["symbol"],
-        "event_ts": view["event_ts"],
-        "price": view["price"],
-        "action": view["signal"]["action"],
-        "confidence": view["signal"]["confidence"],
-        "p_up": view["signal"]["p_up"],
-        "move_pct": view["signal"]["move_pct"],
-        "consensus": {h: p["consensus"] for h, p in view["predictions"].items()},
-        "forecast": {h: p["forecast"] for h, p in view["predictions"].items()},
-        "updated_ts": view["updated_ts"],
+        "symbol": tick["symbol"],
+        "event_ts": tick["event_ts"],
+        "price": tick["price"],
+        "action": signal["action"],
+        "confidence": signal["confidence"],
+        "p_up": signal["p_up"],
+        "move_pct": signal["move_pct"],
+        "consensus": {h: p["consensus"] for h, p in predictions.items()},
+        "forecast": {h: p["forecast"] for h, p in predictions.items()},
+        "updated_ts": tick["updated_ts"],
     }
     # how many 1 h forecasts had a direction and how many of those were right, when scored yet
-    scored = forecast_score(view["accuracy"], SIGNAL_HORIZON)
+    scored = scores.get(SIGNAL_HORIZON)
     if scored is not None and scored["hit_rate"] is not None:
         n = scored["n_direction"]
         summary["hits_1h"], summary["scored_1h"] = round(scored["hit_rate"] * n), n
-    forecasts = view["forecast"]
-    summary["calibrated"] = bool(forecasts) and all(fc.get("learnt", False) for fc in forecasts.values())
-    summary["settled"] = {
-        h: forecasts_settled(view["accuracy"], h) for h in HORIZON_NAMES if h in view["predictions"]
-    }
+    summary["calibrated"] = bool(learnt) and all(learnt)
+    settled = {h: scores.get(h) for h in HORIZON_NAMES if h in predictions}
+    summary["settled"] = {h: score["n"] if score else 0 for h, score in settled.items()}
     return summary
 
 

@@ -61,6 +61,7 @@ def main(stop: Stop) -> int:
         max_future_s=load(ContractSettings).max_future_s,
         snapshot_interval_s=ml.ml_snapshot_interval_s,
         idle_wait_s=ml.ml_idle_wait_ms / 1000,
+        view_interval_s=ml.ml_view_interval_ms / 1000,
     )
     log.info("model_core_ready", build=kernel.build, seconds=round(book.warm(), 2))
     subscribe(processor, consumer)

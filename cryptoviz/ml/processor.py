@@ -31,7 +31,7 @@ from cryptoviz import logs, names
 from cryptoviz.contracts.topics import STREAMING
 from cryptoviz.interfaces import Consumer, DeadLetters, NotDelivered, Record
 from cryptoviz.ml.group import IDLE_POLL_MS, idle_pause
-from cryptoviz.ml.store import Changes, MLBatch, Snapshots, StateStore
+from cryptoviz.ml.store import Changes, MLBatch, Snapshots, StateStore, Views
 from cryptoviz.models.book import BookModel, ModelBook
 from cryptoviz.models.engine import ModelConfig
 from cryptoviz.models.layout import OUT_OK, OUT_SCORED
@@ -66,6 +66,7 @@ class Processor:
         max_future_s: float = MAX_FUTURE_S,
         snapshot_interval_s: float = 0.0,
         idle_wait_s: float = 0.0,
+        view_interval_s: float = 0.0,
     ) -> None:
         self.consumer = consumer
         self.dead_letters = dead_letters
@@ -87,6 +88,9 @@ class Processor:
         # symbol -> (partition, offset) of the first message applied since its last snapshot
         self.unsaved: dict[str, tuple[int, int]] = {}
         self.saved_at: dict[str, float] = {}  # symbol -> when its snapshot was last written (monotonic)
+        self.view_interval_s = view_interval_s
+        self.unviewed: Views = {}  # symbol -> its newest output and model, once its view is not written
+        self.viewed_at: dict[str, float] = {}  # symbol -> when its view was last written (monotonic)
         self.held_back: dict[TopicPartition, OffsetAndMetadata] = {}  # offsets read, not yet committed
         self.committed: dict[TopicPartition, int] = {}  # what this processor last committed
 
@@ -106,6 +110,7 @@ class Processor:
         self.book.forget()
         self.positions.clear()
         self.unsaved.clear()
+        self.unviewed.clear()
         self.held_back.clear()
         self.committed.clear()
 
@@ -239,9 +244,10 @@ class Processor:
                 raise Stopped("the broker") from None
             return 0
         self.poll_failures = 0
-        if not batch:
-            if due := self._due():  # a quiet stream still gets its snapshots, and its commit, in time
-                self._store({}, due)
+        if not batch:  # a quiet stream still gets its snapshots (and its commit) and views in time
+            due = self._due()
+            self._store({}, due)
+            if due:
                 self._commit({})
             return 0
         t0 = time.perf_counter()
@@ -289,16 +295,32 @@ class Processor:
             if everything or now - self.saved_at.get(s, -math.inf) >= self.snapshot_interval_s
         ]
 
-    def _store(self, changed: Changes, due: list[str]) -> None:
-        if not changed and not due:
+    def _views_due(self, everything: bool = False) -> Views:
+        """The views to write now: each symbol's at most every view_interval_s, of its newest output."""
+        now = time.monotonic()
+        return {
+            s: v
+            for s, v in self.unviewed.items()
+            if everything or now - self.viewed_at.get(s, -math.inf) >= self.view_interval_s
+        }
+
+    def _store(self, changed: Changes, due: list[str], every_view: bool = False) -> None:
+        """Summaries and cards of what changed, the views that are due, the snapshots `due`."""
+        self.unviewed.update({s: (out, model) for s, (out, model, _) in changed.items()})
+        views = self._views_due(every_view)
+        if not changed and not due and not views:
             return
         snapshots: Snapshots = {s: (BookModel(self.book, s), self.positions[s]) for s in due}
-        self._with_retry(lambda: self.store.write(MLBatch(changed, snapshots)), "write_batch")
+        self._with_retry(lambda: self.store.write(MLBatch(changed, snapshots, views)), "write_batch")
         now = time.monotonic()
         for s in due:
             del self.unsaved[s]
             self.saved_at[s] = now
+        for s in views:
+            del self.unviewed[s]
+            self.viewed_at[s] = now
         self.telemetry.incr("snapshots_written", len(due))
+        self.telemetry.incr("views_written", len(views))
 
     def _firsts_unsaved(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
         """Of these partitions, those with messages no snapshot holds yet -> the first of them."""
@@ -311,8 +333,8 @@ class Processor:
         return firsts
 
     def flush(self) -> None:
-        """Write every snapshot not written yet, then commit what was held back (at stop)."""
-        self._store({}, self._due(everything=True))
+        """Write every snapshot and view not written yet, then commit what was held back (at stop)."""
+        self._store({}, self._due(everything=True), every_view=True)
         self._commit({})
 
     def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:

@@ -1,7 +1,8 @@
-"""What the processor stores per batch: the views (with a TTL), each symbol's snapshot (state + the
-offset it includes), the index and each symbol's card in the all-symbols hash. `RedisStore` writes
-them in one Redis transaction; the in-memory `cryptoviz.testing.doubles.MemoryStore` implements the
-same `StateStore` for unit tests (the documents, not the cards)."""
+"""What the processor stores per batch: each changed symbol's summary and card (the card in the
+all-symbols hash) and the index, the views that are due (all three with a TTL), each due symbol's
+snapshot (state + the offset it includes). `RedisStore` writes them in one Redis transaction; the
+in-memory `cryptoviz.testing.doubles.MemoryStore` implements the same `StateStore` for unit tests
+(the documents, not the cards)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from cryptoviz.contracts import MLCard, MLSignal, MLState, MLSummary, MLView
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelStats, Output
 from cryptoviz.models.forecaster import REGIMES
-from cryptoviz.scoring.summary import ScoreSummary
+from cryptoviz.scoring.summary import ModelScore, ScoreSummary
 
 STATE_TTL_S = 30 * 24 * 3600
 
@@ -34,6 +35,7 @@ class Model(Protocol):
 
     def stats(self) -> ModelStats: ...
     def summary(self) -> ScoreSummary: ...
+    def forecast_scores(self) -> dict[str, ModelScore | None]: ...
     def to_state(self) -> dict: ...
     def learnt(self, horizon: str, regime: int) -> bool: ...
 
@@ -42,14 +44,18 @@ class Model(Protocol):
 Changes: TypeAlias = dict[str, tuple[Output, Model, tuple[int, int]]]
 # symbol -> (its model, the (partition, offset) of the last record the model includes)
 Snapshots: TypeAlias = dict[str, tuple[Model, tuple[int, int]]]
+# symbol -> (its newest output, its model)
+Views: TypeAlias = dict[str, tuple[Output, Model]]
 
 
 class MLBatch(NamedTuple):
-    """What one processor batch stores: the views and summaries of the symbols that changed, and
-    the snapshots that are due (every changed symbol's, unless snapshots are spaced out)."""
+    """What one processor batch stores: the summaries and cards of the symbols that changed, the
+    views that are due (None: every changed symbol's) and the snapshots that are due (every
+    changed symbol's, unless snapshots are spaced out)."""
 
     changed: Changes
     snapshots: Snapshots
+    views: Views | None = None
 
 
 class StateStore(Protocol):
@@ -97,6 +103,23 @@ def view(symbol: str, out: Output, model: Model) -> MLView:
     }
 
 
+def summary(symbol: str, out: Output, model: Model, updated_ts: float) -> MLSummary:
+    """The summary `contracts.summary_of` gives of the symbol's view, without building the view."""
+    tick: contracts.SummaryTick = {
+        "symbol": symbol,
+        "event_ts": out.t,
+        "price": out.price,
+        "predictions": out.predictions,
+        "updated_ts": updated_ts,
+    }
+    return contracts.make_summary(
+        tick,
+        cast(MLSignal, out.signal.to_dict()),
+        model.forecast_scores(),
+        [model.learnt(h, fc.regime) for h, fc in out.forecasts.items()],
+    )
+
+
 def load_state(client: redis.Redis, symbol: str) -> MLState | None:
     """The symbol's snapshot; ContractError when what Redis holds is not one."""
     raw = client.get(names.ml_state_key(symbol))
@@ -139,16 +162,17 @@ class Encoded(NamedTuple):
 
 
 def encoded(batch: MLBatch, ttl_s: int, now: float) -> Encoded:
-    """Everything a batch stores: each changed symbol's view, summary and card (expiring at
-    `now` + `ttl_s`), each due snapshot."""
+    """Everything a batch stores: each changed symbol's summary and card (expiring at `now` +
+    `ttl_s`), each due view, each due snapshot."""
     docs: list[tuple[str, bytes, int]] = []
     cards: dict[str, bytes] = {}
+    views = batch.views if batch.views is not None else {s: (o, m) for s, (o, m, _) in batch.changed.items()}
+    for symbol, (out, model) in views.items():
+        docs.append((names.ml_view_key(symbol), contracts.encode(view(symbol, out, model)), ttl_s))
     for symbol, (out, model, _) in batch.changed.items():
-        doc = view(symbol, out, model)
-        summary = contracts.summary_of(doc)
-        docs.append((names.ml_view_key(symbol), contracts.encode(doc), ttl_s))
-        docs.append((names.ml_summary_key(symbol), contracts.encode(summary), ttl_s))
-        cards[symbol] = contracts.encode_card(card(summary, now + ttl_s))
+        short = summary(symbol, out, model, now)
+        docs.append((names.ml_summary_key(symbol), contracts.encode(short), ttl_s))
+        cards[symbol] = contracts.encode_card(card(short, now + ttl_s))
     for symbol, (model, (partition, offset)) in batch.snapshots.items():
         state: MLState = {"model": model.to_state(), "partition": partition, "offset": offset}
         docs.append((names.ml_state_key(symbol), contracts.encode(state), STATE_TTL_S))

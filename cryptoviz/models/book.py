@@ -42,7 +42,7 @@ from cryptoviz.models.layout import (
 from cryptoviz.models.moves import VOL_HORIZONS
 from cryptoviz.models.signals import Signal
 from cryptoviz.scoring.board import SCORED, TOLERANCE
-from cryptoviz.scoring.summary import ScoreSummary
+from cryptoviz.scoring.summary import ModelScore, ScoreSummary
 
 ACTIONS = {1: "BUY", -1: "SELL", 0: "HOLD"}
 _PRED_KEYS = (
@@ -115,6 +115,9 @@ class BookModel:
 
     def summary(self) -> ScoreSummary:
         return self.book.summary(self.symbol)
+
+    def forecast_scores(self) -> dict[str, ModelScore | None]:
+        return self.book.forecast_scores(self.symbol)
 
     def to_state(self) -> dict:
         return self.book.to_state(self.symbol)
@@ -239,6 +242,12 @@ class ModelBook:
         kernel.summarize(self.fixed, i, self._summary)
         pending = [int(self.meta[i, Q_BOARD + h, 1]) for h in range(len(HORIZONS))]
         return summary.from_numbers(self._summary, pending, self.config.fee_bps)
+
+    def forecast_scores(self, symbol: str) -> dict[str, ModelScore | None]:
+        """`SymbolModel.forecast_scores` from the core's numbers, without building the rest of the
+        summary."""
+        kernel.summarize(self.fixed, self.rows[symbol], self._summary)
+        return summary.forecast_scores(self._summary)
 
     def learnt(self, symbol: str, horizon: str, regime: int) -> bool:
         """`SymbolModel.learnt` from the arrays: the residual weights against MIN_RESIDUALS."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.consensus import consensus
@@ -21,7 +21,7 @@ from cryptoviz.models.signals import Signal, decide
 from cryptoviz.models.volatility import Volatility
 from cryptoviz.models.window import TimeWindow
 from cryptoviz.scoring import Scoreboard
-from cryptoviz.scoring.summary import ScoreSummary
+from cryptoviz.scoring.summary import ModelScore, ScoreSummary
 
 STATE_VERSION = 3  # 3: weights in hours, signals as positions (an older snapshot starts afresh)
 
@@ -154,6 +154,12 @@ class SymbolModel:
 
     def summary(self) -> ScoreSummary:
         return self.board.summary()
+
+    def forecast_scores(self) -> dict[str, ModelScore | None]:
+        """The headline forecast's scores so far at each horizon (None before one was scored): what
+        of `summary` a symbol's ML summary carries."""
+        by_horizon: dict[str, Any] = dict(self.summary())
+        return {h: by_horizon[h].get("forecast") for h in HORIZONS}
 
     def learnt(self, horizon: str, regime: int) -> bool:
         """`HorizonForecaster.learnt`: the forecast at `horizon` in `regime` is no placeholder."""

@@ -51,6 +51,7 @@ _LEVELS = tuple((level, SM_INTERVALS + lv * (4 + 2 * NR)) for lv, level in enume
 _REGIMES = tuple((regime, 4 + 2 * r) for r, regime in enumerate(REGIMES))  # within a level's block
 _RELIABILITY = tuple((label, SM_PROB + 3 + 3 * k) for k, label in enumerate(_BINS))
 _MOVES = tuple((h, SM_MOVES + k * 4) for k, h in enumerate(VOL_HORIZONS))
+_FORECAST = dict(_MODELS)["forecast"]
 
 
 def _hits(v: Numbers, s: int) -> Hits:
@@ -63,21 +64,31 @@ def _hits(v: Numbers, s: int) -> Hits:
     }
 
 
+def _score(v: Numbers, s: int) -> ModelScore:
+    low = v[s + 5]
+    return {
+        "n": int(v[s]),
+        "mae": v[s + 1],
+        "mape": v[s + 2],
+        "hit_rate": v[s + 3],
+        "n_direction": int(v[s + 4]),
+        "hit_rate_ci": None if low is None else [low, v[s + 6]],
+    }
+
+
 def _models(v: Numbers, b: int) -> dict[str, ModelScore]:
-    scores: dict[str, ModelScore] = {}  # the names scored so far
-    for name, o in _MODELS:
-        s = b + o
-        if n := v[s]:
-            low = v[s + 5]
-            scores[name] = {
-                "n": int(n),
-                "mae": v[s + 1],
-                "mape": v[s + 2],
-                "hit_rate": v[s + 3],
-                "n_direction": int(v[s + 4]),
-                "hit_rate_ci": None if low is None else [low, v[s + 6]],
-            }
-    return scores
+    return {name: _score(v, b + o) for name, o in _MODELS if v[b + o]}  # the names scored so far
+
+
+def forecast_scores(numbers: np.ndarray) -> dict[str, ModelScore | None]:
+    """Of the numbers `core_summary.summarize` gave, only the headline forecast's scores at each
+    horizon (`from_numbers(...)[h].get("forecast")`: None before one was scored)."""
+    out: dict[str, ModelScore | None] = {}
+    for k, h in enumerate(HORIZONS):
+        s = k * SH + _FORECAST
+        v: Numbers = [None if x != x else x for x in numbers[s : s + 7].tolist()]  # NaN -> None
+        out[h] = _score(v, 0) if v[0] else None
+    return out
 
 
 def _intervals(v: Numbers, b: int) -> dict[str, IntervalScore]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from kafka import TopicPartition
 from kafka.errors import KafkaConnectionError
@@ -39,6 +40,7 @@ def processor(
     dlq: ListDeadLetters | None = None,
     snapshot_interval_s: float = 0.0,
     max_records: int = 2000,
+    view_interval_s: float = 0.0,
 ) -> Processor:
     proc = Processor(
         consumer,
@@ -49,6 +51,7 @@ def processor(
         symbols={"BTC", "ETH"},
         max_records=max_records,
         snapshot_interval_s=snapshot_interval_s,
+        view_interval_s=view_interval_s,
     )
     proc.backoff = Backoff(base_s=0.001, cap_s=0.001)
     return proc
@@ -260,6 +263,45 @@ def test_at_stop_the_snapshots_not_written_yet_are_written_then_committed():
     assert consumer.committed == {P0: 4}
     proc.flush()
     assert consumer.committed == {P0: 8} and same_state(store, reference(records), "BTC")
+
+
+def event_ts(store: MemoryStore, key: str) -> float:
+    """The event time of the view or summary at `key`."""
+    return orjson.loads(store.values[key])["event_ts"]
+
+
+def hour(h: int) -> float:
+    return (T0 + timedelta(hours=h)).timestamp()
+
+
+def test_spaced_views_are_of_the_newest_tick_while_summaries_go_with_every_batch():
+    store, consumer = MemoryStore(), ListConsumer(hours("BTC", 3) + hours("ETH", 2, partition=1))
+    proc = processor(consumer, store, max_records=1, view_interval_s=3600.0)
+    for _ in range(3):
+        assert proc.step() == 1  # BTC's ticks, one a batch: its first view, then none
+    assert event_ts(store, names.ml_view_key("BTC")) == hour(0)
+    assert event_ts(store, names.ml_summary_key("BTC")) == hour(2)
+    assert proc.telemetry.counters["views_written"] == 1
+    proc.viewed_at["BTC"] -= 3600  # an hour later: the next batch writes BTC's newest view
+    assert proc.step() == 1  # ETH's first tick, and its first view
+    assert event_ts(store, names.ml_view_key("BTC")) == hour(2)
+    assert proc.step() == 1  # ETH's second: its view waits
+    writes = store.writes
+    assert proc.step() == 0 and store.writes == writes  # nothing new, no view due: nothing written
+    proc.viewed_at["ETH"] -= 3600  # a quiet stream still gets its views in time
+    assert proc.step() == 0 and event_ts(store, names.ml_view_key("ETH")) == hour(1)
+    assert proc.telemetry.counters["views_written"] == 4
+
+
+def test_at_stop_the_views_not_written_yet_are_written():
+    store, consumer = MemoryStore(), ListConsumer(hours("BTC", 3))
+    proc = processor(consumer, store, max_records=1, view_interval_s=3600.0)
+    for _ in range(3):
+        proc.step()
+    proc.flush()
+    key = names.ml_view_key("BTC")
+    got, expected = (contracts.decode_view(s.values[key]) for s in (store, reference(hours("BTC", 3))))
+    assert got["event_ts"] == hour(2) and {**got, "updated_ts": 0} == {**expected, "updated_ts": 0}
 
 
 def test_a_crash_with_snapshots_held_back_reads_again_from_the_commit_and_scores_each_tick_once():

@@ -28,7 +28,11 @@ def test_each_symbol_has_a_view_a_summary_and_a_snapshot_with_their_ttls():
         assert (view_ttl, summary_ttl, state_ttl) == (900, 900, STATE_TTL_S)
         decoded = contracts.decode_view(view)
         assert decoded["symbol"] == symbol and decoded["event_ts"] == 1_700_000_000 + 11 * 3600
-        assert contracts.decode_summary(summary) == contracts.summary_of(decoded)
+        # the summary the store builds from the output and the model is the view's, but for its time
+        assert {**contracts.decode_summary(summary), "updated_ts": 0} == {
+            **contracts.summary_of(decoded),
+            "updated_ts": 0,
+        }
         snapshot = contracts.decode_state(state)
         assert (snapshot["partition"], snapshot["offset"]) == (0, 11)
     assert len(docs) == 6

@@ -69,6 +69,7 @@ def test_every_output_of_every_tick_matches_the_reference_on_seven_coins(history
     reference, book = drive(ticks, ModelConfig())
     for symbol, model in reference.items():
         same(model.board.summary(), book.summary(symbol), f"{symbol}.summary")
+        same(model.forecast_scores(), book.forecast_scores(symbol), f"{symbol}.forecast_scores")
         same(model.to_state(), book.to_state(symbol), f"{symbol}.state")
         assert model.board.scored > 1000
 
@@ -122,6 +123,8 @@ def test_the_summary_matches_the_reference_from_the_first_tick(history):
         model.update(t, price)
         book.apply(np.array([row]), np.array([t]), np.array([price]))
         same(model.board.summary(), book.summary(symbol), f"{symbol}@{t}.summary")
+        same(model.forecast_scores(), book.forecast_scores(symbol), f"{symbol}@{t}.forecast_scores")
+    assert all(book.forecast_scores("BTC").values())  # scored at every horizon by then
 
 
 def test_a_snapshot_taken_in_and_resumed_runs_on_as_the_reference(history):
