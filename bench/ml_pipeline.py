@@ -76,6 +76,7 @@ def main() -> None:
             snapshot_interval_s=SNAPSHOT_INTERVAL_S
             if SNAPSHOT_INTERVAL_S is not None
             else ml.ml_snapshot_interval_s,
+            view_interval_s=ml.ml_view_interval_ms / 1000,
         )
         subscribe(proc, consumer)
         while not consumer.assignment():

@@ -167,10 +167,13 @@ def encoded(batch: MLBatch, ttl_s: int, now: float) -> Encoded:
     docs: list[tuple[str, bytes, int]] = []
     cards: dict[str, bytes] = {}
     views = batch.views if batch.views is not None else {s: (o, m) for s, (o, m, _) in batch.changed.items()}
+    viewed: dict[str, MLView] = {}  # a symbol's view and its summary in one batch: of the same tick
     for symbol, (out, model) in views.items():
-        docs.append((names.ml_view_key(symbol), contracts.encode(view(symbol, out, model)), ttl_s))
+        viewed[symbol] = view(symbol, out, model)
+        docs.append((names.ml_view_key(symbol), contracts.encode(viewed[symbol]), ttl_s))
     for symbol, (out, model, _) in batch.changed.items():
-        short = summary(symbol, out, model, now)
+        same_tick = viewed.get(symbol)
+        short = contracts.summary_of(same_tick) if same_tick else summary(symbol, out, model, now)
         docs.append((names.ml_summary_key(symbol), contracts.encode(short), ttl_s))
         cards[symbol] = contracts.encode_card(card(short, now + ttl_s))
     for symbol, (model, (partition, offset)) in batch.snapshots.items():

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from cryptoviz import contracts, names
+from cryptoviz.ml import store
 from cryptoviz.ml.store import STATE_TTL_S, Changes, MLBatch, documents, every_snapshot
+from cryptoviz.models.book import BookModel, ModelBook
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 
 
@@ -28,11 +32,7 @@ def test_each_symbol_has_a_view_a_summary_and_a_snapshot_with_their_ttls():
         assert (view_ttl, summary_ttl, state_ttl) == (900, 900, STATE_TTL_S)
         decoded = contracts.decode_view(view)
         assert decoded["symbol"] == symbol and decoded["event_ts"] == 1_700_000_000 + 11 * 3600
-        # the summary the store builds from the output and the model is the view's, but for its time
-        assert {**contracts.decode_summary(summary), "updated_ts": 0} == {
-            **contracts.summary_of(decoded),
-            "updated_ts": 0,
-        }
+        assert contracts.decode_summary(summary) == contracts.summary_of(decoded)
         snapshot = contracts.decode_state(state)
         assert (snapshot["partition"], snapshot["offset"]) == (0, 11)
     assert len(docs) == 6
@@ -59,3 +59,19 @@ def test_a_batch_writes_the_snapshots_due_and_the_views_of_what_changed():
     assert sorted(keys) == sorted(
         [names.ml_view_key("ETH"), names.ml_summary_key("ETH"), names.ml_state_key("BTC")]
     )
+
+
+def test_a_summary_without_its_view_is_the_summary_of_the_view_for_the_reference_and_the_book():
+    book = ModelBook(ModelConfig())
+    rows = {s: book.row(s) for s in ("BTC", "ETH")}
+    for symbol, (out, model, _) in changes().items():
+        for hour in range(12):
+            t = 1_700_000_000 + hour * 3600
+            price = {"BTC": 60000.0, "ETH": 3000.0}[symbol] + hour
+            result = book.apply(np.array([rows[symbol]]), np.array([float(t)]), np.array([price]))
+        booked = (book.output(result[0], t, price), BookModel(book, symbol, result[0]))
+        for o, m in ((out, model), booked):
+            assert o is not None
+            made = store.summary(symbol, o, m, 1.0)
+            assert made == {**contracts.summary_of(store.view(symbol, o, m)), "updated_ts": 1.0}
+            assert made["settled"]["6h"] > 0 and made["scored_1h"] > 0  # scored at both horizons
