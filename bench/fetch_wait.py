@@ -22,6 +22,7 @@ from cryptoviz.testing.harness import RealServers
 RATE = 1000
 LIVE = 3000  # messages timed one by one, at RATE
 BACKLOG = 20_000
+STALL_S = 30.0  # the backlog read gives up after this long without a message
 
 
 def consumer(bootstrap: str, topic: str, wait_ms: int, start: str) -> KafkaConsumer:
@@ -71,23 +72,26 @@ def live(bootstrap: str, topic: str, cons: KafkaConsumer) -> tuple[float, float]
     return lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
 
 
-def backlog(bootstrap: str, topic: str, wait_ms: int) -> float:
-    """Messages/s reading BACKLOG already published, from the first one read."""
+def backlog(bootstrap: str, topic: str, wait_ms: int) -> tuple[float, int, int]:
+    """(messages/s reading the backlog, from the first one read to the last; messages the broker
+    acknowledged of BACKLOG; messages read). The read stops once it has every acknowledged message,
+    or after STALL_S without one: a broker that loses or withholds some is reported, not waited on."""
     prod = bus.producer(bootstrap, linger_ms=20)
-    for i in range(BACKLOG):
-        prod.send(topic, key=str(i % 14).encode(), value=str(i).encode())
+    futures = [prod.send(topic, key=str(i % 14).encode(), value=str(i).encode()) for i in range(BACKLOG)]
     prod.flush()
     prod.close()
+    acked = sum(1 for f in futures if f.succeeded())
     cons = consumer(bootstrap, topic, wait_ms, "earliest")
-    got, first = 0, None
-    while got < BACKLOG:
+    got, first, last = 0, None, time.perf_counter()
+    while got < acked and time.perf_counter() - last < STALL_S:
         batch = cons.poll(timeout_ms=200, max_records=500)
-        if batch and first is None:
-            first = time.perf_counter()
+        if batch:
+            last = time.perf_counter()
+            first = first or last
         got += sum(len(records) for records in batch.values())
-    rate = got / (time.perf_counter() - (first or time.perf_counter()))
+    rate = got / (last - first) if first is not None and last > first else 0.0
     cons.close()
-    return rate
+    return rate, acked, got
 
 
 def main() -> None:
@@ -104,7 +108,8 @@ def main() -> None:
                 cons.close()
                 row = {"p50_ms": round(p50, 1), "p99_ms": round(p99, 1)}
                 if kind == "durable":
-                    row["backlog_per_s"] = round(backlog(bootstrap, f"{topic}-backlog", wait))
+                    rate, acked, got = backlog(bootstrap, f"{topic}-backlog", wait)
+                    row |= {"backlog_per_s": round(rate), "backlog_acked": acked, "backlog_read": got}
                 results[f"{kind}_{wait}"] = row
                 print(
                     f"{kind:8} broker, fetch_max_wait_ms {wait:4}: "
