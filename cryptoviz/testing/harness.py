@@ -5,7 +5,9 @@ condition (never a bare sleep)."""
 from __future__ import annotations
 
 import secrets
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -47,7 +49,9 @@ def wait_for_snapshots_at(client: Redis, symbols: Iterable[str], event_ts: float
 
 
 class RealServers:
-    """Start each server on first use; stop all of them (by PID) on close."""
+    """Start each server on first use; stop all of them (by PID) on close. Used as a context
+    manager in the main thread, it turns SIGTERM (a `timeout`, a cancelled job) into SystemExit
+    while it is open, so the servers are stopped rather than left running beside the next run."""
 
     def __init__(self, root: Path | None = None) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -62,6 +66,7 @@ class RealServers:
         self.s3_access_key = "test" + secrets.token_hex(6)
         self.s3_secret_key = secrets.token_hex(16)
         self.s3_buckets = ["lake", "tansu"]
+        self._sigterm: Any = None  # the SIGTERM handler before __enter__, when it replaced it
 
     def redis(self) -> servers.Server:
         if self._redis is None:
@@ -134,7 +139,21 @@ class RealServers:
             self._tmp.cleanup()
 
     def __enter__(self) -> RealServers:
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGTERM)
+            if previous == signal.SIG_DFL:  # a handler of the caller's own stays
+                signal.signal(signal.SIGTERM, _exit_on_sigterm)
+                self._sigterm = previous
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            if self._sigterm is not None:
+                signal.signal(signal.SIGTERM, self._sigterm)
+                self._sigterm = None
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)

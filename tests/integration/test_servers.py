@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -140,3 +143,26 @@ def test_s3_takes_new_side_ports_when_one_is_taken_after_it_was_chosen(tmp_path)
         assert servers.port_open("127.0.0.1", s3.port)
     finally:
         servers.stop_pid(s3.pid)
+
+
+HOLDER = """
+import sys
+from cryptoviz.testing.harness import RealServers
+
+with RealServers() as real:
+    print(real.redis().pid, flush=True)
+    sys.stdin.read()  # until the test's SIGTERM
+"""
+
+
+def test_a_process_stopped_by_sigterm_stops_the_servers_it_started():
+    """A bench or a test run ended by `timeout` or a cancelled job leaves no server running."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    redis_pid = int(holder.stdout.readline())
+    assert servers.pid_alive(redis_pid)
+    holder.send_signal(signal.SIGTERM)
+    assert holder.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not servers.pid_alive(redis_pid)
