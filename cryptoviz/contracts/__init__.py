@@ -28,7 +28,7 @@ import orjson
 from cryptoviz.contracts.backtest import BacktestSummary
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelStats
-from cryptoviz.schema import FIELDS, Quote, format_ts
+from cryptoviz.schema import FIELDS, Quote, to_dict
 from cryptoviz.scoring.summary import ModelScore, ScoreSummary
 
 Horizon = Literal["1h", "6h"]
@@ -369,21 +369,8 @@ def encode_card(card: MLCard) -> bytes:
 
 
 def encode_latest(quote: Quote) -> bytes:
-    """The quote as quotes:latest holds it (LatestQuote's msgpack array)."""
-    return _LATEST.encode(
-        LatestQuote(
-            quote.schema_version,
-            quote.symbol,
-            quote.name,
-            quote.price_usd,
-            quote.market_cap_usd,
-            quote.volume_24h_usd,
-            quote.change_24h_pct,
-            quote.source,
-            format_ts(quote.source_ts),
-            format_ts(quote.ingest_ts),
-        )
-    )
+    """The quote as quotes:latest holds it (LatestQuote's msgpack array of the quote's wire form)."""
+    return _LATEST.encode(LatestQuote(*to_dict(quote).values()))
 
 
 def decode_quotes(raws: list[bytes]) -> list[LatestQuote]:
