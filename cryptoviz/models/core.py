@@ -5,8 +5,8 @@ call, compiled by numba, on the struct-of-arrays state that `cryptoviz.models.la
 `scoring`) in the same order with the same operations, so the outputs agree with it to rounding
 (tests/unit/models/test_book.py drives both over real history); the estimators they use are in
 `core_estimators`, the queues in `core_rings`, the scoreboard in `core_scoring`, the headline
-forecast's learning in `core_forecast`. The reference classes' docstrings say what each step means;
-here they are only named.
+forecast's learning in `core_forecast`; `core_prefetch` asks for the state of the ticks ahead. The
+reference classes' docstrings say what each step means; here they are only named.
 
 `run` returns the number of ticks it applied: fewer than given when a queue needs a larger ring
 (the book grows it and calls again from there), so a tick is never half applied.
@@ -33,8 +33,9 @@ from cryptoviz.models.core_estimators import (
     window_add,
     window_fit,
 )
-from cryptoviz.models.core_forecast import forecast_into, learn_outcome, settle_moves
+from cryptoviz.models.core_forecast import forecast_into, learn_outcome, residual_sums, settle_moves
 from cryptoviz.models.core_jit import HOUR, helper, njit
+from cryptoviz.models.core_prefetch import AHEAD, prefetch_meta, prefetch_symbol
 from cryptoviz.models.core_rings import (
     ring_first,
     ring_full,
@@ -123,7 +124,7 @@ from cryptoviz.models.layout import (
 class Scratch(NamedTuple):
     a: np.ndarray  # the ridge's augmented matrix
     beta: np.ndarray  # its solution
-    cum: np.ndarray  # a histogram's running sums
+    cum: np.ndarray  # per horizon, its residual histogram's running sums
 
 
 @helper
@@ -243,6 +244,8 @@ def regime_of(fixed, i, sigma):
 def headline(fixed, i, cfg, price, sigma, last_r, last_span, row, x, scratch):
     """Per horizon the headline forecast (from the features, in sigmas) and its signal."""
     regime = regime_of(fixed, i, sigma)
+    if sigma > 0:
+        residual_sums(fixed, i, regime, scratch.cum)
     ma = row[OUT_PRED]
     for h in range(H):
         po = OUT_PRED + h * NS
@@ -359,10 +362,17 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
     x = work[:NK]
     b = NK + NK * (NK + 1)  # where the ridge's matrix ends
     scratch = Scratch(
-        work[NK:b].reshape((NK, NK + 1)), work[b : b + NK], work[b + NK : b + NK + RESIDUAL_BINS]
+        work[NK:b].reshape((NK, NK + 1)),
+        work[b : b + NK],
+        work[b + NK : b + NK + H * RESIDUAL_BINS].reshape((H, RESIDUAL_BINS)),
     )
-    for k in range(sym.shape[0]):
+    n = sym.shape[0]
+    for k in range(n):
         i = sym[k]
+        if k + 2 * AHEAD < n:
+            prefetch_meta(meta, sym[k + 2 * AHEAD])
+        if k + AHEAD < n:
+            prefetch_symbol(fixed, rings, meta, sym[k + AHEAD])
         t, price = ts[k], prices[k]
         row = out[k]
         if t <= fixed[i, LAST_T]:

@@ -127,6 +127,20 @@ def hist_cdf(fixed, i, o, bins, lo, width, x):
 
 
 @helper
+def cum_cdf(fixed, i, o, cum, bins, lo, width, x):
+    """hist_cdf of the histogram at column o from its running sums `cum` (cum[j]: bins 0..j added in
+    order from 0.0, the same additions hist_cdf makes): no second pass over the bins."""
+    total = fixed[i, o + 1]
+    if total <= 0:
+        return 0.5
+    pos = (x - lo) / width
+    k = min(bins - 1, max(0, int(pos)))
+    below = cum[k - 1] if k else 0.0
+    below += fixed[i, o + 2 + k] * min(1.0, max(0.0, pos - k))
+    return below / total
+
+
+@helper
 def hist_quantile(cum, bins, lo, hi, width, p):
     total = cum[bins - 1]
     target = p * total
@@ -250,8 +264,10 @@ def hac_add(fixed, i, o, lags, x, due):
 def hac_push(fixed, i, o, lags, x):
     n = int(fixed[i, o])
     recent = o + 4 + (lags + 1) + lags  # the ring of the last `lags` values: value j at slot j % lags
+    r = (n - 1) % lags  # value n - k's slot, for k = 1, 2, ...: one step back each lag, no division
     for k in range(1, min(n, lags) + 1):
-        fixed[i, o + 4 + k] += x * fixed[i, recent + (n - k) % lags]
+        fixed[i, o + 4 + k] += x * fixed[i, recent + r]
+        r = r - 1 if r else lags - 1
     fixed[i, o] = n + 1
     fixed[i, o + 1] += x
     fixed[i, o + 2] += x * x

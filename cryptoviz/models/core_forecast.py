@@ -12,11 +12,11 @@ from cryptoviz.models.core_estimators import (
     binned_rate,
     blend,
     clip,
+    cum_cdf,
     faded,
     fm_add,
     fm_t_stat,
     hist_add,
-    hist_cdf,
     hist_quantile,
     hist_weight,
     least_mean,
@@ -81,6 +81,7 @@ from cryptoviz.models.layout import (
     SHRINK_T,
     SHRINKS,
     VH,
+    H,
 )
 
 
@@ -189,18 +190,14 @@ def forecast_into(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
     width = (RESID_HI - RESID_LO) / bins
     ho = residual_column(fixed, i, h, regime)
     if ho >= 0:
-        cum = scratch.cum
-        acc = 0.0
-        for j in range(bins):
-            acc += fixed[i, ho + 2 + j]
-            cum[j] = acc
+        cum = scratch.cum[h]  # residual_sums
         for lv in range(NL):
             alpha = fixed[i, ALPHA + (h * NR + regime) * NL + lv]
             lo = hist_quantile(cum, bins, RESID_LO, RESID_HI, width, alpha / 2)
             hi = hist_quantile(cum, bins, RESID_LO, RESID_HI, width, 1 - alpha / 2)
             out[o + F_BOUNDS + 2 * lv] = price * math.exp((z + lo) * scale)
             out[o + F_BOUNDS + 2 * lv + 1] = price * math.exp((z + hi) * scale)
-        raw = 1.0 - hist_cdf(fixed, i, ho, bins, RESID_LO, width, -z)
+        raw = 1.0 - cum_cdf(fixed, i, ho, cum, bins, RESID_LO, width, -z)
         po = PUP + h * (1 + 2 * NPBIN + 2)
         binned, base = binned_rate(fixed, i, po, cfg, h, raw), binned_base(fixed, i, po)
         k = least_mean(fixed, i, BRIER_FM + h * NBLEND * FM, NBLEND)
@@ -221,6 +218,29 @@ def forecast_into(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
         out[o + F_FEATURES + k] = x[k]
     out[o + F_ZPOINT] = z
     out[o + F_ZRIDGE] = z_ridge
+
+
+@helper
+def residual_sums(fixed, i, regime, cum):
+    """cum[h, j]: the bins 0..j of horizon h's residual histogram (`residual_column`) added in order
+    from 0.0, as `hist_cdf` adds them. Two horizons at a time in one pass: each one's sum is a chain
+    of additions, each waiting for the one before, and two independent chains run side by side in
+    the time of one."""
+    for h0 in range(0, H, 2):
+        h1 = min(h0 + 1, H - 1)
+        o0, o1 = residual_column(fixed, i, h0, regime), residual_column(fixed, i, h1, regime)
+        if o0 < 0:
+            o0 = o1
+        if o1 < 0:
+            o1 = o0
+        if o0 < 0:
+            continue
+        a0 = a1 = 0.0
+        for j in range(RESIDUAL_BINS):
+            a0 += fixed[i, o0 + 2 + j]
+            a1 += fixed[i, o1 + 2 + j]
+            cum[h0, j] = a0
+            cum[h1, j] = a1
 
 
 @helper

@@ -56,8 +56,8 @@ NPBIN = len(ForecastConfig().p_up_edges) + 1
 SIGMA_BINS = 240
 RESIDUAL_BINS = 400
 # the core's scratch memory, which its caller owns: the features (NK), the ridge's augmented matrix
-# (NK x NK + 1) and solution (NK), a histogram's running sums (RESIDUAL_BINS)
-WORK = NK + NK * (NK + 1) + NK + RESIDUAL_BINS
+# (NK x NK + 1) and solution (NK), each horizon's residual histogram's running sums (H x RESIDUAL_BINS)
+WORK = NK + NK * (NK + 1) + NK + H * RESIDUAL_BINS
 LAGS = tuple(hac_lags(s) for s in HORIZONS.values())
 LMAX = max(LAGS)
 FC = (
