@@ -346,7 +346,7 @@ CARD_LAYOUT: tuple[tuple[str, str], ...] = tuple(
 CARD_NULLABLE = tuple(i for i, f in enumerate(CARD_FIELDS) if f.type == float | None)
 _CARD_RECORD = struct.Struct("<BB" + "".join(code for _, code in CARD_LAYOUT))
 CARD_SIZE = _CARD_RECORD.size
-_ACTION = MLCard.__struct_fields__.index("action")
+CARD_ACTION = MLCard.__struct_fields__.index("action")  # the action's place among the fields
 assert MLCard.__struct_fields__[0] == "symbol"
 
 
@@ -361,7 +361,7 @@ def encode_card(card: MLCard) -> bytes:
         )
     if card.action not in CARD_ACTIONS:
         raise ContractError(f"MLCard: action {card.action!r} is not one of {CARD_ACTIONS}")
-    values[0], values[_ACTION] = symbol, CARD_ACTIONS.index(card.action)
+    values[0], values[CARD_ACTION] = symbol, CARD_ACTIONS.index(card.action)
     for i in CARD_NULLABLE:
         if values[i] is None:
             values[i] = math.nan

@@ -12,6 +12,7 @@ import msgspec
 import numpy as np
 
 from cryptoviz.contracts import (
+    CARD_ACTION,
     CARD_ACTIONS,
     CARD_LAYOUT,
     CARD_MAGIC,
@@ -30,7 +31,6 @@ _DTYPE = np.dtype(
     + [(name, _NUMPY.get(code, f"S{code[:-1]}")) for name, code in CARD_LAYOUT]
 )
 assert _DTYPE.itemsize == CARD_SIZE
-_ACTION = MLCard.__struct_fields__.index("action")
 _CALIBRATED = MLCard.__struct_fields__.index("calibrated")
 _SEPARATOR = 1  # a control character: never in a symbol (the schema's are printable)
 _MSGPACK = msgspec.msgpack.Decoder(MLCard)  # the cards written before CARD_LAYOUT: a msgpack array
@@ -131,7 +131,7 @@ def _card(values: tuple[Any, ...]) -> MLCard:
     """The card of one row's values (magic, version, then the fields)."""
     fields = list(values[2:])
     fields[0] = fields[0].decode()
-    fields[_ACTION] = CARD_ACTIONS[fields[_ACTION]]
+    fields[CARD_ACTION] = CARD_ACTIONS[fields[CARD_ACTION]]
     fields[_CALIBRATED] = bool(fields[_CALIBRATED])
     for i in CARD_NULLABLE:
         if fields[i] != fields[i]:  # NaN
