@@ -139,6 +139,7 @@ class ModelBook:
         self._fresh = rowmap.encode(SymbolModel(config))
         self._work = np.zeros(layout.WORK)  # the core's scratch (it allocates nothing itself)
         self._summary = np.zeros(layout.SM_WIDTH)  # a summary's numbers, as the core writes them
+        self._signal = OUT_SIGNAL + list(HORIZONS).index(config.signal_horizon) * 5
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -202,26 +203,23 @@ class ModelBook:
         v = row.tolist()
         predictions: dict[str, dict[str, float]] = {}
         forecasts: dict[str, Forecast] = {}
-        signals: dict[str, Signal] = {}
         for h_index, h in enumerate(HORIZONS):
             p = OUT_PRED + h_index * NS
             predictions[h] = {k: v[p + j] for k, j in zip(_PRED_KEYS, _PRED_INDEX, strict=True)}
             if v[OUT_HAS_FC + h_index]:
                 f = OUT_FC + h_index * FC
                 forecasts[h] = Forecast.from_list(v[f : f + FC])
-            s = OUT_SIGNAL + h_index * 5
-            signals[h] = Signal(
-                ACTIONS[int(v[s])],
-                round(v[s + 1], 4),
-                round(v[s + 2], 4),
-                round(v[s + 3], 4),
-                round(v[s + 4], 4),
-                h,
-            )
-        moves = {h: v[OUT_MOVES + j] for j, h in enumerate(VOL_HORIZONS)} if v[OUT_HAS_MOVES] else {}
-        return Output(
-            t, price, predictions, signals[self.config.signal_horizon], int(v[OUT_SCORED]), forecasts, moves
+        s = self._signal  # the core decides every horizon's; the output carries the signal horizon's
+        signal = Signal(
+            ACTIONS[int(v[s])],
+            round(v[s + 1], 4),
+            round(v[s + 2], 4),
+            round(v[s + 3], 4),
+            round(v[s + 4], 4),
+            self.config.signal_horizon,
         )
+        moves = {h: v[OUT_MOVES + j] for j, h in enumerate(VOL_HORIZONS)} if v[OUT_HAS_MOVES] else {}
+        return Output(t, price, predictions, signal, int(v[OUT_SCORED]), forecasts, moves)
 
     @staticmethod
     def stats(row: np.ndarray) -> ModelStats:
