@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 from cryptoviz.models.core_jit import helper
@@ -27,9 +26,9 @@ def prefetch(typingctx, array, offset):
     def codegen(context, builder, signature, args):
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0"
-        )
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        # named for the pointer type as this LLVM spells it (.p0, or .p0i8 with typed pointers)
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
         address = builder.bitcast(builder.gep(data, [args[1]]), i8p)
         builder.call(fn, [address, i32(0), i32(3), i32(1)])  # a read, kept in every level, data
         return context.get_dummy_value()
