@@ -88,9 +88,14 @@ def ticks(book: Any, symbols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def main() -> int:
     if len(sys.argv) < 2:
-        print(__doc__.strip().splitlines()[4], file=sys.stderr)
+        print("usage: bench/core_compare.py <commit> [symbols]", file=sys.stderr)
         return 2
     commit, symbols = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1000
+    if subprocess.run(
+        ["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, stderr=subprocess.DEVNULL
+    ).returncode:
+        print(f"{commit}: no such commit here", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba")  # read when the core is imported
         from cryptoviz.models import core, kernel, layout
