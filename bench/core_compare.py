@@ -3,7 +3,7 @@
 Two runs of `ml_throughput` minutes apart on a shared machine differ by more than most changes to
 the core gain; here both cores run the same ticks, chunk by chunk in turn, each on its own copy of
 the same warmed state, so whatever slows the machine slows both alike. The result is the ratio of
-their times (this tree's over the other's), with each one's median and quartile per chunk.
+their times (this tree's over the other's), with each one's median and quartiles per chunk.
 
     .venv/bin/python bench/core_compare.py <commit> [symbols]
 
