@@ -63,7 +63,8 @@ def rows(results: Path = RESULTS, targets: Path = TARGETS) -> list[dict[str, str
                 row |= {"value": "not measured yet", "status": "-", "when": "-"}
             else:
                 lo, hi = min(values), max(values)
-                spread = number(lo) if lo == hi else f"{number(lo)}-{number(hi)}"
+                dash = " to " if lo < 0 else "-"  # -0.2 to 6, not -0.2-6
+                spread = number(lo) if lo == hi else f"{number(lo)}{dash}{number(hi)}"
                 last = measured[-1]
                 day = datetime.fromtimestamp(last["ts"], UTC).strftime("%Y-%m-%d")
                 row |= {

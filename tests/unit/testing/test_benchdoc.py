@@ -40,6 +40,18 @@ def test_each_target_shows_the_newest_commits_runs_their_spread_and_whether_they
     assert never["value"] == "not measured yet"
 
 
+def test_a_spread_from_below_zero_reads_as_a_range(tmp_path):
+    targets = tmp_path / "targets.json"
+    targets.write_text(json.dumps({"lat": {"over_ms": {"target": 3, "better": "lower", "what": "overhead"}}}))
+    m = {"cpu": "Test CPU", "cores": 2, "memory_gb": 24, "python": "3.11.7"}
+    write(
+        tmp_path / "lat.jsonl",
+        [{"bench": "lat", "over_ms": v, "commit": "ddddddd", "machine": m, "ts": 0} for v in (6.0, -0.2)],
+    )
+    (row,) = benchdoc.rows(tmp_path, targets)
+    assert row["value"] == "-0.2 to 6 (2 runs)" and row["status"] == "met in 1 of 2"
+
+
 def test_the_provenance_names_the_commit_and_the_machine():
     m = provenance.machine()
     assert m["cores"] and m["cpu"] and m["python"]
