@@ -275,8 +275,7 @@ def make_summary(
         n = scored["n_direction"]
         summary["hits_1h"], summary["scored_1h"] = round(scored["hit_rate"] * n), n
     summary["calibrated"] = bool(learnt) and all(learnt)
-    settled = {h: scores.get(h) for h in HORIZON_NAMES if h in predictions}
-    summary["settled"] = {h: score["n"] if score else 0 for h, score in settled.items()}
+    summary["settled"] = {h: settled_count(scores.get(h)) for h in HORIZON_NAMES if h in predictions}
     return summary
 
 
@@ -288,7 +287,11 @@ def forecast_score(accuracy: ScoreSummary, horizon: Horizon) -> ModelScore | Non
 
 def forecasts_settled(accuracy: ScoreSummary, horizon: Horizon) -> int:
     """How many of the headline forecasts at `horizon` were scored so far."""
-    score = forecast_score(accuracy, horizon)
+    return settled_count(forecast_score(accuracy, horizon))
+
+
+def settled_count(score: ModelScore | None) -> int:
+    """How many predictions a score counts (0 before one was scored)."""
     return score["n"] if score else 0
 
 
