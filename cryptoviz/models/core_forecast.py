@@ -224,8 +224,8 @@ def forecast_into(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
 def residual_sums(fixed, i, regime, cum):
     """cum[h, j]: the bins 0..j of horizon h's residual histogram (`residual_column`) added in order
     from 0.0, as `hist_cdf` adds them. Two horizons at a time in one pass: each one's sum is a chain
-    of additions, each waiting for the one before, and two independent chains run side by side in
-    the time of one."""
+    of additions, each waiting for the one before, and the CPU runs two independent chains side by
+    side."""
     for h0 in range(0, H, 2):
         h1 = min(h0 + 1, H - 1)
         o0, o1 = residual_column(fixed, i, h0, regime), residual_column(fixed, i, h1, regime)
