@@ -7,6 +7,9 @@ Steps per partition, each safe to interrupt and rerun:
 3. delete the files the manifest names, and no other: a file written into the partition after
    step 1 (a backfill, a late batch) is not in the staged rows and stays;
 4. rename `_compacting.parquet` to `compacted-<date>.parquet`, then drop the manifest.
+A reader sees each row once at every step: while the staged file is there (steps 2 to 4), it reads
+it in place of the files the manifest names and of the day's older compacted file
+(`cryptoviz.lake.reader`), and a file deleted between its listing and its read makes it list again.
 A rerun that finds `_compacting.parquet` resumes at step 3; a manifest without a staged file, or a
 leftover `.tmp`, is dropped and the partition redone. Only days before `before` (default: today,
 UTC) are touched by `cryptoviz lake compact`; the lake job compacts closed days itself, between its
@@ -36,6 +39,11 @@ class CompactionReport:
     partitions: int = 0
     files_in: int = 0
     rows: int = 0
+
+
+def compacted_name(day: str) -> str:
+    """The name of a partition's compacted file, for its date (ISO)."""
+    return f"compacted-{day}.parquet"
 
 
 def is_data_file(name: str) -> bool:
@@ -73,7 +81,7 @@ def compact_partition(fs: pafs.FileSystem, folder: str, files: list[pafs.FileInf
     by_name = {f.base_name: f for f in files}
     data = [f.path for f in files if is_data_file(f.base_name)]
     staged, manifest = f"{folder}/{STAGED}", f"{folder}/{MANIFEST}"
-    final = f"{folder}/compacted-{day}.parquet"
+    final = f"{folder}/{compacted_name(day)}"
     if STAGED not in by_name:
         for leftover in (STAGED + ".tmp", MANIFEST, MANIFEST + ".tmp"):
             if leftover in by_name:

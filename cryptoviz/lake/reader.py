@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
+from typing import TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -11,8 +14,12 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from cryptoviz import names
+from cryptoviz import logs, names
+from cryptoviz.lake.compact import MANIFEST, STAGED, compacted_name, is_data_file
 from cryptoviz.lake.storage import filesystem
+
+log = logs.get("lake.reader")
+_T = TypeVar("_T")
 
 COLUMNS = ["symbol", "source_ts", "price_usd", "volume_24h_usd", "market_cap_usd", "change_24h_pct", "source"]
 
@@ -62,7 +69,21 @@ def _day(path: str) -> str:
 
 def _written_order(path: str) -> tuple[str, bool, str]:
     folder, name = path.rsplit("/", 1)
-    return folder, not name.startswith("compacted-"), name
+    return folder, not name.startswith(("compacted-", STAGED)), name
+
+
+# how often a read lists the lake again when a file it listed was gone by the time it read it (a
+# compaction, which renames and deletes files as it goes, ran in between)
+READ_ATTEMPTS = 5
+
+
+def _vanished(exc: OSError) -> bool:
+    """Whether a read failed on a listed file that is no longer there: FileNotFoundError from a
+    folder; an S3 server's GetObject answers as a plain OSError, naming its error code."""
+    text = str(exc)
+    return isinstance(exc, FileNotFoundError) or any(
+        code in text for code in ("NOT_FOUND", "NoSuchKey", "No such file")
+    )
 
 
 class LakeReader:
@@ -77,49 +98,98 @@ class LakeReader:
     def dataset(
         self, symbols: list[str] | None = None, first: str | None = None, last: str | None = None
     ) -> ds.Dataset | None:
-        """The lake's quotes; with `symbols`, only those symbols' partitions dated first..last
-        (ISO dates, inclusive, either open), listed folder by folder: the whole lake is not listed,
-        nor is each of its files tested against the query (the open day alone holds a file per
-        micro-batch per coin, some 20,000 by its end)."""
+        """The lake's quotes, or those of `symbols` in partitions dated first..last (ISO dates,
+        inclusive, either open), listed folder by folder: the whole lake is not listed for a query
+        of some symbols, nor is each of its files tested against the query (the open day alone
+        holds a file per micro-batch per coin, some 20,000 by its end). A dataset is a listing: a
+        compaction may delete its files before they are read; `rows` and `history` list again."""
         try:
-            info = self.fs.get_file_info(self.path)
-            if info.type == pafs.FileType.NotFound:
+            if self.fs.get_file_info(self.path).type == pafs.FileType.NotFound:
                 return None
-            if symbols is None:
-                data = ds.dataset(self.path, filesystem=self.fs, format=_FORMAT, partitioning=_PARTITIONING)
-            else:
-                files = self._files(symbols, first, last)
-                if not files:
-                    return None
-                data = ds.dataset(
-                    files,
-                    filesystem=self.fs,
-                    format=_FORMAT,
-                    partitioning=_PARTITIONING,
-                    partition_base_dir=self.path,
-                )
-        except (FileNotFoundError, OSError):
+            files = self._files(symbols, first, last)
+            if not files:
+                return None
+            data = ds.dataset(
+                files,
+                filesystem=self.fs,
+                format=_FORMAT,
+                partitioning=_PARTITIONING,
+                partition_base_dir=self.path,
+            )
+        except OSError as exc:
+            if _vanished(exc):  # a file listed, then compacted away: the caller lists again
+                raise
             return None
         # a folder whose first batch is still being written holds no Parquet file yet: no columns
         return data if "symbol" in data.schema.names else None
 
-    def _files(self, symbols: list[str], first: str | None, last: str | None) -> list[str]:
-        """The data files of the symbols' partitions dated first..last, in time order as written:
-        by symbol, then date, then a day's compacted file before its batch files (which came after
-        it), then name; one listing of each symbol's folder."""
-        out = []
-        for symbol in sorted(set(symbols)):
-            folder = f"{self.path}/symbol={symbol}"
+    def _files(self, symbols: list[str] | None, first: str | None, last: str | None) -> list[str]:
+        """The data files to read of the symbols' (all symbols') partitions dated first..last, in
+        time order as written: by symbol, then date, then a day's compacted file before its batch
+        files (which came after it), then name; one listing of each symbol's folder."""
+        folders = (
+            [self.path] if symbols is None else [f"{self.path}/symbol={s}" for s in sorted(set(symbols))]
+        )
+        partitions: dict[str, list[str]] = {}
+        for folder in folders:
             for info in self.fs.get_file_info(
                 pafs.FileSelector(folder, recursive=True, allow_not_found=True)
             ):
                 parent, name = info.path.rsplit("/", 1)
                 day = parent.rsplit("/date=", 1)[-1]
-                if info.type != pafs.FileType.File or name.startswith(("_", ".")) or "/date=" not in parent:
+                if info.type != pafs.FileType.File or "/date=" not in parent:
                     continue
                 if (first is None or day >= first) and (last is None or day <= last):
-                    out.append(info.path)
+                    partitions.setdefault(parent, []).append(name)
+        out = [
+            f"{parent}/{name}"
+            for parent, found in partitions.items()
+            for name in self._readable(parent, found)
+        ]
         return sorted(out, key=_written_order)
+
+    def _readable(self, folder: str, found: list[str]) -> list[str]:
+        """Of the files `found` in a partition folder, those holding its rows once each: its data
+        files; while a compaction's staged file is there (`lake.compact`), the staged file in place
+        of the files its manifest names and of the day's compacted file (the older one, or on S3,
+        where a rename is a copy and a delete, the new one's copy)."""
+        data = [name for name in found if is_data_file(name)]
+        if STAGED not in found or MANIFEST not in found:
+            return data
+        with self.fs.open_input_stream(f"{folder}/{MANIFEST}") as src:
+            replaced = set(json.loads(src.read()))
+        replaced.add(compacted_name(folder.rsplit("/date=", 1)[-1]))
+        return [STAGED, *(name for name in data if name not in replaced)]
+
+    def rows(
+        self,
+        columns: list[str],
+        symbols: list[str] | None = None,
+        first: str | None = None,
+        last: str | None = None,
+    ) -> pa.Table | None:
+        """The `columns` of every row in the lake (of `symbols`, dated first..last), as stored: each
+        row as often as the lake holds it; None for an empty lake."""
+        return self._listed_read(lambda: self._read(columns, symbols, first, last))
+
+    def _read(
+        self, columns: list[str], symbols: list[str] | None, first: str | None, last: str | None
+    ) -> pa.Table | None:
+        data = self.dataset(symbols, first, last)
+        return None if data is None else data.to_table(columns=columns)
+
+    def _listed_read(self, read: Callable[[], _T]) -> _T:
+        """`read` (a listing and the read of what it listed), run again from its listing when a file
+        it listed is gone by the time it is read; READ_ATTEMPTS in all."""
+        attempt = 1
+        while True:
+            try:
+                return read()
+            except OSError as exc:
+                if attempt == READ_ATTEMPTS or not _vanished(exc):
+                    raise
+                log.info("lake_file_vanished", attempt=attempt, error=str(exc).split("\n", 1)[0])
+                attempt += 1
 
     def history(
         self, symbols: list[str], start: datetime | None = None, end: datetime | None = None
@@ -131,7 +201,7 @@ class LakeReader:
         first = start.strftime("%Y-%m-%d") if start is not None else None
         # source_ts < end: a query that ends at midnight takes nothing of that day's partition
         last = (end - timedelta(microseconds=1)).strftime("%Y-%m-%d") if end is not None else None
-        table = self._scan(symbols, start, end, first, last)
+        table = self._listed_read(lambda: self._scan(symbols, start, end, first, last))
         if table is None:
             return pd.DataFrame(columns=COLUMNS)
         # a block per column: consolidating the float columns into one would copy them all
@@ -177,10 +247,7 @@ class LakeReader:
         return pa.concat_tables(tables)
 
     def latest_ts(self, symbols: list[str]) -> datetime | None:
-        data = self.dataset()
-        if data is None:
-            return None
-        table = data.to_table(columns=["source_ts"], filter=ds.field("symbol").isin(symbols))
-        if not table.num_rows:
+        table = self.rows(["source_ts"], symbols)
+        if table is None or not table.num_rows:
             return None
         return pc.max(table.column("source_ts")).as_py()

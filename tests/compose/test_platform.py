@@ -55,10 +55,10 @@ def newest(stack: Compose, service: str) -> dict | None:
 
 
 def lake_rows(stack: Compose) -> Counter:
-    data = LakeReader(f"{stack.env['LAKE_BUCKET']}/lake", fs=stack.s3()).dataset()
-    if data is None:
+    # the lake job compacts closed days as it goes: `rows` reads each row once at every step of that
+    table = LakeReader(f"{stack.env['LAKE_BUCKET']}/lake", fs=stack.s3()).rows(["symbol", "source_ts"])
+    if table is None:
         return Counter()
-    table = data.to_table(columns=["symbol", "source_ts"])
     pairs = zip(table.column("symbol").to_pylist(), table.column("source_ts").to_pylist(), strict=True)
     return Counter((s, ts.timestamp()) for s, ts in pairs)
 

@@ -1,4 +1,5 @@
-"""Compaction keeps the row multiset, in a local folder and in the real S3 server, and resumes."""
+"""Compaction keeps the row multiset, in a local folder and in the real S3 server, and resumes; a
+reader beside it reads each row once."""
 
 from __future__ import annotations
 
@@ -6,20 +7,30 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+import pytest
 from msgspec.structs import replace
 
 from cryptoviz import names
-from cryptoviz.lake.compact import MANIFEST, STAGED, compact
+from cryptoviz.lake.compact import (
+    MANIFEST,
+    STAGED,
+    CompactionReport,
+    compact,
+    compact_partition,
+    partition_files,
+)
 from cryptoviz.lake.reader import LakeReader
 from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
+from cryptoviz.schema import make_quote
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.settings import HISTORY_2024_2026, S3Settings
+from cryptoviz.testing.watched_fs import WatchedFS
 
 
 def quotes():
@@ -144,3 +155,109 @@ def test_cli(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "10 partitions compacted" in proc.stdout  # 5 days x 2 symbols
+
+
+# A compaction beside a reader: the reader sees each row once at every step, and a read whose files
+# a compaction deleted after they were listed lists again (in a folder, and in the S3 server)
+
+DAY = "2025-06-01"
+
+
+def lake_fs(backend: str, tmp_path, request) -> tuple[pafs.FileSystem, str]:
+    if backend == "folder":
+        return filesystem(str(tmp_path / "lake"))
+    real = request.getfixturevalue("real")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    for k, v in real.s3_env().items():
+        monkeypatch.setenv(k, v)
+    return filesystem(f"s3://lake/races-{request.node.name}", S3Settings())
+
+
+def one_day(fs, base, recompact: bool) -> str:
+    """BTC's partition of DAY: six micro-batches of five minutes, after a compacted file of the
+    hours before them when `recompact`; its folder."""
+    folder = f"{base}/{names.LAKE_QUOTES}/symbol=BTC/date={DAY}"
+    fs.create_dir(folder)
+    if recompact:
+        write_minutes(fs, f"{folder}/compacted-{DAY}.parquet", range(0, 60))
+    for batch in range(6):
+        write_minutes(fs, f"{folder}/batch-{batch:08d}-a.parquet", range(60 + 5 * batch, 65 + 5 * batch))
+    return folder
+
+
+def write_minutes(fs, path: str, minutes: range) -> None:
+    t0 = datetime(2025, 6, 1, tzinfo=UTC)
+    qs = [make_quote("BTC", 100.0 + m, t0 + timedelta(minutes=m)) for m in minutes]
+    pq.write_table(quotes_table(qs).drop_columns(["symbol", "date"]), path, filesystem=fs)
+
+
+def stored(reader: LakeReader) -> Counter:
+    table = reader.rows(["symbol", "source_ts", "price_usd"])
+    if table is None:
+        return Counter()
+    return Counter(zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))
+
+
+BACKENDS = [("folder", False), ("folder", True), ("s3", True)]
+
+
+@pytest.mark.parametrize("recompact", [False, True], ids=["first", "again"])
+@pytest.mark.parametrize(
+    ("backend", "copy_then_delete"), BACKENDS, ids=["folder", "folder-copy-then-delete", "s3"]
+)
+def test_a_reader_sees_each_row_once_at_every_step_of_a_compaction(
+    tmp_path, request, backend, copy_then_delete, recompact
+):
+    """After each rename, copy and delete a compaction makes, a reader reads every row exactly once,
+    a late batch written into the day during the compaction included. A move as a copy and a delete
+    is how an S3 server renames: between the two, the new compacted file and the staged one are both
+    there."""
+    fs, base = lake_fs(backend, tmp_path, request)
+    folder = one_day(fs, base, recompact)
+    reader = LakeReader(base, fs)
+    expected = stored(reader)
+    steps: list[tuple[str, str, bool, bool]] = []  # event, file, staged file there, each row once
+
+    def on(event: str, path: str) -> None:
+        nonlocal expected
+        if event == "open":
+            return
+        if event == "move" and path.endswith(MANIFEST):  # staged rows written: a late batch lands
+            write_minutes(fs, f"{folder}/batch-00000099-a.parquet", range(300, 303))
+            expected = stored(reader)
+        listed = {i.base_name for i in fs.get_file_info(pafs.FileSelector(folder))}
+        steps.append((event, path.rsplit("/", 1)[1], STAGED in listed, stored(reader) == expected))
+
+    watched = WatchedFS(fs, on, copy_then_delete).filesystem()
+    report = compact_partition(watched, folder, partition_files(watched, folder))
+    assert report.partitions == 1
+    assert sum(expected.values()) == (60 if recompact else 0) + 30 + 3 and max(expected.values()) == 1
+    assert [(e, p) for e, p, _, once in steps if not once] == [], "a step where rows were not once"
+    assert sum(staged for _, _, staged, _ in steps) >= 6, "the steps the staged file stands in for its files"
+    assert {i.base_name for i in fs.get_file_info(pafs.FileSelector(folder))} == {
+        f"compacted-{DAY}.parquet",
+        "batch-00000099-a.parquet",
+    }
+
+
+@pytest.mark.parametrize("when", [1, 2], ids=["while-its-schema-is-read", "while-its-rows-are-read"])
+@pytest.mark.parametrize("backend", ["folder", "s3"])
+def test_a_read_lists_again_when_a_compaction_deletes_what_it_listed(tmp_path, request, backend, when):
+    """The compaction runs between the reader's listing and its `when`-th opening of a batch file:
+    the file it goes to open is gone (in S3, a GetObject answered RESOURCE_NOT_FOUND)."""
+    fs, base = lake_fs(backend, tmp_path, request)
+    folder = one_day(fs, base, recompact=False)
+    expected = stored(LakeReader(base, fs))
+    opened: list[str] = []
+    ran: list[CompactionReport] = []
+
+    def on(event: str, path: str) -> None:
+        if event == "open" and "/batch-" in path:
+            opened.append(path)
+            if len(opened) == when:
+                ran.append(compact_partition(fs, folder, partition_files(fs, folder)))
+
+    reader = LakeReader(base, WatchedFS(fs, on).filesystem())
+    assert stored(reader) == expected
+    assert [r.partitions for r in ran] == [1], "the compaction ran within the read"
+    assert reader.history(["BTC"])["price_usd"].tolist() == [100.0 + m for m in range(60, 90)]
