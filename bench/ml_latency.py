@@ -2,10 +2,12 @@
 
 The real broker and Redis, the real ml-processor service as its own process (COINS: the 14 known
 coins), the platform's producer (`bus.producer`, as the scraper and the replay publish) sending
-1,000 quotes/s for DURATION seconds (hourly event-time steps, as a replay), and a reader polling
-the symbols' ML summaries: a tick's latency is from its send to the first read that shows its
-event time. A tick overtaken by the next one of its symbol before any read saw it is not counted
-(reported as `missed`).
+1,000 quotes/s for DURATION seconds (hourly event-time steps, as a replay), and a reader of the
+symbols' ML summaries that reads each time the processor has stored a batch (told by a Redis
+keyspace event; a reader reading in a loop takes most of a core from the processor and the broker
+on 2 cores): a tick's latency is from its send to the first read that shows its event time. A tick
+overtaken by the next one of its symbol before any read saw it is not counted (reported as
+`missed`).
 
 Then the broker's floor, on the same broker: the same ticks at the same rate to a fresh topic, read
 by a bare consumer in its own process (bench/bare_consumer.py: the processor's fetch sizes, a wait
@@ -36,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import redis
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -58,6 +61,16 @@ FLOOR_FETCH_WAIT_MS = 20
 def summaries(client) -> list[dict]:
     """The ML summaries as Redis holds them."""
     return [orjson.loads(d) for d in client.mget([names.ml_summary_key(s) for s in SYMBOLS]) if d]
+
+
+def stored_batches(client) -> redis.client.PubSub:
+    """A subscription that gets a message when a processor's batch is stored: the keyspace event of
+    its write of the cards' hash (in the batch's transaction, after its summaries). The reader reads
+    then, as the floor's consumer reads when the broker answers its fetch."""
+    client.config_set("notify-keyspace-events", "Kh")
+    written = client.pubsub(ignore_subscribe_messages=True)
+    written.subscribe(f"__keyspace@0__:{names.ML_CARDS}")
+    return written
 
 
 def batch_phases(client) -> dict[str, float]:
@@ -134,8 +147,14 @@ def main(read=summaries, bench: str = "ml_latency", what: str = "prediction read
         seen: dict[tuple[str, float], float] = {}
         done = threading.Event()
 
+        written = stored_batches(client)
+
         def poll() -> None:
             while not done.is_set():
+                if not written.get_message(timeout=0.1):
+                    continue
+                while written.get_message(timeout=0):  # batches stored meanwhile: one read sees them all
+                    pass
                 docs = read(client)
                 now = time.perf_counter()
                 for d in docs:
