@@ -1,11 +1,12 @@
 """What the processor stores per batch: each changed symbol's summary and card (the card in the
 all-symbols hash) and the index, the views that are due (all three with a TTL), each due symbol's
-snapshot (state + the offset it includes). `RedisStore` writes them in one Redis transaction; the
-in-memory `cryptoviz.testing.doubles.MemoryStore` implements the same `StateStore` for unit tests
-(the documents, not the cards)."""
+snapshot (state + the offset it includes). `RedisStore` writes them in one Redis transaction (one
+script call: Redis runs a script atomically); the in-memory `cryptoviz.testing.doubles.MemoryStore`
+implements the same `StateStore` for unit tests (the documents, not the cards)."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any, NamedTuple, Protocol, TypeAlias, cast
 
@@ -20,13 +21,35 @@ from cryptoviz.scoring.summary import ModelScore, ScoreSummary
 
 STATE_TTL_S = 30 * 24 * 3600
 
-# every card whose expiry (ARGV[1]: now) has passed, out of the cards' hash and their expiry zset
-_PRUNE_CARDS = """
-local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
-for _, symbol in ipairs(gone) do redis.call('HDEL', KEYS[1], symbol) end
-if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1]) end
+# One batch's write, in one command (a script runs atomically). KEYS: the documents' keys, then the
+# index, the cards' hash and the cards' expiry set. ARGV: n documents, m cards, now, the cards'
+# expiry time and TTL; the n documents' values, then their TTLs; then each card's symbol, event
+# time and encoded card. Then every card whose expiry has passed (whoever wrote it) is taken out,
+# and the cards' keys expire a TTL after the last write, as the views do. The numbers arrive as
+# the strings Python wrote: no arithmetic here rounds them.
+_WRITE_BATCH = """
+local n, m = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now, expires, ttl = ARGV[3], ARGV[4], ARGV[5]
+for i = 1, n do
+  redis.call('SET', KEYS[i], ARGV[5 + i], 'EX', ARGV[5 + n + i])
+end
+if m == 0 then return 0 end
+local index, cards, expiry = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3]
+local c = 5 + 2 * n
+for j = 0, m - 1 do
+  local symbol = ARGV[c + 3 * j + 1]
+  redis.call('ZADD', index, ARGV[c + 3 * j + 2], symbol)
+  redis.call('HSET', cards, symbol, ARGV[c + 3 * j + 3])
+  redis.call('ZADD', expiry, expires, symbol)
+end
+local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
+for _, symbol in ipairs(gone) do redis.call('HDEL', cards, symbol) end
+if #gone > 0 then redis.call('ZREMRANGEBYSCORE', expiry, '-inf', now) end
+redis.call('EXPIRE', cards, ttl)
+redis.call('EXPIRE', expiry, ttl)
 return #gone
 """
+_WRITE_BATCH_SHA = hashlib.sha1(_WRITE_BATCH.encode()).hexdigest()
 
 
 class Model(Protocol):
@@ -189,19 +212,21 @@ def documents(batch: MLBatch, ttl_s: int) -> list[tuple[str, bytes, int]]:
 
 def write_batch(client: redis.Redis, batch: MLBatch, ttl_s: int) -> None:
     """Views, snapshots (with the partition/offset they include), the index and the cards,
-    atomically. The cards' hash holds every processor's symbols: each writer sets its own, and
-    takes out any card past its expiry (whoever wrote it); the hash itself expires `ttl_s` after
-    the last write, as the views do."""
+    atomically, in one command (`_WRITE_BATCH`, by its SHA). The cards' hash holds every
+    processor's symbols: each writer sets its own, and takes out any card past its expiry (whoever
+    wrote it); the hash itself expires `ttl_s` after the last write, as the views do."""
     now = time.time()
     enc = encoded(batch, ttl_s, now)
-    pipe = client.pipeline(transaction=True)
-    for key, value, ttl in enc.documents:
-        pipe.set(key, value, ex=ttl)
-    if batch.changed:
-        pipe.zadd(names.ML_INDEX, {symbol: out.t for symbol, (out, _, _) in batch.changed.items()})
-        pipe.hset(names.ML_CARDS, mapping=cast(dict, enc.cards))
-        pipe.zadd(names.ML_CARDS_EXPIRY, {symbol: now + ttl_s for symbol in enc.cards})
-        pipe.eval(_PRUNE_CARDS, 2, names.ML_CARDS, names.ML_CARDS_EXPIRY, now)
-        pipe.expire(names.ML_CARDS, ttl_s)
-        pipe.expire(names.ML_CARDS_EXPIRY, ttl_s)
-    pipe.execute()
+    docs = enc.documents
+    keys: list[Any] = [key for key, _, _ in docs]
+    args: list[Any] = [len(docs), len(enc.cards), now, now + ttl_s, ttl_s]
+    args += [value for _, value, _ in docs]
+    args += [ttl for _, _, ttl in docs]
+    if enc.cards:
+        keys += [names.ML_INDEX, names.ML_CARDS, names.ML_CARDS_EXPIRY]
+        for symbol, (out, _, _) in batch.changed.items():
+            args += [symbol, out.t, enc.cards[symbol]]
+    try:
+        client.evalsha(_WRITE_BATCH_SHA, len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:  # a Redis that restarted, or flushed its scripts, since
+        client.eval(_WRITE_BATCH, len(keys), *keys, *args)

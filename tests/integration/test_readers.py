@@ -100,3 +100,34 @@ def test_the_read_loads_its_script_again_when_redis_lost_it(redis_client, tmp_pa
 def script_calls(client) -> int:
     """SCRIPT subcommands Redis ran (commandstats names them `cmdstat_script|exists`, ...)."""
     return sum(v["calls"] for k, v in client.info("commandstats").items() if k.startswith("cmdstat_script"))
+
+
+def test_a_batch_is_written_in_one_command_and_after_redis_lost_the_script(real, redis_client, tmp_path):
+    """The processor's write is one script call (by its SHA); after a restart or a SCRIPT FLUSH the
+    first write sends the script itself, and every document and card lands all the same."""
+    changed = fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH"))
+    redis_client.delete(names.ML_CARDS, names.ML_CARDS_EXPIRY, names.ML_INDEX)
+    redis_client.delete(*(names.ml_summary_key(s) for s in changed))
+    redis_client.script_flush()
+    writer = store.RedisStore(real.redis_client(), 300)
+    writer.client.ping()  # its connection made (HELLO) before the count
+    before = calls(redis_client)
+    writer.write(store.MLBatch(changed, {}))
+    ran = {k: n - before.get(k, 0) for k, n in calls(redis_client).items() if n != before.get(k, 0)}
+    assert ran == {"evalsha": 1, "eval": 1, "set": 4, "zadd": 4, "hset": 2, "zrangebyscore": 1, "expire": 2}
+    assert set(LiveReader(redis_client).snapshot().ml) == {"BTC", "ETH"}
+    assert all(0 < redis_client.ttl(names.ml_summary_key(s)) <= 300 for s in changed)
+    assert redis_client.zrange(names.ML_INDEX, 0, -1, withscores=True) == sorted(
+        ((s.encode(), out.t) for s, (out, _, _) in changed.items()), key=lambda p: p[1]
+    )
+    before = calls(redis_client)
+    writer.write(store.MLBatch(changed, {}))
+    assert calls(redis_client)["evalsha"] - before["evalsha"] == 1 and "eval" not in {
+        k for k, n in calls(redis_client).items() if n != before.get(k, 0)
+    }, "the script is known now: by its SHA alone"
+
+
+def calls(client) -> dict[str, int]:
+    """Commands Redis ran, by name (commandstats), leaving out INFO itself."""
+    stats = client.info("commandstats")
+    return {k.removeprefix("cmdstat_"): v["calls"] for k, v in stats.items() if k != "cmdstat_info"}
