@@ -7,17 +7,19 @@ Exactly-once scoring across restarts: each symbol's snapshot in Redis carries th
 last message it includes, written in the same transaction as the predictions. A message at or below
 that offset (replayed after a crash between the Redis write and the commit) is skipped.
 
-Snapshots may be spaced out (`snapshot_interval_s`; a symbol's is written at most that often, and
-at stop): a snapshot is about 40 KB, a view a fifth of that. The committed offset of a partition
-then stays at the first message some symbol's snapshot does not include yet, so whatever a crash,
-a rebalance or a refused batch loses from memory is read again from the broker and applied onto
-the snapshot, and what the snapshot already holds is skipped as above.
+Snapshots may be spaced out (`snapshot_interval_s`; a symbol's is written at most that often, the
+symbols' spread over the interval by `next_due`, and at stop): a snapshot is about 40 KB, a view a
+fifth of that. The committed offset of a partition then stays at the first message some symbol's
+snapshot does not include yet, so whatever a crash, a rebalance or a refused batch loses from
+memory is read again from the broker and applied onto the snapshot, and what the snapshot already
+holds is skipped as above.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import zlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -46,6 +48,16 @@ T = TypeVar("T")
 COMMIT_TIMEOUT_MS = 3000  # a commit that cannot reach the broker gives up (the snapshots keep the offsets)
 POLL_TIMEOUT_MS = 500  # a poll waits this long for records, fetching again as each fetch comes back empty
 LAG_TIMEOUT_MS = 200  # a lag figure is not worth blocking the loop, above all with the broker away
+
+
+def next_due(due: dict[str, float], symbol: str, now: float, interval_s: float) -> None:
+    """The symbol's next write of a kind (snapshot, view) `interval_s` after this one, `now`. After
+    its first, later by a phase of its own, a fraction of the interval taken from its name: symbols
+    first seen in one batch would otherwise all fall due in one batch, again every interval (with
+    a thousand symbols, a batch that stalls the stream while it builds every snapshot), where spread
+    out each batch writes a few."""
+    phase = 0.0 if symbol in due else interval_s * zlib.crc32(symbol.encode()) / 2**32
+    due[symbol] = now + interval_s + phase
 
 
 class BatchNotDone(Exception):
@@ -87,10 +99,10 @@ class Processor:
         self.idle_wait_s = idle_wait_s  # the pause between polls once the stream is quiet (idle_pause)
         # symbol -> (partition, offset) of the first message applied since its last snapshot
         self.unsaved: dict[str, tuple[int, int]] = {}
-        self.saved_at: dict[str, float] = {}  # symbol -> when its snapshot was last written (monotonic)
+        self.snapshot_due: dict[str, float] = {}  # symbol -> when its next snapshot is due (monotonic)
         self.view_interval_s = view_interval_s
         self.unviewed: Views = {}  # symbol -> its newest output and model, once its view is not written
-        self.viewed_at: dict[str, float] = {}  # symbol -> when its view was last written (monotonic)
+        self.view_due: dict[str, float] = {}  # symbol -> when its next view is due (monotonic)
         self.held_back: dict[TopicPartition, OffsetAndMetadata] = {}  # offsets read, not yet committed
         self.committed: dict[TopicPartition, int] = {}  # what this processor last committed
 
@@ -289,19 +301,13 @@ class Processor:
     def _due(self, everything: bool = False) -> list[str]:
         """The symbols whose snapshot is to be written now."""
         now = time.monotonic()
-        return [
-            s
-            for s in self.unsaved
-            if everything or now - self.saved_at.get(s, -math.inf) >= self.snapshot_interval_s
-        ]
+        return [s for s in self.unsaved if everything or now >= self.snapshot_due.get(s, -math.inf)]
 
     def _views_due(self, everything: bool = False) -> Views:
         """The views to write now: each symbol's at most every view_interval_s, of its newest output."""
         now = time.monotonic()
         return {
-            s: v
-            for s, v in self.unviewed.items()
-            if everything or now - self.viewed_at.get(s, -math.inf) >= self.view_interval_s
+            s: v for s, v in self.unviewed.items() if everything or now >= self.view_due.get(s, -math.inf)
         }
 
     def _store(self, changed: Changes, due: list[str], every_view: bool = False) -> None:
@@ -315,10 +321,10 @@ class Processor:
         now = time.monotonic()
         for s in due:
             del self.unsaved[s]
-            self.saved_at[s] = now
+            next_due(self.snapshot_due, s, now, self.snapshot_interval_s)
         for s in views:
             del self.unviewed[s]
-            self.viewed_at[s] = now
+            next_due(self.view_due, s, now, self.view_interval_s)
         self.telemetry.incr("snapshots_written", len(due))
         self.telemetry.incr("views_written", len(views))
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -12,7 +13,7 @@ from kafka.errors import KafkaConnectionError
 
 from cryptoviz import contracts, names
 from cryptoviz.ml.group import DropOnRevoke
-from cryptoviz.ml.processor import Processor
+from cryptoviz.ml.processor import Processor, next_due
 from cryptoviz.ml.store import view
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.retry import Backoff, Stopped
@@ -248,7 +249,7 @@ def test_spaced_snapshots_hold_the_commit_back_to_the_first_message_no_snapshot_
     assert proc.step() == 4  # applied and shown, not yet in a snapshot: not committed
     assert consumer.committed == {P0: 4} and store.load("BTC")["offset"] == 3
     assert contracts.decode_view(store.values[names.ml_view_key("BTC")])["price"] == 107.0
-    proc.saved_at["BTC"] -= 3600  # an hour later, with nothing new to read
+    proc.snapshot_due["BTC"] = time.monotonic()  # its next snapshot due now, with nothing new to read
     assert proc.step() == 0
     assert consumer.committed == {P0: 8} and same_state(store, reference(records), "BTC")
     proc.flush()  # at stop: nothing left to write or commit
@@ -282,13 +283,13 @@ def test_spaced_views_are_of_the_newest_tick_while_summaries_go_with_every_batch
     assert event_ts(store, names.ml_view_key("BTC")) == hour(0)
     assert event_ts(store, names.ml_summary_key("BTC")) == hour(2)
     assert proc.telemetry.counters["views_written"] == 1
-    proc.viewed_at["BTC"] -= 3600  # an hour later: the next batch writes BTC's newest view
+    proc.view_due["BTC"] = time.monotonic()  # its view due now: the next batch writes its newest
     assert proc.step() == 1  # ETH's first tick, and its first view
     assert event_ts(store, names.ml_view_key("BTC")) == hour(2)
     assert proc.step() == 1  # ETH's second: its view waits
     writes = store.writes
     assert proc.step() == 0 and store.writes == writes  # nothing new, no view due: nothing written
-    proc.viewed_at["ETH"] -= 3600  # a quiet stream still gets its views in time
+    proc.view_due["ETH"] = time.monotonic()  # a quiet stream still gets its views in time
     assert proc.step() == 0 and event_ts(store, names.ml_view_key("ETH")) == hour(1)
     assert proc.telemetry.counters["views_written"] == 4
 
@@ -391,3 +392,20 @@ def test_the_views_and_snapshots_are_the_reference_engines():
         contracts.decode_state(store.values[names.ml_state_key("BTC")])["model"],
         "state",
     )
+
+
+def test_symbols_first_written_together_fall_due_spread_over_the_interval():
+    """A thousand symbols' first snapshots in one batch: their next ones fall due one interval later,
+    each by a phase of its own within the next interval, not all at once; from then on every
+    interval, so a snapshot is never due sooner than an interval after the last."""
+    due: dict[str, float] = {}
+    symbols = [f"S{i:04d}" for i in range(1000)]
+    for s in symbols:
+        next_due(due, s, 100.0, 5.0)
+    offsets = sorted(due[s] - 105.0 for s in symbols)
+    assert 0 <= offsets[0] < 0.05 and 4.95 < offsets[-1] < 5.0, "spread over the whole interval"
+    per_tenth = [sum(1 for o in offsets if k / 10 <= o < (k + 1) / 10) for k in range(50)]
+    assert max(per_tenth) <= 50, f"at most 50 due in any tenth of a second, of a thousand: {per_tenth}"
+    written = due["S0000"] + 0.01  # written a batch after it fell due
+    next_due(due, "S0000", written, 5.0)
+    assert due["S0000"] == written + 5.0, "its phase once: then an interval after each write"
