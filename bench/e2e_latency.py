@@ -11,21 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cryptoviz.dashboard.readers import LiveReader
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ml_latency
 
-_readers: dict[int, LiveReader] = {}
-
-
-def dashboard_view(client) -> list[dict]:
-    """Each card's symbol and event time, what ml_latency reads of a summary."""
-    reader = _readers.setdefault(id(client), LiveReader(client))
-    return [{"symbol": c.symbol, "event_ts": c.event_ts} for c in reader.snapshot().ml.values()]
-
-
 if __name__ == "__main__":
-    ml_latency.main(
-        read=dashboard_view, bench="e2e_latency", what="prediction visible to the dashboard reader"
-    )
+    ml_latency.main(read="dashboard", bench="e2e_latency", what="prediction visible to the dashboard reader")

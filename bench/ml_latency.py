@@ -2,17 +2,18 @@
 
 The real broker and Redis, the real ml-processor service as its own process (COINS: the 14 known
 coins), the platform's producer (`bus.producer`, as the scraper and the replay publish) sending
-1,000 quotes/s for DURATION seconds (hourly event-time steps, as a replay), and a reader of the
-symbols' ML summaries that reads each time the processor has stored a batch (told by a Redis
-keyspace event; a reader reading in a loop takes most of a core from the processor and the broker
-on 2 cores): a tick's latency is from its send to the first read that shows its event time. A tick
-overtaken by the next one of its symbol before any read saw it is not counted (reported as
-`missed`).
+1,000 quotes/s for DURATION seconds in all (hourly event-time steps, as a replay), and a reader of
+the symbols' ML summaries in its own process that reads each time the processor has stored a batch
+(bench/latency_reader.py): a tick's latency is from its send to the first read that shows its
+event time. A tick overtaken by the next one of its symbol before any read saw it is not counted
+(reported as `missed`).
 
-Then the broker's floor, on the same broker: the same ticks at the same rate to a fresh topic, read
-by a bare consumer in its own process (bench/bare_consumer.py: the processor's fetch sizes, a wait
-of FLOOR_FETCH_WAIT_MS) that notes when each one reaches it. Not at the same time as the
-processor: on 2 cores a third reader slows the first.
+And the broker's floor, on the same broker: the same ticks at the same rate to a topic of its own,
+read by a bare consumer in its own process (bench/bare_consumer.py: the processor's fetch sizes, a
+wait of FLOOR_FETCH_WAIT_MS) that notes when each one reaches it. Not at the same time as the
+processor's ticks (on 2 cores a third busy reader slows the first), but in turn with them,
+SEGMENTS segments of DURATION / 3 seconds, so that a slow spell of the machine (or the broker's
+partitions growing, below) falls on both; the overhead of each pair of segments is printed too.
 
 The local broker (Tansu, in memory) answers a fetch more slowly the more record batches a partition
 holds: with each quote a batch of its own (`linger_ms=0`) the latency rose through a run (p50 15 ms
@@ -31,19 +32,17 @@ import platform
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-import redis
 from kafka import KafkaProducer
+from latency_reader import READS, SYMBOLS
 from prometheus_client.parser import text_string_to_metric_families
 
 from cryptoviz import bus, names
-from cryptoviz.coins import COINS
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.testing.benchlog import emit_json
 from cryptoviz.testing.harness import RealServers
@@ -51,26 +50,17 @@ from cryptoviz.testing.harness import RealServers
 RATE = 1000
 DURATION = 15
 ROOT = Path(__file__).resolve().parent.parent
-SYMBOLS = list(COINS)
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 # the bare consumer's fetch wait: of 1, 5, 20 and 500 ms (the processor's default), the fastest on the
 # local broker; it answers an idle fetch late at 500 (p50 100 ms) and starves at 1
 FLOOR_FETCH_WAIT_MS = 20
-
-
-def summaries(client) -> list[dict]:
-    """The ML summaries as Redis holds them."""
-    return [orjson.loads(d) for d in client.mget([names.ml_summary_key(s) for s in SYMBOLS]) if d]
-
-
-def stored_batches(client) -> redis.client.PubSub:
-    """A subscription that gets a message when a processor's batch is stored: the keyspace event of
-    its write of the cards' hash (in the batch's transaction, after its summaries). The reader reads
-    then, as the floor's consumer reads when the broker answers its fetch."""
-    client.config_set("notify-keyspace-events", "Kh")
-    written = client.pubsub(ignore_subscribe_messages=True)
-    written.subscribe(f"__keyspace@0__:{names.ML_CARDS}")
-    return written
+FLOOR_TOPIC = "bench-floor"
+# the processor's segments and the floor's, in turn: a slow spell of the machine falls on both
+SEGMENTS = 6
+# of each segment, the first second is not counted: a consumer that sat idle through the other's
+# segment is in its idle pause (the processor's ML_IDLE_WAIT_MS) when the ticks start again
+SETTLE_S = 1.0
+Sent = dict[tuple[str, float], float]  # (symbol, event time) -> when it was sent (perf_counter)
 
 
 def batch_phases(client) -> dict[str, float]:
@@ -89,16 +79,17 @@ def batch_phases(client) -> dict[str, float]:
     return phases
 
 
-def publish(prod: KafkaProducer, topic: str) -> tuple[dict[tuple[str, float], float], float]:
-    """RATE * DURATION quotes at RATE a second, hourly event-time steps: (symbol, event time) -> when
-    each was sent, and the seconds the sending took."""
-    sent: dict[tuple[str, float], float] = {}
+def publish(prod: KafkaProducer, topic: str, first: int, count: int) -> tuple[Sent, float]:
+    """Quotes first..first+count at RATE a second, hourly event-time steps (the i-th quote of a run
+    at hour 1 + i // coins): (symbol, event time) -> when each was sent, in order, and the seconds
+    the sending took."""
+    sent: Sent = {}
     start = time.perf_counter()
-    for i in range(RATE * DURATION):
+    for i in range(first, first + count):
         sym = SYMBOLS[i % len(SYMBOLS)]
         ts = T0 + timedelta(hours=1 + i // len(SYMBOLS))
         q = make_quote(sym, 100.0 + (i % 50), ts, ingest_ts=ts)
-        due = start + i / RATE
+        due = start + (i - first) / RATE
         while (left := due - time.perf_counter()) > 0:
             time.sleep(min(left, 0.0005))
         sent[(sym, ts.timestamp())] = time.perf_counter()
@@ -107,28 +98,44 @@ def publish(prod: KafkaProducer, topic: str) -> tuple[dict[tuple[str, float], fl
     return sent, time.perf_counter() - start
 
 
-def broker_floor(bootstrap: str, env: dict[str, str]) -> list[float]:
-    """ms from send to a bare consumer of each tick, the ticks sent as `publish` sends them."""
-    topic = "bench-floor"
-    bus.ensure_topics(bootstrap, (topic,), partitions=4)
+def bare_consumer(bootstrap: str, env: dict[str, str]) -> subprocess.Popen:
+    """The floor's reader of FLOOR_TOPIC, once it owns its partitions."""
+    bus.ensure_topics(bootstrap, (FLOOR_TOPIC,), partitions=4)
     bare = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "bare_consumer.py"), bootstrap, topic, "bench-floor"],
+        [sys.executable, str(ROOT / "bench" / "bare_consumer.py"), bootstrap, FLOOR_TOPIC, "bench-floor"],
         env=env | {"KAFKA_FETCH_MAX_WAIT_MS": str(FLOOR_FETCH_WAIT_MS)},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
     assert bare.stdout is not None and bare.stdout.readline().strip() == "ready"
-    prod = bus.producer(bootstrap)  # the platform's producer, as the scraper and the replay run it
-    sent, _ = publish(prod, topic)
-    prod.close()
-    time.sleep(2)
-    bare.send_signal(signal.SIGTERM)
-    arrived = {(sym, ts): at for sym, ts, at in reversed(orjson.loads(bare.communicate(timeout=30)[0]))}
-    return sorted((arrived[k] - t) * 1000 for k, t in sent.items() if k in arrived)
+    return bare
 
 
-def main(read=summaries, bench: str = "ml_latency", what: str = "prediction readable in Redis") -> None:
+def arrivals(reader: subprocess.Popen) -> dict[tuple[str, float], float]:
+    """(symbol, event time) -> when a reader (the bare consumer, latency_reader) first had it; it
+    stops at SIGTERM and prints what it had."""
+    reader.send_signal(signal.SIGTERM)
+    return {(sym, ts): at for sym, ts, at in reversed(orjson.loads(reader.communicate(timeout=30)[0]))}
+
+
+def ms_after(sent: Sent, at: dict[tuple[str, float], float]) -> list[float]:
+    """Sorted ms from each tick's send to `at`, of the ticks `at` has."""
+    return sorted((at[k] - t) * 1000 for k, t in sent.items() if k in at and at[k] >= t)
+
+
+def p50(values: list[float]) -> float:
+    return values[len(values) // 2]
+
+
+def p99(values: list[float]) -> float:
+    return values[int(len(values) * 0.99)]
+
+
+def main(
+    read: str = "summaries", bench: str = "ml_latency", what: str = "prediction readable in Redis"
+) -> None:
+    """The run, its reader's `read` one of latency_reader.READS."""
     with RealServers() as real:
         bootstrap = real.bootstrap
         bus.ensure_topics(bootstrap, partitions=4)
@@ -142,51 +149,52 @@ def main(read=summaries, bench: str = "ml_latency", what: str = "prediction read
         for q in warm:  # wait until the processor is in the group and answering
             prod.send(names.TOPIC_STREAMING, key=q.symbol, value=encode(q))
         prod.flush()
-        while len(read(client)) < len(SYMBOLS):
+        while len(READS[read](client)) < len(SYMBOLS):
             time.sleep(0.05)
-        seen: dict[tuple[str, float], float] = {}
-        done = threading.Event()
-
-        written = stored_batches(client)
-
-        def poll() -> None:
-            while not done.is_set():
-                if not written.get_message(timeout=0.1):
-                    continue
-                while written.get_message(timeout=0):  # batches stored meanwhile: one read sees them all
-                    pass
-                docs = read(client)
-                now = time.perf_counter()
-                for d in docs:
-                    seen.setdefault((d["symbol"], d["event_ts"]), now)
-
-        reader = threading.Thread(target=poll, daemon=True)
-        reader.start()
-        n = RATE * DURATION
-        sent, send_s = publish(prod, names.TOPIC_STREAMING)
+        bare = bare_consumer(bootstrap, env)
+        reader = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "latency_reader.py"), read],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "ready"
+        segments: list[tuple[str, Sent]] = []  # (topic, the ticks counted), in the order sent
+        send_s = 0.0
+        size = RATE * DURATION // (SEGMENTS // 2)
+        for k in range(SEGMENTS):
+            topic = names.TOPIC_STREAMING if k % 2 == 0 else FLOOR_TOPIC
+            sent, took = publish(prod, topic, k * size, size)
+            segments.append((topic, dict(list(sent.items())[int(SETTLE_S * RATE) :])))
+            send_s += took
         time.sleep(2)
-        done.set()
-        reader.join()
+        seen = arrivals(reader)
         prod.close()
         phases = batch_phases(client)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-        floor = broker_floor(bootstrap, env)
-    lat = sorted((seen[k] - t) * 1000 for k, t in sent.items() if k in seen and seen[k] >= t)
-    p50, p99 = lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
-    floor_p50, floor_p99 = floor[len(floor) // 2], floor[int(len(floor) * 0.99)]
+        reached = arrivals(bare)
+    ours = [ms_after(sent, seen) for topic, sent in segments if topic == names.TOPIC_STREAMING]
+    floors = [ms_after(sent, reached) for topic, sent in segments if topic == FLOOR_TOPIC]
+    lat, floor = sorted(x for seg in ours for x in seg), sorted(x for seg in floors for x in seg)
+    n = sum(len(sent) for topic, sent in segments if topic == names.TOPIC_STREAMING)
+    pairs = [round(p50(a) - p50(b), 1) for a, b in zip(ours, floors, strict=True)]
     print(f"machine: {platform.machine()} python {platform.python_version()}; processor in its own process")
     print(
-        f"{n} ticks at {n / send_s:,.0f}/s, {len(SYMBOLS)} coins: {len(lat)} measured, {n - len(lat)} missed"
+        f"{SEGMENTS} segments of {size:,} ticks at {SEGMENTS * size / send_s:,.0f}/s, "
+        f"the processor's and the floor's in turn, the first {SETTLE_S:.0f} s of each not counted; "
+        f"{len(SYMBOLS)} coins"
     )
-    print(f"publish -> {what}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(f"publish -> {what}: {n} ticks, {len(lat)} measured, {n - len(lat)} missed")
+    print(f"  p50 {p50(lat):.1f} ms, p99 {p99(lat):.1f} ms")
     print(
-        f"the broker's floor, the same ticks to a bare consumer ({len(floor)} of {n} read): "
-        f"p50 {floor_p50:.1f} ms, p99 {floor_p99:.1f} ms"
+        f"the broker's floor, the same ticks to a bare consumer ({len(floor)} read): "
+        f"p50 {p50(floor):.1f} ms, p99 {p99(floor):.1f} ms"
     )
     print(
-        f"over the floor: p50 +{p50 - floor_p50:.1f} ms (target <= 3), "
-        f"p99 x{p99 / floor_p99:.2f} (target <= 1.15)"
+        f"over the floor: p50 +{p50(lat) - p50(floor):.1f} ms (target <= 3; each pair of segments: "
+        f"{', '.join(f'{x:+.1f}' for x in pairs)}), p99 x{p99(lat) / p99(floor):.2f} (target <= 1.15)"
     )
     print(
         f"the processor's batches (its /metrics): {phases['batches']:.0f}, mean "
@@ -195,15 +203,16 @@ def main(read=summaries, bench: str = "ml_latency", what: str = "prediction read
     emit_json(
         {
             "bench": bench,
-            "p50_ms": round(p50, 1),
-            "p99_ms": round(p99, 1),
+            "p50_ms": round(p50(lat), 1),
+            "p99_ms": round(p99(lat), 1),
             "ticks": n,
             "measured": len(lat),
-            "rate_per_s": round(n / send_s),
-            "floor_p50_ms": round(floor_p50, 1),
-            "floor_p99_ms": round(floor_p99, 1),
-            "overhead_p50_ms": round(p50 - floor_p50, 1),
-            "p99_ratio": round(p99 / floor_p99, 3),
+            "rate_per_s": round(SEGMENTS * size / send_s),
+            "floor_p50_ms": round(p50(floor), 1),
+            "floor_p99_ms": round(p99(floor), 1),
+            "overhead_p50_ms": round(p50(lat) - p50(floor), 1),
+            "pair_overheads_p50_ms": pairs,
+            "p99_ratio": round(p99(lat) / p99(floor), 3),
             "batch_mean_ms": {k: round(v, 2) for k, v in phases.items() if k != "batches"},
         }
     )
