@@ -110,11 +110,11 @@ def test_a_batch_is_written_in_one_command_and_after_redis_lost_the_script(real,
     redis_client.delete(*(names.ml_summary_key(s) for s in changed))
     redis_client.script_flush()
     writer = store.RedisStore(real.redis_client(), 300)
-    writer.client.ping()  # its connection made (HELLO) before the count
     before = calls(redis_client)
     writer.write(store.MLBatch(changed, {}))
     ran = {k: n - before.get(k, 0) for k, n in calls(redis_client).items() if n != before.get(k, 0)}
-    assert ran == {"evalsha": 1, "eval": 1, "set": 4, "zadd": 4, "hset": 2, "zrangebyscore": 1, "expire": 2}
+    # the calls of the script itself: Redis counts the commands it runs among the rest
+    assert (ran["evalsha"], ran["eval"]) == (1, 1) and not {"multi", "exec"} & set(ran), ran
     assert set(LiveReader(redis_client).snapshot().ml) == {"BTC", "ETH"}
     assert all(0 < redis_client.ttl(names.ml_summary_key(s)) <= 300 for s in changed)
     assert redis_client.zrange(names.ML_INDEX, 0, -1, withscores=True) == sorted(
