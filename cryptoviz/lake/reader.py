@@ -119,6 +119,8 @@ class LakeReader:
         except OSError as exc:
             if _vanished(exc):  # a file listed, then compacted away: the caller lists again
                 raise
+            # the S3 server down, a file it will not give: the page shows no lake, the log says why
+            log.warning("lake_unreadable", path=self.path, error=str(exc).split("\n", 1)[0])
             return None
         # a folder whose first batch is still being written holds no Parquet file yet: no columns
         return data if "symbol" in data.schema.names else None

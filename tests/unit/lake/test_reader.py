@@ -115,3 +115,30 @@ def test_a_days_compacted_file_is_read_before_its_batch_files(tmp_path):
     ]
     table = data.to_table()
     assert strictly_ordered(table) and table.num_rows == 32
+
+
+def test_a_lake_the_reader_cannot_read_reads_as_empty_and_says_why(tmp_path, caplog):
+    """An error that is not a file compacted away (here every open refused, as by an S3 server
+    that went down after the listing): no rows, no exception into the page, a warning."""
+    from datetime import UTC, datetime
+
+    from cryptoviz.lake.writer import quotes_table, write_batch
+    from cryptoviz.schema import make_quote
+    from cryptoviz.testing.watched_fs import WatchedFS
+
+    t0 = datetime(2025, 6, 1, tzinfo=UTC)
+    write_batch(
+        pafs.LocalFileSystem(),
+        str(tmp_path),
+        quotes_table([make_quote("BTC", 1.0, t0)]),
+        names.LAKE_QUOTES,
+        1,
+    )
+
+    def refuse(event: str, path: str) -> None:
+        if event == "open":
+            raise OSError("connection refused")
+
+    reader = LakeReader(str(tmp_path), WatchedFS(pafs.LocalFileSystem(), refuse).filesystem())
+    assert reader.history(["BTC"]).empty and reader.latest_ts(["BTC"]) is None
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == ["lake_unreadable"] * 2
