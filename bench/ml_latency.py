@@ -11,9 +11,10 @@ event time. A tick overtaken by the next one of its symbol before any read saw i
 And the broker's floor, on the same broker: the same ticks at the same rate to a topic of its own,
 read by a bare consumer in its own process (bench/bare_consumer.py: the processor's fetch sizes, a
 wait of FLOOR_FETCH_WAIT_MS) that notes when each one reaches it. Not at the same time as the
-processor's ticks (on 2 cores a third busy reader slows the first), but in turn with them,
-SEGMENTS segments of DURATION / 3 seconds, so that a slow spell of the machine (or the broker's
-partitions growing, below) falls on both; the overhead of each pair of segments is printed too.
+processor's ticks (on 2 cores a third busy reader slows the first), but in turn with them in
+SEGMENTS segments (each side's DURATION split over its half of them), so that a slow spell of the
+machine (or the broker's partitions growing, below) falls on both; the overhead of each pair of
+segments is printed too.
 
 The local broker (Tansu, in memory) answers a fetch more slowly the more record batches a partition
 holds: with each quote a batch of its own (`linger_ms=0`) the latency rose through a run (p50 15 ms
