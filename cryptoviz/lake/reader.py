@@ -128,7 +128,8 @@ class LakeReader:
     def _files(self, symbols: list[str] | None, first: str | None, last: str | None) -> list[str]:
         """The data files to read of the symbols' (all symbols') partitions dated first..last, in
         time order as written: by symbol, then date, then a day's compacted file before its batch
-        files (which came after it), then name; one listing of each symbol's folder."""
+        files (which came after it), then name; one listing of each symbol's folder (of the lake,
+        for every symbol), and a read of a compaction's manifest where one is under way."""
         folders = (
             [self.path] if symbols is None else [f"{self.path}/symbol={s}" for s in sorted(set(symbols))]
         )
