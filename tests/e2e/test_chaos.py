@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -24,7 +23,9 @@ from cryptoviz.testing.malformed import malformed
 from .conftest import SYMBOLS, LocalStack, replayed_rows, wait_for, wait_for_predictions_at
 
 pytestmark = pytest.mark.chaos
-START = "2026-01-01T00:00:00+00:00"  # ~19 days at 4 h/s: about 100 s of replay to break things in
+START = "2026-01-01T00:00:00+00:00"  # ~19 days at 4 h/s: about 110 s of replay to break things in
+# what shows a service taking quotes again after a fault: its newest instance's counter moving on
+FLOWING = {"ml-processor": "ticks_in", "spark-streaming": "rows_written"}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,29 @@ def stack(tmp_path_factory):
     pids = s.pids()
     assert s.cli("down").returncode == 0
     assert not [p for p in pids if servers.pid_alive(p)]
+
+
+def flowing_again(stack: LocalStack, services: tuple[str, ...] = tuple(FLOWING)) -> None:
+    """Until each of `services` has taken quotes since this call (its counter moved on, or a new
+    instance counted some), or the replay has ended and there is nothing left to take. What the
+    next fault waits for: it falls on a stack that has recovered from the last one."""
+    before = stack.statuses()  # Redis just restarted may not hold a service's yet
+
+    def moved(name: str, now: dict) -> bool:
+        doc, was = now.get(name), before.get(name)
+        if not doc:
+            return False
+        count = doc["counters"].get(FLOWING[name], 0)
+        if was and doc["instance"] == was["instance"]:
+            return count > was["counters"].get(FLOWING[name], 0)
+        return count > 0
+
+    def flowing() -> bool:
+        now = stack.statuses()
+        replayed = now.get("scraper", {}).get("state") == "idle"
+        return replayed or all(moved(name, now) for name in services)
+
+    wait_for(flowing, 120, f"{', '.join(services)} taking quotes again")
 
 
 def lose_the_checkpoint(stack: LocalStack) -> None:
@@ -142,14 +166,14 @@ def test_faults_lose_nothing_and_count_nothing_twice(stack):
         assert done.returncode == 0, done.stderr[-2000:]
     faults = [("broker", False, 3.0), ("redis", False, 10.0), ("ml-processor", True, 0.0)]
     for name, kill, down_for in faults:
-        time.sleep(8)
+        flowing_again(stack)
         args = ["restart", name] + (["--kill"] if kill else []) + ["--down-for", str(down_for)]
         done = stack.cli(*args)
         assert done.returncode == 0, done.stderr[-2000:]
 
-    time.sleep(8)
+    flowing_again(stack)
     lose_the_checkpoint(stack)
-    time.sleep(8)
+    flowing_again(stack, ("spark-streaming",))
     compaction_killed_midway_then_rerun(stack)
 
     scraper = wait_for(
