@@ -16,6 +16,7 @@ TEST_WORKERS ?= 2
 
 install: system-packages $(STAMP)
 	@$(BIN)/python -m cryptoviz.models.build_core
+	@$(BIN)/python -m cryptoviz.lake.cds
 
 # Debian packages the stack needs, installed only when missing.
 system-packages:

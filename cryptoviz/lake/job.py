@@ -22,11 +22,13 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
+from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from cryptoviz import names
+from cryptoviz import logs, names
+from cryptoviz.lake import cds
 from cryptoviz.lake.kafka_source import NAME, KafkaDataSource
 from cryptoviz.lake.upkeep import Upkeep
 from cryptoviz.lake.validation import accepted, judge
@@ -34,6 +36,7 @@ from cryptoviz.lake.writer import LAKE_SCHEMA, LakeBatch, LakeWriter
 from cryptoviz.schema import FIELDS, MAX_FUTURE_S
 from cryptoviz.telemetry import Telemetry
 
+log = logs.get(names.LAKE)
 _SPARK_TYPES = {int: T.IntegerType(), str: T.StringType(), float: T.DoubleType(), datetime: T.StringType()}
 
 
@@ -44,19 +47,42 @@ def spark_schema() -> T.StructType:
     )
 
 
-def session(master: str, ui_port: int, driver_memory: str, app: str = "cryptoviz-lake") -> SparkSession:
+def session(
+    master: str, ui_port: int, driver_memory: str, app: str = "cryptoviz-lake", java_options: str = ""
+) -> SparkSession:
+    """The driver, local or on a cluster's master; `java_options` added to its JVM's. It maps the
+    class archive `python -m cryptoviz.lake.cds` made, when there is one for this runtime; a JVM
+    that does not start with it (an archive damaged since) is started again without, and logged."""
     # the Python workers run this interpreter unless told otherwise: their daemon and the source are
     # modules of this package, which another `python3` on the PATH may not have (pyspark reads only
     # the environment for this, not spark.pyspark.python)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = (
+    archive = cds.java_options()
+    try:
+        spark = _builder(master, ui_port, driver_memory, app, f"{archive} {java_options}").getOrCreate()
+    except PySparkRuntimeError as exc:
+        if not archive:
+            raise
+        log.warning("spark_class_archive_refused", option=archive, error=str(exc)[:300])
+        spark = _builder(master, ui_port, driver_memory, app, java_options).getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    spark.dataSource.register(KafkaDataSource)
+    return spark
+
+
+def _builder(
+    master: str, ui_port: int, driver_memory: str, app: str, java_options: str
+) -> SparkSession.Builder:
+    return (
         SparkSession.builder.master(master)
         .appName(app)
         .config("spark.ui.port", str(ui_port))
         .config("spark.driver.memory", driver_memory)
         # the serial collector: one core's worth of streaming needs no G1 (its remembered sets cost
         # about a tenth of the heap), and a smaller code cache than the 240 MB reserved by default
-        .config("spark.driver.extraJavaOptions", "-XX:+UseSerialGC -XX:ReservedCodeCacheSize=64m")
+        .config(
+            "spark.driver.extraJavaOptions", f"-XX:+UseSerialGC -XX:ReservedCodeCacheSize=64m {java_options}"
+        )
         # a Python worker ends with its task instead of idling between micro-batches (a dozen idle
         # workers held ~700 MB; a fork from the daemon per task costs well under a second)
         .config("spark.python.worker.reuse", "false")
@@ -70,11 +96,7 @@ def session(master: str, ui_port: int, driver_memory: str, app: str = "cryptoviz
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
     )
-    spark.sparkContext.setLogLevel("WARN")
-    spark.dataSource.register(KafkaDataSource)
-    return spark
 
 
 def quotes_stream(
@@ -92,6 +114,11 @@ def quotes_stream(
         .option("tasks", str(spark.sparkContext.defaultParallelism))  # one share of a batch per core
         .load()
     )
+    return validated(raw, max_future_s)
+
+
+def validated(raw: DataFrame, max_future_s: float = MAX_FUTURE_S) -> DataFrame:
+    """Messages in the Kafka source's schema, parsed, with whether the expressions accept each."""
     parsed = raw.withColumn("q", F.from_json("value", spark_schema()))
     return parsed.withColumn(
         "accepted", accepted(F.col("value"), F.col("value_utf8"), F.col("q"), max_future_s)

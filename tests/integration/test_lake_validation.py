@@ -6,13 +6,15 @@ goes to the Python validator."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from pyspark.sql import functions as F
 
-from cryptoviz.lake import job
+from cryptoviz.lake import cds, job
 from cryptoviz.lake.validation import accepted, canonical_pattern
 from cryptoviz.schema import FIELDS, InvalidQuote, decode, encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
@@ -158,3 +160,37 @@ def test_what_the_expressions_accept_the_contract_accepts_with_the_same_values(s
     taken = sum(ok for ok, _ in results[len(real) + len(bad) :])
     assert 0 < taken < valid < len(generated)
     assert fast == len(real) + taken
+
+
+def test_the_driver_maps_the_class_archive_made_at_install(spark):
+    """`make install` archived the lake job's classes for this runtime (cryptoviz.lake.cds); the
+    driver's JVM has that archive mapped, not only named in its options."""
+    archive = cds.archive_path()
+    assert archive is not None and archive.exists(), "no class archive: `make install` makes it"
+    pid = spark._jvm.java.lang.ProcessHandle.current().pid()
+    with open(f"/proc/{pid}/maps") as maps:
+        assert str(archive) in maps.read()
+
+
+def test_a_driver_whose_archive_is_damaged_starts_without_it_and_says_so(tmp_path):
+    """An archive cut short since it was made (here: its first MB) kills the JVM that maps it: the
+    driver is started again without it, and the refusal logged."""
+    archive = cds.archive_path()
+    assert archive is not None and archive.exists(), "no class archive: `make install` makes it"
+    with open(archive, "rb") as full:
+        (tmp_path / archive.name).write_bytes(full.read(2**20))
+    code = (
+        "import sys; from pathlib import Path; from cryptoviz.lake import cds, job; "
+        "cds.FOLDER = Path(sys.argv[1]); "
+        "print(job.session('local[1]', int(sys.argv[2]), '512m', 'damaged-archive').range(3).count())"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path), str(free_port())],
+        cwd=tmp_path,  # where a JVM that dies writes its report
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().splitlines()[-1] == "3"
+    assert "spark_class_archive_refused" in run.stderr
