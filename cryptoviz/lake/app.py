@@ -50,7 +50,7 @@ def checkpoint_dir(settings: LakeSettings, url: str) -> str:
 def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     """The lake job until asked to stop (with `once`: until it has read what the topic holds),
     restarted with backoff when its query fails; 1 when the `once` run failed."""
-    from cryptoviz.lake.job import session, start_python_workers
+    from cryptoviz.lake.job import session
 
     lake = load(LakeSettings)
     kafka = load(KafkaSettings)
@@ -67,7 +67,6 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
         telemetry.publish("stopped")
         return 0
     spark = session(master, lake.spark_ui_port, lake.spark_driver_memory)
-    start_python_workers(spark)
     telemetry.gauge("spark_master", master)
     telemetry.gauge("spark_ui", f"http://127.0.0.1:{lake.spark_ui_port}")
     telemetry.gauge("lake_url", url)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -69,26 +68,6 @@ def session(
     spark.sparkContext.setLogLevel("WARN")
     spark.dataSource.register(KafkaDataSource)
     return spark
-
-
-def start_python_workers(spark: SparkSession) -> threading.Thread:
-    """A job of two tasks of Python work, in a thread of its own: Spark's Python daemon
-    (`spark_daemon`, with its imports) starts while the driver plans the stream, instead of in the
-    stream's first batch."""
-
-    def run() -> None:
-        try:
-            spark.sparkContext.parallelize(range(2), 2).map(_same).count()
-        except Exception as exc:  # stopped first, say: the first batch starts the daemon then
-            log.info("python_workers_not_started", error=str(exc).splitlines()[0][:200])
-
-    thread = threading.Thread(target=run, name="start-python-workers", daemon=True)
-    thread.start()
-    return thread
-
-
-def _same(x: int) -> int:
-    return x
 
 
 def _builder(

@@ -9,7 +9,6 @@ import random
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import orjson
 import pytest
@@ -195,20 +194,3 @@ def test_a_driver_whose_archive_is_damaged_starts_without_it_and_says_so(tmp_pat
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().splitlines()[-1] == "3"
     assert "spark_class_archive_refused" in run.stderr
-
-
-def test_the_python_workers_daemon_is_started_before_any_stream(spark):
-    """`job.start_python_workers`: the daemon the stream's tasks fork from is running, a child of the
-    driver's JVM, once its two tasks have run."""
-    job.start_python_workers(spark).join(timeout=120)
-    jvm = spark._jvm.java.lang.ProcessHandle.current().pid()
-    daemons = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmd = (proc / "cmdline").read_bytes().split(b"\0")
-            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if b"cryptoviz.lake.spark_daemon" in cmd and ppid == jvm:
-            daemons.append(proc.name)
-    assert daemons, "no Python daemon under the driver's JVM"
