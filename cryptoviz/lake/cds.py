@@ -83,7 +83,7 @@ def _quotes() -> list[bytes]:
 
 def train(out: Path) -> None:
     """The lake job's stream and sink over `_quotes`, on a driver that writes its classes to
-    `out` when its JVM exits (when this process does)."""
+    `out` when its JVM exits (`exit_jvm`, at the end)."""
     import pyarrow.fs as pafs
     from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
     from pyspark.sql.streaming.datasource import ReadLimit
@@ -191,7 +191,11 @@ def main() -> int:
         print(f"spark classes: {path.name} is built")
         return 0
     start = time.perf_counter()
-    FOLDER.mkdir(parents=True, exist_ok=True)
+    try:
+        FOLDER.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a prefix this user cannot write (a system Python, not a venv)
+        print(f"spark classes: not archived ({exc}); Spark starts without the archive", file=sys.stderr)
+        return 0
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     for step in ("--train", "--check"):  # made, then mapped by a driver before it is put in place
         run = subprocess.run(

@@ -45,3 +45,10 @@ def test_without_java_nothing_is_archived_and_the_install_goes_on(folder, tmp_pa
     assert cds.main() == 0
     assert "no Java runtime" in capsys.readouterr().err
     assert not os.listdir(folder)
+
+
+def test_a_folder_that_cannot_be_made_leaves_the_install_going(tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(cds, "FOLDER", tmp_path / "file" / "share")
+    assert cds.main() == 0
+    assert "not archived" in capsys.readouterr().err
