@@ -6,7 +6,8 @@ first batch, and again in every process that starts one (the lake service, each 
 one at its exit when told to (`-XX:ArchiveClassesAtExit`). Here a training run does that: the lake
 job's own expressions and sink (`job.validated`, `job.BatchWriter`) over a stream of a few quotes,
 from a source of this module's with the Kafka source's schema, so the archive holds what the job
-loads. `job.session` passes the archive to the driver when it is there (`java_options`).
+loads. `job.session` passes the archive to the driver when it is there
+(`class_archive.java_options`).
 
 An archive is only good for the Java runtime and the jars it was made with: its name carries a
 fingerprint of both, and `make install` (or an image's build) makes it when it is missing, removing
@@ -15,9 +16,7 @@ any other. When it cannot be made the command says why and exits 0: Spark runs w
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,44 +25,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-FOLDER = Path(sys.prefix) / "share" / "cryptoviz"
-PREFIX = "spark-classes-"
-TRAINING_VERSION = "1"  # part of the fingerprint: a change to the training run makes a new archive
-
-
-def java_binary() -> str | None:
-    """The `java` Spark's launcher runs: $JAVA_HOME's, else the PATH's."""
-    home = os.environ.get("JAVA_HOME")
-    return str(Path(home) / "bin" / "java") if home else shutil.which("java")
-
-
-def fingerprint() -> str | None:
-    """The Java runtime (its binary's real path, size and time) and the pyspark jars (names and
-    sizes); None without pyspark or a Java runtime."""
-    java = java_binary()
-    try:
-        import pyspark
-    except ImportError:
-        return None
-    if java is None or not os.path.exists(java):
-        return None
-    real = os.path.realpath(java)
-    st = os.stat(real)
-    jars = Path(pyspark.__file__).parent / "jars"
-    parts = [TRAINING_VERSION, real, str(st.st_size), str(st.st_mtime_ns), pyspark.__version__]
-    parts += sorted(f"{j.name}:{j.stat().st_size}" for j in jars.glob("*.jar"))
-    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def archive_path() -> Path | None:
-    key = fingerprint()
-    return FOLDER / f"{PREFIX}{key}.jsa" if key else None
-
-
-def java_options() -> str:
-    """The driver's option that maps the archive, when this runtime's is there; else nothing."""
-    path = archive_path()
-    return f"-XX:SharedArchiveFile={path}" if path is not None and path.exists() else ""
+from cryptoviz.lake import class_archive
 
 
 # --- the training run (a process of its own: the JVM writes the archive when it exits) ----------
@@ -183,7 +145,7 @@ def check(archive: Path) -> None:
 
 
 def main() -> int:
-    path = archive_path()
+    path = class_archive.archive_path()
     if path is None:
         print("spark classes: no pyspark or no Java runtime, nothing to archive", file=sys.stderr)
         return 0
@@ -192,7 +154,7 @@ def main() -> int:
         return 0
     start = time.perf_counter()
     try:
-        FOLDER.mkdir(parents=True, exist_ok=True)
+        class_archive.FOLDER.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a prefix this user cannot write (a system Python, not a venv)
         print(f"spark classes: not archived ({exc}); Spark starts without the archive", file=sys.stderr)
         return 0
@@ -210,7 +172,7 @@ def main() -> int:
             )
             return 0
     tmp.replace(path)
-    for old in FOLDER.glob(f"{PREFIX}*"):
+    for old in class_archive.FOLDER.glob(f"{class_archive.PREFIX}*"):
         if old != path:
             old.unlink()
     size_mb = path.stat().st_size / 2**20

@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from cryptoviz import logs, names
-from cryptoviz.lake import cds
+from cryptoviz.lake import class_archive
 from cryptoviz.lake.kafka_source import NAME, KafkaDataSource
 from cryptoviz.lake.upkeep import Upkeep
 from cryptoviz.lake.validation import accepted, judge
@@ -57,7 +57,7 @@ def session(
     # modules of this package, which another `python3` on the PATH may not have (pyspark reads only
     # the environment for this, not spark.pyspark.python)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    archive = cds.java_options()
+    archive = class_archive.java_options()
     try:
         spark = _builder(master, ui_port, driver_memory, app, f"{archive} {java_options}").getOrCreate()
     except PySparkRuntimeError as exc:

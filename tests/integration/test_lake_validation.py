@@ -14,7 +14,7 @@ import orjson
 import pytest
 from pyspark.sql import functions as F
 
-from cryptoviz.lake import cds, job
+from cryptoviz.lake import class_archive, job
 from cryptoviz.lake.validation import accepted, canonical_pattern
 from cryptoviz.schema import FIELDS, InvalidQuote, decode, encode
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
@@ -165,7 +165,7 @@ def test_what_the_expressions_accept_the_contract_accepts_with_the_same_values(s
 def test_the_driver_maps_the_class_archive_made_at_install(spark):
     """`make install` archived the lake job's classes for this runtime (cryptoviz.lake.cds); the
     driver's JVM has that archive mapped, not only named in its options."""
-    archive = cds.archive_path()
+    archive = class_archive.archive_path()
     assert archive is not None and archive.exists(), "no class archive: `make install` makes it"
     pid = spark._jvm.java.lang.ProcessHandle.current().pid()
     with open(f"/proc/{pid}/maps") as maps:
@@ -175,13 +175,13 @@ def test_the_driver_maps_the_class_archive_made_at_install(spark):
 def test_a_driver_whose_archive_is_damaged_starts_without_it_and_says_so(tmp_path):
     """An archive cut short since it was made (here: its first MB) kills the JVM that maps it: the
     driver is started again without it, and the refusal logged."""
-    archive = cds.archive_path()
+    archive = class_archive.archive_path()
     assert archive is not None and archive.exists(), "no class archive: `make install` makes it"
     with open(archive, "rb") as full:
         (tmp_path / archive.name).write_bytes(full.read(2**20))
     code = (
-        "import sys; from pathlib import Path; from cryptoviz.lake import cds, job; "
-        "cds.FOLDER = Path(sys.argv[1]); "
+        "import sys; from pathlib import Path; from cryptoviz.lake import class_archive, job; "
+        "class_archive.FOLDER = Path(sys.argv[1]); "
         "print(job.session('local[1]', int(sys.argv[2]), '512m', 'damaged-archive').range(3).count())"
     )
     run = subprocess.run(
