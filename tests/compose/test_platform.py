@@ -137,6 +137,14 @@ def test_every_service_becomes_healthy_and_the_lake_job_runs_local(compose: Comp
     print("healthy:", states, "in", report.get("healthy_s"), "s")
 
 
+def test_the_lake_driver_maps_the_class_archive_built_into_its_image(compose: Compose):
+    """The spark-streaming image's build made the driver's class archive (cryptoviz.lake.cds) for
+    the Java runtime it runs, and the running driver's JVM has it mapped."""
+    probe = compose.exec_python("spark-streaming", Path(__file__).with_name("class_archive_probe.py"))
+    assert probe["exists"], probe
+    assert any(cmd.endswith("java") for cmd in probe["mapped_by"]), probe
+
+
 def test_quotes_for_every_coin_reach_both_topics(compose: Compose):
     def all_coins():
         seen = compose.exec_python("scraper", PROBE)
