@@ -30,23 +30,28 @@ from cryptoviz.dashboard.readers import LiveReader
 SYMBOLS = list(COINS)
 
 
-def summaries(client: redis.Redis) -> list[tuple[str, float]]:
+Read = Callable[[], list[tuple[str, float]]]
+
+
+def summaries(client: redis.Redis) -> Read:
     """Each ML summary's symbol and event time, as Redis holds them."""
-    docs = [orjson.loads(raw) for raw in client.mget([names.ml_summary_key(s) for s in SYMBOLS]) if raw]
-    return [(d["symbol"], d["event_ts"]) for d in docs]
+    keys = [names.ml_summary_key(s) for s in SYMBOLS]
+
+    def read() -> list[tuple[str, float]]:
+        docs = [orjson.loads(raw) for raw in client.mget(keys) if raw]
+        return [(d["symbol"], d["event_ts"]) for d in docs]
+
+    return read
 
 
-def dashboard(client: redis.Redis) -> list[tuple[str, float]]:
+def dashboard(client: redis.Redis) -> Read:
     """Each card's symbol and event time, through the dashboard's refresh read."""
-    reader = _readers.setdefault(id(client), LiveReader(client))
-    return [(c.symbol, c.event_ts) for c in reader.snapshot().ml.values()]
+    reader = LiveReader(client)
+    return lambda: [(c.symbol, c.event_ts) for c in reader.snapshot().ml.values()]
 
 
-_readers: dict[int, LiveReader] = {}
-READS: dict[str, Callable[[redis.Redis], list[tuple[str, float]]]] = {
-    "summaries": summaries,
-    "dashboard": dashboard,
-}
+# a read of the client's, by name: made once, then called for each stored batch
+READS: dict[str, Callable[[redis.Redis], Read]] = {"summaries": summaries, "dashboard": dashboard}
 
 
 def stored_batches(client: redis.Redis) -> redis.client.PubSub:
@@ -58,8 +63,8 @@ def stored_batches(client: redis.Redis) -> redis.client.PubSub:
 
 
 def main() -> None:
-    read = READS[sys.argv[1]]
     client = redis_client()
+    read = READS[sys.argv[1]](client)
     written = stored_batches(client)
     stopped: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopped.append(signum))
@@ -70,7 +75,7 @@ def main() -> None:
             continue
         while written.get_message(timeout=0):  # batches stored meanwhile: one read sees them all
             pass
-        docs = read(client)
+        docs = read()
         now = time.perf_counter()
         for key in docs:
             seen.setdefault(key, now)

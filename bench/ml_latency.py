@@ -150,7 +150,8 @@ def main(
         for q in warm:  # wait until the processor is in the group and answering
             prod.send(names.TOPIC_STREAMING, key=q.symbol, value=encode(q))
         prod.flush()
-        while len(READS[read](client)) < len(SYMBOLS):
+        stored = READS[read](client)
+        while len(stored()) < len(SYMBOLS):
             time.sleep(0.05)
         bare = bare_consumer(bootstrap, env)
         reader = subprocess.Popen(
