@@ -7,6 +7,8 @@ default settings), waits until the replay's warm-up has gone through (the quotes
 processor caught up, then one lake trigger), then reads every process tree's CPU time from /proc
 at the start and the end of MEASURE_S. Reports each process's share of one core and the total;
 the target is the whole stack under 10 % of one core.
+
+    .venv/bin/python bench/stack_idle.py [SETTING=VALUE ...]   (the stack's settings, to try one)
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def warmed_up(stack: LocalStack) -> bool:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        stack = LocalStack(Path(tmp), **DEFAULTS)
+        tried = dict(arg.split("=", 1) for arg in sys.argv[1:])
+        stack = LocalStack(Path(tmp), **DEFAULTS | tried)
         up = stack.cli("up", "--wait", "180")
         assert up.returncode == 0, up.stderr[-2000:]
         try:
@@ -88,6 +91,7 @@ def main() -> None:
             "measured_s": round(elapsed, 1),
             "target_total_pct_of_core": 10,
         }
+        | ({"settings": tried} if tried else {})
     )
 
 
