@@ -52,8 +52,8 @@ RATE = 1000
 DURATION = 15
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-# the bare consumer's fetch wait: of 1, 5, 20 and 500 ms (the processor's default), the fastest on the
-# local broker; it answers an idle fetch late at 500 (p50 100 ms) and starves at 1
+# the bare consumer's fetch wait, the processor's while quotes come (ML_BUSY_FETCH_WAIT_MS): of 1, 5,
+# 20 and 500 ms, the fastest on the local broker; it answers an idle fetch late at 500 and starves at 1
 FLOOR_FETCH_WAIT_MS = 20
 FLOOR_TOPIC = "bench-floor"
 # the processor's segments and the floor's, in turn: a slow spell of the machine falls on both

@@ -113,6 +113,18 @@ def consumer(bootstrap: str, *topics: str, group_id: str | None = None, **overri
     return KafkaConsumer(*topics, **config)
 
 
+def set_fetch_wait(consumer: KafkaConsumer, wait_ms: int) -> bool:
+    """Make the consumer's next fetches wait at most `wait_ms` at the broker for records. kafka-python
+    takes `fetch_max_wait_ms` once, at construction, and reads it from its fetcher's own copy of
+    the settings for every fetch it builds: that copy is changed here. False, and nothing changed,
+    where the installed kafka-python keeps it elsewhere (a test pins where it reads it)."""
+    config = getattr(getattr(consumer, "_fetcher", None), "config", None)
+    if not isinstance(config, dict) or "fetch_max_wait_ms" not in config:
+        return False
+    config["fetch_max_wait_ms"] = wait_ms
+    return True
+
+
 def close_consumer(consumer: KafkaConsumer, timeout_ms: int) -> None:
     """Close a group member without a LeaveGroup: the coordinator drops it once its session times out
     (`session_timeout_ms`), and the others take its partitions then.

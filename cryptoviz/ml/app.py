@@ -43,9 +43,16 @@ def main(stop: Stop) -> int:
         client_id=f"{kafka.kafka_client_id}-ml",
         session_timeout_ms=kafka.kafka_session_timeout_ms,
         heartbeat_interval_ms=max(500, kafka.kafka_session_timeout_ms // 6),
-        fetch_max_wait_ms=kafka.kafka_fetch_max_wait_ms,
+        fetch_max_wait_ms=ml.ml_busy_fetch_wait_ms,
         max_partition_fetch_bytes=kafka.kafka_max_partition_fetch_bytes,
     )
+
+    def fetch_wait(quiet: bool) -> None:
+        """A short fetch wait while quotes come, the longer one once the stream is quiet."""
+        wait_ms = kafka.kafka_fetch_max_wait_ms if quiet else ml.ml_busy_fetch_wait_ms
+        if not bus.set_fetch_wait(consumer, wait_ms):
+            log.warning("fetch_wait_not_changed", wait_ms=wait_ms, reason="kafka-python keeps it elsewhere")
+
     dlq = bus.DeadLetterProducer(
         bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-ml-dlq"),
         origin=names.ML_PROCESSOR,
@@ -62,6 +69,7 @@ def main(stop: Stop) -> int:
         snapshot_interval_s=ml.ml_snapshot_interval_s,
         idle_wait_s=ml.ml_idle_wait_ms / 1000,
         view_interval_s=ml.ml_view_interval_ms / 1000,
+        on_quiet=fetch_wait,
     )
     log.info("model_core_ready", build=kernel.build, seconds=round(book.warm(), 2))
     subscribe(processor, consumer)

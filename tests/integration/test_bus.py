@@ -1,10 +1,13 @@
-"""Group membership against the real broker."""
+"""Group membership and the consumer's fetch wait, against the real broker."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 
+from kafka import TopicPartition
+
+from cryptoviz import bus
 from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.members import GroupMember
 
@@ -45,3 +48,23 @@ def test_a_group_whose_members_all_stopped_takes_new_members(bootstrap: str, top
         for m in everyone:
             if not m.stopping.is_set():
                 m.stop()
+
+
+def test_a_changed_fetch_wait_goes_out_with_the_next_fetches(bootstrap: str, topic_factory):
+    """`bus.set_fetch_wait` relies on where kafka-python reads the wait when it builds a fetch (its
+    fetcher's copy of the settings): the fetches it builds next carry the new wait."""
+    topic = topic_factory("wait", partitions=PARTITIONS)
+    consumer = bus.consumer(bootstrap, fetch_max_wait_ms=100)
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        assert all(consumer.position(tp) == 0 for tp in partitions)
+
+        def waits() -> set[int]:
+            return {request.max_wait_ms for request, _ in consumer._fetcher._create_fetch_requests().values()}
+
+        assert waits() == {100}
+        assert bus.set_fetch_wait(consumer, 20)
+        assert waits() == {20}
+    finally:
+        consumer.close()

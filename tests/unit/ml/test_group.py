@@ -1,4 +1,5 @@
-"""The processor's pace while the stream is quiet: `idle_pause`, and `Processor.run` waiting it."""
+"""The processor's pace while the stream is quiet: `idle_pause`, `Processor.run` waiting it, and
+telling when the stream turns quiet and busy again."""
 
 from __future__ import annotations
 
@@ -65,3 +66,37 @@ def test_run_polls_without_pause_while_records_come_then_pauses_between_single_f
         timeouts[:4] == [POLL_TIMEOUT_MS] * 4 and timeouts[-1] == IDLE_POLL_MS
     )  # after a pause, a short poll
     assert store.load("BTC") is not None and consumer.committed[next(iter(consumer.logs))] == 30
+
+
+class _QuotesComeAgain(Stop):
+    """At the first pause more quotes arrive; the second pause ends the run."""
+
+    def __init__(self, consumer: ListConsumer) -> None:
+        super().__init__()
+        self.consumer, self.waits = consumer, 0
+
+    def wait(self, seconds: float) -> bool:
+        self.waits += 1
+        if self.waits == 1:
+            for rec in hours("ETH", 3, partition=1):
+                self.consumer.append(rec)
+        else:
+            self.set()
+        return bool(self)
+
+
+def test_run_tells_when_the_stream_turns_quiet_and_when_quotes_come_again(monkeypatch: pytest.MonkeyPatch):
+    """What the service sets its fetch wait by: once per change, not at every poll."""
+    clock = iter(range(10**6))
+    fake = types.SimpleNamespace(
+        monotonic=lambda: float(next(clock)), perf_counter=time.perf_counter, time=time.time
+    )
+    monkeypatch.setattr(processor_module, "time", fake)
+    consumer = ListConsumer(hours("BTC", 30))
+    proc = processor(consumer, MemoryStore(), max_records=10)
+    proc.idle_wait_s = 0.4
+    told: list[bool] = []
+    proc.on_quiet = told.append
+    proc.run(_QuotesComeAgain(consumer))
+    assert told == [True, False, True]
+    assert sorted(consumer.committed.values()) == [3, 30]  # both spells' quotes went through
