@@ -1,6 +1,5 @@
 """The processor in its consumer group: joining it (`subscribe`, with the listener that forgets
-what a rebalance takes away) and the pace of its polls while the stream is quiet (`is_quiet`,
-`idle_pause`)."""
+what a rebalance takes away) and the pace of its polls while the stream is quiet (`idle_pause`)."""
 
 from __future__ import annotations
 
@@ -46,14 +45,9 @@ def subscribe(processor: Member, consumer: KafkaConsumer) -> None:
     consumer.subscribe([STREAMING.name], listener=DropOnRevoke(processor))
 
 
-def is_quiet(quiet_s: float) -> bool:
-    """Whether a stream that has brought nothing for `quiet_s` counts as quiet: IDLE_AFTER_S."""
-    return quiet_s >= IDLE_AFTER_S
-
-
 def idle_pause(quiet_s: float, idle_wait_s: float) -> float:
     """How long to wait before the next poll, the stream having brought nothing for `quiet_s`: once
-    it is quiet (`is_quiet`), `idle_wait_s`; else none. Every poll is a fetch the broker answers
-    (the local stack's durable broker, from its S3 store), so an idle stack polls less often; the
-    first record after a quiet spell waits up to `idle_wait_s` more."""
-    return idle_wait_s if is_quiet(quiet_s) else 0.0
+    it has been quiet for IDLE_AFTER_S, `idle_wait_s`; else none. Every poll is a fetch the broker
+    answers (the local stack's durable broker, from its S3 store), so an idle stack polls less
+    often; the first record after a quiet spell waits up to `idle_wait_s` more."""
+    return idle_wait_s if quiet_s >= IDLE_AFTER_S else 0.0
