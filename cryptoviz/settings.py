@@ -299,7 +299,7 @@ class MLSettings(_Base):
     # a symbol's snapshot is written at most this often (and at stop); 0: with every batch
     ml_snapshot_interval_s: float = Field(5.0, ge=0, le=3600)
     ml_idle_wait_ms: int = Field(400, ge=0, le=10000)  # between polls of a quiet stream; 0: none
-    # the fetch wait while quotes come (KAFKA_FETCH_MAX_WAIT_MS: once the stream is quiet)
+    # the fetch wait while polls bring quotes (KAFKA_FETCH_MAX_WAIT_MS: after one that brought none)
     ml_busy_fetch_wait_ms: int = Field(20, ge=1, le=30000)
     # a symbol's full view at most this often (its summary and card: every batch); 0: every batch
     ml_view_interval_ms: int = Field(1000, ge=0, le=60000)

@@ -47,9 +47,9 @@ def main(stop: Stop) -> int:
         max_partition_fetch_bytes=kafka.kafka_max_partition_fetch_bytes,
     )
 
-    def fetch_wait(quiet: bool) -> None:
-        """A short fetch wait while quotes come, the longer one once the stream is quiet."""
-        wait_ms = kafka.kafka_fetch_max_wait_ms if quiet else ml.ml_busy_fetch_wait_ms
+    def fetch_wait(busy: bool) -> None:
+        """A short fetch wait while polls bring quotes, the longer one after a poll that brought none."""
+        wait_ms = ml.ml_busy_fetch_wait_ms if busy else kafka.kafka_fetch_max_wait_ms
         if not bus.set_fetch_wait(consumer, wait_ms):
             log.warning("fetch_wait_not_changed", wait_ms=wait_ms, reason="kafka-python keeps it elsewhere")
 
@@ -69,7 +69,7 @@ def main(stop: Stop) -> int:
         snapshot_interval_s=ml.ml_snapshot_interval_s,
         idle_wait_s=ml.ml_idle_wait_ms / 1000,
         view_interval_s=ml.ml_view_interval_ms / 1000,
-        on_quiet=fetch_wait,
+        on_busy=fetch_wait,
     )
     log.info("model_core_ready", build=kernel.build, seconds=round(book.warm(), 2))
     subscribe(processor, consumer)

@@ -32,7 +32,7 @@ from kafka.errors import KafkaError
 from cryptoviz import logs, names
 from cryptoviz.contracts.topics import STREAMING
 from cryptoviz.interfaces import Consumer, DeadLetters, NotDelivered, Record
-from cryptoviz.ml.group import IDLE_POLL_MS, idle_pause, is_quiet
+from cryptoviz.ml.group import IDLE_POLL_MS, idle_pause
 from cryptoviz.ml.store import Changes, MLBatch, Snapshots, StateStore, Views
 from cryptoviz.models.book import BookModel, ModelBook
 from cryptoviz.models.engine import ModelConfig
@@ -79,7 +79,7 @@ class Processor:
         snapshot_interval_s: float = 0.0,
         idle_wait_s: float = 0.0,
         view_interval_s: float = 0.0,
-        on_quiet: Callable[[bool], None] | None = None,
+        on_busy: Callable[[bool], None] | None = None,
     ) -> None:
         self.consumer = consumer
         self.dead_letters = dead_letters
@@ -98,9 +98,10 @@ class Processor:
         self.oldest_ingest: datetime | None = None  # of the oldest quote applied in this batch
         self.snapshot_interval_s = snapshot_interval_s
         self.idle_wait_s = idle_wait_s  # the pause between polls once the stream is quiet (idle_pause)
-        # told True when the stream turns quiet (is_quiet), False when records come again: the
-        # service sets its consumer's fetch wait by it
-        self.on_quiet = on_quiet or (lambda quiet: None)
+        # told False at a poll that brought no record after one that did (a poll waits up to
+        # POLL_TIMEOUT_MS for them), True at the next that brings some: the service sets its
+        # consumer's fetch wait by it
+        self.on_busy = on_busy or (lambda busy: None)
         # symbol -> (partition, offset) of the first message applied since its last snapshot
         self.unsaved: dict[str, tuple[int, int]] = {}
         self.snapshot_due: dict[str, float] = {}  # symbol -> when its next snapshot is due (monotonic)
@@ -404,17 +405,17 @@ class Processor:
         self.stop = stop
         self.telemetry.publish("running")
         try:
-            quiet_since, timeout_ms, quiet = time.monotonic(), POLL_TIMEOUT_MS, False
+            quiet_since, timeout_ms, busy = time.monotonic(), POLL_TIMEOUT_MS, True
             while not stop:
-                if self.step(timeout_ms):
-                    quiet_since, pause, now_quiet = time.monotonic(), 0.0, False
+                got = self.step(timeout_ms) > 0
+                if got:
+                    quiet_since, pause = time.monotonic(), 0.0
                 else:  # a member without partitions is joining the group: that takes polls that wait
                     quiet_s = time.monotonic() - quiet_since
-                    now_quiet = is_quiet(quiet_s)
                     pause = idle_pause(quiet_s, self.idle_wait_s) if self.consumer.assignment() else 0.0
-                if now_quiet != quiet:
-                    quiet = now_quiet
-                    self.on_quiet(quiet)
+                if got != busy:
+                    busy = got
+                    self.on_busy(busy)
                 if pause:  # quiet: about one fetch a pause (a poll that waits sends one after another)
                     stop.wait(pause)
                 timeout_ms = IDLE_POLL_MS if pause else POLL_TIMEOUT_MS

@@ -1,5 +1,5 @@
 """The processor's pace while the stream is quiet: `idle_pause`, `Processor.run` waiting it, and
-telling when the stream turns quiet and busy again."""
+telling when its polls stop and start bringing quotes."""
 
 from __future__ import annotations
 
@@ -85,8 +85,8 @@ class _QuotesComeAgain(Stop):
         return bool(self)
 
 
-def test_run_tells_when_the_stream_turns_quiet_and_when_quotes_come_again(monkeypatch: pytest.MonkeyPatch):
-    """What the service sets its fetch wait by: once per change, not at every poll."""
+def test_run_tells_when_a_poll_brings_no_quote_and_when_quotes_come_again(monkeypatch: pytest.MonkeyPatch):
+    """What the service sets its fetch wait by: once per change, not at every poll (it starts busy)."""
     clock = iter(range(10**6))
     fake = types.SimpleNamespace(
         monotonic=lambda: float(next(clock)), perf_counter=time.perf_counter, time=time.time
@@ -96,7 +96,7 @@ def test_run_tells_when_the_stream_turns_quiet_and_when_quotes_come_again(monkey
     proc = processor(consumer, MemoryStore(), max_records=10)
     proc.idle_wait_s = 0.4
     told: list[bool] = []
-    proc.on_quiet = told.append
+    proc.on_busy = told.append
     proc.run(_QuotesComeAgain(consumer))
-    assert told == [True, False, True]
+    assert told == [False, True, False]
     assert sorted(consumer.committed.values()) == [3, 30]  # both spells' quotes went through
