@@ -47,11 +47,18 @@ def main(stop: Stop) -> int:
         max_partition_fetch_bytes=kafka.kafka_max_partition_fetch_bytes,
     )
 
+    telemetry.gauge("fetch_wait_ms", ml.ml_busy_fetch_wait_ms)
+
     def fetch_wait(busy: bool) -> None:
-        """A short fetch wait while polls bring quotes, the longer one after a poll that brought none."""
+        """A short fetch wait while polls bring quotes, the longer one after a poll that brought none;
+        where kafka-python does not let it change, counted, and said once."""
         wait_ms = ml.ml_busy_fetch_wait_ms if busy else kafka.kafka_fetch_max_wait_ms
-        if not bus.set_fetch_wait(consumer, wait_ms):
+        if bus.set_fetch_wait(consumer, wait_ms):
+            telemetry.gauge("fetch_wait_ms", wait_ms)
+            return
+        if not telemetry.counters.get("errors.fetch_wait_not_changed"):
             log.warning("fetch_wait_not_changed", wait_ms=wait_ms, reason="kafka-python keeps it elsewhere")
+        telemetry.incr("errors.fetch_wait_not_changed")
 
     dlq = bus.DeadLetterProducer(
         bus.producer(kafka.kafka_bootstrap_servers, client_id=f"{kafka.kafka_client_id}-ml-dlq"),

@@ -88,6 +88,12 @@ def dead_letters_counted(redis_client) -> int:
     return sum(v for c in counters for k, v in c.items() if k.startswith("dead_letter."))
 
 
+def gauge(redis_client, proc, name: str) -> object:
+    """A gauge of the processor's last heartbeat."""
+    key = names.status_key("ml-processor", f"{os.uname().nodename}-{proc.pid}")
+    return orjson.loads(redis_client.get(key) or b"{}").get("gauges", {}).get(name)
+
+
 def ticks_applied(redis_client) -> int:
     """Ticks the models hold, summed over every symbol's snapshot in Redis."""
     return sum(orjson.loads(redis_client.get(names.ml_state_key(s)))["model"]["ticks"] for s in SYMBOLS)
@@ -121,10 +127,12 @@ def test_processor_end_to_end(real, redis_client, history):
     publish(bootstrap, history[:half], bad)
     dlq_before = dead_letters_on_topic(bootstrap)
 
-    first = start(real)
+    first = start(real, KAFKA_FETCH_MAX_WAIT_MS="150", ML_BUSY_FETCH_WAIT_MS="20")
     reader = LiveReader(redis_client)
     wait_for(lambda: set(reader.ml_views()) == set(SYMBOLS), 60, "a prediction for every symbol")
     wait_for(lambda: ticks_applied(redis_client) == half, timeout=60, what="every tick applied")
+    # its polls come back empty once the quotes are in: its consumer's fetch wait is the quiet one
+    wait_for(lambda: gauge(redis_client, first, "fetch_wait_ms") == 150, 30, "the quiet fetch wait")
     view = reader.ml_views()["BTC"]
     assert set(view["predictions"]) == {"1h", "6h"}
     assert view["signal"]["action"] in {"BUY", "SELL", "HOLD"} and 0 <= view["signal"]["confidence"] <= 1
@@ -148,14 +156,7 @@ def test_processor_end_to_end(real, redis_client, history):
         )
 
         def members_with_partitions() -> int:
-            docs = [
-                orjson.loads(
-                    redis_client.get(names.status_key("ml-processor", f"{os.uname().nodename}-{p.pid}"))
-                    or b"{}"
-                )
-                for p in (a, b)
-            ]
-            return sum(1 for d in docs if d.get("gauges", {}).get("partitions"))
+            return sum(1 for p in (a, b) if gauge(redis_client, p, "partitions"))
 
         wait_for(lambda: members_with_partitions() == 2, 60, "both members of the group own partitions")
     finally:
