@@ -136,7 +136,7 @@ def check(archive: Path) -> None:
     from cryptoviz.lake import job
     from cryptoviz.servers import free_port
 
-    options = f"-XX:SharedArchiveFile={archive} -Xshare:on"
+    options = f"{class_archive.mapping(archive)} -Xshare:on"
     spark = job.session("local[1]", free_port(), "512m", "cryptoviz-classes-check", options)
     if spark.range(10).count() != 10:
         raise RuntimeError("the check query counted wrong")

@@ -43,7 +43,12 @@ def archive_path() -> Path | None:
     return FOLDER / f"{PREFIX}{key}.jsa" if key else None
 
 
+def mapping(path: Path) -> str:
+    """The JVM option that maps the archive at `path`."""
+    return f"-XX:SharedArchiveFile={path}"
+
+
 def java_options() -> str:
     """The driver's option that maps the archive, when this runtime's is there; else nothing."""
     path = archive_path()
-    return f"-XX:SharedArchiveFile={path}" if path is not None and path.exists() else ""
+    return mapping(path) if path is not None and path.exists() else ""
