@@ -91,7 +91,14 @@ def decode_cards(raws: list[bytes]) -> Cards:
     then takes them one by one, `decode_card`, to leave out only that one)."""
     if raws and set(map(len, raws)) != {CARD_SIZE}:
         raise ContractError(f"MLCard: a value is not the {CARD_SIZE} bytes of a card")
-    rows = np.frombuffer(b"".join(raws), _DTYPE)
+    return decode_card_table(b"".join(raws))
+
+
+def decode_card_table(table: bytes) -> Cards:
+    """The cards of ml:cards' table (`row_tables`: every card, one after another), as `decode_cards`."""
+    if len(table) % CARD_SIZE:
+        raise ContractError(f"MLCard: a table of {len(table)} bytes is not rows of {CARD_SIZE}")
+    rows = np.frombuffer(table, _DTYPE)
     ok = (rows["magic"] == CARD_MAGIC) & (rows["version"] == CARD_VERSION)
     ok &= (rows["action"] < len(CARD_ACTIONS)) & (rows["calibrated"] <= 1)
     if not ok.all():

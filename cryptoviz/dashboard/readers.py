@@ -9,9 +9,9 @@ from typing import TypeVar
 
 import redis
 
-from cryptoviz import contracts, names
-from cryptoviz.contracts import BacktestSummary, Heartbeat, LatestQuote, MLCard, MLView
-from cryptoviz.contracts.cards import Cards, decode_card, decode_cards
+from cryptoviz import contracts, names, row_tables
+from cryptoviz.contracts import CARD_SIZE, BacktestSummary, Heartbeat, LatestQuote, MLCard, MLView
+from cryptoviz.contracts.cards import Cards, decode_card, decode_card_table, decode_cards
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -54,30 +54,32 @@ class LiveReader:
     def snapshot(self, detail: str | None = None) -> Snapshot:
         """Latest quotes, ML cards, statuses, the backtest summary and one symbol's full ML view
         (`detail`): one round trip, then one typed decode for all the quotes and one for all the
-        cards (into columns)."""
+        cards (the cards' table, into columns)."""
         t0 = time.perf_counter()
         try:
             replies = self._read(detail)
         except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts since
             self.client.script_load(_INDEX_MGET)
             replies = self._read(detail)
-        quotes_raw, cards_raw, (_, status_docs), backtest, view = replies
+        quotes_raw, card_table, (_, status_docs), backtest, view = replies
         read_ms = (time.perf_counter() - t0) * 1000
         bad = Invalid()
         now = time.time()
         quotes = {q.symbol: q for q in bad.all_decoded(contracts.decode_quotes, quotes_raw)}
-        ml = bad.cards(cards_raw).live(now)
+        ml = bad.card_table(card_table or b"").live(now)
         status = [doc for d in status_docs if d and (doc := bad.decoded(contracts.decode_heartbeat, d))]
         backtest_doc = bad.decoded(contracts.decode_backtest, backtest) if backtest else None
         detail_doc = bad.decoded(contracts.decode_view, view) if view else None
         return Snapshot(quotes, ml, status, backtest_doc, read_ms, detail_doc, bad.count)
 
     def _read(self, detail: str | None) -> list:
-        """The one round trip. The statuses' script goes by its SHA: a redis-py Script object in a
-        pipeline asks Redis whether it knows the script first (SCRIPT EXISTS), a round trip more."""
+        """The one round trip: the quotes, the cards' table (`row_tables`), the statuses, the
+        backtest and the view asked for. The statuses' script goes by its SHA: a redis-py Script
+        object in a pipeline asks Redis whether it knows the script first (SCRIPT EXISTS), a round
+        trip more."""
         pipe = self.client.pipeline(transaction=False)
         pipe.hvals(names.QUOTES_LATEST)
-        pipe.hvals(names.ML_CARDS)
+        pipe.get(names.ML_CARDS_TABLE)
         pipe.evalsha(self._script.sha, 1, names.STATUS_INDEX, "")
         pipe.get(names.BACKTEST_SUMMARY)
         pipe.get(names.ml_view_key(detail or ""))
@@ -116,6 +118,14 @@ class Invalid:
             return decode_cards(raws)
         except contracts.ContractError:
             return Cards.build(c for raw in raws if (c := self.decoded(decode_card, raw)) is not None)
+
+    def card_table(self, table: bytes) -> Cards:
+        """Every card of the cards' table in one decode; when a row is not a card, each row on its
+        own, those that are not cards left out and counted."""
+        try:
+            return decode_card_table(table)
+        except contracts.ContractError:
+            return self.cards(row_tables.rows(table, CARD_SIZE))
 
 
 def _by_member(

@@ -1,8 +1,9 @@
 """What the processor stores per batch: each changed symbol's summary and card (the card in the
-all-symbols hash) and the index, the views that are due (all three with a TTL), each due symbol's
-snapshot (state + the offset it includes). `RedisStore` writes them in one Redis transaction (one
-script call: Redis runs a script atomically); the in-memory `cryptoviz.testing.doubles.MemoryStore`
-implements the same `StateStore` for unit tests (the documents, not the cards)."""
+all-symbols hash and its table, `row_tables`) and the index, the views that are due (all three
+with a TTL), each due symbol's snapshot (state + the offset it includes). `RedisStore` writes them
+in one Redis transaction (one script call: Redis runs a script atomically); the in-memory
+`cryptoviz.testing.doubles.MemoryStore` implements the same `StateStore` for unit tests (the
+documents, not the cards)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, NamedTuple, Protocol, TypeAlias, cast
 
 import redis
 
-from cryptoviz import contracts, names
+from cryptoviz import contracts, names, row_tables
 from cryptoviz.contracts import MLCard, MLSignal, MLState, MLSummary, MLView
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelStats, Output
@@ -22,33 +23,41 @@ from cryptoviz.scoring.summary import ModelScore, ScoreSummary
 STATE_TTL_S = 30 * 24 * 3600
 
 # One batch's write, in one command (a script runs atomically). KEYS: the documents' keys, then the
-# index, the cards' hash and the cards' expiry set. ARGV: n documents, m cards, now, the cards'
-# expiry time and TTL; the n documents' values, then their TTLs; then each card's symbol, event
-# time and encoded card. Then every card whose expiry has passed (whoever wrote it) is taken out,
-# and the cards' keys expire a TTL after the last write, as the views do. The numbers arrive as
-# the strings Python wrote: no arithmetic here rounds them.
-_WRITE_BATCH = """
+# index, the cards' hash, the cards' expiry set, their table and its slots (row_tables). ARGV: n
+# documents, m cards, now, the cards' expiry time and TTL; the n documents' values, then their TTLs;
+# then each card's symbol, event time and encoded card. Then every card whose expiry has passed
+# (whoever wrote it) is taken out, and the cards' keys expire a TTL after the last write, as the
+# views do. The numbers arrive as the strings Python wrote: no arithmetic here rounds them.
+_WRITE_BATCH = (
+    row_tables.LUA
+    + f"local CARD_SIZE = {contracts.CARD_SIZE}\n"
+    + """
 local n, m = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now, expires, ttl = ARGV[3], ARGV[4], ARGV[5]
 for i = 1, n do
   redis.call('SET', KEYS[i], ARGV[5 + i], 'EX', ARGV[5 + n + i])
 end
 if m == 0 then return 0 end
-local index, cards, expiry = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3]
+local index, cards, expiry, tbl, slots = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3], KEYS[n + 4], KEYS[n + 5]
+rt_check(cards, tbl, slots, CARD_SIZE)
 local c = 5 + 2 * n
 for j = 0, m - 1 do
-  local symbol = ARGV[c + 3 * j + 1]
+  local symbol, card = ARGV[c + 3 * j + 1], ARGV[c + 3 * j + 3]
   redis.call('ZADD', index, ARGV[c + 3 * j + 2], symbol)
-  redis.call('HSET', cards, symbol, ARGV[c + 3 * j + 3])
+  redis.call('HSET', cards, symbol, card)
+  rt_put(tbl, slots, CARD_SIZE, symbol, card)
   redis.call('ZADD', expiry, expires, symbol)
 end
 local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
 for _, symbol in ipairs(gone) do redis.call('HDEL', cards, symbol) end
-if #gone > 0 then redis.call('ZREMRANGEBYSCORE', expiry, '-inf', now) end
-redis.call('EXPIRE', cards, ttl)
-redis.call('EXPIRE', expiry, ttl)
+if #gone > 0 then
+  redis.call('ZREMRANGEBYSCORE', expiry, '-inf', now)
+  rt_rebuild(cards, tbl, slots, CARD_SIZE)
+end
+for _, key in ipairs({cards, expiry, tbl, slots}) do redis.call('EXPIRE', key, ttl) end
 return #gone
 """
+)
 _WRITE_BATCH_SHA = hashlib.sha1(_WRITE_BATCH.encode()).hexdigest()
 
 
@@ -214,7 +223,8 @@ def write_batch(client: redis.Redis, batch: MLBatch, ttl_s: int) -> None:
     """Views, snapshots (with the partition/offset they include), the index and the cards,
     atomically, in one command (`_WRITE_BATCH`, by its SHA). The cards' hash holds every
     processor's symbols: each writer sets its own, and takes out any card past its expiry (whoever
-    wrote it); the hash itself expires `ttl_s` after the last write, as the views do."""
+    wrote it); the cards' table (what the dashboard reads) follows the hash in the same script.
+    The hash expires `ttl_s` after the last write, as the views do, and the table with it."""
     now = time.time()
     enc = encoded(batch, ttl_s, now)
     docs = enc.documents
@@ -223,7 +233,13 @@ def write_batch(client: redis.Redis, batch: MLBatch, ttl_s: int) -> None:
     args += [value for _, value, _ in docs]
     args += [ttl for _, _, ttl in docs]
     if enc.cards:
-        keys += [names.ML_INDEX, names.ML_CARDS, names.ML_CARDS_EXPIRY]
+        keys += [
+            names.ML_INDEX,
+            names.ML_CARDS,
+            names.ML_CARDS_EXPIRY,
+            names.ML_CARDS_TABLE,
+            names.ML_CARDS_SLOTS,
+        ]
         for symbol, (out, _, _) in batch.changed.items():
             args += [symbol, out.t, enc.cards[symbol]]
     try:

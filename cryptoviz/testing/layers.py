@@ -9,7 +9,8 @@ rest of `dashboard` top):
 - pure: the models and the scoring (no I/O), the coin list
 - contracts: names, the quote schema, the contracts, settings, interfaces, provenance
 - plumbing: logs, retries, telemetry and metrics, health, SIGTERM, the Kafka bus, clients, the
-  real servers, the dashboard's Redis reader (`dashboard.readers`)
+  real servers, the all-symbols tables in Redis (`row_tables`), the dashboard's Redis reader
+  (`dashboard.readers`)
 - services: the scraper, the ML processor, the lake, the monitor; a service never imports another
 - top: the backtest, the local stack, the CLI, the rest of `dashboard` (its tables, figures,
   candles and KPIs), the Plotly pieces it shares with the backtest (`charts`), test support
@@ -52,6 +53,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "cryptoviz.bus",
             "cryptoviz.clients",
             "cryptoviz.servers",
+            "cryptoviz.row_tables",
             "cryptoviz.dashboard.readers",
         ),
     ),

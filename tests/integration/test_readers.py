@@ -1,14 +1,20 @@
 """The dashboard's reader against a real Redis written by the real writers: one round trip for all
 symbols, each value decoded by its contract, a value that breaks it left out and counted; the
-all-symbols cards merged from processors that share the symbols between them, and expired."""
+all-symbols cards merged from processors that share the symbols between them, and expired; the
+cards' table (what the reader takes) the hash's cards through all of it."""
 
 from __future__ import annotations
 
-from cryptoviz import contracts, names
+import msgspec
+
+from cryptoviz import contracts, names, row_tables
+from cryptoviz.contracts import CARD_SIZE
 from cryptoviz.dashboard.readers import LiveReader
 from cryptoviz.ml import store
 from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.seed import fill_dashboard_data
+
+CARD_KEYS = (names.ML_CARDS, names.ML_CARDS_EXPIRY, names.ML_CARDS_TABLE, names.ML_CARDS_SLOTS)
 
 
 def test_a_snapshot_holds_every_symbols_card_quote_and_heartbeat(redis_client, tmp_path):
@@ -34,7 +40,8 @@ def test_the_cards_say_what_the_per_symbol_summaries_say(redis_client, tmp_path)
 
 def test_a_value_that_breaks_its_contract_is_left_out_and_counted(redis_client, tmp_path):
     fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH", "SOL"))
-    redis_client.hset(names.ML_CARDS, "BTC", b"\x92\xa3BTC\x01")  # a card missing its fields
+    slot = int(redis_client.hget(names.ML_CARDS_SLOTS, "BTC"))
+    redis_client.setrange(names.ML_CARDS_TABLE, slot * CARD_SIZE + 1, b"\x09")  # a layout version unknown
     redis_client.hset(names.QUOTES_LATEST, "SOL", b'{"symbol": "SOL"}')  # a quote missing its fields
     redis_client.set(names.BACKTEST_SUMMARY, b"not json")
     snap = LiveReader(redis_client).snapshot()
@@ -50,7 +57,7 @@ def test_an_expired_view_drops_out_of_the_index_read(redis_client, tmp_path):
 
 def test_two_processors_write_disjoint_symbols_and_the_reader_sees_both(real, redis_client, tmp_path):
     changed = fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH", "SOL"))
-    redis_client.delete(names.ML_CARDS, names.ML_CARDS_EXPIRY)
+    redis_client.delete(*CARD_KEYS)
     first, second = store.RedisStore(real.redis_client(), 300), store.RedisStore(real.redis_client(), 300)
     first.write(store.MLBatch({"BTC": changed["BTC"], "SOL": changed["SOL"]}, {}))
     second.write(store.MLBatch({"ETH": changed["ETH"]}, {}))
@@ -60,12 +67,14 @@ def test_two_processors_write_disjoint_symbols_and_the_reader_sees_both(real, re
     snap = LiveReader(redis_client).snapshot()
     assert set(snap.ml) == {"BTC", "ETH", "SOL"} and snap.invalid == 0
     assert {s: c.price for s, c in snap.ml.items()} == {s: out.price for s, (out, _, _) in changed.items()}
-    assert 0 < redis_client.ttl(names.ML_CARDS) <= 300 and 0 < redis_client.ttl(names.ML_CARDS_EXPIRY) <= 300
+    assert table_rows(redis_client) == hash_cards(redis_client)
+    for key in CARD_KEYS:
+        assert 0 < redis_client.ttl(key) <= 300, key
 
 
 def test_a_card_expires_like_its_view_whoever_wrote_it(real, redis_client, tmp_path):
     changed = fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH"))
-    redis_client.delete(names.ML_CARDS, names.ML_CARDS_EXPIRY)
+    redis_client.delete(*CARD_KEYS)
     stopped, running = store.RedisStore(real.redis_client(), 1), store.RedisStore(real.redis_client(), 300)
     stopped.write(store.MLBatch({"BTC": changed["BTC"]}, {}))  # its last batch, then it stops
     running.write(store.MLBatch({"ETH": changed["ETH"]}, {}))
@@ -75,15 +84,51 @@ def test_a_card_expires_like_its_view_whoever_wrote_it(real, redis_client, tmp_p
     running.write(store.MLBatch({"ETH": changed["ETH"]}, {}))
     assert redis_client.hkeys(names.ML_CARDS) == [b"ETH"]
     assert redis_client.zrange(names.ML_CARDS_EXPIRY, 0, -1) == [b"ETH"]
+    assert table_rows(redis_client) == hash_cards(redis_client) and set(table_rows(redis_client)) == {"ETH"}
+
+
+def test_the_cards_table_is_built_anew_when_lost_or_from_a_hash_written_before_it(
+    real, redis_client, tmp_path
+):
+    changed = fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH", "SOL"))
+    writer = store.RedisStore(real.redis_client(), 300)
+    redis_client.delete(names.ML_CARDS_TABLE)  # lost (an eviction), its slots kept
+    writer.write(store.MLBatch({"ETH": changed["ETH"]}, {}))
+    assert (
+        set(table_rows(redis_client)) == {"BTC", "ETH", "SOL"} == set(LiveReader(redis_client).snapshot().ml)
+    )
+    old = msgspec.msgpack.encode(LiveReader(redis_client).snapshot().ml["SOL"])  # the form before the layout
+    redis_client.hset(names.ML_CARDS, "SOL", old)
+    redis_client.delete(names.ML_CARDS_TABLE, names.ML_CARDS_SLOTS)  # a hash from before the table
+    writer.write(store.MLBatch({"ETH": changed["ETH"]}, {}))
+    assert set(table_rows(redis_client)) == {"BTC", "ETH"}  # the old form stays in the hash alone
+    redis_client.delete(names.ML_CARDS)  # the hash deleted behind the writers' back
+    writer.write(store.MLBatch({"ETH": changed["ETH"]}, {}))
+    assert set(table_rows(redis_client)) == {"ETH"}
+    writer.write(store.MLBatch({"BTC": changed["BTC"]}, {}))
+    redis_client.hset(names.ML_CARDS, "SOL", old)
+    assert redis_client.hget(names.ML_CARDS, "SOL") == old
+    writer.write(store.MLBatch({"SOL": changed["SOL"]}, {}))
+    assert table_rows(redis_client) == hash_cards(redis_client) and len(hash_cards(redis_client)) == 3
+
+
+def table_rows(client) -> dict[str, bytes]:
+    """The cards' table by symbol, through its slots: one row each, no row without a symbol."""
+    rows = row_tables.rows(client.get(names.ML_CARDS_TABLE) or b"", CARD_SIZE)
+    slots = {k.decode(): int(v) for k, v in client.hgetall(names.ML_CARDS_SLOTS).items()}
+    assert sorted(slots.values()) == list(range(len(rows))), (slots, len(rows))
+    return {symbol: rows[slot] for symbol, slot in slots.items()}
+
+
+def hash_cards(client) -> dict[str, bytes]:
+    return {k.decode(): v for k, v in client.hgetall(names.ML_CARDS).items()}
 
 
 def test_the_cards_vanish_when_no_processor_writes(real, redis_client, tmp_path):
     changed = fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC",))
-    redis_client.delete(names.ML_CARDS, names.ML_CARDS_EXPIRY)
+    redis_client.delete(*CARD_KEYS)
     store.RedisStore(real.redis_client(), 1).write(store.MLBatch(changed, {}))
-    wait_for(
-        lambda: not redis_client.exists(names.ML_CARDS, names.ML_CARDS_EXPIRY), 10, "the cards' keys expired"
-    )
+    wait_for(lambda: not redis_client.exists(*CARD_KEYS), 10, "the cards' keys expired")
     assert LiveReader(redis_client).snapshot().ml == {}
 
 
@@ -106,7 +151,7 @@ def test_a_batch_is_written_in_one_command_and_after_redis_lost_the_script(real,
     """The processor's write is one script call (by its SHA); after a restart or a SCRIPT FLUSH the
     first write sends the script itself, and every document and card lands all the same."""
     changed = fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH"))
-    redis_client.delete(names.ML_CARDS, names.ML_CARDS_EXPIRY, names.ML_INDEX)
+    redis_client.delete(*CARD_KEYS, names.ML_INDEX)
     redis_client.delete(*(names.ml_summary_key(s) for s in changed))
     redis_client.script_flush()
     writer = store.RedisStore(real.redis_client(), 300)

@@ -9,7 +9,7 @@ import pytest
 
 from cryptoviz import contracts
 from cryptoviz.contracts import CARD_MAGIC, CARD_SIZE, ContractError, MLCard, encode_card
-from cryptoviz.contracts.cards import Cards, decode_card, decode_cards
+from cryptoviz.contracts.cards import Cards, decode_card, decode_card_table, decode_cards
 
 
 def card(symbol: str = "BTC", **kw: object) -> MLCard:
@@ -86,3 +86,12 @@ def test_the_cards_past_their_expiry_drop_out_and_a_symbol_twice_keeps_its_last(
 
 def test_the_layout_covers_every_field_of_the_card():
     assert [name for name, _ in contracts.CARD_LAYOUT] == list(MLCard.__struct_fields__)
+
+
+def test_a_table_is_the_cards_one_after_another_and_a_table_cut_short_is_refused():
+    cards = [card(), card("ETH", action="SELL")]
+    table = b"".join(encode_card(c) for c in cards)
+    assert list(decode_card_table(table).values()) == cards and decode_card_table(b"") == {}
+    for bad in (table[:-1], table + encode_card(card("SOL"))[:-1]):
+        with pytest.raises(ContractError, match="MLCard"):
+            decode_card_table(bad)
