@@ -1,8 +1,8 @@
 """The dashboard's server-side costs with a real Redis holding 1,000 symbols.
 
-- redis: LiveReader.snapshot(), the one round trip a refresh makes (the quotes, the ML cards, the
-  statuses), decoded; and where its time goes: Redis's own time for the commands (its
-  commandstats), the rest of the round trip (the socket, the reply parsed into bytes), the
+- redis: LiveReader.snapshot(), the one round trip a refresh makes (the quotes' and the ML cards'
+  tables, the statuses), decoded; and where its time goes: Redis's own time for the commands
+  (its commandstats), the rest of the round trip (the socket, the reply parsed into bytes), the
   quotes' decode and the cards' decode;
 - page: one rerun of the ML predictions page, run by Streamlit's AppTest (script execution on the
   server, no browser), with the lake history cached as in production.
@@ -18,12 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from cryptoviz import contracts, names
+from cryptoviz import names
 from cryptoviz.contracts.cards import decode_card_table
+from cryptoviz.contracts.quotes import decode_quote_table
 from cryptoviz.dashboard.readers import LiveReader
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.schema import make_quote
+from cryptoviz.scraper import latest
 from cryptoviz.testing.benchlog import emit_json, pct
 from cryptoviz.testing.harness import RealServers
 from cryptoviz.testing.seed import fill_dashboard_data
@@ -39,20 +41,21 @@ def fill_symbols(client) -> None:
 
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     changed: store.Changes = {}
-    latest = {}
+    quotes = []
     for n, sym in enumerate(SYMBOLS):
         model = SymbolModel(ModelConfig())
         for i in range(48):
             out = model.update((t0 + timedelta(hours=i)).timestamp(), 100 + n + (i % 7))
         assert out is not None  # a newer tick always gives an output
         changed[sym] = (out, model, (0, n))
-        q = make_quote(sym, 100.0 + n, t0 + timedelta(hours=47), ingest_ts=t0 + timedelta(hours=47))
-        latest[sym] = contracts.encode_latest(q)
+        quotes.append(
+            make_quote(sym, 100.0 + n, t0 + timedelta(hours=47), ingest_ts=t0 + timedelta(hours=47))
+        )
         if len(changed) == 100:
             store.write_batch(client, store.every_snapshot(changed), 3600)
             changed = {}
     store.write_batch(client, store.every_snapshot(changed), 3600)
-    client.hset(names.QUOTES_LATEST, mapping=latest)
+    latest.write(client, quotes)
 
 
 def server_usec(client) -> float:
@@ -78,8 +81,8 @@ def read_costs(client) -> dict[str, list[float]]:
     before = server_usec(client)
     reads = timed(lambda: trips.append(reader.snapshot().read_ms), READS)
     server = (server_usec(client) - before) / READS / 1000
-    quotes_raw, card_table = client.hvals(names.QUOTES_LATEST), client.get(names.ML_CARDS_TABLE)
-    quotes = timed(lambda: contracts.decode_quotes(quotes_raw), READS)
+    quote_table, card_table = client.get(names.QUOTES_TABLE), client.get(names.ML_CARDS_TABLE)
+    quotes = timed(lambda: decode_quote_table(quote_table), READS)
     cards = timed(lambda: decode_card_table(card_table), READS)
     return {"reads": reads, "trips": trips, "server": [server], "quotes": quotes, "cards": cards}
 
@@ -125,14 +128,15 @@ def report(costs: dict[str, list[float]], reruns: list[float], reply_kb: float) 
         "(target p99 < 2 ms)"
     )
     print(
-        f"  the round trip (one pipeline: HVALS of the quotes, the cards' table, the statuses, two GETs; "
+        f"  the round trip (one pipeline: the quotes' and the cards' tables and their hashes' lengths, "
+        f"the statuses, two GETs; "
         f"{reply_kb:.0f} KB of values): p50 {statistics.median(trips):.2f} ms, "
         f"p99 {pct(trips, 0.99):.2f} ms, of which Redis's own time {server:.2f} ms a read (mean)"
     )
     print(
         f"  decoding: p50 {statistics.median(decoding):.2f} ms, p99 {pct(decoding, 0.99):.2f} ms; alone, "
-        f"the quotes (one msgpack array) p50 {statistics.median(costs['quotes']):.2f} ms, the cards (their "
-        f"table: fixed-size binary cards, into columns) p50 {statistics.median(costs['cards']):.2f} ms"
+        f"the quotes p50 {statistics.median(costs['quotes']):.2f} ms, the cards (each a table of fixed-size "
+        f"binary records, into columns) p50 {statistics.median(costs['cards']):.2f} ms"
     )
     print(
         f"ML page rerun (server side, AppTest): p50 {page_p50:.1f} ms, p99 {pct(reruns, 0.99):.1f} ms "

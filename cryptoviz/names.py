@@ -18,6 +18,8 @@ ALL_TOPICS = (TOPIC_RAW, TOPIC_STREAMING, TOPIC_DEAD_LETTER)
 
 # Redis keys
 QUOTES_LATEST = "quotes:latest"  # hash: symbol -> latest quote (contracts.LatestQuote)
+QUOTES_TABLE = "quotes:latest:table"  # string: every quote of quotes:latest in QUOTE_LAYOUT (row_tables)
+QUOTES_SLOTS = "quotes:latest:slots"  # hash: symbol -> its quote's place in quotes:latest:table
 STATUS_INDEX = "status:index"  # set of status keys
 ML_INDEX = "ml:symbols"  # zset: symbol -> event time (epoch s) of its latest prediction
 ML_CARDS = "ml:cards"  # hash: symbol -> its card (contracts.MLCard in CARD_LAYOUT), every processor's symbols

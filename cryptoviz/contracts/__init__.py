@@ -7,9 +7,9 @@ backtest summary, the alerts and the topics report. Writers build these and `enc
 names (keys it does not name are kept out) and raises ContractError with msgspec's message, the
 field's path in it, otherwise (a reader skips and counts such a value rather than failing a page).
 Key names live in `cryptoviz.names`.
-The two values the dashboard reads for every symbol are decoded all in one call: the quotes
-(msgpack arrays) into msgspec Structs, the ML cards (a fixed binary layout, `encode_card`) into
-columns (`contracts.cards`).
+The two values the dashboard reads for every symbol are in fixed binary layouts, the quotes
+(`encode_latest`) and the ML cards (`encode_card`), decoded all in one call into columns
+(`contracts.quotes`, `contracts.cards`).
 The view's stats and accuracy are typed where they are made (`models.engine.ModelStats`,
 `scoring.summary.ScoreSummary`), the backtest summary's parts in `contracts.backtest`.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NotRequired, TypedDict, TypeVar, get_args
 
 import msgspec
@@ -28,7 +28,7 @@ import orjson
 from cryptoviz.contracts.backtest import BacktestSummary
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelStats
-from cryptoviz.schema import FIELDS, Quote, to_dict
+from cryptoviz.schema import FIELDS, Quote, format_ts, to_dict
 from cryptoviz.scoring.summary import ModelScore, ScoreSummary
 
 Horizon = Literal["1h", "6h"]
@@ -204,8 +204,9 @@ class MLCard(msgspec.Struct, frozen=True, gc=False, array_like=True):
 class LatestQuote(msgspec.Struct, frozen=True, gc=False, array_like=True):
     """quotes:latest -> <symbol>, as the scraper writes it (`encode_latest`) and the dashboard and the
     monitor read it: cryptoviz.schema's FIELDS in wire order, timestamps as the ISO strings of the
-    quote's JSON, stored as one msgpack array. The values of every symbol are read in one decode
-    (`decode_quotes`); the JSON documents written before this form are still read, one by one."""
+    quote's JSON. Stored in QUOTE_LAYOUT, every symbol's read in one decode (`contracts.quotes`);
+    the msgpack array (a quote the layout cannot hold, or written before it) and the JSON document
+    written before that are still read, one by one (`decode_latest`)."""
 
     schema_version: int
     symbol: str
@@ -310,7 +311,6 @@ def encode(
 
 
 _LATEST = msgspec.msgpack.Encoder()
-_QUOTES = msgspec.msgpack.Decoder(list[LatestQuote])
 _QUOTE = msgspec.msgpack.Decoder(LatestQuote)
 _QUOTE_DOCUMENT = msgspec.json.Decoder(_LatestDocument)
 # each JSON value's decoder is its TypedDict's: the type is the one definition of what is checked
@@ -371,22 +371,82 @@ def encode_card(card: MLCard) -> bytes:
     return _CARD_RECORD.pack(CARD_MAGIC, CARD_VERSION, *values)
 
 
+# quotes:latest's binary layout, as the cards': the magic byte, the layout's version, then every
+# LatestQuote field in order at a fixed place, little-endian: the strings in UTF-8 padded with NULs
+# (QUOTE_STRING_BYTES), the prices as doubles (NaN where the quote has None), the schema version as
+# int64, the two times as int64 milliseconds since the epoch (the quote's JSON gives them to the
+# millisecond, `schema.format_ts`). The scraper keeps every symbol's in a table too (`row_tables`),
+# which the dashboard reads by the thousand into columns (`contracts.quotes`). A quote whose strings
+# do not fit is stored as LatestQuote's msgpack array (the form before the layout), read on its own.
+QUOTE_MAGIC = CARD_MAGIC
+QUOTE_VERSION = 1
+QUOTE_STRING_BYTES = {"symbol": CARD_SYMBOL_BYTES, "name": 64, "source": 16}
+QUOTE_TIMES = ("source_ts", "ingest_ts")
+QUOTE_LAYOUT: tuple[tuple[str, str], ...] = tuple(
+    (
+        name,
+        f"{QUOTE_STRING_BYTES[name]}s" if name in QUOTE_STRING_BYTES else "q" if kind is not float else "d",
+    )
+    for name, (kind, _) in FIELDS.items()
+)
+QUOTE_NULLABLE = tuple(i for i, (_, nullable) in enumerate(FIELDS.values()) if nullable)
+_QUOTE_RECORD = struct.Struct("<BB" + "".join(code for _, code in QUOTE_LAYOUT))
+QUOTE_SIZE = _QUOTE_RECORD.size
+_QUOTE_TEXT = tuple(i for i, name in enumerate(FIELDS) if name in QUOTE_STRING_BYTES)
+_QUOTE_TIME = tuple(i for i, name in enumerate(FIELDS) if name in QUOTE_TIMES)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+QUOTE_TIME_LIMIT_MS = (datetime(9999, 12, 31, tzinfo=UTC) - _EPOCH) // _MS  # from 1970 to 9999
+
+
 def encode_latest(quote: Quote) -> bytes:
-    """The quote as quotes:latest holds it (LatestQuote's msgpack array of the quote's wire form)."""
-    return _LATEST.encode(LatestQuote(*to_dict(quote).values()))
+    """The quote as quotes:latest holds it: in QUOTE_LAYOUT, or LatestQuote's msgpack array of the
+    quote's wire form when a string does not fit the layout."""
+    values: list[Any] = []
+    for name in FIELDS:
+        value = getattr(quote, name)
+        if name in QUOTE_STRING_BYTES:
+            value = value.encode()
+            if len(value) > QUOTE_STRING_BYTES[name] or b"\0" in value:
+                return _LATEST.encode(LatestQuote(*to_dict(quote).values()))
+        elif name in QUOTE_TIMES:
+            value = (value - _EPOCH) // _MS
+        elif value is None:
+            value = math.nan
+        values.append(value)
+    return _QUOTE_RECORD.pack(QUOTE_MAGIC, QUOTE_VERSION, *values)
 
 
-def decode_quotes(raws: list[bytes]) -> list[LatestQuote]:
-    """Every quote in one decode: the values taken as the items of one msgpack array (a 32-bit
-    count ahead of them). ContractError when any one breaks the contract, or is a JSON document (a
-    reader then takes them one by one, `decode_latest`)."""
-    if len(raws) == 1:
-        return [decode_latest(raws[0])]
-    return _typed(_QUOTES, b"\xdd" + len(raws).to_bytes(4, "big") + b"".join(raws), "LatestQuote")
+def latest_of_record(values: tuple[Any, ...]) -> LatestQuote:
+    """The quote of one record's values (magic, version, then the fields); ContractError when they
+    are not a quote of QUOTE_LAYOUT."""
+    if values[:2] != (QUOTE_MAGIC, QUOTE_VERSION):
+        raise ContractError(f"LatestQuote: not a quote of layout version {QUOTE_VERSION}")
+    fields = list(values[2:])
+    try:
+        for i in _QUOTE_TEXT:
+            fields[i] = fields[i].rstrip(b"\0").decode()
+            if not fields[i] or "\0" in fields[i]:
+                raise ContractError("LatestQuote: an empty string, or one with a NUL")
+        for i in _QUOTE_TIME:
+            if not 0 <= fields[i] <= QUOTE_TIME_LIMIT_MS:
+                raise ContractError("LatestQuote: a time not from 1970 to 9999")
+            fields[i] = format_ts(_EPOCH + fields[i] * _MS)
+    except UnicodeDecodeError as exc:
+        raise ContractError(f"LatestQuote: {exc}") from None
+    for i in QUOTE_NULLABLE:
+        if fields[i] != fields[i]:  # NaN
+            fields[i] = None
+    return LatestQuote(*fields)
 
 
 def decode_latest(raw: bytes) -> LatestQuote:
-    """One quote of quotes:latest: LatestQuote's msgpack array, or the JSON document written before."""
+    """One quote of quotes:latest: in QUOTE_LAYOUT, LatestQuote's msgpack array, or the JSON document
+    written before either."""
+    if raw[:1] == bytes([QUOTE_MAGIC]):
+        if len(raw) != QUOTE_SIZE:
+            raise ContractError(f"LatestQuote: a value is not the {QUOTE_SIZE} bytes of a quote")
+        return latest_of_record(_QUOTE_RECORD.unpack(raw))
     if raw[:1] == b"{":
         return LatestQuote(*msgspec.structs.astuple(_typed(_QUOTE_DOCUMENT, raw, "LatestQuote")))
     return _typed(_QUOTE, raw, "LatestQuote")

@@ -5,7 +5,7 @@ per field for what goes over every symbol (sums, tables)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
@@ -23,30 +23,22 @@ from cryptoviz.contracts import (
     ContractError,
     MLCard,
     encode_card,
+    rows,
 )
 
-_NUMPY = {"d": "<f8", "q": "<i8", "B": "u1"}
-_DTYPE = np.dtype(
-    [("magic", "u1"), ("version", "u1")]
-    + [(name, _NUMPY.get(code, f"S{code[:-1]}")) for name, code in CARD_LAYOUT]
-)
-assert _DTYPE.itemsize == CARD_SIZE
+_DTYPE = rows.dtype(CARD_LAYOUT, CARD_SIZE)
 _CALIBRATED = MLCard.__struct_fields__.index("calibrated")
-_SEPARATOR = 1  # a control character: never in a symbol (the schema's are printable)
 _MSGPACK = msgspec.msgpack.Decoder(MLCard)  # the cards written before CARD_LAYOUT: a msgpack array
 
 
-class Cards(Mapping[str, MLCard]):
+class Cards(rows.Records[MLCard]):
     """Cards by symbol over their columns (a symbol twice: its last card, as a dict keeps)."""
 
-    __slots__ = ("_index", "_rows")
+    __slots__ = ()
 
-    def __init__(self, symbols: list[str], rows: np.ndarray) -> None:
-        index = dict(zip(symbols, range(len(symbols)), strict=True))
-        if len(index) < len(symbols):
-            rows = rows[list(index.values())]
-            index = dict(zip(index, range(len(index)), strict=True))
-        self._index, self._rows = index, rows
+    @staticmethod
+    def _value(values: tuple[Any, ...]) -> MLCard:
+        return _card(values)
 
     @classmethod
     def build(cls, cards: Iterable[MLCard]) -> Cards:
@@ -56,18 +48,6 @@ class Cards(Mapping[str, MLCard]):
     def of(cls, cards: Mapping[str, MLCard]) -> Cards:
         """`cards` themselves when they are Cards (what a reader gives), else their columns."""
         return cards if isinstance(cards, Cards) else cls.build(cards.values())
-
-    def __getitem__(self, symbol: str) -> MLCard:
-        return _card(self._rows[self._index[symbol]].item())
-
-    def __contains__(self, symbol: object) -> bool:
-        return symbol in self._index
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._index)
-
-    def __len__(self) -> int:
-        return len(self._index)
 
     def column(self, field: str) -> np.ndarray:
         """A numeric field of every card, in the mapping's order (NaN where a card has None)."""
@@ -80,10 +60,7 @@ class Cards(Mapping[str, MLCard]):
 
     def live(self, now: float) -> Cards:
         """The cards not past their expiry at `now`."""
-        keep = self._rows["expires_ts"] > now
-        if keep.all():
-            return self
-        return Cards([s for s, k in zip(self._index, keep.tolist(), strict=True) if k], self._rows[keep])
+        return self.where(self._rows["expires_ts"] > now)
 
 
 def decode_cards(raws: list[bytes]) -> Cards:
@@ -98,12 +75,12 @@ def decode_card_table(table: bytes) -> Cards:
     """The cards of ml:cards' table (`row_tables`: every card, one after another), as `decode_cards`."""
     if len(table) % CARD_SIZE:
         raise ContractError(f"MLCard: a table of {len(table)} bytes is not rows of {CARD_SIZE}")
-    rows = np.frombuffer(table, _DTYPE)
-    ok = (rows["magic"] == CARD_MAGIC) & (rows["version"] == CARD_VERSION)
-    ok &= (rows["action"] < len(CARD_ACTIONS)) & (rows["calibrated"] <= 1)
+    records = np.frombuffer(table, _DTYPE)
+    ok = (records["magic"] == CARD_MAGIC) & (records["version"] == CARD_VERSION)
+    ok &= (records["action"] < len(CARD_ACTIONS)) & (records["calibrated"] <= 1)
     if not ok.all():
         raise ContractError(f"MLCard: a value is not a card of layout version {CARD_VERSION}")
-    return Cards(_symbols(rows), rows)
+    return Cards(rows.symbols(records, CARD_SYMBOL_BYTES, "MLCard"), records)
 
 
 def decode_card(raw: bytes) -> MLCard:
@@ -115,23 +92,6 @@ def decode_card(raw: bytes) -> MLCard:
         return _MSGPACK.decode(raw)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ContractError(f"MLCard: {exc}") from None
-
-
-def _symbols(rows: np.ndarray) -> list[str]:
-    """The symbols, in one decode: each one's bytes without its NUL padding, then a separator."""
-    padded = np.full((len(rows), CARD_SYMBOL_BYTES + 1), _SEPARATOR, "u1")
-    padded[:, :-1] = np.frombuffer(rows["symbol"].tobytes(), "u1").reshape(len(rows), CARD_SYMBOL_BYTES)
-    used = padded != 0
-    lengths = np.strings.str_len(rows["symbol"])  # up to the last byte that is not NUL
-    if len(rows) and (lengths.min() == 0 or np.count_nonzero(used) != lengths.sum() + len(rows)):
-        raise ContractError("MLCard: an empty symbol, or one with a NUL")
-    try:
-        symbols = padded[used].tobytes().decode().split(chr(_SEPARATOR))[:-1]
-    except UnicodeDecodeError as exc:
-        raise ContractError(f"MLCard: symbol: {exc}") from None
-    if len(symbols) != len(rows):
-        raise ContractError("MLCard: a symbol with a control character")
-    return symbols
 
 
 def _card(values: tuple[Any, ...]) -> MLCard:

@@ -11,6 +11,7 @@ import pandas as pd
 from cryptoviz import names
 from cryptoviz.contracts import Heartbeat
 from cryptoviz.contracts.cards import Cards
+from cryptoviz.dashboard.market_view import epoch_seconds, quote_frame
 from cryptoviz.dashboard.readers import Snapshot
 from cryptoviz.health import current_instances, service_state
 
@@ -138,11 +139,11 @@ def kpi_table(items: list[Kpi]) -> pd.DataFrame:
 def freshness(snap: Snapshot, now: float | None = None) -> dict[str, float | None]:
     """Age in seconds of the newest quote (received), prediction (stored) and lake batch (written)."""
     now = now or time.time()
-    quotes = [pd.Timestamp(q.ingest_ts).timestamp() for q in snap.quotes.values() if q.ingest_ts]
+    quotes = epoch_seconds(quote_frame(snap.quotes)["ingest_ts"])
     predictions = Cards.of(snap.ml).column("updated_ts")
     lake = _gauges(_live(snap, now), names.LAKE, "last_batch_ts")
     return {
-        "quote": now - max(quotes) if quotes else None,
+        "quote": now - float(quotes.max()) if len(quotes) else None,
         "prediction": now - float(predictions.max()) if len(predictions) else None,
         "lake batch": now - max(lake) if lake else None,
     }

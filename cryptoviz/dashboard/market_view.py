@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from cryptoviz.contracts import SIGNAL_HORIZON
+from cryptoviz.contracts import SIGNAL_HORIZON, LatestQuote
+from cryptoviz.contracts.quotes import Quotes
 from cryptoviz.dashboard.readers import Snapshot
 
 
@@ -57,6 +59,36 @@ def coin_cards(snap: Snapshot, coins: list[str]) -> list[dict]:
 NUMBERS = ("price_usd", "change_24h_pct", "volume_24h_usd", "market_cap_usd")
 
 
+def quote_frame(quotes: Mapping[str, LatestQuote]) -> pd.DataFrame:
+    """A row per quote, sorted by symbol: its numbers (NaN where unknown), strings, and its two
+    times as UTC timestamps; from a reader's columns (`Quotes`), without a quote object each."""
+    if isinstance(quotes, Quotes):
+        frame = pd.DataFrame({"symbol": list(quotes)})
+        for field in ("name", "source"):
+            frame[field] = quotes.texts(field)
+        for field in (*NUMBERS, "source_ts", "ingest_ts"):
+            frame[field] = quotes.column(field)
+        for field in ("source_ts", "ingest_ts"):
+            frame[field] = pd.to_datetime(frame[field], unit="s", utc=True)
+    else:
+        frame = pd.DataFrame(
+            {"symbol": list(quotes)}
+            | {f: [getattr(q, f) for q in quotes.values()] for f in ("name", "source", *NUMBERS)}
+            | {
+                f: pd.to_datetime([getattr(q, f) for q in quotes.values()], utc=True)
+                for f in ("source_ts", "ingest_ts")
+            }
+        )
+        for field in NUMBERS:  # unknown is NaN, never an object column of None
+            frame[field] = pd.to_numeric(frame[field], errors="coerce").astype(float)
+    return frame.sort_values("symbol", ignore_index=True)
+
+
+def epoch_seconds(times: pd.Series) -> pd.Series:
+    """UTC timestamps as seconds since the epoch."""
+    return (times - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+
+
 def market_table(
     snap: Snapshot, sparks: dict[str, list[float]] | None = None, now: float | None = None
 ) -> pd.DataFrame:
@@ -64,26 +96,21 @@ def market_table(
     each coin's recent prices for the sparkline column."""
     now = now or time.time()
     sparks = sparks or {}
-    rows = []
-    for sym, q in sorted(snap.quotes.items()):
-        rows.append(
-            {
-                "symbol": sym,
-                "name": q.name,
-                "price_usd": q.price_usd,
-                "change_24h_pct": q.change_24h_pct,
-                "last_day": sparks.get(sym) or None,
-                "volume_24h_usd": q.volume_24h_usd,
-                "market_cap_usd": q.market_cap_usd,
-                "source": q.source,
-                "event_time": pd.Timestamp(q.source_ts),
-                "ingest_age_s": round(now - pd.Timestamp(q.ingest_ts).timestamp(), 1),
-            }
-        )
-    table = pd.DataFrame(rows)
-    for column in NUMBERS if rows else ():  # unknown is NaN, never an object column of None
-        table[column] = pd.to_numeric(table[column], errors="coerce").astype(float)
-    return table
+    quotes = quote_frame(snap.quotes)
+    return pd.DataFrame(
+        {
+            "symbol": quotes["symbol"],
+            "name": quotes["name"],
+            "price_usd": quotes["price_usd"],
+            "change_24h_pct": quotes["change_24h_pct"],
+            "last_day": [sparks.get(s) or None for s in quotes["symbol"]],
+            "volume_24h_usd": quotes["volume_24h_usd"],
+            "market_cap_usd": quotes["market_cap_usd"],
+            "source": quotes["source"],
+            "event_time": quotes["source_ts"],
+            "ingest_age_s": (now - epoch_seconds(quotes["ingest_ts"])).round(1),
+        }
+    )
 
 
 def known_columns(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:

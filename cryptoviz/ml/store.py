@@ -7,7 +7,6 @@ documents, not the cards)."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any, NamedTuple, Protocol, TypeAlias, cast
 
@@ -28,7 +27,7 @@ STATE_TTL_S = 30 * 24 * 3600
 # then each card's symbol, event time and encoded card. Then every card whose expiry has passed
 # (whoever wrote it) is taken out, and the cards' keys expire a TTL after the last write, as the
 # views do. The numbers arrive as the strings Python wrote: no arithmetic here rounds them.
-_WRITE_BATCH = (
+_WRITE_BATCH = row_tables.Script(
     row_tables.LUA
     + f"local CARD_SIZE = {contracts.CARD_SIZE}\n"
     + """
@@ -40,25 +39,23 @@ end
 if m == 0 then return 0 end
 local index, cards, expiry, tbl, slots = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3], KEYS[n + 4], KEYS[n + 5]
 rt_check(cards, tbl, slots, CARD_SIZE)
+local stale = false
 local c = 5 + 2 * n
 for j = 0, m - 1 do
   local symbol, card = ARGV[c + 3 * j + 1], ARGV[c + 3 * j + 3]
   redis.call('ZADD', index, ARGV[c + 3 * j + 2], symbol)
   redis.call('HSET', cards, symbol, card)
-  rt_put(tbl, slots, CARD_SIZE, symbol, card)
+  stale = rt_put(tbl, slots, CARD_SIZE, symbol, card) or stale
   redis.call('ZADD', expiry, expires, symbol)
 end
 local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', now)
 for _, symbol in ipairs(gone) do redis.call('HDEL', cards, symbol) end
-if #gone > 0 then
-  redis.call('ZREMRANGEBYSCORE', expiry, '-inf', now)
-  rt_rebuild(cards, tbl, slots, CARD_SIZE)
-end
+if #gone > 0 then redis.call('ZREMRANGEBYSCORE', expiry, '-inf', now) end
+if #gone > 0 or stale then rt_rebuild(cards, tbl, slots, CARD_SIZE) end
 for _, key in ipairs({cards, expiry, tbl, slots}) do redis.call('EXPIRE', key, ttl) end
 return #gone
 """
 )
-_WRITE_BATCH_SHA = hashlib.sha1(_WRITE_BATCH.encode()).hexdigest()
 
 
 class Model(Protocol):
@@ -242,7 +239,4 @@ def write_batch(client: redis.Redis, batch: MLBatch, ttl_s: int) -> None:
         ]
         for symbol, (out, _, _) in batch.changed.items():
             args += [symbol, out.t, enc.cards[symbol]]
-    try:
-        client.evalsha(_WRITE_BATCH_SHA, len(keys), *keys, *args)
-    except redis.exceptions.NoScriptError:  # a Redis that restarted, or flushed its scripts, since
-        client.eval(_WRITE_BATCH, len(keys), *keys, *args)
+    _WRITE_BATCH(client, keys, args)

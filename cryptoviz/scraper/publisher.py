@@ -2,7 +2,7 @@
 `Publisher` is the scraper's `interfaces.Sink` of quotes (`QuoteSink`). Its topics
 (`contracts.topics`) share one codec: each quote is encoded once, and the same bytes go to every
 topic; `quotes:latest` holds each symbol's last quote in the compact form the dashboard reads by the
-thousand (`contracts.encode_latest`)."""
+thousand (`contracts.encode_latest`), and its table of them all (`scraper.latest`)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ import msgspec
 import redis
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
-from redis.typing import EncodableT
 
-from cryptoviz import bus, contracts, logs, names
+from cryptoviz import bus, logs
 from cryptoviz.contracts.topics import RAW, STREAMING, Topic
 from cryptoviz.interfaces import NotDelivered, Sink
 from cryptoviz.retry import Backoff, Stopped, retry
 from cryptoviz.schema import Quote, utcnow
+from cryptoviz.scraper import latest
 from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
@@ -144,10 +144,8 @@ class Publisher:
     def _store_latest(self, quotes: list[Quote]) -> None:
         if self.client is None:
             return
-        # the last quote of each symbol in this batch
-        latest: dict[EncodableT, EncodableT] = {q.symbol: contracts.encode_latest(q) for q in quotes}
         try:
-            self.client.hset(names.QUOTES_LATEST, mapping=latest)
+            latest.write(self.client, quotes)
         except redis.RedisError as exc:
             self.telemetry.incr("errors.redis")
             log.warning("latest_quotes_not_stored", error=exc)

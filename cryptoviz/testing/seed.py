@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis import Redis
 
-from cryptoviz import contracts, names
+from cryptoviz import names
 from cryptoviz.settings import HISTORY_2024_2026
 
 
@@ -16,6 +16,7 @@ def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("B
     from cryptoviz.lake.writer import quotes_table, write_batch
     from cryptoviz.ml import store
     from cryptoviz.models.engine import ModelConfig, SymbolModel
+    from cryptoviz.scraper import latest
     from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
     from cryptoviz.telemetry import Telemetry
 
@@ -28,9 +29,7 @@ def fill_dashboard_data(client: Redis, lake: str, symbols: tuple[str, ...] = ("B
         if out is not None:
             changed[q.symbol] = (out, models[q.symbol], (0, i))
     store.write_batch(client, store.every_snapshot(changed), 300)
-    client.hset(
-        names.QUOTES_LATEST, mapping={q.symbol: contracts.encode_latest(q) for q in quotes[-len(symbols) :]}
-    )
+    latest.write(client, quotes[-len(symbols) :])
     telemetry = Telemetry(names.SCRAPER, client, instance="test-1")
     telemetry.incr("quotes_published", len(quotes))
     telemetry.publish("running")

@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 
 from cryptoviz import names
+from cryptoviz.scraper import latest
 from cryptoviz.testing.browser import CHROMIUM_ARGS, chromium_path
 from cryptoviz.testing.prometheus import Prometheus
 
@@ -51,11 +52,11 @@ def turn_btcs_hour(client) -> Callable[[], object]:
     )
     wait_for(lambda: client.hexists(names.ALERT_STATE, rule), 30, "the rule's first evaluation")
     held = client.hget(names.ALERT_STATE, rule)  # b"" when nothing held
-    latest = contracts.decode_latest(client.hget(names.QUOTES_LATEST, "BTC"))
+    last = contracts.decode_latest(client.hget(names.QUOTES_LATEST, "BTC"))
     factor = 0.99 if held == b"up" else 1.01
-    at = datetime.fromisoformat(latest.source_ts) + timedelta(hours=1)
-    turn = make_quote("BTC", latest.price_usd * factor, at, source=latest.source)
-    return lambda: client.hset(names.QUOTES_LATEST, "BTC", contracts.encode_latest(turn))
+    at = datetime.fromisoformat(last.source_ts) + timedelta(hours=1)
+    turn = make_quote("BTC", last.price_usd * factor, at, source=last.source)
+    return lambda: latest.write(client, [turn])
 
 
 def test_a_rule_made_on_the_alerts_page_fires_to_the_webhook(local_stack):

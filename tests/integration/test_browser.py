@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cryptoviz import bus, contracts, names
+from cryptoviz import bus
 from cryptoviz.monitor.alerts import Alerts, new_rule, save_rule
 from cryptoviz.monitor.app import publish_topics
 from cryptoviz.schema import make_quote
+from cryptoviz.scraper import latest
 from cryptoviz.servers import free_port
 from cryptoviz.stack.services import SERVICES
 from cryptoviz.telemetry import Telemetry
@@ -68,7 +69,7 @@ def fill_monitor_data(client, bootstrap: str) -> None:
         save_rule(client, new_rule("SOL", "price_above", 100.0))
         for hour, price in ((0, 90.0), (1, 110.0)):
             q = make_quote("SOL", price, datetime(2024, 1, 29, tzinfo=UTC) + timedelta(hours=hour))
-            client.hset(names.QUOTES_LATEST, "SOL", contracts.encode_latest(q))
+            latest.write(client, [q])
             alerts.evaluate()
         assert alerts.deliver_due() == 1 and len(receiver.received) == 1
 

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from cryptoviz import contracts, names
 from cryptoviz.models.engine import ModelConfig
+from cryptoviz.scraper import latest
 from cryptoviz.testing.seed import fill_dashboard_data
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -93,7 +94,7 @@ def test_while_a_stream_is_live_the_market_opens_on_minute_candles_the_live_pric
     ]
     write_batch(*filesystem(str(tmp_path / "lake")), quotes_table(seconds), names.LAKE_QUOTES, 1)
     live = make_quote("BTC", 50.0, now + timedelta(seconds=1), source="binance")
-    redis_client.hset(names.QUOTES_LATEST, "BTC", contracts.encode_latest(live))
+    latest.write(redis_client, [live])
     at = run_page("market")
     assert not at.exception
     assert at.radio(key="market_range").value == "3 h"

@@ -24,6 +24,7 @@ from cryptoviz.monitor import topics
 from cryptoviz.monitor.alerts import Alerts, fired_alerts, new_rule, save_rule
 from cryptoviz.monitor.watch import mark_watched
 from cryptoviz.schema import encode, make_quote
+from cryptoviz.scraper import latest
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.receiver import Receiver
@@ -36,7 +37,7 @@ T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
 def set_price(client: redis.Redis, price: float, hours: float = 0.0, symbol: str = "BTC") -> None:
     q = make_quote(symbol, price, T0 + timedelta(hours=hours), source="replay")
-    client.hset(names.QUOTES_LATEST, symbol, contracts.encode_latest(q))
+    latest.write(client, [q])
 
 
 def test_the_topics_report_has_offsets_lag_and_the_newest_messages(bootstrap, topic_factory):

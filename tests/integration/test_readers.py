@@ -1,16 +1,21 @@
 """The dashboard's reader against a real Redis written by the real writers: one round trip for all
 symbols, each value decoded by its contract, a value that breaks it left out and counted; the
 all-symbols cards merged from processors that share the symbols between them, and expired; the
-cards' table (what the reader takes) the hash's cards through all of it."""
+cards' table (what the reader takes) the hash's cards through all of it; the quotes' table the
+hash's quotes, a quote it cannot hold read from the hash."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import msgspec
 
-from cryptoviz import contracts, names, row_tables
-from cryptoviz.contracts import CARD_SIZE
+from cryptoviz import contracts, names, row_tables, schema
+from cryptoviz.contracts import CARD_SIZE, QUOTE_SIZE
 from cryptoviz.dashboard.readers import LiveReader
 from cryptoviz.ml import store
+from cryptoviz.schema import make_quote
+from cryptoviz.scraper import latest
 from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.seed import fill_dashboard_data
 
@@ -42,7 +47,8 @@ def test_a_value_that_breaks_its_contract_is_left_out_and_counted(redis_client, 
     fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH", "SOL"))
     slot = int(redis_client.hget(names.ML_CARDS_SLOTS, "BTC"))
     redis_client.setrange(names.ML_CARDS_TABLE, slot * CARD_SIZE + 1, b"\x09")  # a layout version unknown
-    redis_client.hset(names.QUOTES_LATEST, "SOL", b'{"symbol": "SOL"}')  # a quote missing its fields
+    slot = int(redis_client.hget(names.QUOTES_SLOTS, "SOL"))
+    redis_client.setrange(names.QUOTES_TABLE, slot * QUOTE_SIZE + 10, b"\0")  # an empty symbol
     redis_client.set(names.BACKTEST_SUMMARY, b"not json")
     snap = LiveReader(redis_client).snapshot()
     assert set(snap.ml) == {"ETH", "SOL"} and set(snap.quotes) == {"BTC", "ETH"}
@@ -112,16 +118,45 @@ def test_the_cards_table_is_built_anew_when_lost_or_from_a_hash_written_before_i
     assert table_rows(redis_client) == hash_cards(redis_client) and len(hash_cards(redis_client)) == 3
 
 
-def table_rows(client) -> dict[str, bytes]:
-    """The cards' table by symbol, through its slots: one row each, no row without a symbol."""
-    rows = row_tables.rows(client.get(names.ML_CARDS_TABLE) or b"", CARD_SIZE)
-    slots = {k.decode(): int(v) for k, v in client.hgetall(names.ML_CARDS_SLOTS).items()}
+def table_rows(client, table: str = names.ML_CARDS_TABLE, slots_key: str = names.ML_CARDS_SLOTS) -> dict:
+    """A table by symbol, through its slots (the cards' unless told): one row each, no row without
+    a symbol."""
+    rows = row_tables.rows(client.get(table) or b"", QUOTE_SIZE if table == names.QUOTES_TABLE else CARD_SIZE)
+    slots = {k.decode(): int(v) for k, v in client.hgetall(slots_key).items()}
     assert sorted(slots.values()) == list(range(len(rows))), (slots, len(rows))
     return {symbol: rows[slot] for symbol, slot in slots.items()}
 
 
-def hash_cards(client) -> dict[str, bytes]:
-    return {k.decode(): v for k, v in client.hgetall(names.ML_CARDS).items()}
+def hash_cards(client, key: str = names.ML_CARDS) -> dict[str, bytes]:
+    return {k.decode(): v for k, v in client.hgetall(key).items()}
+
+
+def quote_rows(client) -> dict[str, bytes]:
+    return table_rows(client, names.QUOTES_TABLE, names.QUOTES_SLOTS)
+
+
+def test_the_quotes_table_is_the_hashs_quotes_and_a_quote_it_cannot_hold_is_read_from_the_hash(
+    redis_client, tmp_path
+):
+    fill_dashboard_data(redis_client, str(tmp_path / "lake"), symbols=("BTC", "ETH", "SOL"))
+    assert quote_rows(redis_client) == hash_cards(redis_client, names.QUOTES_LATEST)
+    t = datetime.fromisoformat(LiveReader(redis_client).snapshot().quotes["BTC"].source_ts)
+    latest.write(redis_client, [make_quote("XRP", 0.5, t, source="replay")])
+    assert set(quote_rows(redis_client)) == {"BTC", "ETH", "SOL", "XRP"}
+    long = msgspec.structs.replace(
+        make_quote("XRP", 0.6, t + timedelta(minutes=1)), name="É" * 64
+    )  # 128 bytes
+    latest.write(redis_client, [long])
+    assert set(quote_rows(redis_client)) == {"BTC", "ETH", "SOL"}  # its older row taken out
+    redis_client.hset(
+        names.QUOTES_LATEST, "DOGE", schema.encode(make_quote("DOGE", 0.1, t))
+    )  # JSON, as before
+    snap = LiveReader(redis_client).snapshot()
+    assert set(snap.quotes) == {"BTC", "ETH", "SOL", "XRP", "DOGE"} and snap.invalid == 0
+    assert (snap.quotes["XRP"].price_usd, snap.quotes["XRP"].name) == (0.6, "É" * 64)
+    assert snap.quotes["BTC"] == contracts.decode_latest(redis_client.hget(names.QUOTES_LATEST, "BTC"))
+    latest.write(redis_client, [make_quote("XRP", 0.7, t + timedelta(minutes=2), source="replay")])
+    assert set(quote_rows(redis_client)) == {"BTC", "ETH", "SOL", "XRP"}
 
 
 def test_the_cards_vanish_when_no_processor_writes(real, redis_client, tmp_path):

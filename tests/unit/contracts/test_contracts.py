@@ -13,6 +13,7 @@ from cryptoviz import contracts, schema
 from cryptoviz.backtest.runner import run_symbol, to_json
 from cryptoviz.contracts import ContractError, MLState
 from cryptoviz.contracts.cards import decode_card, decode_cards
+from cryptoviz.contracts.quotes import decode_quote_records
 from cryptoviz.ml import store
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.telemetry import Telemetry
@@ -150,18 +151,12 @@ QUOTES = [
 ]
 
 
-def test_the_latest_quotes_read_what_the_scraper_writes_all_in_one_decode():
-    decoded = contracts.decode_quotes([contracts.encode_latest(q) for q in QUOTES])
-    assert [msgspec.structs.asdict(q) for q in decoded] == [schema.to_dict(q) for q in QUOTES]
-    assert [q.event_time for q in decoded] == [q.event_time for q in QUOTES]
-    assert contracts.decode_quotes([]) == []
-
-
-def test_a_latest_quote_in_the_json_written_before_its_msgpack_form_is_read_on_its_own():
-    old = schema.encode(QUOTES[0])  # the wire JSON the scraper stored before encode_latest
-    assert contracts.decode_latest(old) == contracts.decode_latest(contracts.encode_latest(QUOTES[0]))
-    with pytest.raises(ContractError, match="LatestQuote"):  # not in the one decode: taken one by one
-        contracts.decode_quotes([old, contracts.encode_latest(QUOTES[1])])
+def test_a_latest_quote_in_the_json_or_msgpack_written_before_its_layout_is_read_on_its_own():
+    wire = schema.to_dict(QUOTES[0])
+    for old in (schema.encode(QUOTES[0]), msgspec.msgpack.encode(list(wire.values()))):
+        assert msgspec.structs.asdict(contracts.decode_latest(old)) == wire
+        with pytest.raises(ContractError, match="LatestQuote"):  # not in the one decode: taken one by one
+            decode_quote_records([old, contracts.encode_latest(QUOTES[1])])
 
 
 @pytest.mark.parametrize(
@@ -171,15 +166,12 @@ def test_a_latest_quote_in_the_json_written_before_its_msgpack_form_is_read_on_i
         msgspec.msgpack.encode(["ETH", 1.0]),  # an array too short
         msgspec.msgpack.encode([1, "ETH", "Ether", "x", None, None, None, "test", "t", "t"]),  # price: text
         b"\x9a",  # a value cut short
+        b"\xc1\x01",  # a record cut short
     ],
 )
-def test_a_latest_quote_that_breaks_its_contract_fails_the_decode_of_all(bad):
+def test_a_latest_quote_that_breaks_its_contract_is_refused(bad):
     with pytest.raises(ContractError, match="LatestQuote"):
         contracts.decode_latest(bad)
-    good = [contracts.encode_latest(q) for q in QUOTES]
-    for at in range(len(good) + 1):  # wherever it is, it cannot take a neighbour's bytes as its own
-        with pytest.raises(ContractError, match="LatestQuote"):
-            contracts.decode_quotes([*good[:at], bad, *good[at:]])
 
 
 def test_a_dead_letter_round_trips_and_keeps_what_it_refused():

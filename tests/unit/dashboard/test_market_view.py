@@ -5,13 +5,16 @@ from __future__ import annotations
 import msgspec
 import pandas as pd
 
+from cryptoviz import contracts, schema
 from cryptoviz.contracts import LatestQuote
+from cryptoviz.contracts.quotes import decode_quote_records
 from cryptoviz.dashboard.market_view import (
     coin_cards,
     format_compact,
     format_price,
     known_columns,
     market_table,
+    quote_frame,
     styled_market,
 )
 from cryptoviz.dashboard.readers import Snapshot
@@ -99,3 +102,18 @@ def test_a_number_no_quote_carries_is_left_out_and_named():
     shown, unknown = known_columns(table)
     assert unknown == ["market_cap_usd"] and "market_cap_usd" not in shown
     assert "45.6 B" in styled_market(shown).to_html()
+
+
+def test_the_quotes_frame_is_the_same_from_a_readers_columns_and_from_quote_objects():
+    t0 = pd.Timestamp("2025-01-01T00:00:00.250Z").to_pydatetime()
+    quotes = [
+        schema.make_quote("SOL", 140.25, t0, source="binance", ingest_ts=t0),
+        schema.make_quote("BTC", 97000.5, t0, market_cap_usd=1.9e12, change_24h_pct=-1.5, ingest_ts=t0),
+    ]
+    columns = decode_quote_records([contracts.encode_latest(q) for q in quotes])
+    objects = {symbol: columns[symbol] for symbol in columns}  # the LatestQuotes themselves, in a dict
+    frame = quote_frame(columns)
+    pd.testing.assert_frame_equal(frame, quote_frame(objects))
+    assert frame["symbol"].tolist() == ["BTC", "SOL"] and frame["source"].tolist() == ["test", "binance"]
+    assert frame["ingest_ts"].tolist() == [pd.Timestamp("2025-01-01T00:00:00.250Z")] * 2
+    assert frame["market_cap_usd"].isna().tolist() == [False, True]
