@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pyarrow.dataset as ds
 import pytest
 import redis
 
 from cryptoviz import names, servers
 from cryptoviz.coins import DEFAULT_COINS
 from cryptoviz.contracts.stack_state import StackState, decode_state
+from cryptoviz.lake.reader import LakeReader
 from cryptoviz.scraper.sources.replay import read_history
 from cryptoviz.settings import DEFAULT_REPLAY_FILES, HISTORY_2024_2026
 from cryptoviz.testing.harness import wait_for
@@ -100,12 +100,11 @@ class LocalStack:
         return [d for d in docs if d.get("service") == service]
 
     def lake_rows(self) -> list[tuple[str, object]]:
-        path = self.root / "lake" / names.LAKE_QUOTES
-        if not path.exists():
+        """(symbol, source_ts) of every row in the lake, each as often as the lake holds it: read as
+        the dashboard reads, which lists again when the lake's compaction took a listed file away."""
+        table = LakeReader(str(self.root / "lake")).rows(["symbol", "source_ts"])
+        if table is None:
             return []
-        table = ds.dataset(path, format="parquet", partitioning="hive").to_table(
-            columns=["symbol", "source_ts"]
-        )
         return list(
             zip(table.column("symbol").to_pylist(), table.column("source_ts").to_pylist(), strict=True)
         )
