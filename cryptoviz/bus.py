@@ -33,12 +33,20 @@ class _KeySerializer(Serializer):
 
 
 def producer(bootstrap: str, client_id: str = "cryptoviz", **overrides: object) -> KafkaProducer:
-    """A producer that keeps per-key order: acks=all, retries on, one request in flight."""
+    """A producer that keeps per-key order: acks=all, retries on, one request in flight.
+
+    Not idempotent: a request whose answer was lost is sent again, and the topic may then hold a
+    message twice, which every reader drops (the lake keeps a (symbol, source_ts) once, the models
+    skip a tick not newer than the last). kafka-python's idempotent producer (its default) takes the
+    broker's "duplicate sequence" answer to a retry as delivered; the durable broker, stopped in the
+    middle of a request, answered so for records it had not kept, and acknowledged messages were
+    lost (tests/integration/test_bus.py, `test_a_broker_restart_loses_no_acknowledged_message`)."""
     config: dict = {
         "bootstrap_servers": bootstrap,
         "client_id": client_id,
         "acks": "all",
         "retries": 10,
+        "enable_idempotence": False,
         "max_in_flight_requests_per_connection": 1,
         "linger_ms": 5,
         "batch_size": 256 * 1024,
