@@ -75,7 +75,7 @@ def quote_frame(quotes: Mapping[str, LatestQuote]) -> pd.DataFrame:
             {"symbol": list(quotes)}
             | {f: [getattr(q, f) for q in quotes.values()] for f in ("name", "source", *NUMBERS)}
             | {
-                f: pd.to_datetime([getattr(q, f) for q in quotes.values()], utc=True)
+                f: pd.to_datetime([getattr(q, f) for q in quotes.values()], utc=True, format="ISO8601")
                 for f in ("source_ts", "ingest_ts")
             }
         )

@@ -117,3 +117,13 @@ def test_the_quotes_frame_is_the_same_from_a_readers_columns_and_from_quote_obje
     assert frame["symbol"].tolist() == ["BTC", "SOL"] and frame["source"].tolist() == ["test", "binance"]
     assert frame["ingest_ts"].tolist() == [pd.Timestamp("2025-01-01T00:00:00.250Z")] * 2
     assert frame["market_cap_usd"].isna().tolist() == [False, True]
+
+
+def test_quote_objects_with_times_written_to_the_second_or_to_the_millisecond_read_alike():
+    whole = replace(QUOTE, source_ts="2025-01-01T00:00:00Z")
+    to_ms = replace(QUOTE, symbol="ETH", source_ts="2025-01-01T00:00:00.500Z")
+    frame = quote_frame({"BTC": whole, "ETH": to_ms})
+    assert frame["source_ts"].tolist() == [
+        pd.Timestamp("2025-01-01T00:00:00Z"),
+        pd.Timestamp("2025-01-01T00:00:00.500Z"),
+    ]
