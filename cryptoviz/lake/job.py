@@ -93,6 +93,9 @@ def _builder(
         .config("spark.ui.retainedStages", "200")
         .config("spark.sql.ui.retainedExecutions", "100")
         .config("spark.sql.streaming.ui.retainedProgressUpdates", "200")
+        # no stage progress bar: the job's output is a log (`cryptoviz up`'s file, the container's),
+        # where a bar redrawn with carriage returns is one long unreadable line
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")

@@ -95,6 +95,7 @@ def test_lake_exactly_once_with_quarantine_dedup_and_a_killed_job(real, tmp_path
     _, err = second.communicate(timeout=400)
     assert second.returncode == 0, err[-3000:]
     assert "offsets_skipped" not in err, "no offset is missed on a log nothing deleted from"
+    assert "[Stage " not in err, "the job's output is a log: no stage progress bar in it"
     batches = {f.name.split("-")[1] for f in (lake / names.LAKE_QUOTES).rglob("batch-*.parquet")}
     assert len(batches) >= len(quotes) // 4000, "--once reads its backlog 4,000 offsets a batch"
 
