@@ -6,7 +6,9 @@ the lake already holds for a coin are not published again, so a backfill that st
 resumes where it was; without one (the scraper's image reads no Parquet) they are, and the lake
 job keeps each (symbol, time) once. A 429 waits for Retry-After, a 5xx or timeout backs off with
 jitter, a coin that keeps failing is reported and the others go on; a 4xx other than 429, or a call
-the plan's monthly pace refuses (`scraper.quota`), fails its coin at once.
+the plan's monthly pace refuses (`scraper.quota`), fails its coin at once. A coin whose history the
+broker did not take (after the publisher's own retries) is reported as not delivered, and the
+others go on; a stop ends the backfill there.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from cryptoviz import logs
+from cryptoviz.interfaces import NotDelivered
 from cryptoviz.retry import Backoff, Stopped, retry
 from cryptoviz.schema import Quote
 from cryptoviz.scraper.publisher import QuoteSink
@@ -124,7 +127,13 @@ def backfill(
             if on_symbol:
                 on_symbol(symbol)
             continue
-        _publish(publisher, report, symbol, result, lake)
+        try:
+            _publish(publisher, report, symbol, result, lake)
+        except NotDelivered as exc:  # the broker away past the publisher's retries, or stopping
+            log.warning("backfill_not_delivered", symbol=symbol, error=str(exc)[:200])
+            report.failed[symbol] = "not_delivered"
+            if stop:
+                break
         if on_symbol:
             on_symbol(symbol)
     return report
