@@ -147,10 +147,12 @@ class Processor:
     def _restore(self, symbol: str, state: dict) -> None:
         """Load the model a snapshot holds; a snapshot this code cannot read (its shape changed
         without a new STATE_VERSION, or it is damaged) is counted and the model starts afresh: it
-        must never turn every later message of the symbol into a dead letter."""
+        must never turn every later message of the symbol into a dead letter. Whatever the load
+        raises counts so (a list where a mapping was, a number past a float's range): it reads no
+        server, so no error of its is one to wait out."""
         try:
             self.book.load(symbol, state)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except Exception as exc:
             self.telemetry.incr("errors.state_unreadable")
             log.warning("state_unreadable_starting_afresh", symbol=symbol, error=repr(exc)[:300])
             return
@@ -257,8 +259,7 @@ class Processor:
             self.telemetry.incr("errors.poll")
             delay = self.backoff.delay(self.poll_failures)
             log.warning("poll_failed_retrying", error=exc, retry_in_s=round(delay, 2))
-            if self.stop.wait(delay):
-                raise Stopped("the broker") from None
+            self.stop.wait(delay)  # a stop meanwhile ends `run`'s loop, which flushes what Redis takes
             return 0
         self.poll_failures = 0
         if not batch:  # a quiet stream still gets its snapshots (and its commit) and views in time
@@ -355,20 +356,20 @@ class Processor:
         uncommitted batch is skipped."""
         self.held_back.update(offsets)
         firsts = self._firsts_unsaved(list(self.held_back))
-        offsets = {}
+        capped = {}
         for tp, meta in self.held_back.items():
             first = firsts.get(tp)
-            offsets[tp] = meta if first is None or first >= meta.offset else OffsetAndMetadata(first, "", -1)
-        self.held_back = {tp: m for tp, m in self.held_back.items() if offsets[tp].offset < m.offset}
-        offsets = {tp: m for tp, m in offsets.items() if self.committed.get(tp) != m.offset}
-        if not offsets:
-            return
-        try:
-            self.consumer.commit(offsets, timeout_ms=COMMIT_TIMEOUT_MS)
-            self.committed.update({tp: m.offset for tp, m in offsets.items()})
-        except KafkaError as exc:
-            self.telemetry.incr("errors.commit")
-            log.warning("commit_failed_offsets_kept_in_redis", error=exc)
+            capped[tp] = meta if first is None or first >= meta.offset else OffsetAndMetadata(first, "", -1)
+        due = {tp: m for tp, m in capped.items() if self.committed.get(tp) != m.offset}
+        if due:
+            try:
+                self.consumer.commit(due, timeout_ms=COMMIT_TIMEOUT_MS)
+            except KafkaError as exc:  # all held back still: the next commit, or the stop's, tries again
+                self.telemetry.incr("errors.commit")
+                log.warning("commit_failed_offsets_kept_in_redis", error=exc)
+                return
+            self.committed.update({tp: m.offset for tp, m in due.items()})
+        self.held_back = {tp: m for tp, m in self.held_back.items() if capped[tp].offset < m.offset}
 
     def _with_retry(self, fn: Callable[[], T], what: str) -> T:
         """fn() until Redis answers; Stopped when asked to stop meanwhile (the batch is then not

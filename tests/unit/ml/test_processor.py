@@ -9,15 +9,17 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 from kafka import TopicPartition
-from kafka.errors import KafkaConnectionError
+from kafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 from cryptoviz import contracts, names
+from cryptoviz.interfaces import Offsets
 from cryptoviz.ml.group import DropOnRevoke
 from cryptoviz.ml.processor import Processor, next_due
 from cryptoviz.ml.store import view
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.retry import Backoff, Stopped
 from cryptoviz.schema import encode, make_quote
+from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.compare import same
 from cryptoviz.testing.doubles import ListConsumer, ListDeadLetters, ListRecord, MemoryStore
@@ -198,11 +200,70 @@ def test_a_poll_that_fails_is_counted_and_retried_never_raised():
     assert proc.step() == 3 and proc.poll_failures == 0
 
 
-def test_a_stop_during_the_wait_after_a_failed_poll_ends_the_loop():
-    proc = processor(AwayConsumer(hours("BTC", 3), failures=1))
-    proc.stop.set()
-    with pytest.raises(Stopped):
-        proc.step()
+class StoppedWhileAway(ListConsumer):
+    """A consumer whose polls fail once `away` is set, the service told to stop meanwhile."""
+
+    def __init__(self, records: list[ListRecord], stop: Stop) -> None:
+        super().__init__(records)
+        self.stop = stop
+        self.away = False
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict:
+        if self.away:
+            self.stop.set()
+            raise KafkaConnectionError("111 ECONNREFUSED")
+        return super().poll(timeout_ms, max_records)
+
+
+def test_a_stop_during_the_wait_after_a_failed_poll_ends_the_loop_and_flushes():
+    """The broker away, then a stop: the loop ends, and the snapshots not written yet are (Redis
+    is there), then committed."""
+    records = hours("BTC", 8)
+    store, stop = MemoryStore(), Stop()
+    consumer = StoppedWhileAway(records, stop)
+    proc = spaced(consumer, store)
+    assert proc.step() == 4 and proc.step() == 4  # the second batch applied, in no snapshot yet
+    consumer.away = True
+    proc.run(stop)
+    assert proc.telemetry.counters["errors.poll"] == 1
+    assert same_state(store, reference(records), "BTC") and consumer.committed == {P0: 8}
+
+
+class CommitAway(ListConsumer):
+    """A consumer whose first commits time out."""
+
+    def __init__(self, records: list[ListRecord], failures: int) -> None:
+        super().__init__(records)
+        self.failures = failures
+
+    def commit(self, offsets: Offsets, timeout_ms: int | None = None) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise KafkaTimeoutError("commit")
+        super().commit(offsets, timeout_ms)
+
+
+def test_a_commit_that_failed_is_made_at_stop():
+    consumer = CommitAway(hours("BTC", 4), failures=1)
+    proc = processor(consumer)
+    assert proc.step() == 4
+    assert consumer.committed == {} and proc.telemetry.counters["errors.commit"] == 1
+    proc.flush()
+    assert consumer.committed == {P0: 4}
+
+
+def test_a_snapshot_of_another_shape_starts_the_model_afresh_and_dead_letters_nothing():
+    """A list where the snapshot had a mapping: not what `load` reads, whatever it raises."""
+    store = MemoryStore()
+    processor(ListConsumer(hours("BTC", 30)), store).step()
+    state = store.load("BTC")
+    assert state is not None
+    state["model"]["board"]["moves"] = []
+    store.values[names.ml_state_key("BTC")] = contracts.encode(state)
+    dlq = ListDeadLetters()
+    successor = processor(ListConsumer([*hours("BTC", 30), quote_record("BTC", 30, 30)]), store, dlq)
+    assert successor.step() == 31
+    assert dlq.delivered == [] and successor.telemetry.counters["errors.state_unreadable"] == 1
 
 
 def test_a_snapshot_that_cannot_be_read_starts_the_model_afresh_and_dead_letters_nothing():
