@@ -104,29 +104,29 @@ class LakeWriter:
         keys = _keys(table, [k for k in self.keys if k not in self.partitions])
         body = table.drop_columns(list(self.partitions))
         files: list[tuple[str, pa.Table]] = []
-        for start, end, values in zip(starts, [*starts[1:], table.num_rows], heads, strict=True):
-            folder = "/".join(f"{p}={v}" for p, v in zip(self.partitions, values, strict=True))
-            seen = self._keys_in(folder)
-            keep = []
-            fresh: set = set()
-            for i, key in enumerate(keys[start:end]):
-                if key not in seen and key not in fresh:
-                    fresh.add(key)
-                    keep.append(i)
-            report.dropped += end - start - len(keep)
-            if not keep:
-                continue
-            part = body.slice(start, end - start)
-            files.append((folder, part if len(keep) == part.num_rows else part.take(keep)))
-            seen |= fresh
-            self.indexed_keys += len(fresh)
         try:
+            for start, end, values in zip(starts, [*starts[1:], table.num_rows], heads, strict=True):
+                folder = "/".join(f"{p}={v}" for p, v in zip(self.partitions, values, strict=True))
+                seen = self._keys_in(folder)
+                keep = []
+                fresh: set = set()
+                for i, key in enumerate(keys[start:end]):
+                    if key not in seen and key not in fresh:
+                        fresh.add(key)
+                        keep.append(i)
+                report.dropped += end - start - len(keep)
+                if not keep:
+                    continue
+                part = body.slice(start, end - start)
+                files.append((folder, part if len(keep) == part.num_rows else part.take(keep)))
+                seen |= fresh
+                self.indexed_keys += len(fresh)
             # one task per thread, each a share of the files (a future per file cost more than a write)
             shares = [files[i::WRITE_THREADS] for i in range(WRITE_THREADS)]
             with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
                 list(pool.map(lambda share: self._write_files(share, batch_id), shares))
         except BaseException:
-            for folder, _ in files:  # not all of it is in the lake: those folders are read again
+            for folder, _ in files:  # their keys are in the index, not all in the lake: read again
                 self.indexed_keys -= len(self.index.pop(folder, ()))
             raise
         for folder, data in files:

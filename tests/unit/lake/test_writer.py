@@ -57,6 +57,24 @@ def test_a_new_writer_from_batch_0_keeps_the_old_rows_and_adds_only_new_keys(lak
     assert len(rows) == len(set(rows)) == 16
 
 
+def test_a_batch_that_failed_part_way_lands_whole_when_written_again(lake):
+    """The keys of the folders read before a failure are not taken as written: the batch replayed
+    (the job's query restarted in the same process) lands every row."""
+    fs, base = lake
+    eth = f"{base}/{names.LAKE_QUOTES}/symbol=ETH/date=2025-03-01"
+    fs.create_dir(eth)
+    with fs.open_output_stream(f"{eth}/damaged.parquet") as out:
+        out.write(b"not parquet")  # ETH's folder is read after BTC's, and its read fails
+    writer = LakeWriter(fs, base, names.LAKE_QUOTES)
+    batch = LakeBatch(quotes_table(quotes(2)), 0)
+    with pytest.raises(pa.ArrowInvalid):
+        writer.write(batch)
+    fs.delete_file(f"{eth}/damaged.parquet")
+    again = writer.write(batch)
+    assert (again.written, again.dropped) == (4, 0)
+    assert len(lake_rows(base)) == 4
+
+
 def test_repeats_inside_one_batch_land_once(lake):
     twice = quotes(3) + quotes(3)
     report = LakeWriter(*lake, names.LAKE_QUOTES).write(LakeBatch(quotes_table(twice), 7))
