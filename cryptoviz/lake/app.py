@@ -168,10 +168,16 @@ def run_query(
 
 def watch(query, stop: Stop, telemetry: Telemetry, bootstrap: str) -> None:
     """Heartbeat with the query's progress and how far it is behind the topic, while it runs; counts
-    the offsets a batch covered without reading a record (retention deleted them first)."""
+    the offsets a batch covered without reading a record (retention deleted them first). A query
+    that failed ends the watch (`run_query` reads its exception)."""
+    from pyspark.errors import StreamingQueryException
+
     counted = -1
     while query.isActive and not stop:
-        query.awaitTermination(timeout=telemetry.interval_s)
+        try:
+            query.awaitTermination(timeout=telemetry.interval_s)
+        except StreamingQueryException:  # raised by the wait once the query failed
+            return
         for progress in query.recentProgress:
             if progress.get("batchId", -1) > counted:
                 counted = progress["batchId"]

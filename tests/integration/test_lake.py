@@ -8,23 +8,29 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from pyspark.sql import DataFrame
+from pyspark.sql.streaming import StreamingQuery
 
 from cryptoviz import bus, names
 from cryptoviz.lake.reader import LakeReader
-from cryptoviz.schema import Quote, encode
+from cryptoviz.retry import Backoff
+from cryptoviz.schema import Quote, encode, make_quote
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
 from cryptoviz.servers import free_port
+from cryptoviz.service import Stop
 from cryptoviz.settings import HISTORY_2024_2026
+from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.harness import wait_for
 from cryptoviz.testing.malformed import malformed
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
 
 def run_job(env: dict, once: bool = True) -> subprocess.Popen:
@@ -155,3 +161,42 @@ def test_lake_job_writes_to_s3(real, tmp_path):
     got = list(zip(frame["symbol"], frame["source_ts"], strict=True))
     expected = {(q.symbol, q.source_ts) for q in quotes}
     assert len(got) == len(expected) and {(s, ts.to_pydatetime()) for s, ts in got} == expected
+
+
+def test_a_failed_query_is_counted_and_started_again_from_its_checkpoint(real, topic_factory, tmp_path):
+    """The job's own stream on a session in this process, its sink failing the first batch: the
+    query ends with the failure, which is counted, and is started again after a backoff; the batch
+    it failed on comes again."""
+    from cryptoviz.lake import job
+    from cryptoviz.lake.app import run_query
+
+    topic = topic_factory("lake-fail")
+    quotes = [make_quote("BTC", 100.0 + h, T0 + timedelta(hours=h)) for h in range(5)]
+    prod = bus.producer(real.bootstrap)
+    for q in quotes:
+        prod.send(topic, key=q.symbol, value=encode(q))
+    prod.flush()
+    prod.close()
+    stop = Stop()
+    batches: list[int | str] = []
+
+    def sink(df: DataFrame, batch_id: int) -> None:
+        if not batches:
+            batches.append("failed")
+            raise RuntimeError("the sink failed")
+        batches.append(job.batch_rows(df).count())
+        stop.set()
+
+    def start() -> StreamingQuery:
+        stream = job.quotes_stream(spark, real.bootstrap, topic, 1000).writeStream.foreachBatch(sink)
+        out = stream.option("checkpointLocation", str(tmp_path / "checkpoint"))
+        return out.trigger(processingTime="1 second").start()
+
+    spark = job.session("local[1]", free_port(), "512m", app="cryptoviz-query-restart-test")
+    telemetry = Telemetry("lake-test", None, interval_s=1.0)
+    try:
+        code = run_query(start, stop, telemetry, real.bootstrap, Backoff(base_s=0.1, cap_s=0.1), once=False)
+    finally:
+        spark.stop()
+    assert code == 0 and telemetry.counters["errors.query_failed"] == 1
+    assert batches == ["failed", len(quotes)]
