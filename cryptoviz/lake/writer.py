@@ -75,8 +75,9 @@ class LakeWriter:
     micro-batch replayed after a crash, a lost checkpoint read from the start again, a scraper
     that republished its warm-up, and rows staged by a compaction cut short (`_compacting.parquet`
     is read too) all leave each key once. Each file is written under a hidden `.tmp` name and then
-    renamed: readers and the index never see half a file. File names carry a token of this process
-    as well as the batch id, so a batch id that starts again at 0 never overwrites an older file.
+    renamed: readers and the index never see half a file. File names carry a token of their write
+    as well as the batch id, so neither a batch id that starts again at 0 nor a batch written again
+    (the query restarted in the same process) overwrites an older file.
     One writer per folder at a time (the lake job); the index is its memory of what it wrote."""
 
     def __init__(self, fs: pafs.FileSystem, base: str, subdir: str) -> None:
@@ -84,7 +85,6 @@ class LakeWriter:
         self.root = f"{base}/{subdir}"
         self.keys = KEYS[subdir]
         self.partitions = PARTITIONS[subdir]
-        self.token = secrets.token_hex(4)
         self.index: OrderedDict[str, set] = OrderedDict()  # partition folder -> keys in it
         self.indexed_keys = 0
         self.folders: set[str] | None = None
@@ -104,6 +104,7 @@ class LakeWriter:
         keys = _keys(table, [k for k in self.keys if k not in self.partitions])
         body = table.drop_columns(list(self.partitions))
         files: list[tuple[str, pa.Table]] = []
+        token = secrets.token_hex(4)
         try:
             for start, end, values in zip(starts, [*starts[1:], table.num_rows], heads, strict=True):
                 folder = "/".join(f"{p}={v}" for p, v in zip(self.partitions, values, strict=True))
@@ -124,7 +125,7 @@ class LakeWriter:
             # one task per thread, each a share of the files (a future per file cost more than a write)
             shares = [files[i::WRITE_THREADS] for i in range(WRITE_THREADS)]
             with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-                list(pool.map(lambda share: self._write_files(share, batch_id), shares))
+                list(pool.map(lambda share: self._write_files(share, batch_id, token), shares))
         except BaseException:
             for folder, _ in files:  # their keys are in the index, not all in the lake: read again
                 self.indexed_keys -= len(self.index.pop(folder, ()))
@@ -136,12 +137,12 @@ class LakeWriter:
             report.folders.append(folder)
         return report
 
-    def _write_files(self, files: list[tuple[str, pa.Table]], batch_id: int) -> None:
+    def _write_files(self, files: list[tuple[str, pa.Table]], batch_id: int, token: str) -> None:
         for folder, data in files:
-            self._write_file(folder, data, batch_id)
+            self._write_file(folder, data, batch_id, token)
 
-    def _write_file(self, folder: str, data: pa.Table, batch_id: int) -> None:
-        path = f"{self.root}/{folder}/batch-{batch_id:08d}-{self.token}.parquet"
+    def _write_file(self, folder: str, data: pa.Table, batch_id: int, token: str) -> None:
+        path = f"{self.root}/{folder}/batch-{batch_id:08d}-{token}.parquet"
         head, name = path.rsplit("/", 1)
         self.fs.create_dir(head, recursive=True)
         pq.write_table(data, f"{head}/.{name}.tmp", filesystem=self.fs, **FILE_OPTIONS)

@@ -75,6 +75,16 @@ def test_a_batch_that_failed_part_way_lands_whole_when_written_again(lake):
     assert len(lake_rows(base)) == 4
 
 
+def test_a_batch_id_written_again_with_new_rows_keeps_the_first_file(lake):
+    """The query restarted in the same process writes its batch again, with rows the first attempt
+    did not have (a quote refused as in the future then, in time now): a file of its own."""
+    writer = LakeWriter(*lake, names.LAKE_QUOTES)
+    writer.write(LakeBatch(quotes_table(quotes(1)), 7))
+    again = writer.write(LakeBatch(quotes_table(quotes(2)), 7))  # its new hour in the same folders
+    assert (again.written, again.dropped) == (2, 2)
+    assert len(lake_rows(lake[1])) == 4
+
+
 def test_repeats_inside_one_batch_land_once(lake):
     twice = quotes(3) + quotes(3)
     report = LakeWriter(*lake, names.LAKE_QUOTES).write(LakeBatch(quotes_table(twice), 7))
