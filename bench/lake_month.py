@@ -26,6 +26,7 @@ deduplication when needed).
 from __future__ import annotations
 
 import argparse
+import secrets
 import statistics
 import tempfile
 import time
@@ -79,7 +80,7 @@ def build(base: str, days: float) -> tuple[int, int]:
     fs = pafs.LocalFileSystem()
     rng = np.random.default_rng(7)
     writer = LakeWriter(fs, base, names.LAKE_QUOTES)
-    token, files, rows = writer.token, 0, 0
+    token, files, rows = secrets.token_hex(4), 0, 0  # a token as the writer's file names carry
     for day in range(int(np.ceil(days))):
         seconds = int(min(1.0, days - day) * DAY_S)
         date = (START + timedelta(days=day)).strftime("%Y-%m-%d")
