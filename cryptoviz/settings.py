@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -47,9 +48,10 @@ class SettingsError(Exception):
 
 
 class _Base(BaseSettings):
-    # env_ignore_empty: `VAR=` (as compose passes a variable that .env leaves empty) means the default
+    # env_ignore_empty: `VAR=` (as compose passes a variable that .env leaves empty) means the default;
+    # no setting is a number that `nan` or `inf` could mean (an interval of inf waits for ever)
     model_config = SettingsConfigDict(
-        frozen=True, extra="ignore", case_sensitive=False, env_ignore_empty=True
+        frozen=True, extra="ignore", case_sensitive=False, env_ignore_empty=True, allow_inf_nan=False
     )
 
 
@@ -276,6 +278,13 @@ class ScraperSettings(_Base):
     def _positive_interval(cls, value: float | str) -> float | str:
         if isinstance(value, float | int) and value <= 0:
             raise ValueError("expected auto or a number of seconds above 0")
+        return value
+
+    @field_validator("replay_start")
+    @classmethod
+    def _iso_start(cls, value: str) -> str:
+        if value:
+            datetime.fromisoformat(value)  # ValueError: pydantic names the setting
         return value
 
     _split_files = field_validator("replay_files", mode="before")(_split_csv)

@@ -153,6 +153,25 @@ def test_stream_settings_name_a_bad_value(monkeypatch, variable, value, error):
 
 
 @pytest.mark.parametrize(
+    ("variable", "value", "error"),
+    [
+        ("SCRAPE_INTERVAL_S", "nan", r"SCRAPE_INTERVAL_S='nan': Input should be a finite number"),
+        ("SCRAPE_INTERVAL_S", "inf", r"SCRAPE_INTERVAL_S='inf': Input should be a finite number"),
+        ("REPLAY_SPEED", "inf", r"REPLAY_SPEED='inf': Input should be a finite number"),
+        ("REPLAY_START", "last tuesday", r"REPLAY_START='last tuesday': .*isoformat"),
+    ],
+)
+def test_scraper_settings_that_would_fail_later_are_refused_at_start(monkeypatch, variable, value, error):
+    """An interval of nan or inf (the loop's wait never ends, or fails) and a start that is no date
+    (read only when the replay begins, after every server is up) are refused with the rest."""
+    from cryptoviz.settings import ScraperSettings
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=error):
+        load(ScraperSettings)
+
+
+@pytest.mark.parametrize(
     ("variable", "value"),
     [("LAKE_COMPACT_AFTER_S", "-1"), ("LAKE_COMPACT_MAX_FILES", "-5"), ("LAKE_COMPACT_OPEN_FILES", "-1")],
 )
