@@ -15,6 +15,7 @@ import csv
 import gzip
 import io
 import json
+import math
 import os
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -232,6 +233,7 @@ def test_replay_rows_any_content(rows, tmp_path_factory):
     rejects: Counter[str] = Counter()
     got = read_history([path], COINS, rejects)
     assert all(r.symbol in COINS and r.ts.tzinfo is not None for r in got)
+    assert all(math.isfinite(r.price) and math.isfinite(r.quote_volume) and r.quote_volume >= 0 for r in got)
     assert len(got) + sum(rejects.values()) <= len(rows)
 
 

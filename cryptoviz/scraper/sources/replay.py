@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -47,7 +48,11 @@ def _row(rec: dict, wanted: set[str] | None) -> HistoryRow | None:
         raise ValueError("no symbol")
     ts = datetime.fromisoformat(rec["timestamp"])
     ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-    return HistoryRow(ts, sym, float(rec["price"]), float(rec["quote_volume"] or 0))
+    price, volume = float(rec["price"]), float(rec["quote_volume"] or 0)
+    # a nan or inf would poison the 24 h sums and the change of every hour of the day after it
+    if not (math.isfinite(price) and math.isfinite(volume) and volume >= 0):
+        raise ValueError("price or volume not a finite number, or a negative volume")
+    return HistoryRow(ts, sym, price, volume)
 
 
 def read_history(
