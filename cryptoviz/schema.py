@@ -169,7 +169,10 @@ def _number(data: dict, field: str, nullable: bool) -> float | None:
         raise InvalidQuote("missing_field", f"{field} is null")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidQuote("bad_type", f"{field} must be a number, got {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer past a float's range (Python's JSON reads any size)
+        raise InvalidQuote("out_of_range", f"{field} has {len(str(value))} digits") from None
     if not math.isfinite(value):
         raise InvalidQuote("not_finite", field)
     return value

@@ -47,6 +47,8 @@ def test_round_trip_keeps_every_field():
         ({"price_usd": "64000"}, "bad_type"),
         ({"price_usd": True}, "bad_type"),
         ({"price_usd": 1e30}, "out_of_range"),
+        ({"price_usd": 10**400}, "out_of_range"),  # as Python's JSON reads a 401-digit number
+        ({"volume_24h_usd": -(10**400)}, "out_of_range"),
         ({"symbol": "NOPE"}, "unknown_symbol"),
         ({"symbol": ""}, "bad_string"),
         ({"source": "mystery"}, "unknown_source"),
