@@ -19,6 +19,7 @@ from cryptoviz.service import Stop
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get(names.SCRAPER)
+UNSENT_KEPT = 1000  # quotes a live loop keeps for its next cycle while the broker is away
 
 
 @dataclass
@@ -133,9 +134,11 @@ class LiveScraper:
         try:
             self.publisher.write(batch)
         except NotDelivered as exc:
-            self.unsent = batch[-1000:]  # kept for the next cycle, never dropped silently
+            self.unsent = batch[-UNSENT_KEPT:]  # kept for the next cycle; the oldest beyond, counted
             self.telemetry.incr("errors.publish_batches")
-            log.error("publish_failed_will_retry", quotes=len(batch), error=exc)
+            if len(batch) > UNSENT_KEPT:
+                self.telemetry.incr("unsent_dropped", len(batch) - UNSENT_KEPT)
+            log.error("publish_failed_will_retry", quotes=len(batch), kept=len(self.unsent), error=exc)
             return
         self.unsent = []
         for q in batch:
@@ -165,6 +168,10 @@ class LiveScraper:
             self.cycle()
             if wait_in_heartbeats(started + self.interval_s, self.clock, sleep, self.telemetry):
                 break
+        if self.unsent:  # the broker away until the stop: these were never published
+            self.telemetry.incr("unsent_dropped", len(self.unsent))
+            log.warning("stopping_with_quotes_not_published", quotes=len(self.unsent))
+            self.telemetry.publish()
 
 
 def wait_in_heartbeats(

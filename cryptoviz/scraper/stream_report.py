@@ -63,6 +63,7 @@ def stream_counters(name: str, stats: StreamStats) -> dict[str, int]:
         f"stream_stalls.{name}": stats.stalls,
         f"stream_limit_waits.{name}": stats.limit_waits,
         f"stream_untyped.{name}": stats.untyped,
+        f"stream_sink_errors.{name}": stats.sink_errors,  # quotes the failover or the feed failed on
     }
     for reason, n in list(stats.rejects.items()):
         out[f"stream_rejects.{name}.{reason}"] = n

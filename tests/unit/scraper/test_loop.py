@@ -11,6 +11,7 @@ import pytest
 
 from cryptoviz.coins import DEFAULT_COINS
 from cryptoviz.retry import Backoff, retry_after_seconds
+from cryptoviz.scraper import loop
 from cryptoviz.scraper.loop import LiveProbe, LiveScraper, ReplayScraper
 from cryptoviz.scraper.sources.base import FetchResult, SourceError
 from cryptoviz.scraper.sources.coingecko import parse_market_chart, parse_markets
@@ -195,6 +196,25 @@ def test_publish_failure_keeps_the_quotes_for_the_next_cycle():
     scraper.cycle()
     assert len(publisher.items) == 14 and scraper.unsent == []
     assert telemetry.counters["errors.publish_batches"] == 1
+
+
+def test_quotes_never_published_are_counted_when_dropped_past_the_limit_or_at_stop(monkeypatch):
+    cg = parse_markets(fixture("coingecko_markets.json"), SYMBOLS).quotes
+    monkeypatch.setattr(loop, "UNSENT_KEPT", 5)
+    scraper, clock, telemetry = make_scraper(
+        ScriptedSource("coingecko", [cg]), publisher=ListSink(fail_times=9)
+    )
+    stop = Stop()
+
+    def sleep(seconds: float) -> bool:  # the broker away until the stop, during the first wait
+        clock.sleep(seconds)
+        stop.set()
+        return True
+
+    scraper.sleep = sleep
+    scraper.run(stop)
+    assert len(scraper.unsent) == 5
+    assert telemetry.counters["unsent_dropped"] == 2 + 5, "2 past the limit, then 5 at the stop"
 
 
 def test_replay_volume_is_a_full_day_from_the_first_replayed_hour_or_unknown():

@@ -210,13 +210,14 @@ def test_stream_counters_and_rates_reach_prometheus_like_the_others():
     from cryptoviz.metrics import registry_for
 
     telemetry = Telemetry("scraper", None)
-    stats = StreamStats(state="live", frames=40, quotes=4)
+    stats = StreamStats(state="live", frames=40, quotes=4, sink_errors=1)
     stats.rejects["bad_json"] = 3
     telemetry.counters.update(stream_counters("kraken", stats))
     telemetry.gauges.update(stream_gauges("kraken", stats, (20, 2), 2.0, ["BTC"], T0))
     text = generate_latest(registry_for(telemetry)).decode()
     assert re.search(r'^cryptoviz_stream_frames_total\{.*kind="kraken".*\} 40\.0$', text, re.M)
     assert re.search(r'^cryptoviz_stream_rejects_total\{.*kind="kraken\.bad_json".*\} 3\.0$', text, re.M)
+    assert re.search(r'^cryptoviz_stream_sink_errors_total\{.*kind="kraken".*\} 1\.0$', text, re.M)
     assert "cryptoviz_stream_kraken_frames_per_s{" in text and "cryptoviz_stream_kraken_quotes_per_s{" in text
 
 
