@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import time
 import zlib
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -94,6 +95,7 @@ class Processor:
         self.positions: dict[str, tuple[int, int]] = {}  # symbol -> (partition, offset) its model includes
         self.backoff = Backoff(base_s=0.5, cap_s=30)
         self.dlq_failures = 0
+        self.dead_lettered: Counter[str] = Counter()  # this batch's, by reason: counted once acknowledged
         self.poll_failures = 0
         self.oldest_ingest: datetime | None = None  # of the oldest quote applied in this batch
         self.snapshot_interval_s = snapshot_interval_s
@@ -220,7 +222,7 @@ class Processor:
             changed[symbol] = (output, BookModel(self.book, symbol, out[k]), (rec.partition, rec.offset))
 
     def _dead_letter(self, rec: Record, reason: str, detail: str) -> None:
-        self.telemetry.incr(f"dead_letter.{reason}")
+        self.dead_lettered[reason] += 1
         log.warning("dead_letter", reason=reason, detail=detail, partition=rec.partition, offset=rec.offset)
         try:
             self.dead_letters.send(rec, reason, detail)
@@ -235,12 +237,15 @@ class Processor:
                 raise Stopped("dead letters")
         except NotDelivered as exc:
             raise BatchNotDone(str(exc)) from None
+        for reason, n in self.dead_lettered.items():
+            self.telemetry.incr(f"dead_letter.{reason}", n)
 
     def _rewind(self, batch: Mapping[TopicPartition, Sequence[Record]], exc: BatchNotDone) -> None:
         """Read the batch again, and what earlier batches applied that no snapshot holds yet: each
         partition back to the first such record, and the models dropped so they reload from their
         Redis snapshots (which this batch never reached)."""
         self.drop_unsaved({tp: records[0].offset for tp, records in batch.items()})
+        self.dead_lettered.clear()  # sent again, and counted, with the batch read again
         self.dlq_failures += 1
         self.telemetry.incr("errors.dead_letter_not_acknowledged")
         delay = self.backoff.delay(self.dlq_failures)
@@ -270,6 +275,7 @@ class Processor:
             return 0
         t0 = time.perf_counter()
         self.oldest_ingest = None
+        self.dead_lettered.clear()
         changed: Changes = {}
         n = 0
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}

@@ -131,6 +131,7 @@ def test_dead_letters_not_acknowledged_mean_the_batch_is_read_again_and_nothing_
     )
     assert proc.step() == 4  # read again, whole
     assert [rec.offset for rec, _ in dlq.delivered] == [0]  # once
+    assert proc.telemetry.counters["dead_letter.not_an_object"] == 1  # and counted once
     assert consumer.committed == {TopicPartition(TOPIC, 0): 4} and proc.dlq_failures == 0
 
 
