@@ -188,7 +188,9 @@ class Processor:
     def _accept(self, rec: Record, now: datetime) -> tuple[Record, Quote, int] | None:
         """The record's quote and its symbol's row in the book; None if its model already has it."""
         quote = STREAMING.decode(rec.value, self.symbols, now, self.max_future_s)
-        if rec.key is not None and rec.key.decode("utf-8", "replace") != quote.symbol:
+        # keyless too: a symbol's ticks in one partition is what keeps them in order, and one
+        # member's (the commit held back per symbol assumes it)
+        if rec.key is None or rec.key.decode("utf-8", "replace") != quote.symbol:
             raise InvalidQuote("key_mismatch", f"key {rec.key!r} for {quote.symbol}")
         part, offset = self._position(quote.symbol)
         if part == rec.partition and rec.offset <= offset:

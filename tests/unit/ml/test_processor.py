@@ -101,19 +101,21 @@ def test_a_bad_record_is_dead_lettered_with_its_reason_and_the_batch_goes_on():
         ListRecord(TOPIC, 0, 3, b"BTC", b"{not json"),
         ListRecord(TOPIC, 0, 4, b"ETH", quote_record("BTC", 3, 4).value),  # key says ETH, quote BTC
         ListRecord(TOPIC, 0, 5, b"DOGE", quote_record("DOGE", 3, 5).value),  # not a configured coin
+        ListRecord(TOPIC, 0, 6, None, quote_record("BTC", 4, 6).value),  # no key: not BTC's partition's
     ]
-    consumer = ListConsumer(good + bad + [quote_record("BTC", 4, 6)])
+    consumer = ListConsumer(good + bad + [quote_record("BTC", 4, 7)])
     proc = processor(consumer, dlq=dlq)
-    assert proc.step() == 7
+    assert proc.step() == 8
     assert [(rec.offset, reason) for rec, reason in dlq.delivered] == [
         (3, "bad_json"),
         (4, "key_mismatch"),
         (5, "unknown_symbol"),
+        (6, "key_mismatch"),
     ]
-    assert consumer.committed == {TopicPartition(TOPIC, 0): 7}
+    assert consumer.committed == {TopicPartition(TOPIC, 0): 8}
     state = proc.store.load("BTC")
-    assert state is not None and state["offset"] == 6
-    assert proc.telemetry.counters["dead_letter.key_mismatch"] == 1
+    assert state is not None and state["offset"] == 7
+    assert proc.telemetry.counters["dead_letter.key_mismatch"] == 2
 
 
 def test_dead_letters_not_acknowledged_mean_the_batch_is_read_again_and_nothing_is_stored():
