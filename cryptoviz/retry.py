@@ -25,8 +25,9 @@ class Backoff:
     rng: random.Random = field(default_factory=random.Random)
 
     def ceiling(self, failures: int) -> float:
-        """base, doubling per failure, at most cap: the delay before jitter."""
-        return min(self.cap_s, self.base_s * 2 ** max(0, failures - 1))
+        """base, doubling per failure, at most cap: the delay before jitter. The doubling stops at
+        2^64: a float of base * 2^1024 overflows, and a service down for days fails that often."""
+        return min(self.cap_s, self.base_s * 2.0 ** min(max(0, failures - 1), 64))
 
     def delay(self, failures: int, retry_after: float | None = None) -> float:
         exp = self.ceiling(failures)

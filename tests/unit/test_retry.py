@@ -79,3 +79,12 @@ def test_a_longer_retry_after_wins():
         retry_after=lambda exc: 30.0,
     )
     assert delays == [30.0]
+
+
+def test_the_delay_stays_at_the_cap_after_any_number_of_failures():
+    """A service down for days (the supervisor restarting it every minute, a stream reconnecting)
+    fails more than a thousand times: base * 2^1024 is past a float's range."""
+    backoff = Backoff(base_s=1.0, cap_s=60.0, rng=random.Random(7))
+    for failures in (11, 1025, 10**6):
+        assert backoff.ceiling(failures) == 60
+        assert 30 <= backoff.delay(failures) <= 60
