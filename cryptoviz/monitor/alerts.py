@@ -142,8 +142,10 @@ class Alerts:
             if obs is None:
                 continue
             held, value = rules.token(rule, obs)
+            if value is None:  # not known now (no price, no hour of prices since a restart, no
+                continue  # signal while the processor is away): the rule's state stands
             previous = states.get(rule["id"])
-            if rules.fires(previous, held) and value is not None:
+            if rules.fires(previous, held):
                 event_ts = obs.signal["event_ts"] if rule["kind"] == "signal" and obs.signal else obs.event_ts
                 alert = self._fire(rule, held, value, obs.price, event_ts or now, now)
                 if alert is not None:

@@ -166,6 +166,24 @@ def test_without_a_webhook_alerts_are_listed_not_sent_and_bad_rules_are_counted(
     assert alerts_mod.load_rules(redis_client)[1] == 0
 
 
+def test_a_rule_whose_value_is_unknown_for_a_while_keeps_its_state_and_fires_no_second_time(redis_client):
+    """A monitor restarted has no hour of prices for move_1h: the move that fired before is not
+    known, not over, and still under way an hour later is no new alert."""
+    telemetry = Telemetry("monitor", None, instance="t")
+    save_rule(redis_client, new_rule("BTC", "move_1h", 5.0))
+    alerts = Alerts(redis_client, telemetry, None)
+    for hour, price in enumerate([100.0, 101.0, 108.0]):
+        set_price(redis_client, price, hour)
+        fired = alerts.evaluate()
+    assert [f["value"] for f in fired] == [pytest.approx(100 * (108 / 101 - 1))]
+    restarted = Alerts(redis_client, telemetry, None)  # its price history starts empty
+    set_price(redis_client, 109.0, 3)
+    assert restarted.evaluate() == []
+    set_price(redis_client, 116.0, 4)  # up 6.4 % on the hour: the same move, still under way
+    assert restarted.evaluate() == []
+    assert len(fired_alerts(redis_client)) == 1
+
+
 def test_an_unreadable_latest_quote_is_counted_and_an_older_scrapers_json_still_read(redis_client):
     telemetry = Telemetry("monitor", None, instance="t")
     alerts = Alerts(redis_client, telemetry, None)
