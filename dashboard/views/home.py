@@ -55,14 +55,15 @@ def cards(snap: Snapshot) -> None:
 def pipeline(snap: Snapshot) -> None:
     """How fresh the data is, and what went through the pipeline."""
     ages = freshness(snap)
-    totals: dict[str, int] = {}
+    counted = (
+        ("quotes_published", "Quotes published"),
+        ("ticks_in", "Quotes modelled"),
+        ("rows_written", "Rows in the lake"),
+    )
+    totals = dict.fromkeys((label for _, label in counted), 0)  # 0 until a service reports
     for doc in current_instances(snap.status)[0]:
-        for counter, label in (
-            ("quotes_published", "Quotes published"),
-            ("ticks_in", "Quotes modelled"),
-            ("rows_written", "Rows in the lake"),
-        ):
-            totals[label] = totals.get(label, 0) + int(doc.get("counters", {}).get(counter, 0))
+        for counter, label in counted:
+            totals[label] += int(doc.get("counters", {}).get(counter, 0))
     c = st.columns(6)
     for col, (what, age) in zip(c[:3], ages.items(), strict=True):
         col.metric(f"Newest {what}", age_text(age))

@@ -146,6 +146,8 @@ def test_empty_and_unreachable_states(real, redis_client, monkeypatch, tmp_path)
     monkeypatch.setenv("LAKE_URL", str(tmp_path / "lake"))
     at = run_page("predictions")
     assert not at.exception and "No predictions yet" in texts(at)
+    at = run_page("home")  # no service has reported yet: no heartbeat, no counter
+    assert not at.exception and "No service has reported yet" in texts(at)
     monkeypatch.setenv("REDIS_PORT", "1")
     at = run_page("home")
     assert not at.exception and "Redis is unreachable" in texts(at)
