@@ -105,14 +105,21 @@ def pid_alive(pid: int) -> bool:
 
 
 def wait_until(check, timeout: float, what: str, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if proc is not None and proc.poll() is not None:
-            raise ServerError(f"{what} exited with status {proc.returncode} before it was ready")
-        time.sleep(0.05)
-    raise ServerError(f"{what} not ready after {timeout:.0f}s")
+    """Until `check()`; ServerError after `timeout` or when `proc` exits first. A `proc` not ready
+    (the timeout, a Ctrl-C meanwhile) is stopped before the error goes on: nobody has its pid yet."""
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            if proc is not None and proc.poll() is not None:
+                raise ServerError(f"{what} exited with status {proc.returncode} before it was ready")
+            time.sleep(0.05)
+        raise ServerError(f"{what} not ready after {timeout:.0f}s")
+    except BaseException:
+        if proc is not None and proc.poll() is None:
+            stop_pid(proc.pid)
+        raise
 
 
 def stop_pid(pid: int, grace_s: float = 5.0, sig: int = signal.SIGTERM) -> bool:

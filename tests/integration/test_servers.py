@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import boto3
+import pytest
 from kafka import TopicPartition
 
 from cryptoviz import bus, servers
@@ -126,6 +127,22 @@ def test_stop_pids_stops_side_by_side_and_kills_what_ignores_the_signal(tmp_path
     assert servers.stop_pids([p.pid for p in procs], grace_s=1) == {p.pid for p in procs}
     terms = [p.with_suffix(".term").exists() for p in ready]
     assert terms == [True, True, False]  # two stopped on SIGTERM, the third was killed
+
+
+@pytest.mark.parametrize("interrupt", [None, KeyboardInterrupt])
+def test_a_server_that_is_not_ready_in_time_or_whose_wait_is_interrupted_is_stopped(tmp_path, interrupt):
+    """`up` records a server's pid once it is ready: one given up on before (its wait timed out, a
+    Ctrl-C meanwhile) must not be left running with the port the next `up` needs."""
+    proc = servers.spawn([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "slow.log")
+
+    def check() -> bool:
+        if interrupt is not None:
+            raise interrupt
+        return False
+
+    with pytest.raises(servers.ServerError if interrupt is None else interrupt):
+        servers.wait_until(check, 0.5, "a slow server", proc)
+    assert proc.poll() is not None, "stopped"
 
 
 def test_s3_takes_new_side_ports_when_one_is_taken_after_it_was_chosen(tmp_path):
