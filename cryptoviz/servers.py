@@ -90,6 +90,15 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def boot_id() -> str:
+    """This boot's id (Linux; "" where there is none): a pid recorded in another boot is not the
+    process it named, whatever runs under it now."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

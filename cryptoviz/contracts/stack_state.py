@@ -71,6 +71,7 @@ class StackState(msgspec.Struct, omit_defaults=True):
     started: float | None = None  # epoch seconds of `cryptoviz up`
     supervisor: SupervisorEntry | None = None
     healthy_after_s: float | None = None  # seconds `up` took until every service was healthy
+    boot: str = ""  # the boot its processes started in (`servers.boot_id`); "": a file from before
 
     def pids(self) -> dict[str, int]:
         """Every process the stack started, by name: the servers, the services, the supervisor."""

@@ -62,7 +62,7 @@ class Stack(StackFolder):
         for what, port in wanted.items():
             if servers.port_open("127.0.0.1", port):
                 raise servers.ServerError(f"port {port} ({what}) is taken by another program: set {what}")
-        state = StackState(started=time.time())
+        state = StackState(started=time.time(), boot=servers.boot_id())
         t0 = time.monotonic()
         try:
             for name in SERVER_ORDER:

@@ -22,13 +22,18 @@ class StackFolder:
         self.logs = self.dir / "logs"
 
     def read_state(self) -> StackState:
-        """The state (`contracts.stack_state`); an empty one when no stack was started here."""
+        """The state (`contracts.stack_state`); an empty one when no stack was started here, or when
+        the one started here ran before the machine restarted: none of its pids is its process any
+        more (`down` would signal whatever took them)."""
         if not self.state_file.exists():
             return StackState()
         try:
-            return decode_state(self.state_file.read_bytes())
+            state = decode_state(self.state_file.read_bytes())
         except ContractError as exc:
             raise servers.ServerError(f"{self.state_file} is unreadable ({exc})") from None
+        if state.boot and state.boot != servers.boot_id():
+            return StackState()
+        return state
 
     def write_state(self, state: StackState) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)

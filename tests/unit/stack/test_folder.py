@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cryptoviz import servers
 from cryptoviz.contracts.stack_state import ServerEntry, ServiceEntry, StackState
 from cryptoviz.servers import ServerError
 from cryptoviz.stack.folder import StackFolder
@@ -39,3 +40,16 @@ def test_a_malformed_file_is_refused_with_its_path(tmp_path):
     folder.state_file.write_text('{"services": {"scraper": {"pid": "twelve", "log_path": "s.log"}}}')
     with pytest.raises(ServerError, match=r"stack\.json is unreadable \(stack state: Expected `int`"):
         folder.read_state()
+
+
+def test_a_stack_started_before_the_machine_restarted_has_no_process_left(tmp_path):
+    """Its pids may name other processes now: none is taken for the stack's (`down` signals none)."""
+    folder = StackFolder(tmp_path)
+    server = ServerEntry("redis", os.getpid(), "127.0.0.1", 1, "redis.log", "127.0.0.1:1")
+    with folder.edit() as state:
+        state.servers["redis"] = server
+        state.boot = servers.boot_id()
+    assert set(folder.running()) == {"redis"}
+    with folder.edit() as state:
+        state.boot = "a boot that is over"
+    assert folder.running() == {} and folder.read_state() == StackState()
