@@ -9,6 +9,7 @@ it is delivered, refused (4xx) or out of attempts.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import cast
 import redis
 import requests
 
-from cryptoviz import contracts, logs, names
+from cryptoviz import contracts, logs, names, row_tables
 from cryptoviz.contracts import AlertKind, AlertRule, FiredAlert, MLSummary
 from cryptoviz.monitor import rules, webhook
 from cryptoviz.retry import Backoff
@@ -26,6 +27,21 @@ from cryptoviz.telemetry import Telemetry
 
 log = logs.get("alerts")
 KEEP_FIRED = 500  # the newest fired alerts kept for the page
+
+# A fire in one step (a script runs atomically): the alert under its id unless it is there already,
+# its place in the order, the rule's state. KEYS: fired, order, states; ARGV: id, alert, fired time,
+# rule id, state. An alert already there is given its place if it lacks one; returns 1 if fired.
+_FIRE = row_tables.Script(
+    """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+  redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[1])
+  return 0
+end
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+return 1
+"""
+)
 
 
 LEVELS = {  # what a level means per kind, and the range it must be in
@@ -172,20 +188,25 @@ class Alerts:
             "last_error": None,
             "delivered_ts": None,
         }
-        if not self.client.hsetnx(names.ALERT_FIRED, alert["id"], contracts.encode(alert)):
+        keys = (names.ALERT_FIRED, names.ALERT_FIRED_ORDER, names.ALERT_STATE)
+        if not _FIRE(self.client, keys, (alert["id"], contracts.encode(alert), now, rule["id"], held)):
             self.telemetry.incr("alerts_duplicate")  # fired for this event already
             return None
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(names.ALERT_FIRED_ORDER, {alert["id"]: now})
-        pipe.execute()
         self._trim()
         self.telemetry.incr(f"alerts_fired.{rule['kind']}")
         log.info("alert_fired", alert=alert["id"], symbol=rule["symbol"], message=alert["message"])
         return alert
 
     def _trim(self) -> None:
-        old = self.client.zrange(names.ALERT_FIRED_ORDER, 0, -KEEP_FIRED - 1)
+        old = cast(list[bytes], self.client.zrange(names.ALERT_FIRED_ORDER, 0, -KEEP_FIRED - 1))
         if old:
+            pending = 0
+            for raw in self.client.hmget(names.ALERT_FIRED, old):
+                with contextlib.suppress(contracts.ContractError):  # unreadable: no status to tell
+                    pending += raw is not None and contracts.decode_fired(raw)["status"] == "pending"
+            if pending:  # not delivered yet, and never will be: counted, said
+                self.telemetry.incr("alerts_dropped_undelivered", pending)
+                log.warning("alerts_dropped_undelivered", alerts=pending, kept=KEEP_FIRED)
             pipe = self.client.pipeline(transaction=False)
             pipe.zrem(names.ALERT_FIRED_ORDER, *old)
             pipe.hdel(names.ALERT_FIRED, *old)

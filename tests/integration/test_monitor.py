@@ -184,6 +184,33 @@ def test_a_rule_whose_value_is_unknown_for_a_while_keeps_its_state_and_fires_no_
     assert len(fired_alerts(redis_client)) == 1
 
 
+def test_a_fire_left_half_done_is_listed_once_and_alerts_trimmed_before_delivery_are_counted(
+    redis_client, monkeypatch
+):
+    """An alert stored but not in the order (a fire cut short between its steps, as one could be
+    before a fire was one script) is listed when the same event is seen again, not fired twice; an
+    alert the page's limit drops before it was delivered is counted."""
+    telemetry = Telemetry("monitor", None, instance="t")
+    alerts = Alerts(redis_client, telemetry, "http://127.0.0.1:9/never")
+    rule = new_rule("BTC", "price_above", 100.0)
+    save_rule(redis_client, rule)
+    set_price(redis_client, 90.0, 0)
+    alerts.evaluate()
+    set_price(redis_client, 110.0, 1)
+    (fired,) = alerts.evaluate()
+    redis_client.zrem(names.ALERT_FIRED_ORDER, fired["id"])
+    redis_client.hset(names.ALERT_STATE, rule["id"], "")
+    assert alerts.evaluate() == [] and telemetry.counters["alerts_duplicate"] == 1
+    assert [a["id"] for a in fired_alerts(redis_client)] == [fired["id"]]
+    monkeypatch.setattr(alerts_mod, "KEEP_FIRED", 1)
+    set_price(redis_client, 90.0, 2)
+    alerts.evaluate()
+    set_price(redis_client, 111.0, 3)
+    (second,) = alerts.evaluate()  # the first, still pending, makes room for it
+    assert [a["id"] for a in fired_alerts(redis_client)] == [second["id"]]
+    assert telemetry.counters["alerts_dropped_undelivered"] == 1
+
+
 def test_an_unreadable_latest_quote_is_counted_and_an_older_scrapers_json_still_read(redis_client):
     telemetry = Telemetry("monitor", None, instance="t")
     alerts = Alerts(redis_client, telemetry, None)
