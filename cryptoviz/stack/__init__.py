@@ -50,6 +50,10 @@ class Stack(StackFolder):
         return service_env(state, creds, self.dir)
 
     def up(self, services: tuple[str, ...] | None = None, wait_s: float = 120) -> StackState:
+        with self.exclusive():
+            return self._up(services, wait_s)
+
+    def _up(self, services: tuple[str, ...] | None, wait_s: float) -> StackState:
         alive = self.running()
         if alive:
             raise servers.ServerError(
@@ -78,7 +82,7 @@ class Stack(StackFolder):
             self._start_supervisor(state, creds)
         except BaseException:
             log.error("up_failed_stopping_what_started")
-            self.down()
+            self._down()
             raise
         state.healthy_after_s = round(time.monotonic() - t0, 1)
         self.write_state(state)
@@ -162,11 +166,15 @@ class Stack(StackFolder):
 
     # --- down / status ------------------------------------------------------------------------
     def down(self) -> list[str]:
-        state = self.read_state()
+        with self.exclusive():
+            return self._down()
+
+    def _down(self) -> list[str]:
         stopped = []
-        supervisor = state.supervisor  # first: it would restart them
+        supervisor = self.read_state().supervisor  # first: it would restart them
         if supervisor is not None and servers.stop_pid(supervisor.pid, grace_s=10):
             stopped.append("supervisor")
+        state = self.read_state()  # after: with what a restart of its last moment started
         services = {name: info.pid for name, info in state.services.items()}
         gone = servers.stop_pids(services.values(), grace_s=20)  # side by side: each flushes its own
         stopped += [name for name, pid in services.items() if pid in gone]

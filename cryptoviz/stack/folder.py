@@ -52,6 +52,21 @@ class StackFolder:
             if state.servers or state.services:
                 self.write_state(state)
 
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """While `up` or `down` is at work here; another one is refused at once: two `up`s side by
+        side would start a second set of servers on one folder, and the one that failed would stop
+        the other's, and write its own credentials over the other's."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "up.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise servers.ServerError(
+                    f"another `cryptoviz up` or `down` is at work on {self.dir}"
+                ) from None
+            yield
+
     def secrets(self) -> dict[str, str]:
         """Credentials generated once per data folder; never in the repo."""
         path = self.dir / "secrets.env"

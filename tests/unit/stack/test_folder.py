@@ -53,3 +53,15 @@ def test_a_stack_started_before_the_machine_restarted_has_no_process_left(tmp_pa
     with folder.edit() as state:
         state.boot = "a boot that is over"
     assert folder.running() == {} and folder.read_state() == StackState()
+
+
+def test_an_up_or_down_while_another_is_at_work_is_refused_at_once(tmp_path):
+    from cryptoviz.stack import Stack
+
+    stack = Stack(tmp_path)
+    with stack.exclusive():  # another `cryptoviz up`, starting its servers
+        with pytest.raises(ServerError, match="another `cryptoviz up` or `down` is at work"):
+            stack.up()
+        with pytest.raises(ServerError, match="another `cryptoviz up` or `down` is at work"):
+            stack.down()
+    assert stack.down() == [], "once it is done: nothing recorded, nothing to stop"
