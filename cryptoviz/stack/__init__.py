@@ -153,15 +153,22 @@ class Stack(StackFolder):
                 raise servers.ServerError(f"{name} is not part of the running stack")
             info.held = True
         grace = 0.0 if kill else (1.0 if name == "broker" else 20.0)
-        servers.stop_pid(info.pid, grace_s=grace, sig=signal.SIGKILL if kill else signal.SIGTERM)
-        time.sleep(down_for_s)
-        with self.edit() as state:
-            if name in state.servers:
-                self._start_server(name, state, self.secrets())
-            else:
-                self.start_service(name, state)
-            started: ServerEntry | ServiceEntry = state.servers.get(name) or state.services[name]
-            started.held = False
+        try:
+            servers.stop_pid(info.pid, grace_s=grace, sig=signal.SIGKILL if kill else signal.SIGTERM)
+            time.sleep(down_for_s)
+            with self.edit() as state:
+                if name in state.servers:
+                    self._start_server(name, state, self.secrets())
+                else:
+                    self.start_service(name, state)
+                started: ServerEntry | ServiceEntry = state.servers.get(name) or state.services[name]
+                started.held = False
+        except BaseException:  # interrupted, or its start failed: the supervisor's to start again
+            with self.edit() as state:
+                entry = state.servers.get(name) or state.services.get(name)
+                if entry is not None:
+                    entry.held = False
+            raise
         return started
 
     # --- down / status ------------------------------------------------------------------------

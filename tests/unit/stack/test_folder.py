@@ -65,3 +65,21 @@ def test_an_up_or_down_while_another_is_at_work_is_refused_at_once(tmp_path):
         with pytest.raises(ServerError, match="another `cryptoviz up` or `down` is at work"):
             stack.down()
     assert stack.down() == [], "once it is done: nothing recorded, nothing to stop"
+
+
+def test_a_restart_cut_short_leaves_the_service_to_the_supervisor(tmp_path, monkeypatch):
+    """A Ctrl-C during `cryptoviz restart --down-for`, or a start that fails: the service is no
+    longer held, so the supervisor starts it again (held, it would be left down until `down`)."""
+    from cryptoviz.stack import Stack
+
+    stack = Stack(tmp_path)
+    with stack.edit() as state:
+        state.services["scraper"] = ServiceEntry(2**22 + 1, str(tmp_path / "scraper.log"))
+
+    def cut_short(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("cryptoviz.stack.time.sleep", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        stack.restart("scraper", down_for_s=30)
+    assert stack.read_state().services["scraper"].held is False
