@@ -90,6 +90,15 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def write_private(path: Path, text: str) -> None:
+    """`text` into a file only its owner may read, from its first byte: made with mode 0600, never
+    world-readable for a moment whatever the umask (and made so if it was, by an older writer)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(fd, 0o600)
+        out.write(text)
+
+
 def boot_id() -> str:
     """This boot's id (Linux; "" where there is none): a pid recorded in another boot is not the
     process it named, whatever runs under it now."""
@@ -283,8 +292,7 @@ def start_s3(
     config = workdir / "s3.json"
     identity = {"name": "admin", "credentials": [{"accessKey": access_key, "secretKey": secret_key}]}
     identity["actions"] = ["Admin", "Read", "List", "Tagging", "Write"]
-    config.write_text(json.dumps({"identities": [identity]}))
-    config.chmod(0o600)
+    write_private(config, json.dumps({"identities": [identity]}))
     ports = other_ports or free_ports(len(WEED_PORT_FLAGS))
     log_path = workdir / "s3.log"
     endpoint = f"http://127.0.0.1:{port}"

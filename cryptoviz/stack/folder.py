@@ -77,8 +77,7 @@ class StackFolder:
                 "S3_SECRET_KEY": secrets.token_hex(20),
                 "REDIS_PASSWORD": secrets.token_hex(16),
             }
-            path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-            path.chmod(0o600)
+            servers.write_private(path, "".join(f"{k}={v}\n" for k, v in values.items()))
         return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
 
     def running(self) -> dict[str, ServerEntry | ServiceEntry]:

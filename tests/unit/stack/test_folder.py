@@ -83,3 +83,15 @@ def test_a_restart_cut_short_leaves_the_service_to_the_supervisor(tmp_path, monk
     with pytest.raises(KeyboardInterrupt):
         stack.restart("scraper", down_for_s=30)
     assert stack.read_state().services["scraper"].held is False
+
+
+def test_the_credentials_are_private_from_their_first_byte(tmp_path, monkeypatch):
+    """secrets.env is never readable by others, not even between its creation and a chmod after."""
+    monkeypatch.setattr(Path, "chmod", lambda self, mode: None)  # no second chance to make it so
+    old = os.umask(0)
+    try:
+        creds = StackFolder(tmp_path).secrets()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "secrets.env").stat().st_mode & 0o777 == 0o600
+    assert StackFolder(tmp_path).secrets() == creds, "made once, read back"
