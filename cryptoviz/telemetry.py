@@ -43,6 +43,14 @@ class Histogram:
 
 
 STATUS_TTL_S = 7 * 24 * 3600  # a dead service's last status stays visible (as "down") for a week
+# The index's members whose status key has expired (instances gone for good), taken out.
+_PRUNE_INDEX = """
+local gone = 0
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', key) == 0 then redis.call('SREM', KEYS[1], key); gone = gone + 1 end
+end
+return gone
+"""
 
 
 class Telemetry:
@@ -66,6 +74,7 @@ class Telemetry:
         self.started = time.time()
         self.histograms: dict[str, Histogram] = {}
         self._last_publish = 0.0
+        self._pruned = False
 
     def incr(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
@@ -103,7 +112,10 @@ class Telemetry:
             pipe = self.client.pipeline(transaction=False)
             pipe.set(self.key, contracts.encode(self.document()), ex=STATUS_TTL_S)
             pipe.sadd(names.STATUS_INDEX, self.key)
+            if not self._pruned:  # once an instance: every start adds one, its key expires in time
+                pipe.eval(_PRUNE_INDEX, 1, names.STATUS_INDEX)
             pipe.execute()
+            self._pruned = True
             return True
         except redis.RedisError as exc:
             self.counters["errors.telemetry_redis"] += 1
