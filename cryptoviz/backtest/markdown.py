@@ -80,8 +80,10 @@ def render(summary: BacktestSummary) -> str:
     out += [
         "",
         "1 h signals as positions (a run of identical signals is one, held until an hour after its "
-        "last signal), each scored once net of the fee; the directional baselines' hit rates "
-        "(95 % Wilson intervals); the volatility forecast's out-of-sample R^2 (1 h / 6 h / 24 h):",
+        "last signal), each scored once net of the fee (a hit when that is a gain); the directional "
+        "baselines' hit rates (95 % Wilson intervals over the independent outcomes: those whose "
+        "horizons overlap count once per horizon); the volatility forecast's out-of-sample R^2 "
+        "(1 h / 6 h / 24 h):",
         "",
         "| symbol | positions | hit rate | net % per position | reversal hit rate | always-up hit rate "
         "| R^2 of the expected move |",

@@ -100,11 +100,11 @@ def score_entry(fixed, i, h, ring, s, price, cfg):
 def close_position(fixed, i, h, price, fee_pct):
     """HorizonScore._close"""
     p = POSITION + h * 3
-    move = fixed[i, p] * (price - fixed[i, p + 1])
+    net = fixed[i, p] * (price - fixed[i, p + 1]) / fixed[i, p + 1] * 100 - fee_pct
     o = FIRED + h * 3
     fixed[i, o] += 1
-    fixed[i, o + 1] += 1.0 if move > 0 else 0.0
-    fixed[i, o + 2] += move / fixed[i, p + 1] * 100 - fee_pct
+    fixed[i, o + 1] += 1.0 if net > 0 else 0.0
+    fixed[i, o + 2] += net
     fixed[i, p] = fixed[i, p + 1] = fixed[i, p + 2] = 0.0
 
 

@@ -20,6 +20,7 @@ from cryptoviz.models.layout import (
     FIRED,
     HAC,
     HAC_VALUES,
+    HORIZON_S,
     INTERVALS,
     LAGS,
     MOVE_TALLY,
@@ -95,13 +96,22 @@ def _t_stat(fixed, i, o, lags):
 
 
 @helper
-def _hits(fixed, i, o, out, s):
-    """HitTally.summary: n, hit rate, Wilson interval, mean net return."""
+def _hits(fixed, i, o, out, s, share):
+    """HitTally.summary(share): n, hit rate, Wilson interval, mean net return."""
     n, hits, net = fixed[i, o], fixed[i, o + 1], fixed[i, o + 2]
     out[s] = n
     out[s + 1] = _ratio(hits, n)
-    _wilson(hits, n, out, s + 2)
+    _wilson(hits * share, n * share, out, s + 2)
     out[s + 4] = _ratio(net, n)
+
+
+@helper
+def _independent(fixed, i, h):
+    """Scoreboard.independent: the share of horizon h's outcomes independent of each other."""
+    o = SKILL + h * (NS - 1) * HAC  # the first model's skill: its hour buckets, the open one too
+    outcomes = fixed[i, o + HAC_VALUES]
+    hours = fixed[i, o] + (1.0 if fixed[i, o + HAC_VALUES + 4] else 0.0)
+    return min(1.0, hours * 3600.0 / HORIZON_S[h] / outcomes) if outcomes > 0 else 1.0
 
 
 @njit
@@ -110,6 +120,7 @@ def summarize(fixed, i, out):
     for h in range(H):
         b = h * SH
         lags = LAGS[h]
+        share = _independent(fixed, i, h)
         mape_p = NAN
         for j in range(NS):
             o, s = SUMS + (h * NS + j) * 5, b + SM_MODELS + j * 7
@@ -119,7 +130,7 @@ def summarize(fixed, i, out):
             out[s + 2] = fixed[i, o + 2] / n * 100 if n else NAN
             out[s + 3] = _ratio(hits, n_dir)
             out[s + 4] = n_dir
-            _wilson(hits, n_dir, out, s + 5)
+            _wilson(hits * share, n_dir * share, out, s + 5)
             if j == P_PERSISTENCE:
                 mape_p = out[s + 2]
         for j in range(NS - 1):
@@ -129,7 +140,7 @@ def summarize(fixed, i, out):
             out[s] = mean / mape_p if n and not math.isnan(mape_p) and mape_p != 0 else NAN
             out[s + 1] = _t_stat(fixed, i, o, lags)
             out[s + 2] = n
-        _hits(fixed, i, ALWAYS_UP + h * 3, out, b + SM_ALWAYS_UP)
+        _hits(fixed, i, ALWAYS_UP + h * 3, out, b + SM_ALWAYS_UP, share)
         for lv in range(NL):
             o, s = INTERVALS + (h * NL + lv) * TALLY, b + SM_INTERVALS + lv * (4 + 2 * NR)
             n = fixed[i, o]
@@ -151,7 +162,7 @@ def summarize(fixed, i, out):
             out[s + 3 + 3 * bin_] = k
             out[s + 4 + 3 * bin_] = _ratio(fixed[i, o + 4 + 3 * bin_], k)
             out[s + 5 + 3 * bin_] = _ratio(fixed[i, o + 5 + 3 * bin_], k)
-        _hits(fixed, i, FIRED + h * 3, out, b + SM_FIRED)
+        _hits(fixed, i, FIRED + h * 3, out, b + SM_FIRED, 1.0)  # positions do not overlap
         out[b + SM_EXPIRED] = fixed[i, OUTCOMES + h * 3 + 2]
     for v in range(VH):
         o, s = MOVE_TALLY + v * 6, SM_MOVES + v * 4

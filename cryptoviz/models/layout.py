@@ -59,6 +59,7 @@ RESIDUAL_BINS = 400
 # (NK x NK + 1) and solution (NK), each horizon's residual histogram's running sums (H x RESIDUAL_BINS)
 WORK = NK + NK * (NK + 1) + NK + H * RESIDUAL_BINS
 LAGS = tuple(hac_lags(s) for s in HORIZONS.values())
+HORIZON_S = tuple(HORIZONS.values())  # each horizon's seconds (the summary's independent outcomes)
 LMAX = max(LAGS)
 FC = (
     2 + 2 * NL + 5 + NK

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import cast, get_args
 
 from cryptoviz.models.forecaster import LEVELS, Forecast
-from cryptoviz.scoring.stats import wilson
+from cryptoviz.scoring.stats import independent_share, wilson
 from cryptoviz.scoring.summary import (
     Baseline,
     HorizonScores,
@@ -118,8 +118,8 @@ class HorizonScore:
 
     def _close(self, price: float, fee_pct: float) -> None:
         direction, entry, _ = self.position
-        move = direction * (price - entry)
-        self.fired.add(move > 0, move / entry * 100 - fee_pct)
+        net = direction * (price - entry) / entry * 100 - fee_pct
+        self.fired.add(net > 0, net)  # a hit is a position that made money once the fee is paid
         self.position = [0.0, 0.0, 0.0]
 
     def trade(self, t: float, price: float, direction: int, late_limit: float, fee_pct: float) -> None:
@@ -145,14 +145,24 @@ class HorizonScore:
             self._close(price, fee_pct)
         self.position = [float(direction), price, t + self.horizon_s]
 
+    def independent(self) -> float:
+        """The share of this horizon's outcomes independent of each other (`independent_share`), from
+        the hours they fell in (the skill's hour buckets, the open one too): 1 at hourly cadence
+        and 1 h, 1/6 at 6 h, about 1/60 at 1 h on minute quotes."""
+        hac = next(iter(self.skill.values()), None)
+        if hac is None:
+            return 1.0
+        return independent_share(hac.values, hac.n + (1 if hac.bucket[2] else 0), self.horizon_s)
+
     def summary(self, fee_bps: float) -> HorizonScores:
         scores: dict[str, ModelScore] = {}
+        share = self.independent()
         for name, s in self.sums.items():
             if s[0]:
                 m = metrics(
                     n=int(s[0]), sum_abs_err=s[1], sum_abs_pct_err=s[2], n_direction=int(s[3]), hits=int(s[4])
                 )
-                ci = wilson(int(s[4]), int(s[3]))
+                ci = wilson(s[4] * share, s[3] * share)
                 scores[name] = {
                     "n": m.n,
                     "mae": m.mae,
@@ -173,7 +183,7 @@ class HorizonScore:
             }
         out = cast(HorizonScores, scores)  # keyed by the names scored so far, then the rest
         out["skill"] = skill
-        out["always_up"] = self.always_up.summary()
+        out["always_up"] = self.always_up.summary(share)
         out["intervals"] = {name: t.summary() for name, t in self.intervals.items()}
         out["p_up"] = self.p_up.summary()
         out["signals"] = {**self.fired.summary(), "fee_bps": fee_bps}

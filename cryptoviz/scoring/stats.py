@@ -6,8 +6,18 @@ import math
 from collections.abc import Sequence
 
 
-def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
-    """The 95 % Wilson score interval of a proportion (None for n = 0)."""
+def independent_share(outcomes: int, hours: float, horizon_s: float) -> float:
+    """The share of `outcomes` that are independent of each other, at most 1: outcomes whose
+    horizons overlap share most of their move (sixty minute outcomes of an hour's move, six hourly
+    ones of a 6 h move), so the `hours` they fell in count once per horizon's length."""
+    if outcomes <= 0:
+        return 1.0
+    return min(1.0, hours * 3600.0 / horizon_s / outcomes)
+
+
+def wilson(hits: float, n: float, z: float = 1.96) -> tuple[float, float] | None:
+    """The 95 % Wilson score interval of a proportion (None for n = 0); `hits` and `n` may be
+    effective counts (`independent_share` of the raw ones)."""
     if n <= 0:
         return None
     p = hits / n

@@ -253,8 +253,8 @@ class ProbabilityTally:
 
 
 class HitTally:
-    """Directional calls: how many, how many right (with a Wilson interval) and their mean return
-    net of `fee_pct` (in % of the price when called)."""
+    """Directional calls: how many, how many right (with a Wilson interval over the independent
+    ones) and their mean return net of `fee_pct` (in % of the price when called)."""
 
     def __init__(self) -> None:
         self.n = 0
@@ -266,8 +266,9 @@ class HitTally:
         self.hits += right
         self.net += net_pct
 
-    def summary(self) -> Hits:
-        ci = wilson(self.hits, self.n)
+    def summary(self, independent: float = 1.0) -> Hits:
+        """`independent`: the share of the calls independent of each other (their interval's)."""
+        ci = wilson(self.hits * independent, self.n * independent)
         return {
             "n": self.n,
             "hit_rate": self.hits / self.n if self.n else None,

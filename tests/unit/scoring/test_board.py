@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from cryptoviz.models.forecaster import Forecast
@@ -37,7 +39,8 @@ def test_hand_computed_errors_and_hit_rate():
     assert s["consensus"]["mae"] == pytest.approx(12.5)
     assert s["consensus"]["mape"] == pytest.approx((10 / 120 + 15 / 105) / 2 * 100)
     assert s["consensus"]["hit_rate"] == 0.5
-    assert s["consensus"]["hit_rate_ci"] == pytest.approx([0.0945, 0.9055], abs=1e-4)  # Wilson, 1 of 2
+    # Wilson of 1 hit in 2 outcomes that fell in one hour: one independent outcome's worth
+    assert s["consensus"]["hit_rate_ci"] == pytest.approx([0.0546, 0.9454], abs=1e-4)
     assert s["persistence"]["mae"] == pytest.approx((20 + 5) / 2) and s["persistence"]["hit_rate"] is None
     assert s["always_up"]["n"] == 2 and s["always_up"]["hit_rate"] == 1.0
 
@@ -83,6 +86,16 @@ def test_signals_are_positions_scored_once_net_of_the_fee():
     s = board.summary()["1h"]["signals"]
     assert s["n"] == 2 and s["hit_rate"] == 0.0 and s["fee_bps"] == 10
     assert s["mean_net_return_pct"] == pytest.approx(((0 - 0.1) + (-5 - 0.1)) / 2)
+
+
+def test_a_position_that_gains_less_than_the_fee_is_no_hit():
+    board = Scoreboard(H, fee_bps=10)
+    board.record(0, 100.0, preds(100.0, 100.0), {"1h": 1}, {})  # BUY at 100
+    board.on_tick(3600, 100.05)  # up 0.05 %, the fee 0.1 %: a loss once it is paid
+    board.record(3600, 100.05, preds(100.05, 100.05), {}, {})
+    s = board.summary()["1h"]["signals"]
+    assert s["n"] == 1 and s["hit_rate"] == 0.0
+    assert s["mean_net_return_pct"] == pytest.approx(0.05 - 0.1)
 
 
 def test_a_run_of_identical_signals_is_one_position_at_any_cadence():
@@ -158,3 +171,26 @@ def test_a_horizon_score_from_its_state_summarises_as_the_original():
         restored = HorizonScore.from_state(score.to_state())
         assert restored.summary(board.fee_bps) == score.summary(board.fee_bps), h
         assert restored.to_state() == score.to_state()
+
+
+@pytest.mark.parametrize(
+    ("horizon_s", "every_s", "share"),
+    [(3600.0, 3600.0, 1.0), (6 * 3600.0, 3600.0, 1 / 6), (3600.0, 60.0, 1 / 60)],
+)
+def test_overlapping_outcomes_count_once_per_horizon_in_the_hit_rates_interval(horizon_s, every_s, share):
+    """Hourly 1 h outcomes are independent; hourly 6 h ones share five hours of six, minute 1 h
+    ones 59 minutes of 60: the interval is a Wilson interval over the independent ones."""
+    from cryptoviz.scoring.stats import wilson
+
+    board = Scoreboard({"h": horizon_s}, fee_bps=10)
+    rng = random.Random(3)
+    price = 100.0
+    for k in range(int(48 * 3600 / every_s)):  # a random walk; every model says up
+        t, price = k * every_s, price * (1 + rng.gauss(0, 0.001))
+        board.on_tick(t, price)
+        board.record(t, price, {"h": {m: price + 1 for m in SCORED}}, {"h": 0}, {})
+    s = board.summary()["h"]
+    n, hits = s["consensus"]["n_direction"], round(s["consensus"]["hit_rate"] * s["consensus"]["n_direction"])
+    assert board.scores["h"].independent() == pytest.approx(share, rel=0.05)
+    assert s["consensus"]["hit_rate_ci"] == pytest.approx(list(wilson(hits * share, n * share)), rel=0.02)
+    assert s["always_up"]["hit_rate_ci"] is not None
