@@ -8,7 +8,8 @@ between two minutes the price moves linearly from one close to the next. Each co
 frame per subscribed pair every `frame_interval_s`, dated now.
 
 Switches: `drop()` (every open connection cut without a close frame), `silence()` / `resume()` (no
-frame at all, heartbeats included, while the connection stays up and answers pings), `garbage(n)`
+frame at all, heartbeats included, while the connection stays up and answers pings), `no_ticks()`
+(no data frame, while Kraken's heartbeat goes on once a second; `resume()` ends it), `garbage(n)`
 (the next n frames are bad: not JSON, not UTF-8, a wrong shape, a negative price, an unknown pair, a
 price that is no number), `garbage_only(True)` (every frame bad), `refuse()` / `accept()` (the
 handshake is answered 503), `reset()` (all off). Counters: `handshakes` (every attempt, refused
@@ -76,6 +77,7 @@ class LocalExchange:
         self.subscribes: list[Any] = []
         self.frames_sent = 0
         self._silent = False
+        self._tickless = False
         self._refusing = False
         self._garbage_left = 0
         self._garbage_always = False
@@ -100,8 +102,11 @@ class LocalExchange:
     def silence(self) -> None:
         self._silent = True
 
+    def no_ticks(self) -> None:
+        self._tickless = True
+
     def resume(self) -> None:
-        self._silent = False
+        self._silent = self._tickless = False
 
     def garbage(self, n: int) -> None:
         self._garbage_left += n
@@ -122,7 +127,7 @@ class LocalExchange:
 
     def reset(self) -> None:
         """Every switch off: frames flow, handshakes are accepted, no garbage."""
-        self._silent = self._refusing = self._garbage_always = self._field_added = False
+        self._silent = self._tickless = self._refusing = self._garbage_always = self._field_added = False
         self._garbage_left = 0
 
     def close(self) -> None:
@@ -191,7 +196,7 @@ class LocalExchange:
         last_sent = time.monotonic()
         while True:
             if not self._silent:
-                out = frames(self.clock())
+                out = [] if self._tickless else frames(self.clock())
                 if not out and idle is not None and time.monotonic() - last_sent >= 1.0:
                     out = [idle]
                 for frame in out:

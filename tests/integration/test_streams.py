@@ -171,6 +171,23 @@ def test_a_silent_stall_is_detected_and_reconnected(local):
     assert conn.stats.connects >= 2 and conn.stats.reconnects >= 1
 
 
+def test_a_feed_whose_ticks_stop_while_its_heartbeats_go_on_is_reconnected(local):
+    """Kraken sends a heartbeat a second while it has no data: a connection kept alive by them,
+    its data gone, is taken for stalled after TICKLESS_STALLS stall times, and connected again."""
+    server, quotes = local["kraken"], []
+    conn = stream(server, quotes.append, stall_s=2.0)  # twice the heartbeat's interval
+    with StreamRunner([conn]):
+        wait_for(lambda: conn.stats.state == LIVE, 20, "live")
+        beats = conn.stats.controls
+        server.no_ticks()
+        wait_for(lambda: conn.stats.stalls >= 1, 30, "the tickless connection taken for stalled")
+        assert conn.stats.controls > beats, "heartbeats came meanwhile"
+        server.resume()
+        before = len(quotes)
+        wait_for(lambda: conn.stats.state == LIVE and len(quotes) > before, 20, "live again")
+    assert conn.stats.connects >= 2
+
+
 def test_garbage_frames_are_counted_by_reason_and_the_stream_goes_on(local):
     server, quotes = local["binance"], []
     conn = stream(server, quotes.append)

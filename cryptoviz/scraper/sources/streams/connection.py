@@ -36,6 +36,9 @@ log = logs.get("streams")
 
 CONNECTING, LIVE, STALLED, DOWN = "connecting", "live", "stalled", "down"
 STOP_CHECK_S = 0.5  # the longest a connection waits for a frame before it looks at the stop signal
+# control frames (Kraken's heartbeats, subscription answers) keep a connection from stalling, but
+# not past this many stall_s without a tick: a feed whose data stopped while its heartbeats go on
+TICKLESS_STALLS = 4
 
 
 @dataclass
@@ -95,6 +98,7 @@ class StreamConnection:
         self._last_tick: dict[str, float] = {}  # coin -> clock time of its last tick
         self._logged: dict[str, float] = {}  # reason -> clock time of its last log line
         self._delivered = False  # the current connection gave a tick
+        self._ticked = 0.0  # clock time of the current connection's last tick (or of its start)
 
     def view(self) -> SourceView:
         """The state and the coins served now (a tick within `stall_s`, not refused), for failover."""
@@ -178,10 +182,12 @@ class StreamConnection:
         return self._delivered
 
     async def _read(self, ws: ClientConnection, stop: asyncio.Event) -> bool:
-        last_good = self.clock()
+        last_good = self._ticked = self.clock()
+        tickless_s = TICKLESS_STALLS * self.stall_s
         while not stop.is_set():
             now = self.clock()
-            timeout = min(self.throttle.wait_s(now), last_good + self.stall_s - now, STOP_CHECK_S)
+            due = min(last_good + self.stall_s, self._ticked + tickless_s)
+            timeout = min(self.throttle.wait_s(now), due - now, STOP_CHECK_S)
             frame: str | bytes | None = None
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(timeout, 0.001)):
@@ -190,11 +196,17 @@ class StreamConnection:
             if frame is not None and self._on_frame(frame, now):
                 last_good = now
             self._flush(now)
-            if now - last_good >= self.stall_s:
+            if now - last_good >= self.stall_s or now - self._ticked >= tickless_s:
                 self.stats.stalls += 1
                 self.stats.state = STALLED
                 self.stats.last_error = "stalled"
-                log.warning("stream_stalled", source=self.name, silent_s=round(now - last_good, 1))
+                silent = round(now - last_good, 1)
+                log.warning(
+                    "stream_stalled",
+                    source=self.name,
+                    silent_s=silent,
+                    tickless_s=round(now - self._ticked, 1),
+                )
                 break
         return self._delivered
 
@@ -232,6 +244,7 @@ class StreamConnection:
             taken += 1
         self.stats.ticks += taken
         if taken:
+            self._ticked = now
             self._delivered = True
             if self.stats.state != LIVE:
                 self.stats.state = LIVE
