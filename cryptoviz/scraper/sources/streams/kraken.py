@@ -105,7 +105,7 @@ class Kraken(PairAdapter):
                 return None
             return Parsed((Tick(self.pairs.symbol(ticker.pair), price(ticker.body.c[0], "c"), None),))
         trade = typed(TRADE, frame)
-        if trade is None or trade.channel != "trade":
+        if trade is None or trade.channel != "trade" or not trade.trades:  # no trade: parse_any says
             return None
         symbol = self.pairs.symbol(trade.pair)
         return Parsed(tuple(Tick(symbol, price(t[0]), epoch_time(t[2], 1)) for t in trade.trades))
@@ -123,7 +123,7 @@ class Kraken(PairAdapter):
             if not isinstance(last, list) or not last:
                 raise FrameError("unexpected_frame", "ticker without c")
             return Parsed((Tick(symbol, price(last[0], "c"), None),))
-        if data[2] == "trade" and isinstance(data[1], list):
+        if data[2] == "trade" and isinstance(data[1], list) and data[1]:
             return Parsed(tuple(self._trade(symbol, t) for t in data[1]))
         raise FrameError("unexpected_frame", f"channel {data[2][:20]!r}")
 
@@ -137,7 +137,11 @@ class Kraken(PairAdapter):
         if not isinstance(event, str):
             raise FrameError("unexpected_frame", "an object without event")
         if event == "subscriptionStatus" and data.get("status") == "error":
-            pair = data.get("pair")
-            unlisted = (self.pairs.to_symbol[pair],) if pair in self.pairs.to_symbol else ()
+            pair = data.get("pair")  # a string in Kraken's answers; anything else names no pair
+            unlisted = (
+                (self.pairs.to_symbol[pair],)
+                if isinstance(pair, str) and pair in self.pairs.to_symbol
+                else ()
+            )
             return Parsed(control="subscription_error", unlisted=unlisted)
         return Parsed(control=event[:40])  # systemStatus, subscriptionStatus, heartbeat, pong

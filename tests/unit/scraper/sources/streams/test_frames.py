@@ -279,6 +279,8 @@ def test_kraken_control_messages():
         "subscription": {"name": "ticker"},
     }
     assert k.parse(dumps(refused_pair)) == Parsed(control="subscription_error", unlisted=("DOGE",))
+    listed = refused_pair | {"pair": ["XDG/USD"]}  # not Kraken's shape: names no pair, raises nothing
+    assert k.parse(dumps(listed)) == Parsed(control="subscription_error")
     assert k.parse('{"event": "heartbeat"}') == Parsed(control="heartbeat")
 
 
@@ -291,6 +293,7 @@ def test_kraken_control_messages():
         (dumps([0, {"a": []}, "ticker", "XBT/USD"]), "unexpected_frame"),
         (dumps([0, {}, "book-10", "XBT/USD"]), "unexpected_frame"),
         (dumps([0, [["5541.2", "0.1"]], "trade", "XBT/USD"]), "unexpected_frame"),
+        (dumps([0, [], "trade", "XBT/USD"]), "unexpected_frame"),  # no trade in it
         (dumps([*KRAKEN_TICKER[:3], "XBT/EUR"]), "unknown_pair"),
         (dumps([0, {"c": ["lots", "1"]}, "ticker", "XBT/USD"]), "bad_price"),
         (dumps([0, [["5541.2", "0.1", "noon", "s", "l", ""]], "trade", "XBT/USD"]), "bad_timestamp"),
