@@ -216,6 +216,13 @@ ESTIMATORS: dict[str, tuple[Callable[[], Any], Callable[[Any, float], None], Cal
         lambda e, v: e.add(v),
         lambda e: (e.value(), e.t_stat()),
     ),
+    "ewma_variance": (  # an hourly tick a value, the value a log return in %
+        lambda: EwmaVariance(24.0),
+        lambda e, v: e.update(
+            e.last[0] + 3600.0 if e.last else 0.0, (e.last[1] if e.last else 100.0) * math.exp(v / 100)
+        ),
+        lambda e: e.hourly(),
+    ),
 }
 
 
