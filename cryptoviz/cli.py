@@ -117,8 +117,7 @@ def _restart(args: argparse.Namespace) -> int:
 def _logs(args: argparse.Namespace) -> int:
     from cryptoviz.stack import Stack
 
-    Stack().tail(args.name, args.lines, args.follow)
-    return 0
+    return Stack().tail(args.name, args.lines, args.follow)
 
 
 @command("backtest")

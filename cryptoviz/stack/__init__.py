@@ -204,13 +204,14 @@ class Stack(StackFolder):
     def urls(self, state: StackState) -> dict[str, str]:
         return probes.urls(state)
 
-    def tail(self, name: str | None, lines: int, follow: bool) -> None:
+    def tail(self, name: str | None, lines: int, follow: bool) -> int:
+        """`tail` of the logs (one service's, or all); its exit status (1: a log it could not read)."""
         paths = self.log_paths() or {p.stem: p for p in sorted(self.logs.glob("*.log"))}
         chosen = [p for n, p in paths.items() if name in (None, n)]
         if not chosen:
             raise servers.ServerError(f"no log for {name!r}; known: {', '.join(paths) or 'none'}")
         cmd = ["tail", "-n", str(lines)] + (["-F"] if follow else []) + [str(p) for p in chosen]
-        subprocess.run(cmd, check=False)
+        return subprocess.run(cmd, check=False).returncode
 
 
 def env_for_local_clients(data_dir: Path | None = None) -> dict[str, str]:

@@ -95,3 +95,14 @@ def test_the_credentials_are_private_from_their_first_byte(tmp_path, monkeypatch
         os.umask(old)
     assert (tmp_path / "secrets.env").stat().st_mode & 0o777 == 0o600
     assert StackFolder(tmp_path).secrets() == creds, "made once, read back"
+
+
+def test_the_logs_command_fails_when_a_log_cannot_be_read(tmp_path):
+    from cryptoviz.stack import Stack
+
+    stack = Stack(tmp_path)
+    with stack.edit() as state:
+        state.services["scraper"] = ServiceEntry(2**22 + 1, str(tmp_path / "gone.log"))
+    assert stack.tail("scraper", 5, follow=False) != 0
+    (tmp_path / "gone.log").write_text("started\n")
+    assert stack.tail("scraper", 5, follow=False) == 0
