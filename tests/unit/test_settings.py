@@ -142,28 +142,15 @@ def test_stream_sources_in_priority_order_empty_or_none_for_no_streams(monkeypat
         ("KRAKEN_WS_URL", "wss://ws.kraken.com?x=1", r"KRAKEN_WS_URL=.*without query"),
         ("STREAM_QUOTE_INTERVAL_MS", "10", r"STREAM_QUOTE_INTERVAL_MS='10': .*greater than or equal to 50"),
         ("STREAM_STALL_S", "0", r"STREAM_STALL_S='0': .*greater than or equal to 1"),
-    ],
-)
-def test_stream_settings_name_a_bad_value(monkeypatch, variable, value, error):
-    from cryptoviz.settings import ScraperSettings
-
-    monkeypatch.setenv(variable, value)
-    with pytest.raises(SettingsError, match=error):
-        load(ScraperSettings)
-
-
-@pytest.mark.parametrize(
-    ("variable", "value", "error"),
-    [
+        # an interval of nan or inf (the loop's wait fails, or never ends)
         ("SCRAPE_INTERVAL_S", "nan", r"SCRAPE_INTERVAL_S='nan': Input should be a finite number"),
         ("SCRAPE_INTERVAL_S", "inf", r"SCRAPE_INTERVAL_S='inf': Input should be a finite number"),
         ("REPLAY_SPEED", "inf", r"REPLAY_SPEED='inf': Input should be a finite number"),
+        # read only when the replay begins, after every server is up
         ("REPLAY_START", "last tuesday", r"REPLAY_START='last tuesday': .*isoformat"),
     ],
 )
-def test_scraper_settings_that_would_fail_later_are_refused_at_start(monkeypatch, variable, value, error):
-    """An interval of nan or inf (the loop's wait never ends, or fails) and a start that is no date
-    (read only when the replay begins, after every server is up) are refused with the rest."""
+def test_scraper_settings_name_a_bad_value_at_start(monkeypatch, variable, value, error):
     from cryptoviz.settings import ScraperSettings
 
     monkeypatch.setenv(variable, value)
