@@ -106,6 +106,10 @@ def wait_for_acks(
     return True
 
 
+# a member that has not polled for this long is taken out of its group (kafka-python leaves it)
+MAX_POLL_INTERVAL_MS = 120_000
+
+
 def consumer(bootstrap: str, *topics: str, group_id: str | None = None, **overrides: object) -> KafkaConsumer:
     """A consumer that commits by hand (only after the result is stored)."""
     config: dict = {
@@ -115,7 +119,7 @@ def consumer(bootstrap: str, *topics: str, group_id: str | None = None, **overri
         "auto_offset_reset": "earliest",
         "session_timeout_ms": 6000,
         "heartbeat_interval_ms": 1000,
-        "max_poll_interval_ms": 120000,
+        "max_poll_interval_ms": MAX_POLL_INTERVAL_MS,
     }
     config.update(overrides)
     return KafkaConsumer(*topics, **config)

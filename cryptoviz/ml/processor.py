@@ -30,7 +30,7 @@ import redis
 from kafka import OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
-from cryptoviz import logs, names
+from cryptoviz import bus, logs, names
 from cryptoviz.contracts.topics import STREAMING
 from cryptoviz.interfaces import Consumer, DeadLetters, NotDelivered, Record
 from cryptoviz.ml.group import IDLE_POLL_MS, idle_pause
@@ -61,6 +61,17 @@ def next_due(due: dict[str, float], symbol: str, now: float, interval_s: float) 
     due[symbol] = now + interval_s + phase
 
 
+# a member that has not polled for this share of the group's poll interval takes itself for gone
+# from the group (kafka-python leaves it at the whole interval; too early costs a batch read again)
+LEFT_GROUP_AFTER = 0.8
+
+
+class LeftGroup(Exception):
+    """This member waited on Redis past the group's poll interval: its partitions may be another
+    member's now, with newer snapshots than its own. It writes nothing more of what it holds
+    (a snapshot of its would go back to older offsets), and reads again as a new member."""
+
+
 class BatchNotDone(Exception):
     """The broker did not take the batch's dead letters: nothing of it is stored or committed, and
     it is read again."""
@@ -81,8 +92,11 @@ class Processor:
         idle_wait_s: float = 0.0,
         view_interval_s: float = 0.0,
         on_busy: Callable[[bool], None] | None = None,
+        max_poll_interval_s: float = bus.MAX_POLL_INTERVAL_MS / 1000,
     ) -> None:
         self.consumer = consumer
+        self.max_poll_interval_s = max_poll_interval_s
+        self.polled_at = time.monotonic()
         self.dead_letters = dead_letters
         self.store = store
         self.telemetry = telemetry
@@ -260,6 +274,16 @@ class Processor:
     def step(self, timeout_ms: int = POLL_TIMEOUT_MS) -> int:
         """One poll -> models -> Redis -> commit. Returns the number of records consumed."""
         try:
+            return self._step(timeout_ms)
+        except LeftGroup as exc:
+            self.telemetry.incr("errors.left_group")
+            log.warning("left_the_group_batch_dropped", waited_s=round(exc.args[0], 1))
+            self.drop_unsaved()  # read again from what the snapshots hold, by whoever owns it now
+            return 0
+
+    def _step(self, timeout_ms: int) -> int:
+        try:
+            self.polled_at = time.monotonic()
             batch = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.max_records)
         except KafkaError as exc:  # the coordinator or the partitions' leader is away
             self.poll_failures += 1
@@ -331,7 +355,8 @@ class Processor:
         if not changed and not due and not views:
             return
         snapshots: Snapshots = {s: (BookModel(self.book, s), self.positions[s]) for s in due}
-        self._with_retry(lambda: self.store.write(MLBatch(changed, snapshots, views)), "write_batch")
+        batch = MLBatch(changed, snapshots, views)
+        self._with_retry(lambda: self.store.write(batch), "write_batch", fenced=True)
         now = time.monotonic()
         for s in due:
             del self.unsaved[s]
@@ -379,9 +404,18 @@ class Processor:
             self.committed.update({tp: m.offset for tp, m in due.items()})
         self.held_back = {tp: m for tp, m in self.held_back.items() if capped[tp].offset < m.offset}
 
-    def _with_retry(self, fn: Callable[[], T], what: str) -> T:
+    def _with_retry(self, fn: Callable[[], T], what: str, fenced: bool = False) -> T:
         """fn() until Redis answers; Stopped when asked to stop meanwhile (the batch is then not
-        committed, and is read again by whoever owns the partition next)."""
+        committed, and is read again by whoever owns the partition next). `fenced` (a write of what
+        this member holds): LeftGroup once it has waited so long that the group has let it go."""
+
+        def wait(delay: float) -> bool:
+            if self.stop.wait(delay):
+                return True
+            waited = time.monotonic() - self.polled_at
+            if fenced and waited > LEFT_GROUP_AFTER * self.max_poll_interval_s:
+                raise LeftGroup(waited)
+            return False
 
         def failed(failures: int, exc: Exception, delay: float) -> None:
             self.telemetry.incr("errors.redis")
@@ -393,9 +427,7 @@ class Processor:
                 error=exc,
             )
 
-        return retry(
-            fn, retry_on=(redis.RedisError,), backoff=self.backoff, wait=self.stop.wait, on_failure=failed
-        )
+        return retry(fn, retry_on=(redis.RedisError,), backoff=self.backoff, wait=wait, on_failure=failed)
 
     def lag(self) -> int | None:
         """Records behind the end of the assigned partitions, from what the last fetches said; None
@@ -434,4 +466,6 @@ class Processor:
             self.flush()
         except Stopped as exc:
             log.warning("stopped_before_the_batch_was_committed", waiting_for=str(exc))
+        except LeftGroup as exc:  # at the stop's flush: what it held is another member's to write
+            log.warning("stopped_after_leaving_the_group", waited_s=round(exc.args[0], 1))
         log.info("stopping_after_last_batch", signal=stop.signal)

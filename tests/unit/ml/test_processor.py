@@ -15,7 +15,7 @@ from cryptoviz import contracts, names
 from cryptoviz.interfaces import Offsets
 from cryptoviz.ml.group import DropOnRevoke
 from cryptoviz.ml.processor import Processor, next_due
-from cryptoviz.ml.store import view
+from cryptoviz.ml.store import MLBatch, view
 from cryptoviz.models.engine import ModelConfig, SymbolModel
 from cryptoviz.retry import Backoff, Stopped
 from cryptoviz.schema import encode, make_quote
@@ -160,6 +160,34 @@ def test_a_store_that_is_away_is_retried_and_the_commit_waits_for_it():
     assert proc.step() == 3
     assert proc.telemetry.counters["errors.redis"] == 2 and store.writes == 1
     assert consumer.committed == {TopicPartition(TOPIC, 0): 3}
+
+
+class LongAwayStore(MemoryStore):
+    """Redis away for `fail_writes` writes, each failure standing for a minute of the outage."""
+
+    def __init__(self, fail_writes: int) -> None:
+        super().__init__(fail_writes=fail_writes)
+        self.proc: Processor | None = None
+
+    def write(self, batch: MLBatch) -> None:
+        if self.fail_writes and self.proc is not None:
+            self.proc.polled_at -= 60.0
+        super().write(batch)
+
+
+def test_a_member_that_waited_on_redis_past_the_poll_interval_writes_nothing_of_what_it_held():
+    """The group has let it go by then, and another member may have its partitions, with newer
+    snapshots: what it held is dropped unwritten and read again (by whoever owns it)."""
+    store = LongAwayStore(fail_writes=3)
+    consumer = ListConsumer(hours("BTC", 3))
+    proc = processor(consumer, store)
+    store.proc = proc
+    assert proc.step() == 0  # three minutes without a poll: past 0.8 of the two-minute interval
+    assert proc.telemetry.counters["errors.left_group"] == 1
+    assert store.values == {} and consumer.committed == {} and len(proc.book) == 0
+    assert consumer.positions[TopicPartition(TOPIC, 0)] == 0, "read again from the start"
+    assert proc.step() == 3 and consumer.committed == {TopicPartition(TOPIC, 0): 3}
+    assert store.load("BTC") is not None
 
 
 def test_a_stop_while_the_store_is_away_leaves_the_batch_uncommitted():
