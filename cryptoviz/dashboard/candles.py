@@ -89,6 +89,32 @@ def with_live(
     return pd.concat([candles, added.astype(candles.dtypes.to_dict())], ignore_index=True)
 
 
+# a live quote: its event time, price and 24 h volume (None: not known)
+LiveQuote = tuple[pd.Timestamp, float, float | None]
+LIVE_KEPT = 5000  # live quotes kept between two reads of the lake, at most (over an hour at one a second)
+
+
+def remember_live(kept: list[LiveQuote], quote: LiveQuote, newest: pd.Timestamp | None) -> list[LiveQuote]:
+    """The live quotes a page has seen that the lake does not hold yet (newer than its `newest` row),
+    with `quote` when it is newer than them: what the candles miss between two reads of the lake,
+    every one of them, not only the latest."""
+    kept = [q for q in kept if newest is None or q[0] > newest]
+    if not kept or quote[0] > kept[-1][0]:
+        kept.append(quote)
+    return kept[-LIVE_KEPT:]
+
+
+def with_live_quotes(
+    candles: pd.DataFrame, interval: str, quotes: list[LiveQuote], after: pd.Timestamp | None
+) -> pd.DataFrame:
+    """`with_live` of each live quote in time order: the candles since the lake's newest row as the
+    quotes made them (each interval's open its first quote, its high and low every quote's)."""
+    for ts, price, volume in quotes:
+        candles = with_live(candles, interval, ts, price, volume, after)
+        after = ts if after is None or ts > after else after
+    return candles
+
+
 def sma(close: pd.Series, window: int) -> pd.Series:
     """Simple moving average of the last `window` closes; undefined (NaN) before `window` closes."""
     return close.rolling(window, min_periods=window).mean()

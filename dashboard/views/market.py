@@ -2,7 +2,7 @@ import pandas as pd
 import streamlit as st
 from common import coins, how_to_start, lake_candles, lake_sparks, live_fragment, settings, source_refresh_s
 
-from cryptoviz.dashboard.candles import INTERVALS, with_live
+from cryptoviz.dashboard.candles import INTERVALS, remember_live, with_live_quotes
 from cryptoviz.dashboard.market_chart import INDICATORS, candle_figure
 from cryptoviz.dashboard.market_view import known_columns, market_table, styled_market
 from cryptoviz.dashboard.readers import Snapshot
@@ -44,10 +44,11 @@ def live(snap: Snapshot) -> None:
     if not quotes:
         st.warning("The lake has no history for this coin yet (the Spark job writes every 30 s).")
     quote = snap.quotes.get(symbol)
-    if quote is not None:  # the latest candle moves with the live price between two reads of the lake
-        candles = with_live(
-            candles, interval, pd.Timestamp(quote.source_ts), quote.price_usd, quote.volume_24h_usd, newest
-        )
+    if quote is not None:  # the latest candles move with the live price between two reads of the lake
+        key = f"market_live:{symbol}"
+        seen = (pd.Timestamp(quote.source_ts), quote.price_usd, quote.volume_24h_usd)
+        st.session_state[key] = remember_live(st.session_state.get(key, []), seen, newest)
+        candles = with_live_quotes(candles, interval, st.session_state[key], newest)
     show = st.session_state.get("market_indicators", [])
     st.plotly_chart(candle_figure(candles, symbol, interval, show, quote), width="stretch")
     st.caption(

@@ -4,7 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cryptoviz.dashboard.candles import bollinger, pick_interval, rsi, sma, to_candles, with_live
+from cryptoviz.dashboard.candles import (
+    bollinger,
+    pick_interval,
+    remember_live,
+    rsi,
+    sma,
+    to_candles,
+    with_live,
+    with_live_quotes,
+)
 
 
 def quotes(prices: list[float], step: str = "1h", start: str = "2025-01-01") -> pd.DataFrame:
@@ -95,6 +104,29 @@ def test_a_live_quote_moves_the_last_candle_or_opens_the_next():
     assert later.iloc[-1][["open", "high", "low", "close", "quotes"]].tolist() == [14.0, 14.0, 14.0, 14.0, 1]
     assert later.dtypes.equals(candles.dtypes)
     assert candles["quotes"].tolist() == [3]  # the candles given are left as they were
+
+
+def test_every_live_quote_since_the_lakes_newest_row_shapes_the_candles():
+    """The page sees a live quote a rerun, and the lake (read once a minute, written every 30 s) may
+    be a minute and more behind: each quote the page saw since goes into the candles, so a minute's
+    open is its first quote and its high and low every quote's, and no minute goes missing."""
+    history = quotes([10.0, 12.0, 11.0], "20s", start="2026-04-01 11:59:00")
+    candles = to_candles(history, "1 min")
+    newest = history["source_ts"].iloc[-1]  # 11:59:40
+    kept: list = []
+    for at, price in [("12:00:10", 100.0), ("12:01:20", 101.0), ("12:01:21", 99.0), ("12:01:22", 100.5)]:
+        kept = remember_live(kept, (pd.Timestamp(f"2026-04-01 {at}", tz="UTC"), price, None), newest)
+        shown = with_live_quotes(candles, "1 min", kept, newest)
+    assert kept == remember_live(kept, kept[-1], newest), "a quote seen again is kept once"
+    rows = shown[["open", "high", "low", "close", "quotes"]].values.tolist()
+    assert shown["ts"].dt.strftime("%H:%M").tolist() == ["11:59", "12:00", "12:01"]
+    assert rows[1:] == [[100.0, 100.0, 100.0, 100.0, 1], [101.0, 101.0, 99.0, 100.5, 3]]
+    # the lake read again, holding 12:00:10: that quote is the lake's now
+    assert [q[1] for q in remember_live(kept, kept[-1], pd.Timestamp("2026-04-01 12:00:10", tz="UTC"))] == [
+        101.0,
+        99.0,
+        100.5,
+    ]
 
 
 def test_a_live_quote_the_lake_already_holds_or_older_than_the_candles_changes_nothing():
