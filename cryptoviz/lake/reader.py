@@ -86,6 +86,13 @@ def _vanished(exc: OSError) -> bool:
     )
 
 
+def _utc(t: datetime | None) -> datetime | None:
+    """A time in UTC; one without a zone is taken as UTC, as the partitions' dates are."""
+    if t is None:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
 class LakeReader:
     def __init__(self, lake_url: str, fs: pafs.FileSystem | None = None) -> None:
         if fs is None:
@@ -200,7 +207,7 @@ class LakeReader:
         """Rows of `symbols` with start <= source_ts < end, sorted, duplicates of (symbol, ts) removed;
         `symbol` and `source` are categoricals."""
         # partitions are UTC dates (a row's is its event time's)
-        start, end = (t.astimezone(UTC) if t is not None and t.tzinfo else t for t in (start, end))
+        start, end = (_utc(t) for t in (start, end))
         first = start.strftime("%Y-%m-%d") if start is not None else None
         # source_ts < end: a query that ends at midnight takes nothing of that day's partition
         last = (end - timedelta(microseconds=1)).strftime("%Y-%m-%d") if end is not None else None

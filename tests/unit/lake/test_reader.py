@@ -81,6 +81,9 @@ def test_a_query_reads_only_its_symbols_partitions_in_its_dates(tmp_path):
     assert [(t - t0) / timedelta(hours=1) for t in frame["source_ts"]] == [24, 30, 36, 42, 48, 54]
     assert set(frame["symbol"]) == {"BTC"}
     assert reader.history(["SOL"], t0, None).empty
+    # times without a zone (what a caller may pass) are taken as UTC, as the partitions' dates are
+    naive = reader.history(["BTC"], datetime(2025, 6, 2), datetime(2025, 6, 3, 12))  # noqa: DTZ001
+    assert naive["source_ts"].tolist() == frame["source_ts"].tolist()
 
 
 def test_a_days_compacted_file_is_read_before_its_batch_files(tmp_path):
