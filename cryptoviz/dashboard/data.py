@@ -215,7 +215,9 @@ def price_figure(
         fig.add_trace(live_marker(live))
     if view:
         _fan(fig, view)
-    fig.update_layout(title=f"{symbol} price (USD)", height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    fig.update_layout(
+        title=f"{symbol} price (USD; times in UTC)", height=420, margin={"l": 10, "r": 10, "t": 40, "b": 10}
+    )
     return fig
 
 

@@ -100,7 +100,7 @@ def _lay_out(fig: go.Figure, symbol: str, interval: str, with_rsi: bool) -> None
     fig.update_yaxes(title_text="USD", row=1, col=1)
     fig.update_yaxes(title_text="24 h vol.", row=2, col=1)
     fig.update_layout(
-        title=f"{symbol}: {interval} candles",
+        title=f"{symbol}: {interval} candles (UTC)",
         height=560 if with_rsi else 480,
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis_rangeslider_visible=False,

@@ -70,7 +70,7 @@ def fired() -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "fired": st.column_config.DatetimeColumn("Fired", format="YYYY-MM-DD HH:mm:ss"),
+            "fired": st.column_config.DatetimeColumn("Fired (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "symbol": "Coin",
             "alert": "Alert",
             "delivery": "Delivery",

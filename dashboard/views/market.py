@@ -18,7 +18,7 @@ COLUMNS = {
     "volume_24h_usd": st.column_config.NumberColumn("24 h volume"),
     "market_cap_usd": st.column_config.NumberColumn("Market cap"),
     "source": st.column_config.TextColumn("Source"),
-    "event_time": st.column_config.DatetimeColumn("Quote time", format="YYYY-MM-DD HH:mm"),
+    "event_time": st.column_config.DatetimeColumn("Quote time (UTC)", format="YYYY-MM-DD HH:mm"),
     "ingest_age_s": st.column_config.NumberColumn("Received"),
 }
 

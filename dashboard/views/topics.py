@@ -101,7 +101,7 @@ def newest_messages(report: contracts.TopicsReport) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "time": st.column_config.DatetimeColumn("Time", format="YYYY-MM-DD HH:mm:ss"),
+            "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss"),
             "key": "Key",
             "partition": "Partition",
             "offset": "Offset",

@@ -81,7 +81,7 @@ PAGES = [
         ["Services up", "1 / 1", "Symbols with predictions", "Key figures", "Newest quote", "Live market"],
         False,
     ),
-    ("market", "Live market", ["BTC: 4 h candles", "BTC 4 h", "24 h volume", "Indicators"], True),
+    ("market", "Live market", ["BTC: 4 h candles (UTC)", "BTC 4 h", "24 h volume", "Indicators"], True),
     ("predictions", "ML predictions", ["Signal", "P(up) 1h", "chance the price is higher", "forecast"], True),
     ("topics", "Topics", ["Consumer groups", "Newest messages", "crypto-dead-letter", "s ago."], False),
     ("alerts", "Alerts", ["SOL price crosses above 100 USD", "Fired", "Delivered", "New rule"], False),

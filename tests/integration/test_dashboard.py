@@ -100,7 +100,7 @@ def test_while_a_stream_is_live_the_market_opens_on_minute_candles_the_live_pric
     assert at.radio(key="market_range").value == "3 h"
     figure = orjson.loads(at.get("plotly_chart")[0].proto.spec)
     candles = next(t for t in figure["data"] if t["type"] == "candlestick")
-    assert figure["layout"]["title"]["text"] == "BTC: 1 min candles"
+    assert figure["layout"]["title"]["text"] == "BTC: 1 min candles (UTC)"
     assert len(candles["x"]) == 121  # two hours of minutes, and the live price's
     assert values(candles["close"])[-1] == values(candles["low"])[-1] == 50.0
 
