@@ -190,15 +190,19 @@ class LakeReader:
 
     def _listed_read(self, read: Callable[[], _T]) -> _T:
         """`read` (a listing and the read of what it listed), run again from its listing when a file
-        it listed is gone by the time it is read; READ_ATTEMPTS in all."""
+        it listed is gone by the time it is read, or changed while it was read (a day's compacted
+        file rewritten: on S3 a move copies over it, and a read that took its footer before gets
+        the new file's bytes after, which do not parse); READ_ATTEMPTS in all."""
         attempt = 1
         while True:
             try:
                 return read()
-            except OSError as exc:
-                if attempt == READ_ATTEMPTS or not _vanished(exc):
+            except (OSError, pa.ArrowInvalid) as exc:
+                changed = isinstance(exc, pa.ArrowInvalid)
+                if attempt == READ_ATTEMPTS or not (changed or _vanished(exc)):
                     raise
-                log.info("lake_file_vanished", attempt=attempt, error=str(exc).split("\n", 1)[0])
+                what = "lake_file_changed" if changed else "lake_file_vanished"
+                log.info(what, attempt=attempt, error=str(exc).split("\n", 1)[0])
                 attempt += 1
 
     def history(

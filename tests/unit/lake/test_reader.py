@@ -4,6 +4,7 @@ rows come sorted and once; a query lists and reads only its symbols' partitions 
 from __future__ import annotations
 
 import pyarrow.fs as pafs
+import pytest
 
 from cryptoviz import names
 from cryptoviz.lake.reader import LakeReader
@@ -145,3 +146,37 @@ def test_a_lake_the_reader_cannot_read_reads_as_empty_and_says_why(tmp_path, cap
     reader = LakeReader(str(tmp_path), WatchedFS(pafs.LocalFileSystem(), refuse).filesystem())
     assert reader.history(["BTC"]).empty and reader.latest_ts(["BTC"]) is None
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == ["lake_unreadable"] * 2
+
+
+def test_a_file_changed_while_it_was_read_is_read_again_from_a_new_listing(tmp_path, monkeypatch):
+    """A day's compacted file rewritten between the listing and the read: on S3 a move copies over
+    it, and a read that took the old footer gets bytes that do not parse. The reader lists again
+    and reads what is there then; a file damaged for good still fails, after READ_ATTEMPTS."""
+    from datetime import UTC, datetime, timedelta
+
+    import pyarrow as pa
+
+    from cryptoviz.lake.writer import quotes_table, write_batch
+    from cryptoviz.schema import make_quote
+
+    t0 = datetime(2025, 6, 1, tzinfo=UTC)
+    qs = [make_quote("BTC", 100.0 + h, t0 + timedelta(hours=h)) for h in range(6)]
+    write_batch(pafs.LocalFileSystem(), str(tmp_path), quotes_table(qs), names.LAKE_QUOTES, 1)
+    (path,) = (tmp_path / names.LAKE_QUOTES).rglob("*.parquet")
+    good = path.read_bytes()
+    listings = []
+    files = LakeReader._files
+
+    def listed_then_torn(self, *args):
+        out = files(self, *args)
+        listings.append(out)
+        path.write_bytes(b"PAR1 torn" if len(listings) == 1 else good)  # the first read, torn
+        return out
+
+    monkeypatch.setattr(LakeReader, "_files", listed_then_torn)
+    frame = LakeReader(str(tmp_path)).history(["BTC"])
+    assert len(listings) == 2 and len(frame) == 6
+    monkeypatch.setattr(LakeReader, "_files", files)
+    path.write_bytes(b"damaged")
+    with pytest.raises(pa.ArrowInvalid):
+        LakeReader(str(tmp_path)).history(["BTC"])
