@@ -183,9 +183,36 @@ def _lake(args: argparse.Namespace) -> int:
 
     apply_local_stack_env()
     url = lake_url()
+    if not args.force and (why := _compacting_job(url)):
+        print(f"{url}: not compacted: {why}; --force compacts it anyway", file=sys.stderr)
+        return 2
     report = compact(*filesystem(url), args.before)
     print(f"{url}: {report.partitions} partitions compacted from {report.files_in} files")
     return 0
+
+
+def _compacting_job(url: str) -> str | None:
+    """Why a second compactor must not run on the lake at `url` now, or None. Two compactors on one
+    partition write the same staged file at once and delete each other's files: refused while a lake
+    job that compacts this lake reports (up or stale: a slow job still writes), and while Redis,
+    where it would report, cannot be read."""
+    from cryptoviz import health
+    from cryptoviz.clients import redis_client
+    from cryptoviz.lake.storage import canonical_url
+    from cryptoviz.settings import RedisSettings, load
+
+    try:
+        docs = health.instances(redis_client(load(RedisSettings), socket_timeout=2), names.LAKE)
+    except RedisError as exc:
+        return f"whether a lake job compacts it is not known (Redis: {exc})"
+    jobs = [
+        d["instance"]
+        for d in docs
+        if health.service_state(d) != "down"
+        and d["gauges"].get("lake_url") == canonical_url(url)
+        and d["gauges"].get("compacts", True)
+    ]
+    return f"the lake job compacts it itself (running: {', '.join(sorted(jobs))})" if jobs else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -213,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     lake = sub.add_parser("lake", help="lake maintenance").add_subparsers(dest="lake_cmd", required=True)
     p = lake.add_parser("compact", help="rewrite each closed day's partition as one file per symbol")
     p.add_argument("--before", type=iso_date, help="compact days before this ISO date (default: today, UTC)")
+    p.add_argument(
+        "--force", action="store_true", help="compact even beside a lake job that compacts, or none is known"
+    )
     from cryptoviz.backtest.args import add_parser as add_backtest
 
     add_backtest(sub)

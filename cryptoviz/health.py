@@ -52,19 +52,22 @@ def current_instances(docs: list[Heartbeat], now: float | None = None) -> tuple[
     return kept, len(docs) - len(kept)
 
 
-def fresh_instances(client: redis.Redis, service: str) -> list[Heartbeat]:
+def instances(client: redis.Redis, service: str) -> list[Heartbeat]:
+    """Every heartbeat of `service` still in Redis, whatever its state."""
     docs = []
     for key in client.scan_iter(match=names.status_key(service, "*"), count=200):
         raw = client.get(key)
         if not raw:
             continue
         try:
-            doc = contracts.decode_heartbeat(cast(bytes, raw))
+            docs.append(contracts.decode_heartbeat(cast(bytes, raw)))
         except contracts.ContractError:
             continue
-        if service_state(doc) == "up":
-            docs.append(doc)
     return docs
+
+
+def fresh_instances(client: redis.Redis, service: str) -> list[Heartbeat]:
+    return [doc for doc in instances(client, service) if service_state(doc) == "up"]
 
 
 def main(argv: list[str]) -> int:

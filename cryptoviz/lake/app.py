@@ -15,7 +15,7 @@ from kafka.errors import KafkaError
 from cryptoviz import bus, clients, logs, metrics, names
 from cryptoviz.lake.master import choose_master
 from cryptoviz.lake.progress import offsets_not_read
-from cryptoviz.lake.storage import filesystem
+from cryptoviz.lake.storage import canonical_url, filesystem
 from cryptoviz.retry import Backoff
 from cryptoviz.service import Stop
 from cryptoviz.settings import (
@@ -58,6 +58,8 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     telemetry = Telemetry(
         names.LAKE, clients.redis_client(load(RedisSettings)), load(StackSettings).heartbeat_interval_s
     )
+    telemetry.gauge("lake_url", canonical_url(url))
+    telemetry.gauge("compacts", lake.lake_compact_max_files > 0)  # cryptoviz lake compact then refuses
     metrics.start(telemetry)
     telemetry.publish("starting")
     fs, base = filesystem(url)
@@ -69,7 +71,6 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     spark = session(master, lake.spark_ui_port, lake.spark_driver_memory)
     telemetry.gauge("spark_master", master)
     telemetry.gauge("spark_ui", f"http://127.0.0.1:{lake.spark_ui_port}")
-    telemetry.gauge("lake_url", url)
     max_future_s = load(ContractSettings).max_future_s
     writer = batch_writer(fs, base, telemetry, lake, max_future_s)
     start = partial(start_query, spark, kafka, lake, url, writer, max_future_s, once)

@@ -9,6 +9,14 @@ import pyarrow.fs as pafs
 from cryptoviz.settings import S3Settings, load
 
 
+def canonical_url(lake_url: str) -> str:
+    """One spelling of a lake's place, whichever folder the process runs in: a local path made
+    absolute, an S3 URL without its trailing slash."""
+    if lake_url.startswith("s3://"):
+        return lake_url.rstrip("/")
+    return str(Path(lake_url).expanduser().resolve())
+
+
 def filesystem(lake_url: str, s3: S3Settings | None = None) -> tuple[pafs.FileSystem, str]:
     if lake_url.startswith("s3://"):
         s = s3 or load(S3Settings)

@@ -134,6 +134,7 @@ def test_every_service_becomes_healthy_and_the_lake_job_runs_local(compose: Comp
     assert expected <= services, states
     lake = wait_for(lambda: newest(compose, "spark-streaming"), 60, "the lake job's heartbeat")
     assert lake["gauges"]["spark_master"] == "local[2]", "no cluster profile: the job runs local"
+    assert lake["gauges"]["lake_url"].startswith("s3://") and lake["gauges"]["compacts"] is True, lake
     print("healthy:", states, "in", report.get("healthy_s"), "s")
 
 

@@ -33,6 +33,16 @@ def test_status_shows_every_server_and_service_up(local_stack):
     assert set(doc["services"]) == {"scraper", "ml-processor", "spark-streaming", "monitor", "dashboard"}
 
 
+def test_lake_compact_refuses_beside_the_lake_job_that_compacts_the_lake(local_stack):
+    """The stack's lake job compacts its lake itself and says so in its heartbeat: a second
+    compactor is refused, and nothing of the lake is touched."""
+    job = wait_for(lambda: local_stack.statuses().get("spark-streaming"), 60, "the lake job's heartbeat")
+    assert job["gauges"]["compacts"] is True, job["gauges"]
+    done = local_stack.cli("lake", "compact")
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "the lake job compacts it itself" in done.stderr
+
+
 def turn_btcs_hour(client) -> Callable[[], object]:
     """Once the monitor has evaluated the new rule on BTC's 1 h move (its first evaluation records
     what holds without firing), a quote of BTC an hour after the latest, moved 1 % against what

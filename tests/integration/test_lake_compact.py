@@ -29,7 +29,9 @@ from cryptoviz.lake.storage import filesystem
 from cryptoviz.lake.writer import quotes_table, write_batch
 from cryptoviz.schema import make_quote
 from cryptoviz.scraper.sources.replay import history_to_quotes, read_history
+from cryptoviz.servers import free_port
 from cryptoviz.settings import HISTORY_2024_2026, S3Settings
+from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.watched_fs import WatchedFS
 
 
@@ -142,19 +144,72 @@ def test_an_interrupted_compaction_of_an_older_version_resumes(tmp_path):
     assert multiset(fs, base) == before
 
 
-def test_cli(tmp_path):
-    fs, base = filesystem(str(tmp_path / "lake"))
-    fill(fs, base)
-    env = {"PATH": "/usr/bin:/bin", "LAKE_URL": base, "CRYPTOVIZ_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "cryptoviz.cli", "lake", "compact", "--before", "2100-01-01"],
+def cli_compact(tmp_path, redis_port: int, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LAKE_URL": str(tmp_path / "lake"),
+        "CRYPTOVIZ_DATA_DIR": str(tmp_path / "data"),
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(redis_port),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "cryptoviz.cli", "lake", "compact", "--before", "2100-01-01", *extra],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_cli(tmp_path, redis_client):
+    fs, base = filesystem(str(tmp_path / "lake"))
+    fill(fs, base)
+    proc = cli_compact(tmp_path, redis_client.connection_pool.connection_kwargs["port"])
     assert proc.returncode == 0, proc.stderr
     assert "10 partitions compacted" in proc.stdout  # 5 days x 2 symbols
+
+
+def lake_job(client, instance: str, url: str, compacts: bool) -> None:
+    """A lake job's heartbeat, as the service publishes it."""
+    job = Telemetry(names.LAKE, client, instance=instance)
+    job.gauge("lake_url", url)
+    job.gauge("compacts", compacts)
+    job.publish("running")
+
+
+def test_cli_refuses_beside_a_lake_job_that_compacts_the_same_lake(tmp_path, redis_client):
+    """Two compactors on one partition write one staged file at once: the CLI refuses while a lake
+    job that compacts this lake reports; a job that does not compact it (another lake, or
+    LAKE_COMPACT_MAX_FILES=0) does not stop it."""
+    fs, base = filesystem(str(tmp_path / "lake"))
+    fill(fs, base)
+    before = files(fs, base)
+    port = redis_client.connection_pool.connection_kwargs["port"]
+    lake_job(redis_client, "job-1", base, compacts=True)
+    refused = cli_compact(tmp_path, port)
+    assert refused.returncode == 2, refused.stderr
+    assert "the lake job compacts it itself (running: job-1)" in refused.stderr
+    assert files(fs, base) == before
+
+    lake_job(redis_client, "job-1", base, compacts=False)
+    lake_job(redis_client, "job-2", str(tmp_path / "another-lake"), compacts=True)
+    allowed = cli_compact(tmp_path, port)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "10 partitions compacted" in allowed.stdout
+
+
+def test_cli_refuses_when_redis_cannot_say_unless_forced(tmp_path):
+    fs, base = filesystem(str(tmp_path / "lake"))
+    fill(fs, base)
+    before = files(fs, base)
+    closed = free_port()  # nothing listens
+    refused = cli_compact(tmp_path, closed)
+    assert refused.returncode == 2, refused.stderr
+    assert "whether a lake job compacts it is not known (Redis:" in refused.stderr
+    assert files(fs, base) == before
+    forced = cli_compact(tmp_path, closed, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "10 partitions compacted" in forced.stdout
 
 
 # A compaction beside a reader: the reader sees each row once at every step, and a read whose files
