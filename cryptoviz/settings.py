@@ -129,10 +129,29 @@ class MetricsSettings(_Base):
 
     _no_empty = field_validator("metrics_port", mode="before")(_empty_is_none)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return _sources_with_empty_meaning(
+            settings_cls,
+            {"metrics_port": None},
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
+
 
 class LakeSettings(_Base):
     lake_url: str = ""  # s3://bucket/prefix or a local path; empty: <data dir>/lake
-    lake_checkpoint_dir: str = ""  # empty: beside a local lake, or <data dir>/checkpoints for S3
+    # empty: <lake>/_checkpoint in a local lake, <data dir>/checkpoints/lake for S3
+    lake_checkpoint_dir: str = ""
     lake_trigger_s: float = Field(30.0, gt=0)
     lake_max_offsets_per_trigger: int = Field(100_000, ge=1)
     # a day is compacted by the lake job once the newest event time it wrote is this far past the day
@@ -190,17 +209,29 @@ class CoinSettings(_Base):
 STREAM_EXCHANGES = ("binance", "coinbase", "kraken")
 
 
-class _EmptyStreamSources(PydanticBaseSettingsSource):
-    """STREAM_SOURCES set but empty means no streams (every other empty variable means its default)."""
+class _EmptyMeans(PydanticBaseSettingsSource):
+    """The variables that, set but empty, mean a value of their own (`meaning`: field -> value)
+    instead of their default, as every other empty variable does: STREAM_SOURCES (no streams),
+    METRICS_PORT (no metrics)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], meaning: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.meaning = meaning
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        for key, value in os.environ.items():
-            if key.upper() == "STREAM_SOURCES" and not value.strip():
-                return {"stream_sources": []}
-        return {}
+        empty = {key.lower() for key, value in os.environ.items() if not value.strip()}
+        return {name: value for name, value in self.meaning.items() if name in empty}
+
+
+def _sources_with_empty_meaning(
+    settings_cls: type[BaseSettings], meaning: dict[str, Any], *sources: PydanticBaseSettingsSource
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """The default sources (init, env, dotenv, secrets), `_EmptyMeans` right after init's."""
+    init, *rest = sources
+    return init, _EmptyMeans(settings_cls, meaning), *rest
 
 
 class ScraperSettings(_Base):
@@ -245,8 +276,14 @@ class ScraperSettings(_Base):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        empty = _EmptyStreamSources(settings_cls)
-        return init_settings, empty, env_settings, dotenv_settings, file_secret_settings
+        return _sources_with_empty_meaning(
+            settings_cls,
+            {"stream_sources": []},
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     @field_validator("stream_sources")
     @classmethod

@@ -122,6 +122,17 @@ def test_monitor_dashboard_and_metrics_settings_name_a_bad_value(monkeypatch, va
         load(cls)
 
 
+def test_an_empty_metrics_port_means_no_metrics(monkeypatch):
+    from cryptoviz.settings import MetricsSettings
+
+    assert load(MetricsSettings).metrics_port == 9100
+    for off in ("", " "):
+        monkeypatch.setenv("METRICS_PORT", off)
+        assert load(MetricsSettings).metrics_port is None
+    monkeypatch.setenv("METRICS_PORT", "0")
+    assert load(MetricsSettings).metrics_port == 0
+
+
 def test_stream_sources_in_priority_order_empty_or_none_for_no_streams(monkeypatch):
     from cryptoviz.settings import ScraperSettings
 
