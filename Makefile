@@ -101,8 +101,9 @@ format: install
 
 # Every bench (each starts the servers it needs and records its JSON line in bench/results/), then
 # the docs generated from the results. bare_consumer.py is a helper the latency benches run.
-BENCHES := ml_throughput ml_pipeline ml_latency e2e_latency scraper_publish stream_source lake_throughput \
-	lake_query lake_month dashboard_read stack_memory stack_idle peer_quixstreams fetch_wait group_restart
+BENCHES := ml_throughput ml_pipeline ml_latency e2e_latency stack_latency scraper_publish stream_source \
+	lake_throughput lake_query lake_month dashboard_read stack_memory stack_idle peer_quixstreams fetch_wait \
+	group_restart stream_memory
 bench: install
 	@set -e; for b in $(BENCHES); do echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py; done
 	@$(MAKE) --no-print-directory bench-docs
