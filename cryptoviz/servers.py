@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -42,23 +43,58 @@ class Server:
         return asdict(self)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Ports a server is given are drawn below the kernel's ephemeral range: a port chosen free, then
+# closed until the server binds it, is not handed meanwhile to an outgoing connection as its local
+# port (which any client on the machine opens from that range). Where the range starts too low to
+# leave room, the kernel chooses (bind to port 0), as before.
+_LISTEN_LOW = 10_000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_random = random.Random()  # seeded from the OS: parallel test processes draw apart
 
 
-def free_ports(n: int) -> list[int]:
-    socks = []
+def _listen_range() -> range | None:
+    """Where to draw a listening port from, or None for the kernel's choice."""
     try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
+        ephemeral_low = int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return range(_LISTEN_LOW, ephemeral_low) if ephemeral_low - _LISTEN_LOW >= 2_000 else None
+
+
+def _bound(port: int) -> socket.socket | None:
+    """A socket bound to 127.0.0.1:port (0: any), or None when the port is taken."""
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        return s
+    except OSError:
+        s.close()
+        return None
+
+
+def free_ports(n: int, attempts: int = 200) -> list[int]:
+    """`n` different ports free now on 127.0.0.1, below the ephemeral range where it leaves room."""
+    socks: list[socket.socket] = []
+    try:
+        span = _listen_range()
+        for _ in range(attempts if span is not None else 0):
+            if len(socks) == n or span is None:
+                break
+            if (s := _bound(_random.choice(span))) is not None:
+                socks.append(s)
+        while len(socks) < n:
+            s = _bound(0)
+            if s is None:
+                raise ServerError("no free port on 127.0.0.1")
             socks.append(s)
         return [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:
             s.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
 
 
 def free_port_run(n: int, attempts: int = 50) -> int:
