@@ -10,7 +10,7 @@ import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -53,6 +53,20 @@ class _Base(BaseSettings):
     model_config = SettingsConfigDict(
         frozen=True, extra="ignore", case_sensitive=False, env_ignore_empty=True, allow_inf_nan=False
     )
+    # the variables that, set but empty, mean this value instead of their default (`_EmptyMeans`)
+    empty_means: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        empty = (_EmptyMeans(settings_cls, cls.empty_means),) if cls.empty_means else ()
+        return init_settings, *empty, env_settings, dotenv_settings, file_secret_settings
 
 
 def _empty_is_none(value: object) -> object:
@@ -127,25 +141,8 @@ class MetricsSettings(_Base):
     metrics_port: int | None = Field(9100, ge=0, le=65535)
     metrics_host: str = ""
 
+    empty_means: ClassVar[dict[str, Any]] = {"metrics_port": None}
     _no_empty = field_validator("metrics_port", mode="before")(_empty_is_none)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return _sources_with_empty_meaning(
-            settings_cls,
-            {"metrics_port": None},
-            init_settings,
-            env_settings,
-            dotenv_settings,
-            file_secret_settings,
-        )
 
 
 class LakeSettings(_Base):
@@ -226,14 +223,6 @@ class _EmptyMeans(PydanticBaseSettingsSource):
         return {name: value for name, value in self.meaning.items() if name in empty}
 
 
-def _sources_with_empty_meaning(
-    settings_cls: type[BaseSettings], meaning: dict[str, Any], *sources: PydanticBaseSettingsSource
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    """The default sources (init, env, dotenv, secrets), `_EmptyMeans` right after init's."""
-    init, *rest = sources
-    return init, _EmptyMeans(settings_cls, meaning), *rest
-
-
 class ScraperSettings(_Base):
     # seconds between polls, or auto: the shortest whose calls fit the API plan (scraper/quota.py)
     scrape_interval_s: float | Literal["auto"] = "auto"
@@ -266,24 +255,7 @@ class ScraperSettings(_Base):
 
     _no_empty = field_validator("coingecko_api_key", "coinmarketcap_api_key", mode="before")(_empty_is_none)
     _split_streams = field_validator("stream_sources", mode="before")(_split_csv)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return _sources_with_empty_meaning(
-            settings_cls,
-            {"stream_sources": []},
-            init_settings,
-            env_settings,
-            dotenv_settings,
-            file_secret_settings,
-        )
+    empty_means: ClassVar[dict[str, Any]] = {"stream_sources": []}
 
     @field_validator("stream_sources")
     @classmethod
