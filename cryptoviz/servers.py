@@ -103,18 +103,12 @@ def free_port_run(n: int, attempts: int = 50) -> int:
         base = free_port()
         if base + n > 65535:
             continue
-        socks = []
-        try:
-            for port in range(base, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
+        socks = [_bound(port) for port in range(base, base + n)]
+        for s in socks:
+            if s is not None:
                 s.close()
+        if None not in socks:
+            return base
     raise ServerError(f"no run of {n} free ports found in {attempts} attempts")
 
 
