@@ -21,19 +21,19 @@ import numpy as np
 
 from cryptoviz.models.core_estimators import (
     blend,
+    blocked_cdf,
     clip,
     ewma_hourly,
     ewma_update,
     faded,
     hist_add,
-    hist_cdf,
     hist_weight,
     least_mean,
     observation_weight,
     window_add,
     window_fit,
 )
-from cryptoviz.models.core_forecast import forecast_into, learn_outcome, residual_sums, settle_moves
+from cryptoviz.models.core_forecast import forecast_into, learn_outcome, settle_moves
 from cryptoviz.models.core_jit import HOUR, helper, njit
 from cryptoviz.models.core_prefetch import AHEAD, prefetch_meta, prefetch_symbol
 from cryptoviz.models.core_rings import (
@@ -105,10 +105,11 @@ from cryptoviz.models.layout import (
     Q_RECENT,
     Q_TREND,
     Q_VOL,
-    RESIDUAL_BINS,
     SCORED_TOTAL,
     SIGMA_BINS,
+    SIGMA_BLOCK,
     SIGMA_LO,
+    SIGMA_SUMS,
     SIGMA_WIDTH,
     SIGMAS,
     TICKS,
@@ -124,7 +125,6 @@ from cryptoviz.models.layout import (
 class Scratch(NamedTuple):
     a: np.ndarray  # the ridge's augmented matrix
     beta: np.ndarray  # its solution
-    cum: np.ndarray  # per horizon, its residual histogram's running sums
 
 
 @helper
@@ -192,7 +192,7 @@ def forecaster_tick(fixed, rings, meta, i, cfg, t, price):
     if sigma > 0:
         hist_add(
             fixed, i, SIGMAS, SIGMA_BINS, SIGMA_LO, SIGMA_WIDTH, faded(cfg[C_REGIME_DECAY], w_tick),
-            math.log(sigma), w_tick,
+            math.log(sigma), w_tick, SIGMA_SUMS, SIGMA_BLOCK,
         )  # fmt: skip
     if meta[i, Q_RECENT, 1] < 2:
         return sigma, 0.0, HOUR
@@ -236,7 +236,9 @@ def regime_of(fixed, i, sigma):
     """Forecaster.regime: the walk-forward tercile of sigma among the sigmas seen (mid until enough)."""
     if sigma <= 0 or hist_weight(fixed, i, SIGMAS) < MIN_RESIDUALS:
         return 1
-    u = hist_cdf(fixed, i, SIGMAS, SIGMA_BINS, SIGMA_LO, SIGMA_WIDTH, math.log(sigma))
+    u = blocked_cdf(
+        fixed, i, SIGMAS, SIGMA_SUMS, SIGMA_BINS, SIGMA_BLOCK, SIGMA_LO, SIGMA_WIDTH, math.log(sigma)
+    )
     return 0 if u < 1 / 3 else (1 if u < 2 / 3 else 2)
 
 
@@ -244,8 +246,6 @@ def regime_of(fixed, i, sigma):
 def headline(fixed, i, cfg, price, sigma, last_r, last_span, row, x, scratch):
     """Per horizon the headline forecast (from the features, in sigmas) and its signal."""
     regime = regime_of(fixed, i, sigma)
-    if sigma > 0:
-        residual_sums(fixed, i, regime, scratch.cum)
     ma = row[OUT_PRED]
     for h in range(H):
         po = OUT_PRED + h * NS
@@ -361,11 +361,7 @@ def run(fixed, rings, meta, cfg, sym, ts, prices, out, work):
     scratch, the caller's."""
     x = work[:NK]
     b = NK + NK * (NK + 1)  # where the ridge's matrix ends
-    scratch = Scratch(
-        work[NK:b].reshape((NK, NK + 1)),
-        work[b : b + NK],
-        work[b + NK : b + NK + H * RESIDUAL_BINS].reshape((H, RESIDUAL_BINS)),
-    )
+    scratch = Scratch(work[NK:b].reshape((NK, NK + 1)), work[b : b + NK])
     n = sym.shape[0]
     for k in range(n):
         i = sym[k]

@@ -93,17 +93,24 @@ def ewma_hourly(fixed, i, o):
 
 
 @helper
-def hist_add(fixed, i, o, bins, lo, width, dw, x, w):
+def hist_add(fixed, i, o, bins, lo, width, dw, x, w, so, block):
+    """A decayed histogram's add (`estimators.DecayedHistogram`); so >= 0: the column of its sums by
+    blocks of `block` bins, kept with the bins (rescaled with them, added to with the bin)."""
     g = fixed[i, o] / dw
     if g > RESCALE_AT:
         scale = 1.0 / g
         for j in range(bins):
             fixed[i, o + 2 + j] = fixed[i, o + 2 + j] * scale
+        if so >= 0:
+            for b in range(bins // block):
+                fixed[i, so + b] = fixed[i, so + b] * scale
         fixed[i, o + 1] *= scale
         g = 1.0
     fixed[i, o] = g
     k = min(bins - 1, max(0, int((x - lo) / width)))
     fixed[i, o + 2 + k] += w * g
+    if so >= 0:
+        fixed[i, so + k // block] += w * g
     fixed[i, o + 1] += w * g
 
 
@@ -113,50 +120,54 @@ def hist_weight(fixed, i, o):
 
 
 @helper
-def hist_cdf(fixed, i, o, bins, lo, width, x):
+def blocked_cdf(fixed, i, o, so, bins, block, lo, width, x):
+    """`estimators.DecayedHistogram.cdf` of the histogram at column o with its block sums at column
+    so: the blocks below x's bin, then that block's bins (the same sum to rounding, in a few dozen
+    additions instead of one per bin below x's)."""
     total = fixed[i, o + 1]
     if total <= 0:
         return 0.5
     pos = (x - lo) / width
     k = min(bins - 1, max(0, int(pos)))
+    kb = k // block
     below = 0.0
-    for j in range(k):
+    for b in range(kb):
+        below += fixed[i, so + b]
+    for j in range(kb * block, k):
         below += fixed[i, o + 2 + j]
     below += fixed[i, o + 2 + k] * min(1.0, max(0.0, pos - k))
     return below / total
 
 
 @helper
-def cum_cdf(fixed, i, o, cum, bins, lo, width, x):
-    """hist_cdf of the histogram at column o from its running sums `cum` (cum[j]: bins 0..j added in
-    order from 0.0, the same additions hist_cdf makes): no second pass over the bins."""
-    total = fixed[i, o + 1]
-    if total <= 0:
-        return 0.5
-    pos = (x - lo) / width
-    k = min(bins - 1, max(0, int(pos)))
-    below = cum[k - 1] if k else 0.0
-    below += fixed[i, o + 2 + k] * min(1.0, max(0.0, pos - k))
-    return below / total
+def blocked_total(fixed, i, so, n):
+    """The sum of n block sums from column so: every bin of the histogram."""
+    total = 0.0
+    for b in range(n):
+        total += fixed[i, so + b]
+    return total
 
 
 @helper
-def hist_quantile(cum, bins, lo, hi, width, p):
-    total = cum[bins - 1]
+def blocked_quantile(fixed, i, o, so, bins, block, lo, hi, width, total, p):
+    """`estimators.DecayedHistogram.quantiles` of the histogram at column o with its block sums at
+    column so and `total` their sum: the first bin whose running sum reaches p * total (bisect_left
+    over the running sums), found block by block, then interpolated inside the bin."""
     target = p * total
-    k = 0  # bisect_left
-    lo_k, hi_k = 0, bins
-    while lo_k < hi_k:
-        mid = (lo_k + hi_k) // 2
-        if cum[mid] < target:
-            lo_k = mid + 1
-        else:
-            hi_k = mid
-    k = lo_k
-    if k >= bins:
+    below = 0.0
+    b, n = 0, bins // block
+    while b < n and below + fixed[i, so + b] < target:
+        below += fixed[i, so + b]
+        b += 1
+    if b >= n:
         return hi
-    below = cum[k - 1] if k else 0.0
-    inside = cum[k] - below
+    k, last = b * block, b * block + block - 1
+    while k < last and below + fixed[i, o + 2 + k] < target:
+        below += fixed[i, o + 2 + k]
+        k += 1
+    inside = fixed[i, o + 2 + k]
+    if below + inside < target:  # the block's bins sum, to rounding, below its block sum: its end
+        return lo + (k + 1) * width
     return lo + (k + ((target - below) / inside if inside > 0 else 0.0)) * width
 
 

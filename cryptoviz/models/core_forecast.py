@@ -11,13 +11,14 @@ from cryptoviz.models.core_estimators import (
     binned_base,
     binned_rate,
     blend,
+    blocked_cdf,
+    blocked_quantile,
+    blocked_total,
     clip,
-    cum_cdf,
     faded,
     fm_add,
     fm_t_stat,
     hist_add,
-    hist_quantile,
     hist_weight,
     least_mean,
     observation_weight,
@@ -67,21 +68,23 @@ from cryptoviz.models.layout import (
     NORMAL_ZS,
     NPBIN,
     NR,
+    NRB,
     NSHRINK,
     NVB,
     P_BLENDS,
     PUP,
     Q_MOVES,
     RESID,
+    RESID_BLOCK,
     RESID_HI,
     RESID_LO,
+    RESID_SUMS,
     RESIDUAL_BINS,
     RIDGE,
     SHRINK_FM,
     SHRINK_T,
     SHRINKS,
     VH,
-    H,
 )
 
 
@@ -104,9 +107,10 @@ def learn_outcome(fixed, i, h, cfg, ring, s, outcome, x):
     width = (RESID_HI - RESID_LO) / bins
     d_resid = faded(cfg[C_RESID_DECAY], w)
     for r in (regime, NR):  # the regime's residuals and every regime's
+        c = h * (NR + 1) + r
         hist_add(
-            fixed, i, RESID + (h * (NR + 1) + r) * (2 + bins), bins, RESID_LO, width, d_resid,
-            z - ring[i, s, fc + F_ZPOINT], w,
+            fixed, i, RESID + c * (2 + bins), bins, RESID_LO, width, d_resid,
+            z - ring[i, s, fc + F_ZPOINT], w, RESID_SUMS + c * NRB, RESID_BLOCK,
         )  # fmt: skip
     up = 1.0 if outcome > base else 0.0
     po = PUP + h * (1 + 2 * NPBIN + 2)
@@ -190,14 +194,19 @@ def forecast_into(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
     width = (RESID_HI - RESID_LO) / bins
     ho = residual_column(fixed, i, h, regime)
     if ho >= 0:
-        cum = scratch.cum[h]  # residual_sums
+        so = RESID_SUMS + (ho - RESID) // (2 + bins) * NRB
+        total = blocked_total(fixed, i, so, NRB)
         for lv in range(NL):
             alpha = fixed[i, ALPHA + (h * NR + regime) * NL + lv]
-            lo = hist_quantile(cum, bins, RESID_LO, RESID_HI, width, alpha / 2)
-            hi = hist_quantile(cum, bins, RESID_LO, RESID_HI, width, 1 - alpha / 2)
+            lo = blocked_quantile(
+                fixed, i, ho, so, bins, RESID_BLOCK, RESID_LO, RESID_HI, width, total, alpha / 2
+            )
+            hi = blocked_quantile(
+                fixed, i, ho, so, bins, RESID_BLOCK, RESID_LO, RESID_HI, width, total, 1 - alpha / 2
+            )
             out[o + F_BOUNDS + 2 * lv] = price * math.exp((z + lo) * scale)
             out[o + F_BOUNDS + 2 * lv + 1] = price * math.exp((z + hi) * scale)
-        raw = 1.0 - cum_cdf(fixed, i, ho, cum, bins, RESID_LO, width, -z)
+        raw = 1.0 - blocked_cdf(fixed, i, ho, so, bins, RESID_BLOCK, RESID_LO, width, -z)
         po = PUP + h * (1 + 2 * NPBIN + 2)
         binned, base = binned_rate(fixed, i, po, cfg, h, raw), binned_base(fixed, i, po)
         k = least_mean(fixed, i, BRIER_FM + h * NBLEND * FM, NBLEND)
@@ -218,29 +227,6 @@ def forecast_into(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
         out[o + F_FEATURES + k] = x[k]
     out[o + F_ZPOINT] = z
     out[o + F_ZRIDGE] = z_ridge
-
-
-@helper
-def residual_sums(fixed, i, regime, cum):
-    """cum[h, j]: the bins 0..j of horizon h's residual histogram (`residual_column`) added in order
-    from 0.0, as `hist_cdf` adds them. Two horizons at a time in one pass: each one's sum is a chain
-    of additions, each waiting for the one before, and the CPU runs two independent chains side by
-    side."""
-    for h0 in range(0, H, 2):
-        h1 = min(h0 + 1, H - 1)
-        o0, o1 = residual_column(fixed, i, h0, regime), residual_column(fixed, i, h1, regime)
-        if o0 < 0:
-            o0 = o1
-        if o1 < 0:
-            o1 = o0
-        if o0 < 0:
-            continue
-        a0 = a1 = 0.0
-        for j in range(RESIDUAL_BINS):
-            a0 += fixed[i, o0 + 2 + j]
-            a1 += fixed[i, o1 + 2 + j]
-            cum[h0, j] = a0
-            cum[h1, j] = a1
 
 
 @helper

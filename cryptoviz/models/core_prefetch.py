@@ -10,7 +10,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from cryptoviz.models.core_jit import helper
-from cryptoviz.models.layout import ALPHA, NQ, RESID
+from cryptoviz.models.layout import ALPHA, NQ, SIGMAS
 
 AHEAD = 4  # ticks: the distance at which a symbol's state is prefetched (its queues' heads, at twice that)
 LINE = 8  # float64s (or int64s) per cache line
@@ -45,11 +45,11 @@ def prefetch_meta(meta, j):
 
 @helper
 def prefetch_symbol(fixed, rings, meta, j):
-    """Symbol j's state that every tick touches: its row but the residual histograms' bins (a tick
-    reads one column of them from start to end, which the CPU streams by itself), and each queue's
-    first slot (settled) and next one (filled)."""
+    """Symbol j's state that every tick touches: its row but the histograms' bins (a tick reads
+    their block sums, prefetched, then the few blocks of bins where its quantiles fall), and each
+    queue's first slot (settled) and next one (filled)."""
     base = j * fixed.shape[1]
-    for c in range(0, RESID, LINE):
+    for c in range(0, SIGMAS + 2, LINE):  # to the sigma history's weight
         prefetch(fixed, base + c)
     for c in range(ALPHA, fixed.shape[1], LINE):
         prefetch(fixed, base + c)

@@ -55,9 +55,16 @@ VOL_BLEND_W = tuple(w for blend in VOL_BLENDS for w in blend)  # flat: numba ind
 NPBIN = len(ForecastConfig().p_up_edges) + 1
 SIGMA_BINS = 240
 RESIDUAL_BINS = 400
+# the core keeps each histogram's bins summed by blocks as well, so a quantile or a CDF reads the
+# block sums and the bins of one block, not every bin before it
+SIGMA_BLOCK = 16
+NSB = SIGMA_BINS // SIGMA_BLOCK
+RESID_BLOCK = 20
+NRB = RESIDUAL_BINS // RESID_BLOCK
+assert NSB * SIGMA_BLOCK == SIGMA_BINS and NRB * RESID_BLOCK == RESIDUAL_BINS
 # the core's scratch memory, which its caller owns: the features (NK), the ridge's augmented matrix
-# (NK x NK + 1) and solution (NK), each horizon's residual histogram's running sums (H x RESIDUAL_BINS)
-WORK = NK + NK * (NK + 1) + NK + H * RESIDUAL_BINS
+# (NK x NK + 1) and solution (NK)
+WORK = NK + NK * (NK + 1) + NK
 LAGS = tuple(hac_lags(s) for s in HORIZONS.values())
 HORIZON_S = tuple(HORIZONS.values())  # each horizon's seconds (the summary's independent outcomes)
 LMAX = max(LAGS)
@@ -99,13 +106,17 @@ TREND_WIN = WIN + TimeWindow.WIDTH
 VOL = _block(4)
 # the EWMA variances (fast 0, long 1, quick 2): var, weight, has last, last t, last price
 EWMA = _block(3 * EwmaVariance.WIDTH)
-SIGMAS = _block(2 + SIGMA_BINS)  # g, total, counts
+SIGMA_SUMS = _block(NSB)  # the sigma history's block sums
 # per horizon: the forecaster
 LAST_DUE = _block(H)  # the due time of the last outcome learnt from (-inf: none)
 RIDGE = _block(H * (NK * NK + NK))
 PUP = _block(H * (1 + 2 * NPBIN + 2))  # g, n[bins], hits[bins], total_n, total_hits
 SHRINK_FM = _block(H * NSHRINK * FM)
 BRIER_FM = _block(H * NBLEND * FM)
+RESID_SUMS = _block(H * (NR + 1) * NRB)  # each residual histogram's block sums, in RESID's order
+# the histograms, from SIGMAS to ALPHA: a tick reads their block sums and a few of their blocks, so
+# their bins are left out of what the core prefetches
+SIGMAS = _block(2 + SIGMA_BINS)  # g, total, counts
 RESID = _block(H * (NR + 1) * (2 + RESIDUAL_BINS))  # per regime, then pooled: g, total, counts
 ALPHA = _block(H * NR * NL)
 # the move forecaster's fading means: per horizon, per blend

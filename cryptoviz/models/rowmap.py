@@ -82,6 +82,21 @@ def _resid(h: int, r: int) -> int:
     return RESID + (h * (NR + 1) + r) * (2 + RESIDUAL_BINS)
 
 
+def _block_sums(row: np.ndarray) -> None:
+    """Each histogram's block sums (the core's own index, no estimator's) from its bins."""
+    columns = [(SIGMAS, layout.SIGMA_BINS, layout.SIGMA_BLOCK, layout.SIGMA_SUMS)] + [
+        (
+            RESID + c * (2 + RESIDUAL_BINS),
+            RESIDUAL_BINS,
+            layout.RESID_BLOCK,
+            layout.RESID_SUMS + c * layout.NRB,
+        )
+        for c in range(layout.H * (NR + 1))
+    ]
+    for o, bins, block, so in columns:
+        row[so : so + bins // block] = row[o + 2 : o + 2 + bins].reshape(-1, block).sum(axis=1)
+
+
 def _forecaster_blocks(fc: Forecaster) -> list:
     """(column, estimator) of every forecaster estimator with a block (the EWMAs, the sigma history,
     per horizon the ridge, the P(up) map, the fading means and the residuals, the moves' means)."""
@@ -114,6 +129,7 @@ def encode(m: SymbolModel) -> tuple[np.ndarray, Items]:
     fc = m.forecaster
     for o, estimator in _forecaster_blocks(fc):
         estimator.to_block(row, o)
+    _block_sums(row)
     for h, hf in enumerate(fc.horizons.values()):
         row[LAST_DUE + h] = hf.last_due
         for r, levels in enumerate(hf.levels):
