@@ -28,7 +28,7 @@ import orjson
 from cryptoviz.contracts.backtest import BacktestSummary
 from cryptoviz.models import HORIZONS
 from cryptoviz.models.engine import ModelStats
-from cryptoviz.schema import FIELDS, Quote, format_ts, to_dict
+from cryptoviz.schema import FIELDS, InvalidQuote, Quote, format_ts, parse_ts, to_dict
 from cryptoviz.scoring.summary import ModelScore, ScoreSummary
 
 Horizon = Literal["1h", "6h"]
@@ -448,8 +448,18 @@ def decode_latest(raw: bytes) -> LatestQuote:
             raise ContractError(f"LatestQuote: a value is not the {QUOTE_SIZE} bytes of a quote")
         return latest_of_record(_QUOTE_RECORD.unpack(raw))
     if raw[:1] == b"{":
-        return LatestQuote(*msgspec.structs.astuple(_typed(_QUOTE_DOCUMENT, raw, "LatestQuote")))
-    return _typed(_QUOTE, raw, "LatestQuote")
+        return _zoned(LatestQuote(*msgspec.structs.astuple(_typed(_QUOTE_DOCUMENT, raw, "LatestQuote"))))
+    return _zoned(_typed(_QUOTE, raw, "LatestQuote"))
+
+
+def _zoned(quote: LatestQuote) -> LatestQuote:
+    """The quote with its times in the contract's form, as the binary layout gives them; ContractError
+    for a time that is not ISO 8601 with a zone (typed as text, any text passes msgspec's check)."""
+    try:
+        times = {f: format_ts(parse_ts(getattr(quote, f), f)) for f in ("source_ts", "ingest_ts")}
+    except InvalidQuote as exc:
+        raise ContractError(f"LatestQuote: {exc}") from None
+    return msgspec.structs.replace(quote, **times)
 
 
 def _typed(decoder: msgspec.json.Decoder[T] | msgspec.msgpack.Decoder[T], raw: Any, contract: str) -> T:

@@ -165,6 +165,13 @@ def test_a_latest_quote_in_the_json_or_msgpack_written_before_its_layout_is_read
         b'{"symbol": "ETH"}',  # a document missing its fields
         msgspec.msgpack.encode(["ETH", 1.0]),  # an array too short
         msgspec.msgpack.encode([1, "ETH", "Ether", "x", None, None, None, "test", "t", "t"]),  # price: text
+        # times that are not ISO 8601 with a zone (the market table could not show them)
+        msgspec.msgpack.encode(
+            [1, "ETH", "Ether", 1.0, None, None, None, "test", "yesterday", "2025-01-01T00:00:00Z"]
+        ),
+        b'{"schema_version": 1, "symbol": "ETH", "name": "Ether", "price_usd": 1.0, "market_cap_usd": null,'
+        b' "volume_24h_usd": null, "change_24h_pct": null, "source": "test",'
+        b' "source_ts": "2025-01-01T00:00:00Z", "ingest_ts": "2025-01-01T00:00:00"}',
         b"\x9a",  # a value cut short
         b"\xc1\x01",  # a record cut short
     ],
