@@ -13,6 +13,10 @@ its queues grown to what the horizons hold, and every volatility regime's residu
 forecasts come from what was learnt, not from the cheaper placeholder). That warm-up is timed too
 and printed as the cold figure (first sight of a symbol costs its row, about 40 us, and the first
 touch of new memory).
+
+Where the core's time goes: it is also timed on RESIDENT_SYMBOLS symbols, whose state all stays in
+the CPU's caches (a thousand symbols' state, about 40 KB each, does not). The difference between
+the two per-tick figures is the core waiting on memory, which the machine's other tenants share.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ TICKS_PER_SYMBOL = 100
 WARM_TICKS = 400  # per symbol, before the clock: every regime's 50 hours of residuals and then some
 BATCH = 1000
 REFERENCE_TICKS = 20_000  # the reference engine is timed on the first ones only (about 5 s)
+RESIDENT_SYMBOLS = 40  # a symbol count whose state the caches hold (about 1.6 MB)
+RESIDENT_TICKS = 100_000
 
 
 def messages() -> list[bytes]:
@@ -81,8 +87,9 @@ def main() -> None:
     elapsed, core_s, scored = run(book, raw, allowed)
     decode_s, now = time_decode(raw, allowed)
     summary_us = time_summaries(book)
+    resident_us = time_resident(config)
     ref_s = time_reference(config, every[:REFERENCE_TICKS], allowed, now)
-    report(len(raw), len(warm), cold_s, elapsed, core_s, scored, decode_s, summary_us, ref_s)
+    report(len(raw), len(warm), cold_s, elapsed, core_s, scored, decode_s, summary_us, resident_us, ref_s)
 
 
 def time_decode(raw: list[bytes], allowed: set[str]) -> tuple[float, datetime]:
@@ -101,6 +108,28 @@ def time_summaries(book: ModelBook) -> float:
     for symbol in SYMBOLS:
         book.summary(symbol)
     return (time.perf_counter() - summary_start) / len(SYMBOLS) * 1e6
+
+
+def time_resident(config: ModelConfig) -> float:
+    """Microseconds per tick in the core alone for RESIDENT_SYMBOLS symbols, after the same warm-up
+    of WARM_TICKS hours each, in batches of BATCH ticks."""
+    book = ModelBook(config)
+    rng = np.random.default_rng(2)
+    rows = np.array([book.row(f"R{i}") for i in range(RESIDENT_SYMBOLS)], dtype=np.int64)
+    hours = WARM_TICKS + RESIDENT_TICKS // RESIDENT_SYMBOLS
+    walk = rng.uniform(1, 1000, RESIDENT_SYMBOLS) * np.cumprod(
+        np.exp(rng.normal(0, 0.01, (hours, RESIDENT_SYMBOLS))), axis=0
+    )
+    sym = np.tile(rows, hours)
+    ts = np.repeat(np.arange(hours) * 3600.0, RESIDENT_SYMBOLS)
+    prices = walk.ravel()
+    warm = WARM_TICKS * RESIDENT_SYMBOLS
+    for b in range(0, warm, BATCH):
+        book.apply(sym[b : b + BATCH], ts[b : b + BATCH], prices[b : b + BATCH])
+    start = time.perf_counter()
+    for b in range(warm, len(sym), BATCH):
+        book.apply(sym[b : b + BATCH], ts[b : b + BATCH], prices[b : b + BATCH])
+    return (time.perf_counter() - start) / (len(sym) - warm) * 1e6
 
 
 def time_reference(config: ModelConfig, raw: list[bytes], allowed: set[str], now: datetime) -> float:
@@ -122,6 +151,7 @@ def report(
     scored: int,
     decode_s: float,
     summary_us: float,
+    resident_us: float,
     ref_s: float,
 ) -> None:
     """Print the figures, then the bench's JSON line."""
@@ -139,6 +169,10 @@ def report(
         f"decode+validate {decode_s / n * 1e6:.2f} us, the compiled core {core_s / n * 1e6:.2f} us"
     )
     print(
+        f"the core on {RESIDENT_SYMBOLS} symbols, their state in the caches: {resident_us:.2f} us/tick; "
+        f"waiting on memory with {len(SYMBOLS)}: {core_s / n * 1e6 - resident_us:.2f} us/tick"
+    )
+    print(
         f"a symbol's scoreboard summary (once per batch that changes it, not per tick): {summary_us:.0f} us"
     )
     print(
@@ -153,6 +187,8 @@ def report(
             "core_us_per_tick": round(core_s / n * 1e6, 3),
             "core_ticks_per_s": round(n / core_s),
             "core_build": kernel.build,
+            "core_resident_us_per_tick": round(resident_us, 3),
+            "resident_symbols": RESIDENT_SYMBOLS,
             "cold_ticks_per_s": round(warm / cold_s),
             "summary_us_per_symbol": round(summary_us),
             "reference_ticks_per_s": round(ref_rate),
