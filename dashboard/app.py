@@ -16,8 +16,9 @@ from common import freeze_startup_heap, logged_in, require_login
 st.set_page_config(page_title="CryptoViz", layout="wide")
 # a visitor never sees a traceback: errors are logged by the server, the page shows a short message
 st.set_option("client.showErrorDetails", "none")
+# the default page is served at the root: Streamlit ignores a url_path given to it
 PAGES = [
-    st.Page("views/home.py", title="Home and system status", default=True, url_path="home"),
+    st.Page("views/home.py", title="Home and system status", default=True),
     st.Page("views/market.py", title="Live market", url_path="market"),
     st.Page("views/predictions.py", title="ML predictions", url_path="predictions"),
     st.Page("views/topics.py", title="Topics", url_path="topics"),
