@@ -5,7 +5,8 @@ it supplies now (comma-separated), frames and quotes per second since the previo
 of its last frame and its last error. Counters, running totals of the connection's own
 (`StreamStats`): `stream_frames.<name>`, `stream_quotes.<name>` (quotes the throttle handed over),
 `stream_reconnects.<name>`, `stream_stalls.<name>`, `stream_limit_waits.<name>` (reconnects that
-waited for the exchange's connection limit), `stream_rejects.<name>.<reason>`; and of the
+waited for the exchange's connection limit), `stream_resubscribes.<name>` (subscriptions sent again
+without the coins an exchange refused), `stream_rejects.<name>.<reason>`; and of the
 scraper's side: `stream_standby.<name>` (quotes of a source that did not supply the coin then),
 `stream_handovers`, `stream_dropped` (the queue to the publisher was full: the oldest quote went),
 `stream_held` (a coin's quotes before its warm start was done)."""
@@ -62,6 +63,7 @@ def stream_counters(name: str, stats: StreamStats) -> dict[str, int]:
         f"stream_reconnects.{name}": stats.reconnects,
         f"stream_stalls.{name}": stats.stalls,
         f"stream_limit_waits.{name}": stats.limit_waits,
+        f"stream_resubscribes.{name}": stats.resubscribes,
         f"stream_untyped.{name}": stats.untyped,
         f"stream_sink_errors.{name}": stats.sink_errors,  # quotes the failover or the feed failed on
     }

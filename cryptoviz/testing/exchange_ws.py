@@ -271,23 +271,29 @@ class LocalExchange:
         await self._pace(ws, frames, None)
 
     async def _coinbase(self, ws: ServerConnection) -> None:
-        body = await self._subscribe_message(ws)
-        if body is None or body.get("type") != "subscribe":
-            error = {"type": "error", "message": "Failed to subscribe", "reason": "no subscribe in time"}
-            await ws.send(orjson.dumps(error).decode())
-            return
-        products = [p for p in body.get("product_ids", []) if isinstance(p, str)]
-        channels = [c if isinstance(c, str) else c.get("name") for c in body.get("channels", [])]
+        """A subscribe message naming a product without history is answered with an error per such
+        product and otherwise ignored, its valid products too, as the feed does; the client may
+        send another within SUBSCRIBE_WITHIN_S."""
         by_pair = {pair: sym for sym, pair in coinbase.PAIRS.items() if sym in self.series}
-        for p in products:
-            if p not in by_pair:
+        while True:
+            body = await self._subscribe_message(ws)
+            if body is None or body.get("type") != "subscribe":
+                error = {"type": "error", "message": "Failed to subscribe", "reason": "no subscribe in time"}
+                await ws.send(orjson.dumps(error).decode())
+                return
+            products = [p for p in body.get("product_ids", []) if isinstance(p, str)]
+            channels = [c if isinstance(c, str) else c.get("name") for c in body.get("channels", [])]
+            invalid = [p for p in products if p not in by_pair]
+            if not invalid:
+                break
+            for p in invalid:
                 error = {
                     "type": "error",
                     "message": "Failed to subscribe",
                     "reason": f"{p} is not a valid product",
                 }
                 await ws.send(orjson.dumps(error).decode())
-        known = [p for p in products if p in by_pair]
+        known = products
         listing = {"type": "subscriptions", "channels": [{"name": c, "product_ids": known} for c in channels]}
         await ws.send(orjson.dumps(listing).decode())
         beat = [0.0]

@@ -84,8 +84,13 @@ def test_each_exchange_is_subscribed_and_quotes_every_coin_it_lists(local, name)
             )
     if name == "binance":
         assert "dogeusdt@trade" in server.paths[-1] and "btcusdt@trade" in server.paths[-1]
+    elif name == "coinbase":  # the feed ignored the subscription naming DOGE: asked again without it
+        asked = [orjson.loads(adapter(name).subscribe(coins)[0]) for coins in (COINS, HISTORY)]
+        assert server.subscribes[-2:] == asked
+        assert conn.stats.resubscribes == 1
     else:
         assert server.subscribes[-1] == orjson.loads(adapter(name).subscribe(COINS)[0])
+        assert conn.stats.resubscribes == 0
     assert {q.source for q in quotes} == {name}
     assert all(q.source_ts.utcoffset() == timedelta(0) for q in quotes)  # UTC, zone-aware
     assert conn.stats.rejects == {} and conn.stats.connects == 1 and conn.stats.quotes >= len(quotes)
@@ -134,6 +139,9 @@ def test_reconnects_after_the_server_drops_the_connection(local):
         wait_for(lambda: conn.stats.state == LIVE and len(quotes) > before + 4, 20, "quotes again")
     assert conn.stats.connects >= 2 and conn.stats.last_error is not None
     assert len(server.subscribes) >= 2  # subscribed again on the new connection
+    # ...without DOGE, which the first connection's subscription was refused for
+    assert server.subscribes[-1] == orjson.loads(adapter("coinbase").subscribe(HISTORY)[0])
+    assert conn.stats.resubscribes == 1
     assert strictly_later(quotes)
 
 

@@ -63,6 +63,9 @@ class Parsed(msgspec.Struct, frozen=True):
 class StreamAdapter(Protocol):
     name: str  # the quote's source: one of schema.SOURCES
     connects: ConnectLimit  # the connection attempts the exchange allows an IP
+    # a subscription that names one pair the exchange refuses subscribes none (Coinbase): the
+    # connection asks again, at once, for the coins not refused
+    refusal_voids_subscription: bool
 
     def lists(self) -> frozenset[str]:
         """The coins this exchange has a USD (or USDT) pair for."""
@@ -101,6 +104,8 @@ class PairMap:
 class PairAdapter:
     """What the adapters share: the pairs they list and, for an exchange that takes its
     subscriptions as messages, the endpoint's URL as it is."""
+
+    refusal_voids_subscription = False
 
     def __init__(self, pairs: Mapping[str, str]) -> None:
         self.pairs = PairMap(pairs)

@@ -11,11 +11,12 @@ product, so a quiet pair is no stalled connection. Messages as the Exchange docu
   price is `price`, the event time `time` (when a ticker comes without one, the receive time)
 - heartbeat: `{"type": "heartbeat", "sequence", "last_trade_id", "product_id", "time"}`
 - error: `{"type": "error", "message": "Failed to subscribe", "reason": "XYZ-USD is not a valid
-  product"}`: the coins the reason names are unlisted
+  product"}`: the coins the reason names are unlisted. The feed then ignores that subscribe message
+  as a whole, the valid products in it too, so the connection subscribes again without them
 
 New message types may be added at any time and are to be ignored: they are control messages here.
 Limits (per IP): 8 requests a second, bursts up to 20; 100 messages a second from the client. One
-subscribe message is sent per connection.
+subscribe message is sent per connection, and one more after each refusal.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ TICKER = msgspec.json.Decoder(Ticker)
 class Coinbase(PairAdapter):
     name = "coinbase"
     connects = ConnectLimit(8, 1.0)
+    refusal_voids_subscription = True
 
     def __init__(self) -> None:
         super().__init__(PAIRS)

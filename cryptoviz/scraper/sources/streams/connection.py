@@ -55,6 +55,7 @@ class StreamStats:
     connects: int = 0
     reconnects: int = 0
     limit_waits: int = 0  # reconnects that waited for the exchange's connection limit
+    resubscribes: int = 0  # subscriptions sent again, without the coins a refusal named
     stalls: int = 0
     sink_errors: int = 0
     last_frame_ts: datetime | None = None  # when the last frame was received (UTC)
@@ -98,6 +99,7 @@ class StreamConnection:
         self._last_tick: dict[str, float] = {}  # coin -> clock time of its last tick
         self._logged: dict[str, float] = {}  # reason -> clock time of its last log line
         self._delivered = False  # the current connection gave a tick
+        self._resubscribe = False  # the exchange voided the subscription: ask again without the refused
         self._ticked = 0.0  # clock time of the current connection's last tick (or of its start)
 
     def view(self) -> SourceView:
@@ -161,6 +163,7 @@ class StreamConnection:
     async def _session(self, stop: asyncio.Event) -> bool:
         """One connection, subscribed and read until it drops, stalls or `stop`. True: it gave ticks."""
         self._delivered = False
+        self._resubscribe = False
         try:
             async with connect(
                 self.url,
@@ -170,9 +173,10 @@ class StreamConnection:
                 close_timeout=2.0,
             ) as ws:
                 self.stats.connects += 1
-                for message in self.adapter.subscribe(self.symbols):
+                coins = self._subscribable()
+                for message in self.adapter.subscribe(coins):
                     await ws.send(message)
-                log.info("stream_connected", source=self.name, url=self.url, coins=",".join(self.symbols))
+                log.info("stream_connected", source=self.name, url=self.url, coins=",".join(coins))
                 return await self._read(ws, stop)
         except ConnectionClosed as exc:
             self.stats.last_error = f"closed:{exc.rcvd.code}" if exc.rcvd else "closed:no_close_frame"
@@ -195,6 +199,8 @@ class StreamConnection:
             now = self.clock()
             if frame is not None and self._on_frame(frame, now):
                 last_good = now
+            if self._resubscribe:
+                await self._subscribe_again(ws)
             self._flush(now)
             if now - last_good >= self.stall_s or now - self._ticked >= tickless_s:
                 self.stats.stalls += 1
@@ -209,6 +215,21 @@ class StreamConnection:
                 )
                 break
         return self._delivered
+
+    def _subscribable(self) -> list[str]:
+        """The coins to subscribe: those wanted that the exchange has not refused."""
+        return [s for s in self.symbols if s not in self.stats.unlisted]
+
+    async def _subscribe_again(self, ws: ClientConnection) -> None:
+        """After a refusal that voided the subscription: subscribe the coins not refused."""
+        self._resubscribe = False
+        coins = self._subscribable()
+        if not coins:
+            return
+        self.stats.resubscribes += 1
+        for message in self.adapter.subscribe(coins):
+            await ws.send(message)
+        log.warning("stream_subscribed_again", source=self.name, coins=",".join(coins))
 
     def _on_frame(self, frame: str | bytes, now: float) -> bool:
         """Count and take in one frame. True: it was usable (a tick or a control message)."""
@@ -261,8 +282,11 @@ class StreamConnection:
     def _control(self, parsed: Parsed) -> None:
         self.stats.controls += 1
         if parsed.unlisted:
+            asked = self._wanted.intersection(parsed.unlisted) - self.stats.unlisted
             self.stats.unlisted = self.stats.unlisted | frozenset(parsed.unlisted)
             log.warning("stream_pairs_refused", source=self.name, coins=",".join(parsed.unlisted))
+            if asked and self.adapter.refusal_voids_subscription:
+                self._resubscribe = True
 
     def _flush(self, now: float) -> None:
         for quote in self.throttle.due(now):
