@@ -85,13 +85,9 @@ def _resid(h: int, r: int) -> int:
 def _block_sums(row: np.ndarray) -> None:
     """Each histogram's block sums (the core's own index, no estimator's) from its bins."""
     columns = [(SIGMAS, layout.SIGMA_BINS, layout.SIGMA_BLOCK, layout.SIGMA_SUMS)] + [
-        (
-            RESID + c * (2 + RESIDUAL_BINS),
-            RESIDUAL_BINS,
-            layout.RESID_BLOCK,
-            layout.RESID_SUMS + c * layout.NRB,
-        )
-        for c in range(layout.H * (NR + 1))
+        (_resid(h, r), RESIDUAL_BINS, layout.RESID_BLOCK, layout.RESID_SUMS + (h * (NR + 1) + r) * layout.NRB)
+        for h in range(layout.H)
+        for r in range(NR + 1)
     ]
     for o, bins, block, so in columns:
         row[so : so + bins // block] = row[o + 2 : o + 2 + bins].reshape(-1, block).sum(axis=1)
