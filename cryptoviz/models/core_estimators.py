@@ -94,23 +94,21 @@ def ewma_hourly(fixed, i, o):
 
 @helper
 def hist_add(fixed, i, o, bins, lo, width, dw, x, w, so, block):
-    """A decayed histogram's add (`estimators.DecayedHistogram`); so >= 0: the column of its sums by
+    """A decayed histogram's add (`estimators.DecayedHistogram`); so: the column of its sums by
     blocks of `block` bins, kept with the bins (rescaled with them, added to with the bin)."""
     g = fixed[i, o] / dw
     if g > RESCALE_AT:
         scale = 1.0 / g
         for j in range(bins):
             fixed[i, o + 2 + j] = fixed[i, o + 2 + j] * scale
-        if so >= 0:
-            for b in range(bins // block):
-                fixed[i, so + b] = fixed[i, so + b] * scale
+        for b in range(bins // block):
+            fixed[i, so + b] = fixed[i, so + b] * scale
         fixed[i, o + 1] *= scale
         g = 1.0
     fixed[i, o] = g
     k = min(bins - 1, max(0, int((x - lo) / width)))
     fixed[i, o + 2 + k] += w * g
-    if so >= 0:
-        fixed[i, so + k // block] += w * g
+    fixed[i, so + k // block] += w * g
     fixed[i, o + 1] += w * g
 
 

@@ -107,11 +107,10 @@ def learn_outcome(fixed, i, h, cfg, ring, s, outcome, x):
     width = (RESID_HI - RESID_LO) / bins
     d_resid = faded(cfg[C_RESID_DECAY], w)
     for r in (regime, NR):  # the regime's residuals and every regime's
-        c = h * (NR + 1) + r
+        o, so = residual_histogram(h, r)
         hist_add(
-            fixed, i, RESID + c * (2 + bins), bins, RESID_LO, width, d_resid,
-            z - ring[i, s, fc + F_ZPOINT], w, RESID_SUMS + c * NRB, RESID_BLOCK,
-        )  # fmt: skip
+            fixed, i, o, bins, RESID_LO, width, d_resid, z - ring[i, s, fc + F_ZPOINT], w, so, RESID_BLOCK
+        )
     up = 1.0 if outcome > base else 0.0
     po = PUP + h * (1 + 2 * NPBIN + 2)
     p_raw = ring[i, s, fc + F_PRAW]
@@ -192,9 +191,8 @@ def forecast_into(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
     z = SHRINKS[best] * z_ridge
     bins = RESIDUAL_BINS
     width = (RESID_HI - RESID_LO) / bins
-    ho = residual_column(fixed, i, h, regime)
+    ho, so = residual_column(fixed, i, h, regime)
     if ho >= 0:
-        so = RESID_SUMS + (ho - RESID) // (2 + bins) * NRB
         total = blocked_total(fixed, i, so, NRB)
         for lv in range(NL):
             alpha = fixed[i, ALPHA + (h * NR + regime) * NL + lv]
@@ -230,10 +228,19 @@ def forecast_into(fixed, i, h, cfg, price, sigma, regime, x, out, o, scratch):
 
 
 @helper
+def residual_histogram(h, r):
+    """The columns of horizon h's residual histogram of regime r (NR: every regime's): its bins'
+    header, and its block sums."""
+    c = h * (NR + 1) + r
+    return RESID + c * (2 + RESIDUAL_BINS), RESID_SUMS + c * NRB
+
+
+@helper
 def residual_column(fixed, i, h, regime):
-    """HorizonForecaster._residuals: the column of the histogram to use, -1 for none."""
+    """HorizonForecaster._residuals: the columns (`residual_histogram`) of the histogram to use,
+    (-1, -1) for none."""
     for r in (regime, NR):
-        o = RESID + (h * (NR + 1) + r) * (2 + RESIDUAL_BINS)
+        o, so = residual_histogram(h, r)
         if hist_weight(fixed, i, o) >= MIN_RESIDUALS:
-            return o
-    return -1
+            return o, so
+    return -1, -1
