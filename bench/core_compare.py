@@ -72,13 +72,13 @@ def other_core(commit: str, into: Path) -> ModuleType:
     return importlib.import_module(f"{package}.core")
 
 
-def ticks(book: Any, symbols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hourly random walks of `symbols` symbols: WARM_HOURS and then TICKS more, in time order."""
+def ticks(book: Any, symbols: int, timed: int = TICKS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hourly random walks of `symbols` symbols: WARM_HOURS and then `timed` ticks more, in time order."""
     rng = np.random.default_rng(1)
     rows = np.array([book.row(f"S{i:04d}") for i in range(symbols)], dtype=np.int64)
     prices = rng.uniform(1, 1000, symbols)
     all_rows, all_ts, all_prices = [], [], []
-    for hour in range(WARM_HOURS + TICKS // symbols + 1):
+    for hour in range(WARM_HOURS + timed // symbols + 1):
         prices = prices * np.exp(rng.normal(0, 0.01, symbols))
         all_rows.append(rows)
         all_ts.append(np.full(symbols, hour * 3600.0))

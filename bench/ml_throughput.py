@@ -26,6 +26,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
+import core_compare
 import numpy as np
 
 from cryptoviz.models import kernel
@@ -111,19 +112,11 @@ def time_summaries(book: ModelBook) -> float:
 
 
 def time_resident(config: ModelConfig) -> float:
-    """Microseconds per tick in the core alone for RESIDENT_SYMBOLS symbols, after the same warm-up
-    of WARM_TICKS hours each, in batches of BATCH ticks."""
+    """Microseconds per tick in the core alone for RESIDENT_SYMBOLS symbols, in batches of BATCH
+    ticks, after a warm-up of core_compare.WARM_HOURS hours each (core_compare's hourly random walks)."""
     book = ModelBook(config)
-    rng = np.random.default_rng(2)
-    rows = np.array([book.row(f"R{i}") for i in range(RESIDENT_SYMBOLS)], dtype=np.int64)
-    hours = WARM_TICKS + RESIDENT_TICKS // RESIDENT_SYMBOLS
-    walk = rng.uniform(1, 1000, RESIDENT_SYMBOLS) * np.cumprod(
-        np.exp(rng.normal(0, 0.01, (hours, RESIDENT_SYMBOLS))), axis=0
-    )
-    sym = np.tile(rows, hours)
-    ts = np.repeat(np.arange(hours) * 3600.0, RESIDENT_SYMBOLS)
-    prices = walk.ravel()
-    warm = WARM_TICKS * RESIDENT_SYMBOLS
+    sym, ts, prices = core_compare.ticks(book, RESIDENT_SYMBOLS, RESIDENT_TICKS)
+    warm = core_compare.WARM_HOURS * RESIDENT_SYMBOLS
     for b in range(0, warm, BATCH):
         book.apply(sym[b : b + BATCH], ts[b : b + BATCH], prices[b : b + BATCH])
     start = time.perf_counter()
