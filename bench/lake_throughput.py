@@ -131,7 +131,7 @@ def main() -> None:
         f"each as the writer made them, {floor_s:.1f}s"
     )
     print("where the time goes, each part alone in one Python process:")
-    print(f"  Kafka read into Arrow ({read_rows} rows): {read_s:.1f}s = {read_rows / read_s:,.0f}/s")
+    print(f"  Kafka read into lake rows ({read_rows} rows): {read_s:.1f}s = {read_rows / read_s:,.0f}/s")
     print(f"  JSON decode + contract validation: {validate_s:.1f}s = {len(values) / validate_s:,.0f}/s")
     print(f"  Parquet write by pyarrow, partitioned: {write_s:.1f}s = {len(quotes) / write_s:,.0f}/s")
     emit_json(
@@ -168,8 +168,8 @@ def publish(bootstrap: str, topic: str, values: list[tuple[str, bytes]]) -> None
 class TimedWriter(BatchWriter):
     """The job's BatchWriter, with when its batch started and how long its scan and writer took."""
 
-    def __init__(self, fs: pafs.FileSystem, base: str, telemetry: Telemetry, max_future_s: float) -> None:
-        super().__init__(fs, base, telemetry, max_future_s)
+    def __init__(self, fs: pafs.FileSystem, base: str, telemetry: Telemetry) -> None:
+        super().__init__(fs, base, telemetry)
         self.times = {"batch_at": 0.0, "end_at": 0.0, "scan_s": 0.0, "write_s": 0.0}
 
     def split(self, df: DataFrame) -> tuple[pa.Table, pa.Table]:
@@ -199,7 +199,7 @@ def warm_batch(bootstrap: str, lake: str, quotes: list) -> tuple[int, float, dic
     telemetry = Telemetry("bench-lake", None)
 
     def run(topic: str, lake_url: str) -> tuple[float, dict[str, float]]:
-        writer = TimedWriter(*filesystem(lake_url), telemetry, MAX_FUTURE_S)
+        writer = TimedWriter(*filesystem(lake_url), telemetry)
         stream = quotes_stream(spark, bootstrap, topic, len(quotes), MAX_FUTURE_S)
         t = time.perf_counter()
         query = (

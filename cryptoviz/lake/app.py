@@ -72,7 +72,7 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     telemetry.gauge("spark_master", master)
     telemetry.gauge("spark_ui", f"http://127.0.0.1:{lake.spark_ui_port}")
     max_future_s = load(ContractSettings).max_future_s
-    writer = batch_writer(fs, base, telemetry, lake, max_future_s)
+    writer = batch_writer(fs, base, telemetry, lake)
     start = partial(start_query, spark, kafka, lake, url, writer, max_future_s, once)
     started = time.monotonic()
     backoff = Backoff(base_s=2, cap_s=60)
@@ -90,9 +90,7 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
         )
 
 
-def batch_writer(
-    fs: pafs.FileSystem, base: str, telemetry: Telemetry, lake: LakeSettings, max_future_s: float
-) -> BatchWriter:
+def batch_writer(fs: pafs.FileSystem, base: str, telemetry: Telemetry, lake: LakeSettings) -> BatchWriter:
     """The foreachBatch sink, with its upkeep started first."""
     from cryptoviz.lake.job import BatchWriter
     from cryptoviz.lake.upkeep import Upkeep
@@ -106,7 +104,7 @@ def batch_writer(
         lake.lake_compact_open_files,
     )
     upkeep.start()  # a compaction a kill cut short is finished before the first batch
-    return BatchWriter(fs, base, telemetry, max_future_s, upkeep)
+    return BatchWriter(fs, base, telemetry, upkeep)
 
 
 def start_query(

@@ -4,8 +4,8 @@ A JVM starting Spark loads and verifies tens of thousands of classes from the ja
 first batch, and again in every process that starts one (the lake service, each restart of it, each
 `--once` run). The JVM can map them from an archive instead (`-XX:SharedArchiveFile`); it writes
 one at its exit when told to (`-XX:ArchiveClassesAtExit`). Here a training run does that: the lake
-job's own expressions and sink (`job.validated`, `job.BatchWriter`) over a stream of a few quotes,
-from a source of this module's with the Kafka source's schema, so the archive holds what the job
+job's own sink (`job.BatchWriter`) over a stream of a few quotes, from a source of this module's
+that yields the Kafka source's rows (`cryptoviz.lake.rows`), so the archive holds what the job
 loads. `job.session` passes the archive to the driver when it is there
 (`class_archive.java_options`).
 
@@ -30,8 +30,8 @@ from cryptoviz.lake import class_archive
 
 # --- the training run (a process of its own: the JVM writes the archive when it exits) ----------
 def _quotes() -> list[bytes]:
-    """A day of hourly quotes for two coins, and one message the expressions refuse (the
-    contract's Python validator then judges it, as in a live batch)."""
+    """A day of hourly quotes for two coins, and one message the contract refuses (for the
+    quarantine, as in a live batch)."""
     from cryptoviz.schema import encode, make_quote
 
     t0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
@@ -51,8 +51,7 @@ def train(out: Path) -> None:
     from pyspark.sql.streaming.datasource import ReadLimit
 
     from cryptoviz.lake import job
-    from cryptoviz.lake.kafka_source import ARROW_SCHEMA, SCHEMA
-    from cryptoviz.schema import MAX_FUTURE_S
+    from cryptoviz.lake.rows import SPARK_DDL, RowBuilder
     from cryptoviz.telemetry import Telemetry
 
     values = _quotes()
@@ -68,21 +67,11 @@ def train(out: Path) -> None:
             return [InputPartition(0)]
 
         def read(self, partition: InputPartition) -> Iterator:
-            import pyarrow as pa
-
-            n = len(values)
-            yield pa.RecordBatch.from_pydict(
-                {
-                    "key": ["BTC"] * n,
-                    "value": [v.decode() for v in values],
-                    "value_utf8": [True] * n,
-                    "topic": ["training"] * n,
-                    "partition": [0] * n,
-                    "offset": list(range(n)),
-                    "timestamp": [datetime.now(UTC)] * n,
-                },
-                schema=ARROW_SCHEMA,
-            )
+            rows = RowBuilder()
+            now_ms = int(time.time() * 1000)
+            for offset, value in enumerate(values):
+                rows.add(0, offset, b"BTC", value, now_ms)
+            yield from rows.batches()
 
     class Source(DataSource):
         @classmethod
@@ -90,7 +79,7 @@ def train(out: Path) -> None:
             return "cryptoviz-training"
 
         def schema(self) -> str:
-            return SCHEMA
+            return SPARK_DDL
 
         def streamReader(self, schema) -> DataSourceStreamReader:
             return Reader()
@@ -102,12 +91,10 @@ def train(out: Path) -> None:
     )
     spark.dataSource.register(Source)
     with tempfile.TemporaryDirectory() as tmp:
-        writer = job.BatchWriter(
-            pafs.LocalFileSystem(), f"{tmp}/lake", Telemetry("training", None), MAX_FUTURE_S
-        )
-        raw = spark.readStream.format("cryptoviz-training").load()
+        writer = job.BatchWriter(pafs.LocalFileSystem(), f"{tmp}/lake", Telemetry("training", None))
         query = (
-            job.validated(raw, MAX_FUTURE_S)
+            spark.readStream.format("cryptoviz-training")
+            .load()
             .writeStream.foreachBatch(writer)
             .option("checkpointLocation", f"{tmp}/checkpoint")
             .trigger(availableNow=True)

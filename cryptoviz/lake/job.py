@@ -1,14 +1,12 @@
 """The Structured Streaming job: crypto-raw-data -> validated, deduplicated Parquet by symbol and date.
 
-Validation runs in the JVM as column expressions generated from the contract
-(`cryptoviz.lake.validation.accepted`, stricter than the contract); only a message they do not
-accept goes to the contract's own validator (cryptoviz.schema), in the driver, which accepts it or
-gives the reason. The Spark schema of a row is derived from cryptoviz.schema.FIELDS: one definition.
-Rows that fail go to the quarantine with the raw value and the reason. Each micro-batch is
-written by pyarrow through a LakeWriter, which keeps each (symbol, source_ts) once, and each
-quarantined (partition, offset), against what the lake already holds: a batch replayed after a
-crash, a lost checkpoint, a scraper that republished its warm-up, all land once. No state store,
-no watermark: history replayed days late is as welcome as a live tick.
+The source's workers decode each message with the contract (cryptoviz.lake.rows): a micro-batch
+arrives as typed lake rows, and as refused messages with the contract's reason, which go to the
+quarantine with the raw value. Each micro-batch is written by pyarrow through a LakeWriter, which
+keeps each (symbol, source_ts) once, and each quarantined (partition, offset), against what the
+lake already holds: a batch replayed after a crash, a lost checkpoint, a scraper that republished
+its warm-up, all land once. No state store, no watermark: history replayed days late is as welcome
+as a live tick.
 """
 
 from __future__ import annotations
@@ -17,34 +15,23 @@ import os
 import sys
 import time
 from collections import Counter
-from datetime import datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 from pyspark.errors import PySparkRuntimeError
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
+from pyspark.sql import DataFrame, SparkSession
 
 from cryptoviz import logs, names
 from cryptoviz.lake import class_archive
 from cryptoviz.lake.kafka_source import NAME, KafkaDataSource
+from cryptoviz.lake.rows import lake_of, quarantine_of
 from cryptoviz.lake.upkeep import Upkeep
-from cryptoviz.lake.validation import accepted, judge
-from cryptoviz.lake.writer import LAKE_SCHEMA, LakeBatch, LakeWriter
-from cryptoviz.schema import FIELDS, MAX_FUTURE_S
+from cryptoviz.lake.writer import LakeBatch, LakeWriter
+from cryptoviz.schema import MAX_FUTURE_S
 from cryptoviz.telemetry import Telemetry
 
 log = logs.get(names.LAKE)
-_SPARK_TYPES = {int: T.IntegerType(), str: T.StringType(), float: T.DoubleType(), datetime: T.StringType()}
-
-
-def spark_schema() -> T.StructType:
-    """The quote as Spark parses it from JSON (timestamps as ISO strings, converted after)."""
-    return T.StructType(
-        [T.StructField(name, _SPARK_TYPES[typ], nullable) for name, (typ, nullable) in FIELDS.items()]
-    )
 
 
 def session(
@@ -109,56 +96,15 @@ def quotes_stream(
     max_offsets: int,
     max_future_s: float = MAX_FUTURE_S,
 ) -> DataFrame:
-    raw = (
+    """The topic's messages as the source's rows (cryptoviz.lake.rows.ROW_SCHEMA)."""
+    return (
         spark.readStream.format(NAME)
         .option("bootstrap", bootstrap)
         .option("topic", topic)
         .option("maxOffsetsPerTrigger", str(max_offsets))
         .option("tasks", str(spark.sparkContext.defaultParallelism))  # one share of a batch per core
+        .option("maxFutureS", str(max_future_s))
         .load()
-    )
-    return validated(raw, max_future_s)
-
-
-def validated(raw: DataFrame, max_future_s: float = MAX_FUTURE_S) -> DataFrame:
-    """Messages in the Kafka source's schema, parsed, with whether the expressions accept each."""
-    parsed = raw.withColumn("q", F.from_json("value", spark_schema()))
-    return parsed.withColumn(
-        "accepted", accepted(F.col("value"), F.col("value_utf8"), F.col("q"), max_future_s)
-    )
-
-
-def lake_columns() -> list[Column]:
-    """A lake row from the parsed message (a timestamp that does not parse is null, not an error:
-    the rows the expressions refuse are dropped from these columns, not failed by them)."""
-    cols = [F.col(f"q.{name}").alias(name) for name in FIELDS if name not in ("source_ts", "ingest_ts")]
-    event = F.try_to_timestamp(F.col("q.source_ts"))
-    return [
-        *cols,
-        event.alias("source_ts"),
-        F.try_to_timestamp(F.col("q.ingest_ts")).alias("ingest_ts"),
-        F.date_format(event, "yyyy-MM-dd").alias("date"),
-        F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"),
-    ]
-
-
-def good_rows(df: DataFrame) -> DataFrame:
-    """Lake rows of valid quotes (the caller keeps only those)."""
-    return df.select(*lake_columns())
-
-
-def batch_rows(df: DataFrame) -> DataFrame:
-    """Each row of a micro-batch once: its lake row, whether the expressions accepted it, and for
-    the others the message itself (what the Python validator and the quarantine need)."""
-    rest = ~F.col("accepted")
-    return df.select(
-        *lake_columns(),
-        F.col("accepted"),
-        F.when(rest, F.col("key")).alias("key"),
-        F.when(rest, F.col("value")).alias("value"),
-        F.col("value_utf8"),
-        F.date_format(F.col("timestamp"), "yyyy-MM-dd").alias("received_date"),
     )
 
 
@@ -171,37 +117,22 @@ class BatchWriter:
         fs: pafs.FileSystem,
         base: str,
         telemetry: Telemetry,
-        max_future_s: float,
         upkeep: Upkeep | None = None,
     ) -> None:
         self.quotes = LakeWriter(fs, base, names.LAKE_QUOTES)
         self.quarantine = LakeWriter(fs, base, names.LAKE_QUARANTINE)
         self.telemetry = telemetry
-        self.max_future_s = max_future_s
         self.upkeep = upkeep
 
     def split(self, df: DataFrame) -> tuple[pa.Table, pa.Table]:
-        """(good rows, quarantined rows) of a micro-batch, as Arrow, from one pass over it; the rows
-        the expressions did not accept are judged by the contract's Python validator, here."""
-        table = batch_rows(df).toArrow()
-        accepted = table.column("accepted").fill_null(False)
-        good = table.filter(accepted).select(LAKE_SCHEMA.names)
-        rest = table.filter(pc.invert(accepted))
-        if not rest.num_rows:
-            return good, pa.table({})
-        self.telemetry.incr("rows_validated_in_python", rest.num_rows)
-        also, bad = judge(rest, self.max_future_s)
-        if not also.num_rows:
-            return good, bad
-        # in the order read: of two rows with one key, the first one stays
-        both = pa.concat_tables([good.cast(LAKE_SCHEMA), also])
-        order = pc.sort_indices(both, [("kafka_partition", "ascending"), ("kafka_offset", "ascending")])
-        return both.take(order), bad
+        """(lake rows, quarantine rows) of a micro-batch, as Arrow, from one pass over it."""
+        table = df.toArrow()
+        return lake_of(table), quarantine_of(table)
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         t0 = time.perf_counter()
         good, bad = self.split(df)
-        wrote = self.quotes.write(LakeBatch(good.cast(LAKE_SCHEMA), batch_id))
+        wrote = self.quotes.write(LakeBatch(good, batch_id))
         held = self.quarantine.write(LakeBatch(bad, batch_id))
         elapsed = time.perf_counter() - t0
         if self.upkeep is not None:  # after the batch's own figures: its latency is the write's

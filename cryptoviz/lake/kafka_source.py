@@ -1,11 +1,14 @@
-"""A Kafka streaming source on PySpark 4's Python Data Source API (no JVM connector needed).
+"""A Kafka streaming source of lake rows on PySpark 4's Python Data Source API (no JVM connector needed).
 
 Offsets are {"<partition>": next_offset}. The end of each partition comes from fetch responses
 (cryptoviz.bus.high_watermarks), not ListOffsets, which the local broker answers wrongly. Each
 micro-batch's offsets are shared out among as many tasks as Spark has cores (more when a share
-would pass the chunk size), each share a run of partition ranges read one after another by a
-worker with assign + seek (no consumer group), as Arrow record batches. Spark's checkpoint keeps
-the offsets, so a batch replayed after a crash covers exactly the same range.
+would pass the chunk size), each share a run of partition ranges (a partition at most once). A
+worker reads its share's ranges together with librdkafka's consumer (confluent-kafka, which parses
+record batches in C), assigned at their start offsets, in no consumer group. It decodes each
+message with the contract (cryptoviz.lake.rows) and yields Arrow record batches of typed lake
+rows, and of refused messages with their reason. Spark's checkpoint keeps the offsets, so a batch
+replayed after a crash covers exactly the same range.
 
 A range that starts below the log start (retention deleted it before it was read) is read from
 the log start: the consumer resets to the earliest offset, never to the latest. What was skipped
@@ -13,12 +16,14 @@ shows in the batch's progress (offsets in the range minus rows read, see cryptov
 the service counts.
 
 Options: bootstrap (required), topic (required), startingOffsets (earliest | latest),
-maxOffsetsPerTrigger, chunkSize, tasks.
+maxOffsetsPerTrigger, chunkSize, tasks, maxFutureS (how far past the worker's clock a quote may be
+dated).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -31,31 +36,19 @@ from pyspark.sql.streaming.datasource import (
     SupportsTriggerAvailableNow,
 )
 
+from cryptoviz.lake.rows import SPARK_DDL, RowBuilder
+from cryptoviz.schema import MAX_FUTURE_S
+
 if TYPE_CHECKING:
-    from kafka import KafkaConsumer
+    from confluent_kafka import Consumer
 
 NAME = "cryptoviz-kafka"
-# value_utf8: False when the value was not UTF-8 (it then holds the bytes with U+FFFD for each bad
-# sequence, which could otherwise read as a valid quote)
-SCHEMA = (
-    "key string, value string, value_utf8 boolean, topic string, partition int, offset bigint, "
-    "timestamp timestamp"
-)
-ARROW_SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("value", pa.string()),
-        ("value_utf8", pa.bool_()),
-        ("topic", pa.string()),
-        ("partition", pa.int32()),
-        ("offset", pa.int64()),
-        ("timestamp", pa.timestamp("us", tz="UTC")),
-    ]
-)
+SCHEMA = SPARK_DDL  # cryptoviz.lake.rows.ROW_SCHEMA
+BATCH_ROWS = 10000  # rows a worker hands Spark at a time
 
 
 class KafkaRange(InputPartition):
-    """One task's share of a micro-batch: (partition, start, end) ranges, read in this order."""
+    """One task's share of a micro-batch: (partition, start, end) ranges, each partition once."""
 
     def __init__(self, pieces: list[tuple[int, int, int]]) -> None:
         self.pieces = pieces
@@ -74,7 +67,9 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         # rows go to Spark 10,000 at a time whatever the chunk: it bounds a task's length, not its memory
         self.chunk = int(options.get("chunksize", 100000))
         self.tasks = max(1, int(options.get("tasks", 1)))  # the job passes Spark's cores
+        self.max_future_s = float(options.get("maxfutures", MAX_FUTURE_S))
         self._target: dict | None = None
+        self._initial: dict | None = None
 
     # --- driver side -----------------------------------------------------------------------
     def _ends(self) -> dict[str, int]:
@@ -88,7 +83,11 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return {str(p): begin for p, (begin, _) in bus.offset_bounds(self.bootstrap, self.topic).items()}
 
     def initialOffset(self) -> dict:
-        return self._ends() if self.starting == "latest" else self._begins()
+        """Where a query without a checkpoint starts; asked once (Spark asks again as it starts, and
+        each answer costs a broker round trip)."""
+        if self._initial is None:
+            self._initial = self._ends() if self.starting == "latest" else self._begins()
+        return dict(self._initial)
 
     def getDefaultReadLimit(self) -> ReadLimit:
         return ReadMaxRows(self.max_offsets) if self.max_offsets else ReadAllAvailable()
@@ -130,54 +129,70 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
 
     # --- worker side -----------------------------------------------------------------------
     def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
-        from kafka import KafkaConsumer
+        """The share's ranges, all assigned at once (each partition from its start), read until each
+        reaches its end; what a fetch brings past an end is left."""
+        from confluent_kafka import Consumer, KafkaException, TopicPartition
 
         assert isinstance(partition, KafkaRange)  # the only kind partitions() makes
-
-        cons = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            enable_auto_commit=False,
-            group_id=None,
-            # a start below the log start (deleted by retention) is read from the log start
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
+        ends = {p: end for p, start, end in partition.pieces if end > start}
+        if not ends:
+            return
+        at = {p: start for p, start, _ in partition.pieces if p in ends}  # the next offset wanted
+        cons = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                # librdkafka wants a group id; no group is joined and nothing committed
+                "group.id": "cryptoviz-lake-reader",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                # a start below the log start (deleted by retention) is read from the log start
+                "auto.offset.reset": "earliest",
+                "fetch.wait.max.ms": 50,
+                "max.partition.fetch.bytes": 8 * 1024 * 1024,
+                "queued.max.messages.kbytes": 16 * 1024,  # what it fetches ahead, per worker
+            }
         )
         try:
-            for p, start, end in partition.pieces:
-                yield from self._read_range(cons, p, start, end)
+            cons.assign([TopicPartition(self.topic, p, lo) for p, lo in at.items()])
+            rows = RowBuilder(self.max_future_s)
+            idle_polls = 0
+            while ends:
+                # consume() returns when it has that many or at its timeout: asked for no more than
+                # the ranges hold, it does not wait out the timeout on the last records
+                wanted = min(BATCH_ROWS, sum(ends[p] - at[p] for p in ends))
+                records = cons.consume(num_messages=wanted, timeout=1.0)
+                if not records:
+                    idle_polls += 1
+                    self._close_finished(cons, ends)  # past its end by offsets no record carries
+                    if idle_polls > 60 and ends:
+                        raise RuntimeError(f"{self.topic} stuck before the ends {ends}")
+                    continue
+                idle_polls = 0
+                now = datetime.now(UTC)
+                for rec in records:
+                    if (error := rec.error()) is not None:
+                        raise KafkaException(error)
+                    p, offset = rec.partition(), rec.offset()
+                    if p is None or offset is None or p not in ends or offset >= ends[p]:
+                        continue  # past its range (a record without a place is an error, raised above)
+                    rows.add(p, offset, rec.key(), rec.value(), rec.timestamp()[1], now)
+                    at[p] = offset + 1
+                    if offset + 1 >= ends[p]:
+                        del ends[p]
+                        cons.pause([TopicPartition(self.topic, p)])
+                if len(rows) >= BATCH_ROWS or not ends:
+                    yield from rows.batches()
         finally:
             cons.close()
 
-    def _read_range(self, cons: KafkaConsumer, p: int, start: int, end: int) -> Iterator[pa.RecordBatch]:
-        from kafka import TopicPartition
+    def _close_finished(self, cons: Consumer, ends: dict[int, int]) -> None:
+        """Drop from `ends` the partitions whose position has reached their end without a record at
+        it (the last offsets a transaction's markers, say)."""
+        from confluent_kafka import TopicPartition
 
-        tp = TopicPartition(self.topic, p)
-        cons.assign([tp])
-        cons.seek(tp, start)
-        cols: dict[str, list] = {name: [] for name in ARROW_SCHEMA.names}
-        position = start
-        idle_polls = 0
-        while position < end:
-            records = cons.poll(timeout_ms=1000, max_records=10000).get(tp, [])
-            idle_polls = 0 if records else idle_polls + 1
-            if idle_polls > 60:
-                raise RuntimeError(f"{self.topic}[{p}] stuck at offset {position}")
-            for rec in records:
-                if rec.offset >= end:
-                    position = end
-                    break
-                cols["key"].append(rec.key.decode("utf-8", "replace") if rec.key is not None else None)
-                value, utf8 = _text(rec.value)
-                cols["value"].append(value)
-                cols["value_utf8"].append(utf8)
-                cols["topic"].append(self.topic)
-                cols["partition"].append(p)
-                cols["offset"].append(rec.offset)
-                cols["timestamp"].append(rec.timestamp * 1000)
-                position = rec.offset + 1
-            if len(cols["offset"]) >= 10000 or (position >= end and cols["offset"]):
-                yield pa.RecordBatch.from_pydict(cols, schema=ARROW_SCHEMA)
-                cols = {name: [] for name in ARROW_SCHEMA.names}
+        for tp in cons.position([TopicPartition(self.topic, p) for p in ends]):
+            if tp.offset >= ends[tp.partition]:
+                del ends[tp.partition]
 
 
 def capped(start: dict[str, int], ends: dict[str, int], max_rows: int) -> dict[str, int]:
@@ -193,15 +208,6 @@ def capped(start: dict[str, int], ends: dict[str, int], max_rows: int) -> dict[s
     for p in sorted(backlog, key=lambda p: backlog[p] * max_rows % total, reverse=True)[:left]:
         share[p] += 1
     return {p: start.get(p, 0) + share[p] for p in ends}
-
-
-def _text(raw: bytes | None) -> tuple[str | None, bool]:
-    if raw is None:
-        return None, True
-    try:
-        return raw.decode("utf-8"), True
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", "replace"), False
 
 
 class KafkaDataSource(DataSource):

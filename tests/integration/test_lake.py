@@ -184,7 +184,7 @@ def test_a_failed_query_is_counted_and_started_again_from_its_checkpoint(real, t
         if not batches:
             batches.append("failed")
             raise RuntimeError("the sink failed")
-        batches.append(job.batch_rows(df).count())
+        batches.append(df.count())
         stop.set()
 
     def start() -> StreamingQuery:
