@@ -51,6 +51,7 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
     """The lake job until asked to stop (with `once`: until it has read what the topic holds),
     restarted with backoff when its query fails; 1 when the `once` run failed."""
     from cryptoviz.lake.job import session
+    from cryptoviz.lake.warmup import start_python_workers
 
     lake = load(LakeSettings)
     kafka = load(KafkaSettings)
@@ -69,6 +70,7 @@ def main(stop: Stop, once: bool = "--once" in sys.argv) -> int:
         telemetry.publish("stopped")
         return 0
     spark = session(master, lake.spark_ui_port, lake.spark_driver_memory)
+    start_python_workers(spark)  # while the query starts, not when its first batch waits
     telemetry.gauge("spark_master", master)
     telemetry.gauge("spark_ui", f"http://127.0.0.1:{lake.spark_ui_port}")
     max_future_s = load(ContractSettings).max_future_s
