@@ -40,8 +40,9 @@ import pyarrow.parquet as pq
 from cryptoviz import names
 from cryptoviz.coins import COINS, DEFAULT_COINS
 from cryptoviz.lake.reader import LakeReader
+from cryptoviz.lake.schemas import LAKE_SCHEMA
 from cryptoviz.lake.upkeep import Upkeep, backlog
-from cryptoviz.lake.writer import FILE_OPTIONS, LAKE_SCHEMA, LakeBatch, LakeWriter
+from cryptoviz.lake.writer import FILE_OPTIONS, LakeBatch, LakeWriter
 from cryptoviz.settings import LakeSettings, load
 from cryptoviz.telemetry import Telemetry
 from cryptoviz.testing.benchlog import emit_json

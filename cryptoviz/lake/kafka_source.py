@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.streaming.datasource import (
     ReadAllAvailable,
@@ -40,6 +39,7 @@ from cryptoviz.lake.rows import SPARK_DDL, RowBuilder
 from cryptoviz.schema import MAX_FUTURE_S
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from confluent_kafka import Consumer
 
 NAME = "cryptoviz-kafka"

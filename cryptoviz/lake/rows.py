@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cryptoviz.lake.writer import LAKE_SCHEMA, QUARANTINE_SCHEMA
+from cryptoviz.lake.schemas import LAKE_SCHEMA, QUARANTINE_SCHEMA
 from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, Quote, decode, internal_error
 
 # the refused message's columns: its text (U+FFFD for each byte that is not UTF-8), the key, the

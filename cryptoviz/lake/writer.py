@@ -7,7 +7,6 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import NamedTuple
 
 import pyarrow as pa
@@ -17,35 +16,8 @@ import pyarrow.parquet as pq
 
 from cryptoviz import names
 from cryptoviz.lake.compact import STAGED  # the rows a compaction cut short holds
-from cryptoviz.schema import FIELDS, Quote
-
-_ARROW_TYPES = {
-    int: pa.int32(),
-    str: pa.string(),
-    float: pa.float64(),
-    datetime: pa.timestamp("us", tz="UTC"),
-}
-# One row of the lake: the quote's fields (cryptoviz.schema.FIELDS, the one definition the Spark
-# schema is derived from too), then where it lives and where it came from. Symbol and date become
-# the partition folders.
-LAKE_SCHEMA = pa.schema(
-    [(name, _ARROW_TYPES[typ]) for name, (typ, _) in FIELDS.items()]
-    + [("date", pa.string()), ("kafka_partition", pa.int32()), ("kafka_offset", pa.int64())]
-)
-
-# One row of the quarantine: the message as read, why it was refused, where it was in the topic,
-# and the day it was received (the partition folder).
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("value", pa.string()),
-        ("reason", pa.string()),
-        ("partition", pa.int32()),
-        ("offset", pa.int64()),
-        ("date", pa.string()),
-    ]
-)
-
+from cryptoviz.lake.schemas import LAKE_SCHEMA
+from cryptoviz.schema import Quote
 
 KEYS = {  # what makes a row the same row, per lake folder
     names.LAKE_QUOTES: ("symbol", "source_ts"),

@@ -9,7 +9,8 @@ import orjson
 import pyarrow as pa
 
 from cryptoviz.lake.rows import ROW_SCHEMA, SPARK_DDL, RowBuilder, lake_of, quarantine_of
-from cryptoviz.lake.writer import LAKE_SCHEMA, QUARANTINE_SCHEMA, quotes_table
+from cryptoviz.lake.schemas import LAKE_SCHEMA, QUARANTINE_SCHEMA
+from cryptoviz.lake.writer import quotes_table
 from cryptoviz.schema import FIELDS, InvalidQuote, decode, encode, make_quote
 from cryptoviz.testing.malformed import good_quote, malformed
 
