@@ -2,7 +2,7 @@
 
 Each message is decoded with `cryptoviz.schema.decode` where it is read (the Spark source's Python
 workers, `cryptoviz.lake.kafka_source`): a quote becomes a lake row of typed columns
-(`writer.LAKE_SCHEMA`), a refused message a row with the contract's reason and the message itself
+(`schemas.LAKE_SCHEMA`), a refused message a row with the contract's reason and the message itself
 (the quarantine's columns). So the JVM carries typed values, not the text of every message, and the
 lake accepts exactly what the contract accepts: there is no second validator to keep in step.
 """
