@@ -3,8 +3,7 @@
 With `spark.python.worker.reuse=false` (cryptoviz.lake.job) every task forks a fresh worker from
 this daemon, and each worker imported pyspark's worker, pandas, pyarrow, confluent-kafka, the data
 source API and the lake's source with the contract's decoder again before it read a row (about 1 s
-a task here). Imported here, before the daemon
-forks, they come with the fork.
+a task here). Imported here, before the daemon forks, they come with the fork.
 
 pyspark's own daemon imports nothing before it forks because a module may start a thread on import,
 and a fork copies no thread but every lock one held. Here the two that would are told not to: numpy's
