@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from confluent_kafka import Consumer
 
 NAME = "cryptoviz-kafka"
-SCHEMA = SPARK_DDL  # cryptoviz.lake.rows.ROW_SCHEMA
 BATCH_ROWS = 10000  # rows a worker hands Spark at a time
 
 
@@ -64,7 +63,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.max_offsets = (
             int(options["maxoffsetspertrigger"]) if options.get("maxoffsetspertrigger") else None
         )
-        # rows go to Spark 10,000 at a time whatever the chunk: it bounds a task's length, not its memory
+        # rows go to Spark BATCH_ROWS at a time whatever the chunk: it bounds a task's length, not its memory
         self.chunk = int(options.get("chunksize", 100000))
         self.tasks = max(1, int(options.get("tasks", 1)))  # the job passes Spark's cores
         self.max_future_s = float(options.get("maxfutures", MAX_FUTURE_S))
@@ -216,7 +215,7 @@ class KafkaDataSource(DataSource):
         return NAME
 
     def schema(self) -> str:
-        return SCHEMA
+        return SPARK_DDL  # cryptoviz.lake.rows.ROW_SCHEMA
 
     def streamReader(self, schema) -> DataSourceStreamReader:
         return KafkaStreamReader(self.options)

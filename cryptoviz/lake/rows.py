@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cryptoviz.lake.schemas import LAKE_SCHEMA, QUARANTINE_SCHEMA
+from cryptoviz.lake.schemas import LAKE_SCHEMA, QUARANTINE_SCHEMA, lake_columns
 from cryptoviz.schema import MAX_FUTURE_S, InvalidQuote, Quote, decode, internal_error
 
 # the refused message's columns: its text (U+FFFD for each byte that is not UTF-8), the key, the
@@ -26,7 +26,6 @@ REFUSED = (
     ("received_date", pa.string()),
 )
 ROW_SCHEMA = pa.schema([*LAKE_SCHEMA, *(pa.field(name, typ) for name, typ in REFUSED)])
-_QUOTE_FIELDS = [n for n in LAKE_SCHEMA.names if n not in ("date", "kafka_partition", "kafka_offset")]
 _DDL_TYPES = {
     pa.int32(): "int",
     pa.int64(): "bigint",
@@ -101,13 +100,7 @@ class RowBuilder:
 
     def _quote_rows(self) -> pa.RecordBatch:
         n = len(self.quotes)
-        columns: dict[str, pa.Array] = {
-            name: pa.array([getattr(q, name) for q in self.quotes], LAKE_SCHEMA.field(name).type)
-            for name in _QUOTE_FIELDS
-        }
-        columns["date"] = pc.strftime(columns["source_ts"], "%Y-%m-%d")
-        columns["kafka_partition"] = pa.array([p for p, _ in self.places], pa.int32())
-        columns["kafka_offset"] = pa.array([o for _, o in self.places], pa.int64())
+        columns = lake_columns(self.quotes, [p for p, _ in self.places], [o for _, o in self.places])
         for name, typ in REFUSED:
             columns[name] = pa.nulls(n, typ)
         return pa.RecordBatch.from_pydict(columns, schema=ROW_SCHEMA)

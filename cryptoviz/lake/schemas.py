@@ -4,11 +4,13 @@ dataset modules (pyarrow.dataset imports pandas: about 0.3 s of each such proces
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from cryptoviz.schema import FIELDS
+from cryptoviz.schema import FIELDS, Quote
 
 _ARROW_TYPES = {
     int: pa.int32(),
@@ -36,3 +38,16 @@ QUARANTINE_SCHEMA = pa.schema(
         ("date", pa.string()),
     ]
 )
+
+
+def lake_columns(
+    quotes: Sequence[Quote], partitions: Sequence[int], offsets: Sequence[int]
+) -> dict[str, pa.Array]:
+    """LAKE_SCHEMA's columns of `quotes`, the i-th read at (partitions[i], offsets[i])."""
+    columns = {
+        name: pa.array([getattr(q, name) for q in quotes], LAKE_SCHEMA.field(name).type) for name in FIELDS
+    }
+    columns["date"] = pc.strftime(columns["source_ts"], "%Y-%m-%d")
+    columns["kafka_partition"] = pa.array(partitions, pa.int32())
+    columns["kafka_offset"] = pa.array(offsets, pa.int64())
+    return columns

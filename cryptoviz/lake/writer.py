@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from cryptoviz import names
 from cryptoviz.lake.compact import STAGED  # the rows a compaction cut short holds
-from cryptoviz.lake.schemas import LAKE_SCHEMA
+from cryptoviz.lake.schemas import LAKE_SCHEMA, lake_columns
 from cryptoviz.schema import Quote
 
 KEYS = {  # what makes a row the same row, per lake folder
@@ -202,15 +202,6 @@ def write_batch(fs: pafs.FileSystem, base: str, table: pa.Table, subdir: str, ba
 
 def quotes_table(quotes: Iterable[Quote], partition: int = -1, first_offset: int = 0) -> pa.Table:
     """Quotes as lake rows (for backfills into a folder, benchmarks and tests)."""
-    cols: dict[str, list] = {name: [] for name in LAKE_SCHEMA.names}
-    for i, q in enumerate(quotes):
-        for name in ("schema_version", "symbol", "name", "price_usd", "market_cap_usd", "volume_24h_usd"):
-            cols[name].append(getattr(q, name))
-        cols["change_24h_pct"].append(q.change_24h_pct)
-        cols["source"].append(q.source)
-        cols["source_ts"].append(q.source_ts)
-        cols["ingest_ts"].append(q.ingest_ts)
-        cols["date"].append(q.source_ts.strftime("%Y-%m-%d"))
-        cols["kafka_partition"].append(partition)
-        cols["kafka_offset"].append(first_offset + i)
-    return pa.Table.from_pydict(cols, schema=LAKE_SCHEMA)
+    quotes = list(quotes)
+    offsets = range(first_offset, first_offset + len(quotes))
+    return pa.Table.from_pydict(lake_columns(quotes, [partition] * len(quotes), offsets), schema=LAKE_SCHEMA)
