@@ -11,7 +11,7 @@ from pathlib import Path
 
 FOLDER = Path(sys.prefix) / "share" / "cryptoviz"
 PREFIX = "spark-classes-"
-TRAINING_VERSION = "1"  # part of the fingerprint: a change to the training run makes a new archive
+TRAINING_VERSION = "2"  # part of the fingerprint: a change to the training run makes a new archive
 
 
 def java_binary() -> str | None:

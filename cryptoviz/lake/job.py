@@ -66,10 +66,17 @@ def _builder(
         .config("spark.ui.port", str(ui_port))
         .config("spark.driver.memory", driver_memory)
         # the serial collector: one core's worth of streaming needs no G1 (its remembered sets cost
-        # about a tenth of the heap), and a smaller code cache than the 240 MB reserved by default
+        # about a tenth of the heap), a smaller code cache than the 240 MB reserved by default, and
+        # the quick compiler only (C1): the JVM's own share of a batch is small (the source's workers
+        # and the writer are Python), and the optimizing compiler's threads, busy through a fresh
+        # JVM's first batch, compete with them for the cores
         .config(
-            "spark.driver.extraJavaOptions", f"-XX:+UseSerialGC -XX:ReservedCodeCacheSize=64m {java_options}"
+            "spark.driver.extraJavaOptions",
+            f"-XX:+UseSerialGC -XX:ReservedCodeCacheSize=64m -XX:TieredStopAtLevel=1 {java_options}",
         )
+        # no whole-stage code generation: a batch's plan is the source's scan and a collect, with
+        # nothing to fuse, and compiling the generated code is work of a fresh JVM's first batch
+        .config("spark.sql.codegen.wholeStage", "false")
         # a Python worker ends with its task instead of idling between micro-batches (a dozen idle
         # workers held ~700 MB; a fork from the daemon per task costs well under a second)
         .config("spark.python.worker.reuse", "false")
