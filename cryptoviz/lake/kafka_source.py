@@ -71,28 +71,36 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self._initial: dict | None = None
 
     # --- driver side -----------------------------------------------------------------------
+    def _bounds(self) -> dict[str, tuple[int, int]]:
+        """(log start, end) of each partition: one broker look-up."""
+        from cryptoviz import bus
+
+        return {str(p): bounds for p, bounds in bus.offset_bounds(self.bootstrap, self.topic).items()}
+
     def _ends(self) -> dict[str, int]:
-        from cryptoviz import bus
+        return {p: end for p, (_, end) in self._bounds().items()}
 
-        return {str(p): end for p, end in bus.high_watermarks(self.bootstrap, self.topic).items()}
-
-    def _begins(self) -> dict[str, int]:
-        from cryptoviz import bus
-
-        return {str(p): begin for p, (begin, _) in bus.offset_bounds(self.bootstrap, self.topic).items()}
+    def _start_at(self, bounds: dict[str, tuple[int, int]]) -> dict[str, int]:
+        """Where a query without a checkpoint starts, from a look-up's bounds; kept once known."""
+        if self._initial is None:
+            latest = self.starting == "latest"
+            self._initial = {p: end if latest else begin for p, (begin, end) in bounds.items()}
+        return self._initial
 
     def initialOffset(self) -> dict:
         """Where a query without a checkpoint starts; asked once (Spark asks again as it starts, and
         each answer costs a broker round trip)."""
-        if self._initial is None:
-            self._initial = self._ends() if self.starting == "latest" else self._begins()
-        return dict(self._initial)
+        return dict(self._initial if self._initial is not None else self._start_at(self._bounds()))
 
     def getDefaultReadLimit(self) -> ReadLimit:
         return ReadMaxRows(self.max_offsets) if self.max_offsets else ReadAllAvailable()
 
     def prepareForTriggerAvailableNow(self) -> None:
-        self._target = self._ends()
+        """The ends this run stops at; Spark asks for them before the initial offset, which comes
+        from the same look-up."""
+        bounds = self._bounds()
+        self._target = {p: end for p, (_, end) in bounds.items()}
+        self._start_at(bounds)
 
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
         ends = dict(self._target) if self._target is not None else self._ends()

@@ -57,6 +57,29 @@ def test_available_now_without_a_limit_reads_the_backlog_in_one_batch(bootstrap:
     assert reader.latestOffset(start, reader.getDefaultReadLimit()) == everything
 
 
+def test_a_run_to_the_end_asks_the_broker_once_before_its_first_batch(
+    bootstrap: str, topic_factory, monkeypatch
+):
+    """Spark asks an availableNow query's source for the ends it stops at, then (a query without a
+    checkpoint) where it starts: one look-up answers both."""
+    topic = topic_factory("one-look", partitions=PARTITIONS)
+    fill(bootstrap, topic, 100)
+    looks: list[tuple] = []
+    look_up = bus.offset_bounds
+
+    def counted(*args, **kwargs):
+        looks.append(args)
+        return look_up(*args, **kwargs)
+
+    monkeypatch.setattr(bus, "offset_bounds", counted)
+    reader = KafkaStreamReader({"bootstrap": bootstrap, "topic": topic})
+    reader.prepareForTriggerAvailableNow()
+    start = reader.initialOffset()
+    assert start == {str(p): 0 for p in range(PARTITIONS)}
+    assert reader.latestOffset(start, reader.getDefaultReadLimit()) == {str(p): 25 for p in range(PARTITIONS)}
+    assert len(looks) == 1
+
+
 def test_a_worker_reads_exactly_its_share_decoded_by_the_contract(bootstrap: str, topic_factory):
     """A share of three ranges, one ending before its partition does and one of a single record:
     every offset in them once and none outside, quotes as lake rows, the malformed ones (every
