@@ -1,14 +1,14 @@
 """A Kafka streaming source of lake rows on PySpark 4's Python Data Source API (no JVM connector needed).
 
 Offsets are {"<partition>": next_offset}. The end of each partition comes from fetch responses
-(cryptoviz.bus.high_watermarks), not ListOffsets, which the local broker answers wrongly. Each
-micro-batch's offsets are shared out among as many tasks as Spark has cores (more when a share
-would pass the chunk size), each share a run of partition ranges (a partition at most once). A
-worker reads its share's ranges together with librdkafka's consumer (confluent-kafka, which parses
-record batches in C), assigned at their start offsets, in no consumer group. It decodes each
-message with the contract (cryptoviz.lake.rows) and yields Arrow record batches of typed lake
-rows, and of refused messages with their reason. Spark's checkpoint keeps the offsets, so a batch
-replayed after a crash covers exactly the same range.
+(cryptoviz.bus.offset_bounds, which gives each log start too), not ListOffsets, which the local
+broker answers wrongly. Each micro-batch's offsets are shared out among as many tasks as Spark has
+cores (more when a share would pass the chunk size), each share a run of partition ranges (a
+partition at most once). A worker reads its share's ranges together with librdkafka's consumer
+(confluent-kafka, which parses record batches in C), assigned at their start offsets, in no
+consumer group. It decodes each message with the contract (cryptoviz.lake.rows) and yields Arrow
+record batches of typed lake rows, and of refused messages with their reason. Spark's checkpoint
+keeps the offsets, so a batch replayed after a crash covers exactly the same range.
 
 A range that starts below the log start (retention deleted it before it was read) is read from
 the log start: the consumer resets to the earliest offset, never to the latest. What was skipped
