@@ -9,13 +9,19 @@ from pathlib import Path
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
+def kids(pid: int) -> list[int]:
+    """The processes `pid` started (its direct children) alive now."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        out += map(int, (task / "children").read_text().split() if (task / "children").exists() else [])
+    return out
+
+
 def children(pid: int) -> list[int]:
     """Every descendant of `pid` alive now."""
     out = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        kids = (task / "children").read_text().split() if (task / "children").exists() else []
-        for kid in map(int, kids):
-            out += [kid, *children(kid)]
+    for kid in kids(pid):
+        out += [kid, *children(kid)]
     return out
 
 

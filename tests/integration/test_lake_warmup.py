@@ -13,6 +13,7 @@ from cryptoviz.lake import job
 from cryptoviz.lake.warmup import start_python_workers
 from cryptoviz.schema import encode, make_quote
 from cryptoviz.servers import free_port
+from cryptoviz.testing.procs import kids
 
 pytestmark = pytest.mark.spark
 
@@ -20,16 +21,13 @@ pytestmark = pytest.mark.spark
 def daemons(jvm_pid: int) -> list[int]:
     """The JVM's child processes running the lake's Python daemon."""
     out = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for pid in kids(jvm_pid):
         try:
-            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (proc / "cmdline").read_bytes()
-        except (OSError, ValueError, IndexError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # ended meanwhile
             continue
-        if ppid == jvm_pid and b"cryptoviz.lake.spark_daemon" in cmdline:
-            out.append(int(proc.name))
+        if b"cryptoviz.lake.spark_daemon" in cmdline:
+            out.append(pid)
     return out
 
 
