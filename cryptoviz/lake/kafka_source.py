@@ -78,7 +78,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return {str(p): bounds for p, bounds in bus.offset_bounds(self.bootstrap, self.topic).items()}
 
     def _ends(self) -> dict[str, int]:
-        return {p: end for p, (_, end) in self._bounds().items()}
+        return ends_of(self._bounds())
 
     def _start_at(self, bounds: dict[str, tuple[int, int]]) -> dict[str, int]:
         """Where a query without a checkpoint starts, from a look-up's bounds; kept once known."""
@@ -99,7 +99,7 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         """The ends this run stops at; Spark asks for them before the initial offset, which comes
         from the same look-up."""
         bounds = self._bounds()
-        self._target = {p: end for p, (_, end) in bounds.items()}
+        self._target = ends_of(bounds)
         self._start_at(bounds)
 
     def latestOffset(self, start: dict, limit: ReadLimit) -> dict:
@@ -200,6 +200,11 @@ class KafkaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         for tp in cons.position([TopicPartition(self.topic, p) for p in ends]):
             if tp.offset >= ends[tp.partition]:
                 del ends[tp.partition]
+
+
+def ends_of(bounds: Mapping[str, tuple[int, int]]) -> dict[str, int]:
+    """The ends of a look-up's (log start, end) bounds."""
+    return {p: end for p, (_, end) in bounds.items()}
 
 
 def capped(start: dict[str, int], ends: dict[str, int], max_rows: int) -> dict[str, int]:
